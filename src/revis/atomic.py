@@ -1,0 +1,81 @@
+"""Atomic writes: a killed run leaves either the old output or the new one, never half of it.
+
+Files and directories are written under a hidden temporary sibling name and renamed into
+place with ``os.replace`` (atomic on POSIX within one file system). Temporaries left by a
+process that was killed are removed by the next write to the same target.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_TMP_MARK = ".tmp-"
+
+
+def _temp_sibling(target: Path) -> Path:
+    return target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}")
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete temporaries of ``target`` left behind by killed writers."""
+    if not target.parent.is_dir():
+        return
+    for stale in target.parent.glob(f".{target.name}{_TMP_MARK}*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``target`` atomically."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    tmp = _temp_sibling(target)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"nothing was written for {target}")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextmanager
+def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary directory; on success it replaces ``target``.
+
+    The old directory (if any) is moved aside first and deleted only after the new one is
+    in place, so there is no moment at which a half-written directory sits at ``target``.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    tmp = _temp_sibling(target)
+    tmp.mkdir()
+    old = target.with_name(f".{target.name}{_TMP_MARK}old-{os.getpid()}")
+    try:
+        yield tmp
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_file(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(target: str | os.PathLike, text: str) -> None:
+    write_bytes_atomic(target, text.encode("utf-8"))

@@ -1,0 +1,1 @@
+"""Parameters: the root params.yaml, how Kedro reads it, and its schema."""

@@ -1,0 +1,155 @@
+"""CIFAR-10 / CIFAR-100 in the official "python version" layout (pickled batches).
+
+CIFAR-10: ``cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}``; each batch is
+a dict with ``data`` (N x 3072 uint8, channel-major R, G, B planes of 32 x 32) and
+``labels``. CIFAR-100: ``cifar-100-python/{train, test, meta}`` with ``fine_labels`` and
+``coarse_labels``. The shapes world is written in the CIFAR-10 layout (plus a sidecar with
+its concept masks), so one reader serves both. Pickle is the official format; only open
+folders you trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from revis.atomic import atomic_directory
+from revis.datasets.imageset import DataError, ImageSet
+
+CIFAR10_TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+CONCEPT_SIDECAR = "concepts.npz"
+WORLD_RULES = "world.json"
+
+
+def _unpickle(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            raw = pickle.load(handle, encoding="bytes")
+    except FileNotFoundError:
+        raise DataError(f"missing CIFAR file {path}") from None
+    except Exception as exc:  # pickle raises many types on corrupt input
+        raise DataError(f"cannot read CIFAR batch {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise DataError(f"CIFAR batch {path} is not a dict")
+    return {key.decode() if isinstance(key, bytes) else key: value for key, value in raw.items()}
+
+
+def _decode_rows(rows: np.ndarray, path: Path) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.uint8)
+    side = int(round((rows.shape[1] / 3) ** 0.5))
+    if rows.ndim != 2 or 3 * side * side != rows.shape[1]:
+        raise DataError(f"CIFAR batch {path} has rows of length {rows.shape[1]}, expected 3*S*S")
+    return rows.reshape(-1, 3, side, side).transpose(0, 2, 3, 1).copy()
+
+
+def _names(values: list) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def read_cifar10(root: str | os.PathLike, split: Literal["train", "test"]) -> ImageSet:
+    """Read a CIFAR-10-layout folder (real CIFAR-10 or the shapes world)."""
+    root = Path(root)
+    meta = _unpickle(root / "batches.meta")
+    class_names = _names(meta["label_names"])
+    batch_names = CIFAR10_TRAIN_BATCHES if split == "train" else ["test_batch"]
+    batch_paths = [root / name for name in batch_names if (root / name).exists()]
+    if not batch_paths:
+        raise DataError(f"no {split} batches in {root}")
+    images, labels = [], []
+    for path in batch_paths:
+        batch = _unpickle(path)
+        if "data" not in batch or "labels" not in batch:
+            raise DataError(f"CIFAR batch {path} lacks 'data' or 'labels'")
+        images.append(_decode_rows(batch["data"], path))
+        labels.append(np.asarray(batch["labels"], dtype=np.int64))
+    data = ImageSet(images=np.concatenate(images), labels=np.concatenate(labels), class_names=class_names)
+    sidecar = root / CONCEPT_SIDECAR
+    if sidecar.exists():
+        _attach_concepts(data, sidecar, split)
+    return data
+
+
+def read_cifar100(
+    root: str | os.PathLike, split: Literal["train", "test"], label: Literal["fine", "coarse"] = "fine"
+) -> ImageSet:
+    """Read the official ``cifar-100-python`` folder; ``label='coarse'`` gives the 20 superclasses."""
+    root = Path(root)
+    meta = _unpickle(root / "meta")
+    batch = _unpickle(root / split)
+    images = _decode_rows(batch["data"], root / split)
+    labels = np.asarray(batch[f"{label}_labels"], dtype=np.int64)
+    return ImageSet(images=images, labels=labels, class_names=_names(meta[f"{label}_label_names"]))
+
+
+def _attach_concepts(data: ImageSet, sidecar: Path, split: str) -> None:
+    try:
+        archive = np.load(sidecar, allow_pickle=False)
+        width = data.images.shape[2]
+        data.concept_names = [str(n) for n in archive["concept_names"]]
+        data.concept_masks = np.unpackbits(archive[f"{split}_masks"], axis=-1, count=width).astype(bool)
+        data.concept_presence = archive[f"{split}_presence"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"cannot read concept masks from {sidecar}: {exc}") from exc
+    if len(data.concept_masks) != len(data):
+        raise DataError(f"{sidecar} holds {len(data.concept_masks)} {split} masks for {len(data)} images")
+
+
+def write_cifar10(
+    root: str | os.PathLike,
+    train: ImageSet,
+    test: ImageSet,
+    batch_size: int = 10000,
+    world: dict | None = None,
+) -> None:
+    """Write two splits in the CIFAR-10 python layout (atomically, as one directory).
+
+    Concept masks, when present, go to a ``concepts.npz`` sidecar; ``world`` (the world's
+    rules and metadata) to ``world.json``.
+    """
+    with atomic_directory(root) as tmp:
+        for data in (train, test):
+            if data.images.shape[3] != 3 or data.images.shape[1] != data.images.shape[2]:
+                raise ValueError("the CIFAR layout stores square RGB images")
+        meta = {b"label_names": [n.encode() for n in train.class_names], b"num_vis": 3 * train.image_size**2}
+        _pickle(tmp / "batches.meta", meta)
+        rows = lambda d: d.images.transpose(0, 3, 1, 2).reshape(len(d), -1)  # noqa: E731
+        train_rows = rows(train)
+        for i, start in enumerate(range(0, len(train), batch_size), start=1):
+            stop = start + batch_size
+            _pickle(
+                tmp / f"data_batch_{i}",
+                {b"batch_label": f"training batch {i}".encode(), b"labels": train.labels[start:stop].tolist(),
+                 b"data": train_rows[start:stop]},
+            )
+        _pickle(tmp / "test_batch", {b"batch_label": b"testing batch", b"labels": test.labels.tolist(),
+                                     b"data": rows(test)})
+        if train.concept_masks is not None and test.concept_masks is not None:
+            with open(tmp / CONCEPT_SIDECAR, "wb") as handle:
+                np.savez_compressed(
+                    handle,
+                    concept_names=np.array(train.concept_names, dtype=str),
+                    train_masks=np.packbits(train.concept_masks, axis=-1),
+                    test_masks=np.packbits(test.concept_masks, axis=-1),
+                    train_presence=train.concept_presence,
+                    test_presence=test.concept_presence,
+                )
+        if world is not None:
+            (tmp / WORLD_RULES).write_text(json.dumps(world, indent=2, sort_keys=True))
+
+
+def read_world_rules(root: str | os.PathLike) -> dict:
+    path = Path(root) / WORLD_RULES
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read world rules {path}: {exc}") from exc
+
+
+def _pickle(path: Path, obj: dict) -> None:
+    with open(path, "wb") as handle:
+        pickle.dump(obj, handle, protocol=2)

@@ -1,0 +1,47 @@
+"""One model registry: every network is built by name from a config (torchvision-style)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torchvision
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from revis.models.convnet import ConvNet
+
+
+class ModelConfig(BaseModel):
+    """Architecture choice; the data decide channels, classes and image size."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Literal["convnet", "resnet18"] = "convnet"
+    width: int = Field(128, ge=1, le=4096)
+    depth: int = Field(3, ge=1, le=8)
+    norm: Literal["instancenorm", "batchnorm", "none"] = "instancenorm"
+
+
+def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+    if image_size <= 64 or in_channels != 3:  # small images: CIFAR-style 3x3 stem, no max-pool
+        model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    return model
+
+
+def _convnet(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    return ConvNet(in_channels, num_classes, image_size, width=config.width, depth=config.depth, norm=config.norm)
+
+
+MODELS: dict[str, Callable[[int, int, int, ModelConfig], nn.Module]] = {
+    "convnet": _convnet,
+    "resnet18": _resnet18,
+}
+
+
+def build_model(config: ModelConfig | dict, in_channels: int, num_classes: int, image_size: int) -> nn.Module:
+    """Build a freshly initialised classifier (never downloads weights)."""
+    config = config if isinstance(config, ModelConfig) else ModelConfig.model_validate(config)
+    return MODELS[config.name](in_channels, num_classes, image_size, config)

@@ -1,0 +1,17 @@
+"""Node of the ``scoreboard`` pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revis.reporting.scoreboard import scoreboard_markdown
+
+
+def build_scoreboard(**claims_and_metrics: Any) -> str:
+    """Inputs arrive as ``<paper>_claims`` / ``<paper>_metrics`` pairs."""
+    papers = {
+        name[: -len("_claims")]: (value, claims_and_metrics[name[: -len("_claims")] + "_metrics"])
+        for name, value in claims_and_metrics.items()
+        if name.endswith("_claims")
+    }
+    return scoreboard_markdown(papers)

@@ -1,0 +1,64 @@
+"""Nodes of the ``world`` pipeline: thin adapters over ``revis.world`` and ``revis.datasets``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from revis.datasets.digits import sklearn_digits
+from revis.datasets.imageset import ImageSet
+from revis.datasets.voc import VocData
+from revis.pipelines.world.params import DetectionParams, DigitsParams, ShapesParams
+from revis.world.detection import generate_detection_world
+from revis.world.pictures import detection_samples_figure, shapes_samples_figure, world_statistics
+from revis.world.shapes import generate_shapes, world_rules
+
+
+def make_shapes(seed: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Shapes world train/test splits (CIFAR-10 layout on disk) with concept masks and rules."""
+    p = ShapesParams.model_validate(params)
+    kwargs = dict(size=p.image_size, distractors=tuple(p.distractors), radius_range=tuple(p.radius), noise=p.noise)
+    return {
+        "train": generate_shapes(p.n_train, seed=seed * 2 + 1, **kwargs),
+        "test": generate_shapes(p.n_test, seed=seed * 2 + 2, **kwargs),
+        "rules": world_rules(),
+    }
+
+
+def make_digits(seed: int, params: dict[str, Any]) -> dict[str, ImageSet]:
+    """scikit-learn digits, stratified train/test split."""
+    return sklearn_digits(DigitsParams.model_validate(params).test_fraction, seed)
+
+
+def make_detection(seed: int, params: dict[str, Any]) -> VocData:
+    """Detection scenes with near-duplicate families, written in the Pascal VOC layout."""
+    p = DetectionParams.model_validate(params)
+    world = generate_detection_world(
+        seed=seed,
+        n_families=p.n_families,
+        family_size=tuple(p.family_size),
+        image_size=p.image_size,
+        objects_per_scene=tuple(p.objects_per_scene),
+        radius_range=tuple(p.radius),
+        class_frequencies=tuple(p.class_frequencies),
+        jitter=p.jitter,
+        clutter=tuple(p.clutter),
+        test_fraction=p.test_fraction,
+    )
+    return VocData(class_names=world.class_names, split_ids=world.splits, scenes=world.scenes)
+
+
+def summarize_world(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
+    """Counts read back from disk: images and objects per class and split."""
+    return world_statistics(shapes, digits, detection)
+
+
+def plot_shapes(shapes: dict[str, Any]) -> plt.Figure:
+    """Sample shapes images with their per-concept ground-truth masks."""
+    return shapes_samples_figure(shapes["train"])
+
+
+def plot_detection(detection: VocData) -> plt.Figure:
+    """Sample detection scenes with their boxes, read back through the VOC reader."""
+    return detection_samples_figure(detection.split("train"))

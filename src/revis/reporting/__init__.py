@@ -1,0 +1,1 @@
+"""Metrics summaries, pictures, the scoreboard and the regression check."""

@@ -1,0 +1,85 @@
+"""Pictures and statistics of the mini world, drawn from what was read back from disk."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from revis.datasets.images import load_image
+from revis.datasets.imageset import ImageSet
+from revis.datasets.voc import VocData, VocRecord
+
+
+def shapes_samples_figure(data: ImageSet, n: int = 6) -> plt.Figure:
+    """One row per sample: the image, then each concept's ground-truth mask over it."""
+    k = len(data.concept_names)
+    fig, axes = plt.subplots(n, k + 1, figsize=(1.3 * (k + 1), 1.4 * n))
+    picks = [int(np.flatnonzero(data.labels == c % data.num_classes)[c // data.num_classes]) for c in range(n)]
+    for row, index in enumerate(picks):
+        image = data.images[index]
+        axes[row, 0].imshow(image)
+        axes[row, 0].set_title(data.class_names[data.labels[index]], fontsize=7)
+        for col in range(k):
+            overlay = image.astype(float) / 255 * 0.35
+            if data.concept_masks is not None:
+                overlay[data.concept_masks[index, col]] = [1.0, 0.85, 0.1]
+            axes[row, col + 1].imshow(overlay)
+            if row == 0:
+                axes[row, col + 1].set_title(data.concept_names[col], fontsize=7)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.suptitle("shapes world: samples and per-concept ground-truth masks", fontsize=9)
+    return fig
+
+
+def detection_samples_figure(records: list[VocRecord], n: int = 8) -> plt.Figure:
+    cols = 4
+    rows = (min(n, len(records)) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    names = sorted({o.name for r in records for o in r.objects})
+    for ax, record in zip(axes.ravel(), records[:n]):
+        ax.imshow(load_image(record.image_path))
+        for obj in record.objects:
+            x0, y0, x1, y1 = obj.box
+            colour = colours(names.index(obj.name) % 10)
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5, ec=colour))
+            ax.text(x0, y0 - 1, obj.name, color=colour, fontsize=7, va="bottom")
+        ax.set_title(record.image_id, fontsize=8)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.suptitle("detection world: scenes and boxes read back from the VOC layout", fontsize=10)
+    return fig
+
+
+def world_statistics(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
+    stats: dict[str, Any] = {"shapes": {}, "digits": {}, "detection": {}}
+    for split in ("train", "test"):
+        data: ImageSet = shapes[split]
+        stats["shapes"][split] = {
+            "images": len(data),
+            "per_class": dict(zip(data.class_names, np.bincount(data.labels, minlength=data.num_classes).tolist())),
+        }
+        stats["digits"][split] = {"images": len(digits[split])}
+    stats["shapes"]["concept_pixel_fraction"] = dict(
+        zip(shapes["train"].concept_names, shapes["train"].concept_masks.mean(axis=(0, 2, 3)).round(4).tolist())
+    )
+    for split in ("train", "test"):
+        records = detection.split(split)
+        boxes = Counter(o.name for r in records for o in r.objects)
+        stats["detection"][split] = {
+            "images": len(records),
+            "boxes": sum(boxes.values()),
+            "boxes_per_class": {name: boxes.get(name, 0) for name in detection.class_names},
+        }
+    stats["scale"] = (
+        f"mini world: shapes {len(shapes['train'])}/{len(shapes['test'])} images of {shapes['train'].image_size} px; "
+        f"detection {len(detection.records)} scenes; digits {len(digits['train'])}/{len(digits['test'])}"
+    )
+    train_boxes = stats["detection"]["train"]["boxes_per_class"]
+    stats["detection"]["imbalance_ratio"] = max(train_boxes.values()) / max(1, min(train_boxes.values()))
+    return stats
