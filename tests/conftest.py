@@ -53,7 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def make_project_copy(target: Path, overrides: dict[str, Any] | None = None) -> Path:
+def make_project_copy(target: Path, overrides: dict[str, Any] | None = None, with_metrics: bool = False) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for relative in COPIED:
         source = REPO / relative
@@ -63,6 +63,10 @@ def make_project_copy(target: Path, overrides: dict[str, Any] | None = None) -> 
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / relative)
     (target / "conf" / "local").mkdir(parents=True, exist_ok=True)
+    # committed metrics pair with the copied claims: the scoreboard reads every pipeline's metrics
+    for metrics in REPO.glob("reports/*/metrics.json") if with_metrics else []:
+        (target / metrics.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(metrics, target / metrics.relative_to(REPO))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (target / "params.yaml").write_text(yaml.safe_dump(deep_merge(params, overrides if overrides is not None else TINY)))
     return target
