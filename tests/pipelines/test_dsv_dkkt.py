@@ -111,7 +111,7 @@ def test_dsv_end_to_end_metrics_and_pictures(ran):
     digits = metrics["digits"]
     assert set(digits["retrain"]["top_lambda"]) == {"1", "5", "10"} and digits["retrain"]["random"]["5"]["n"] == 2
     assert digits["retrain"]["top_lambda"]["10"]["images"] == 100 and digits["dsv"]["zero_shot"]["10"]["n"] == 2
-    assert set(digits["dsv"]) == {"zero_shot", "few_shot", "zero_shot_primal", "few_shot_primal", "real_shots", "dm"}
+    assert set(digits["dsv"]) == {"zero_shot", "few_shot", "zero_shot_primal", "few_shot_primal", "dm"}
     assert set(digits["entropy"]["zero_shot"]["1"]) == {"start", "end"}
     assert len(digits["lambda"]["per_class_sum"]) == 10 and digits["chance"] == 0.1
     for picture in ("dsv_grids", "entropy", "lambda", "retrain"):

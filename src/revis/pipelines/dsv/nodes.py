@@ -183,24 +183,21 @@ def distill_dm_at_shots(
 
 
 # --- train: retrain fresh networks on every set -----------------------------------------------------
-def _training_sets(name: str, x: torch.Tensor, y: torch.Tensor, subsets: dict[str, Any], shots: dict[str, Any],
-                   dsvs: dict[str, Any], dm_sets: dict[str, Any], seeds: list[int]):
+def _training_sets(name: str, x: torch.Tensor, y: torch.Tensor, subsets: dict[str, Any], dsvs: dict[str, Any],
+                   dm_sets: dict[str, Any], seeds: list[int]):
     """(set name, images, labels, model seeds) for every set of one dataset."""
     for k, index in subsets[name]["top_lambda"].items():
         yield f"top_lambda/{k}", x[index], y[index], seeds
     for k, by_seed in subsets[name]["random"].items():  # a fresh random subset per seed
         for seed, index in by_seed.items():
             yield f"random/{k}", x[index], y[index], [int(seed)]
-    for ipc, index in shots[name].items():
-        yield f"real_shots/{ipc}", x[index], y[index], seeds
     for key, entry in {**dsvs[name], **dm_sets[name]}.items():
         yield key, entry["images"], entry["labels"], seeds
 
 
 def retrain_on_sets(
-    subsets: dict[str, Any], shots: dict[str, Any], dsvs: dict[str, Any], dm_sets: dict[str, Any],
-    shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any], runtime: dict[str, Any],
-    retrain: dict[str, Any],
+    subsets: dict[str, Any], dsvs: dict[str, Any], dm_sets: dict[str, Any], shapes: dict[str, Any],
+    digits: dict[str, ImageSet], data: dict[str, Any], runtime: dict[str, Any], retrain: dict[str, Any],
 ) -> dict[str, Any]:
     """Fresh networks trained on each selected / synthesised set, one per seed."""
     data, retrain = _full(Data, data), _full(Retrain, retrain)
@@ -212,7 +209,7 @@ def retrain_on_sets(
         x, y = train.tensors()
         shape = (train.channels, train.num_classes, train.image_size)
         runs: dict[str, list] = {}
-        for key, xs, ys, seeds in _training_sets(name, x, y, subsets, shots, dsvs, dm_sets, retrain["seeds"]):
+        for key, xs, ys, seeds in _training_sets(name, x, y, subsets, dsvs, dm_sets, retrain["seeds"]):
             if len(xs) == 0:  # every candidate was pruned: nothing to train on
                 runs.setdefault(key, [])
                 continue
@@ -284,7 +281,7 @@ def evaluate_dsv(
                 "top_minus_random": {s: accuracies["top_lambda"][s]["mean"] - accuracies["random"][s]["mean"]
                                      for s in sizes if s in accuracies.get("random", {})},
             },
-            "dsv": {kind: accuracies[kind] for kind in (*VARIANTS, "real_shots", "dm") if kind in accuracies},
+            "dsv": {kind: accuracies[kind] for kind in (*VARIANTS, "dm") if kind in accuracies},
             "entropy": entropy,
             "synthesis": synthesis,
         }
@@ -333,7 +330,7 @@ def _entropy_figure(dsvs) -> plt.Figure:
     for ax, (name, entries) in zip(axes[0], dsvs.items()):
         for key, entry in sorted(entries.items()):
             ax.plot(entry["history"]["entropy"], label=key.replace("/", " ipc "), lw=1)
-        ax.set(title=name, xlabel="step", ylabel="mean predictive entropy of candidates (nats)")
+        ax.set(title=name, xlabel="step", ylabel="mean entropy (nats)")
         ax.legend(fontsize=6)
     fig.suptitle("Entropy of the DSV candidates during synthesis (paper: rises, ≈0.2 → ≈1.0)", fontsize=10)
     fig.tight_layout()

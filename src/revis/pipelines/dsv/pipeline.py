@@ -30,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                                                     "dm": "params:dm"},
                  outputs="dm_sets", name="distill_dm_at_shots", tags=["distill"]),
             node(nodes.retrain_on_sets,
-                 inputs={"subsets": "subsets", "shots": "shots", "dsvs": "dsvs", "dm_sets": "dm_sets", **DATA,
+                 inputs={"subsets": "subsets", "dsvs": "dsvs", "dm_sets": "dm_sets", **DATA,
                          "runtime": "params:runtime", "retrain": "params:retrain"},
                  outputs="retrained", name="retrain_on_sets", tags=["train"]),
             node(nodes.evaluate_dsv,
