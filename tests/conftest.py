@@ -25,12 +25,29 @@ COPIED = ["src", "conf/base", "conf/logging.yml", "claims", "params.yaml", "pypr
           ".dvcignore", ".telemetry"]
 
 # Small enough for seconds, large enough that every stage has real work.
+_TINY_NET = {"name": "convnet", "width": 4, "depth": 2, "norm": "instancenorm"}
 TINY = {
     "world": {
         "shapes": {"n_train": 100, "n_test": 50},
         "detection": {"n_families": 6, "image_size": 64, "radius": [5.0, 10.0]},
     },
     "baseline": {"seeds": [0], "epochs": 1, "model": {"name": "convnet", "width": 8, "depth": 2, "norm": "instancenorm"}},
+    # dsv/dkkt: default sizes and ipc (the claims name them), tiny networks and step counts
+    "dsv": {
+        "teacher": {"model": _TINY_NET, "epochs": 1, "batch_size": 64, "lr": 0.05, "weight_decay": 0.005},
+        "select": {"steps": 3, "random_seeds": [0, 1]},
+        "distill": {"steps": 2},
+        "dm": {"iterations": 2, "model": _TINY_NET},
+        "retrain": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005,
+                    "seeds": [0, 1]},
+    },
+    "dkkt": {
+        "datasets": ["digits", "shapes"],
+        "partial": {"fractions": [0.1, 0.05, 0.01]},  # unordered on purpose
+        "distill": {"ipc": [5, 1, 200], "dm": {"iterations": 2, "model": _TINY_NET}, "dkkt": {"sweep": [0.5]},
+                    "dsv": {"steps": 2}},
+        "train": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005, "seeds": [0]},
+    },
 }
 
 

@@ -45,6 +45,7 @@ def test_distribution_matching_pulls_noise_towards_the_real_classes():
     assert result.images.shape == init.shape and not torch.equal(result.images, init)
     real = {c: x[y == c] for c in range(3)}
 
+    @torch.no_grad()
     def held_out_loss(images):  # the DM objective on networks the optimisation never saw
         return sum(float(class_mean_embedding_loss(fresh_network(MODEL, (3, 3, 8), seed=10_000 + s), real, images,
                                                    syn_y, None, torch.Generator())) for s in range(10))

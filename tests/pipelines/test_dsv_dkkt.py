@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, TINY, deep_merge, make_project_copy, run_pipeline
+from conftest import REPO, TINY, make_project_copy, run_pipeline
 
 from revis.config.schema import ParameterError, validate_params
 from revis.datasets.cifar import write_cifar10
@@ -18,23 +18,7 @@ from revis.pipelines.dsv.nodes import teacher_network, train_teacher
 from revis.reporting.claims import ClaimsFile, evaluate_holds_if, lookup
 from revis.reporting.summary import flat_numbers
 
-NET = {"name": "convnet", "width": 4, "depth": 2, "norm": "instancenorm"}
-RECIPE = {"model": NET, "epochs": 1, "batch_size": 64, "lr": 0.05, "weight_decay": 0.005}
-TINY_PAPERS = {
-    "dsv": {
-        "teacher": RECIPE,
-        "select": {"steps": 3, "random_seeds": [0, 1]},  # the default sizes and ipc: claims name them
-        "distill": {"steps": 2},
-        "dm": {"iterations": 2, "model": NET},
-        "retrain": {**RECIPE, "seeds": [0, 1], "batch_size": 256},
-    },
-    "dkkt": {
-        "partial": {"fractions": [0.1, 0.05, 0.01]},  # unordered on purpose
-        "distill": {"ipc": [5, 1, 200], "dm": {"iterations": 2, "model": NET}, "dkkt": {"sweep": [0.5]},
-                    "dsv": {"steps": 2}},
-        "train": {**RECIPE, "seeds": [0], "batch_size": 256},
-    },
-}
+RECIPE = TINY["dsv"]["teacher"]
 
 
 def _tiny_set(n=20, classes=4, seed=0) -> ImageSet:
@@ -96,7 +80,7 @@ def test_stages_follow_the_papers_and_retraining_never_touches_the_teacher():
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
-    root = make_project_copy(tmp_path_factory.mktemp("dsv") / "project", deep_merge(TINY, TINY_PAPERS))
+    root = make_project_copy(tmp_path_factory.mktemp("dsv") / "project")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(root.parent / "mlflow.db"))
         patch.chdir(root)
@@ -126,6 +110,7 @@ def test_dkkt_end_to_end_skips_sets_larger_than_the_visible_data(ran):
     assert set(digits["methods"]["dm"]["10pct"]) == {"1", "5"}  # 200/class is more than the visible data hold
     assert digits["methods"]["dm_union_dsv"]["5pct"]["5"]["images"] == 100 and digits["visible_images"]["1pct"] == 10
     assert digits["sweep"]["at"] == "1pct/1" and "0_5" in digits["sweep"]
+    assert set(metrics["shapes"]["methods"]["dm"]["1pct"]) == {"1"}  # 20 shapes per class: 1 % is one image
     assert (ran / "reports/dkkt/plots/distilled_grids.png").stat().st_size > 5_000
 
 
