@@ -25,12 +25,29 @@ COPIED = ["src", "conf/base", "conf/logging.yml", "claims", "params.yaml", "pypr
           ".dvcignore", ".telemetry"]
 
 # Small enough for seconds, large enough that every stage has real work.
+_TINY_NET = {"name": "convnet", "width": 4, "depth": 2, "norm": "instancenorm"}
 TINY = {
     "world": {
         "shapes": {"n_train": 100, "n_test": 50},
         "detection": {"n_families": 6, "image_size": 64, "radius": [5.0, 10.0]},
     },
     "baseline": {"seeds": [0], "epochs": 1, "model": {"name": "convnet", "width": 8, "depth": 2, "norm": "instancenorm"}},
+    # dsv/dkkt: default sizes and ipc (the claims name them), tiny networks and step counts
+    "dsv": {
+        "teacher": {"model": _TINY_NET, "epochs": 1, "batch_size": 64, "lr": 0.05, "weight_decay": 0.005},
+        "select": {"steps": 3, "random_seeds": [0, 1]},
+        "distill": {"steps": 2},
+        "dm": {"iterations": 2, "model": _TINY_NET},
+        "retrain": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005,
+                    "seeds": [0, 1]},
+    },
+    "dkkt": {
+        "datasets": ["digits", "shapes"],
+        "partial": {"fractions": [0.1, 0.05, 0.01]},  # unordered on purpose
+        "distill": {"ipc": [5, 1, 200], "dm": {"iterations": 2, "model": _TINY_NET}, "dkkt": {"sweep": [0.5]},
+                    "dsv": {"steps": 2}},
+        "train": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005, "seeds": [0]},
+    },
 }
 
 
@@ -53,7 +70,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def make_project_copy(target: Path, overrides: dict[str, Any] | None = None) -> Path:
+def make_project_copy(target: Path, overrides: dict[str, Any] | None = None, with_metrics: bool = False) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for relative in COPIED:
         source = REPO / relative
@@ -63,6 +80,10 @@ def make_project_copy(target: Path, overrides: dict[str, Any] | None = None) -> 
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / relative)
     (target / "conf" / "local").mkdir(parents=True, exist_ok=True)
+    # committed metrics pair with the copied claims: the scoreboard reads every pipeline's metrics
+    for metrics in REPO.glob("reports/*/metrics.json") if with_metrics else []:
+        (target / metrics.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(metrics, target / metrics.relative_to(REPO))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (target / "params.yaml").write_text(yaml.safe_dump(deep_merge(params, overrides if overrides is not None else TINY)))
     return target

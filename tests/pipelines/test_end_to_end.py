@@ -18,7 +18,7 @@ from revis.datasets.voc import read_voc_folder
 
 @pytest.fixture(scope="module")
 def ran_project(tmp_path_factory):
-    root = make_project_copy(tmp_path_factory.mktemp("e2e") / "project")
+    root = make_project_copy(tmp_path_factory.mktemp("e2e") / "project", with_metrics=True)
     store = root.parent / "mlflow.db"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(store))
