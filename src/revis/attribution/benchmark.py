@@ -35,13 +35,10 @@ class BenchmarkResult:
     max_abs_attribution: float
 
 
-def _best(fn, repeats: int) -> tuple[float, torch.Tensor]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+def _timed(fn) -> tuple[float, torch.Tensor]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
 
 
 def run_benchmark(
@@ -56,8 +53,12 @@ def run_benchmark(
     run_captum = lambda: captum.attribute(x, target=target, n_steps=steps, method=method)  # noqa: E731
     run_gig = lambda: gig.attribute(x, target=target, n_steps=steps, method=method)  # noqa: E731
     run_captum(), run_gig()  # warm-up (allocator, kernels)
-    gig_s, a_gig = _best(run_gig, repeats)
-    captum_s, a_captum = _best(run_captum, repeats)
+    gig_s = captum_s = float("inf")
+    for _ in range(repeats):  # interleaved, best of each: fair on a machine whose load changes
+        seconds, a_gig = _timed(run_gig)
+        gig_s = min(gig_s, seconds)
+        seconds, a_captum = _timed(run_captum)
+        captum_s = min(captum_s, seconds)
     return BenchmarkResult(
         images=images, steps=steps, method=method, repeats=repeats, gig_seconds=gig_s, captum_seconds=captum_s,
         ratio=gig_s / captum_s, max_abs_difference=float((a_gig - a_captum).abs().max()),

@@ -14,11 +14,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from revis.attribution.pfv import frozen
-
 
 def _input_gradient(head: nn.Module, x: torch.Tensor, objective) -> torch.Tensor:
-    with torch.enable_grad(), frozen(head):
+    with torch.enable_grad():  # autograd.grad: no parameter gradients are stored
         inputs = x.detach().clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(objective(head(inputs)).sum(), inputs)
     return grad.abs().sum(1)  # (N, H, W): channels of the input pooled

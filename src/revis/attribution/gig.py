@@ -28,8 +28,6 @@ from typing import Literal
 import torch
 from captum.attr._utils.approximation_methods import approximation_parameters
 
-from revis.attribution.pfv import frozen
-
 Method = Literal["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"]
 Target = int | torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None
 
@@ -122,8 +120,9 @@ class GeneralizedIntegratedGradients:
         per_chunk = len(alphas) if internal_batch_size is None else max(1, internal_batch_size // max(n, 1))
         total: torch.Tensor | None = None
         shape = (1,) * (x_tilde.dim() - 1)
-        module = self.forward_func if isinstance(self.forward_func, torch.nn.Module) else torch.nn.Identity()
-        with torch.enable_grad(), frozen(module):
+        # autograd.grad w.r.t. the inputs only: parameter gradients are neither computed nor stored
+        # (freezing the parameters instead measured ~15 % slower: it changes the convolution backward)
+        with torch.enable_grad():
             for start in range(0, len(alphas), per_chunk):
                 a = torch.tensor(alphas[start : start + per_chunk], dtype=x_tilde.dtype, device=x_tilde.device)
                 w = torch.tensor(weights[start : start + per_chunk], dtype=x_tilde.dtype, device=x_tilde.device)
