@@ -31,6 +31,14 @@ TINY = {
         "detection": {"n_families": 6, "image_size": 64, "radius": [5.0, 10.0]},
     },
     "baseline": {"seeds": [0], "epochs": 1, "model": {"name": "convnet", "width": 8, "depth": 2, "norm": "instancenorm"}},
+    "gig": {
+        "train": {"model": {"name": "convnet", "width": 6, "depth": 3, "norm": "batchnorm"}, "epochs": 1},
+        "features": {"n_images": 40, "per_image": 4},
+        "concepts": {"ratio": 1.0, "dictlearn_iter": 2},
+        "attribute": {"n_images": 8, "n_steps": 4, "steps_sweep": [2, 8], "sweep_images": 4},
+        "evaluate": {"targets_per_pair": 2, "alignment_images": 12, "min_images": 1, "atlas_concepts": 2,
+                     "atlas_crops": 2},
+    },
 }
 
 
