@@ -48,6 +48,14 @@ TINY = {
                     "dsv": {"steps": 2}},
         "train": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005, "seeds": [0]},
     },
+    "gig": {
+        "train": {"model": {"name": "convnet", "width": 6, "depth": 3, "norm": "batchnorm"}, "epochs": 1},
+        "features": {"n_images": 40, "per_image": 4},
+        "concepts": {"ratio": 1.0, "dictlearn_iter": 2},
+        "attribute": {"n_images": 8, "n_steps": 4, "steps_sweep": [2, 8], "sweep_images": 4},
+        "evaluate": {"targets_per_pair": 2, "alignment_images": 12, "min_images": 1, "atlas_concepts": 2,
+                     "atlas_crops": 2},
+    },
 }
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+import torch
 import torchvision
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from revis.datasets.imageset import DataError
 from revis.models.convnet import ConvNet
+from revis.models.resnet import resnet50
 
 
 class ModelConfig(BaseModel):
@@ -17,10 +20,11 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: Literal["convnet", "resnet18"] = "convnet"
+    name: Literal["convnet", "resnet18", "resnet50"] = "convnet"
     width: int = Field(128, ge=1, le=4096)
     depth: int = Field(3, ge=1, le=8)
     norm: Literal["instancenorm", "batchnorm", "none"] = "instancenorm"
+    weights: str | None = None  # a local state-dict file (e.g. torchvision's ResNet-50 ImageNet weights)
 
 
 def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
@@ -35,13 +39,36 @@ def _convnet(in_channels: int, num_classes: int, image_size: int, config: ModelC
     return ConvNet(in_channels, num_classes, image_size, width=config.width, depth=config.depth, norm=config.norm)
 
 
+def _resnet50(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    # a weights file fixes the architecture: keep torchvision's ImageNet stem then
+    return resnet50(in_channels, num_classes, image_size, small_stem=config.weights is None and image_size <= 64)
+
+
 MODELS: dict[str, Callable[[int, int, int, ModelConfig], nn.Module]] = {
     "convnet": _convnet,
     "resnet18": _resnet18,
+    "resnet50": _resnet50,
 }
 
 
+def load_weights(model: nn.Module, path: str) -> nn.Module:
+    """Load a local state dict (a plain one, or a revis checkpoint's ``model``) with ``weights_only=True``."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"missing weights file {path}") from None
+    except Exception as exc:  # corrupt or not a tensor file
+        raise DataError(f"cannot read weights file {path}: {exc}") from exc
+    state = state.get("model", state) if isinstance(state, dict) else state
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        raise DataError(f"weights file {path} does not fit the model: {str(exc)[:300]}") from exc
+    return model
+
+
 def build_model(config: ModelConfig | dict, in_channels: int, num_classes: int, image_size: int) -> nn.Module:
-    """Build a freshly initialised classifier (never downloads weights)."""
+    """Build a classifier, freshly initialised or from a local weights file (never downloads weights)."""
     config = config if isinstance(config, ModelConfig) else ModelConfig.model_validate(config)
-    return MODELS[config.name](in_channels, num_classes, image_size, config)
+    model = MODELS[config.name](in_channels, num_classes, image_size, config)
+    return model if config.weights is None else load_weights(model, config.weights)

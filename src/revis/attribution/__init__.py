@@ -1,0 +1,1 @@
+"""Dataset-wide concept attribution: PFVs, gradient ERFs, concept vectors, GIG (paper gig)."""

@@ -1,0 +1,133 @@
+"""Pictures of the concept pathway: the concept atlas, the concept graph, completeness, curves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def erf_crop(image: np.ndarray, erf: np.ndarray, size: int = 32, threshold: float = 0.2) -> np.ndarray:
+    """The image region where the (gradient) ERF exceeds ``threshold`` x its max, ERF-weighted, resized.
+
+    ``image`` (H, W, 3) uint8, ``erf`` (H, W) -> (size, size, 3) float in [0, 1].
+    """
+    peak = erf.max()
+    weight = erf / peak if peak > 0 else np.ones_like(erf)
+    rows, cols = np.nonzero(weight >= threshold)
+    if len(rows) == 0:
+        rows, cols = np.arange(erf.shape[0]), np.arange(erf.shape[1])
+    top, bottom = max(rows.min() - 1, 0), min(rows.max() + 2, erf.shape[0])
+    left, right = max(cols.min() - 1, 0), min(cols.max() + 2, erf.shape[1])
+    # dim the pixels the ERF does not reach, keep the ones it does
+    shaded = image.astype(np.float32) / 255.0 * (0.25 + 0.75 * np.clip(weight, 0, 1)[..., None] ** 0.5)
+    crop = torch.from_numpy(shaded[top:bottom, left:right]).permute(2, 0, 1)[None]
+    return F.interpolate(crop, size=(size, size), mode="nearest")[0].permute(1, 2, 0).numpy()
+
+
+def concept_atlas(groups: dict[str, Sequence[dict]], title: str) -> plt.Figure:
+    """One panel per layer, side by side; ``groups[layer]`` rows: {"label": str, "crops": [arrays]}."""
+    n_rows = max((len(rows) for rows in groups.values()), default=1)
+    n_cols = max((len(r["crops"]) for rows in groups.values() for r in rows), default=1)
+    fig = plt.figure(figsize=(len(groups) * (0.75 * n_cols + 1.1), 0.8 * n_rows + 0.9))
+    panels = np.atleast_1d(fig.subfigures(1, len(groups), wspace=0.02))
+    for panel, (layer, rows) in zip(panels, groups.items()):
+        axes = panel.subplots(n_rows, n_cols, squeeze=False)
+        for i in range(n_rows):
+            for j in range(n_cols):
+                ax = axes[i, j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if i < len(rows) and j < len(rows[i]["crops"]):
+                    ax.imshow(rows[i]["crops"][j], interpolation="nearest")
+            if i < len(rows):
+                axes[i, 0].set_ylabel(rows[i]["label"], rotation=0, ha="right", va="center", fontsize=6.5)
+        panel.suptitle(layer, fontsize=9)
+        panel.subplots_adjust(left=0.2, right=0.98, wspace=0.05, hspace=0.12, top=0.93, bottom=0.01)
+    fig.suptitle(title, fontsize=8, y=1.02)
+    return fig
+
+
+def concept_graph(
+    layers: Sequence[str],
+    node_labels: dict[str, list[str]],
+    edges: Sequence[tuple[str, int, str, int, float]],
+    class_names: Sequence[str],
+    title: str,
+) -> plt.Figure:
+    """Columns of concept nodes per layer plus a class column; ``edges`` (layer_a, q, layer_b, r, weight).
+
+    ``layer_b`` may be "classes". Line width follows |weight| (scaled per layer pair), colour its sign.
+    """
+    columns = [*layers, "classes"]
+    labels = {**node_labels, "classes": list(class_names)}
+    height = max(len(v) for v in labels.values())
+    fig, ax = plt.subplots(figsize=(2.6 * len(columns) + 1, 0.32 * height + 1.4))
+    pos = {}
+    for x, column in enumerate(columns):
+        names = labels[column]
+        for i, name in enumerate(names):
+            y = (height - 1) / 2 - (i - (len(names) - 1) / 2)
+            pos[(column, i)] = (x, y)
+            ax.scatter([x], [y], s=22, color="black" if column != "classes" else "tab:green", zorder=3)
+            ax.text(x + (0.08 if column == "classes" else -0.08), y, name, fontsize=6,
+                    ha="left" if column == "classes" else "right", va="center", zorder=4)
+    scale: dict[tuple[str, str], float] = {}
+    for a, _, b, _, w in edges:
+        scale[(a, b)] = max(scale.get((a, b), 0.0), abs(w))
+    for a, q, b, r, w in edges:
+        (x0, y0), (x1, y1) = pos[(a, q)], pos[(b, r)]
+        strength = abs(w) / scale[(a, b)] if scale[(a, b)] > 0 else 0.0
+        ax.plot([x0, x1], [y0, y1], color="tab:red" if w > 0 else "tab:blue", lw=0.3 + 2.7 * strength,
+                alpha=0.25 + 0.65 * strength, zorder=1)
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks([])
+    ax.set_xlim(-0.9, len(columns) - 0.3)
+    for spine in ("left", "right", "top"):
+        ax.spines[spine].set_visible(False)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def completeness_plot(sweeps: dict[str, dict[int, float]], title: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    steps = sorted({m for sweep in sweeps.values() for m in sweep})
+    for name, sweep in sweeps.items():
+        values = [sweep[m] for m in sorted(sweep)]
+        exact = max(values) < 1e-5  # an affine tail (pooling + linear head): every Riemann sum is exact
+        label = f"{name} (affine: exact, not drawn)" if exact else name
+        ax.plot(sorted(sweep), [np.nan if exact else v for v in values], marker="o", lw=1, ms=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(steps, [str(m) for m in steps])
+    ax.minorticks_off()
+    ax.set(xlabel="Riemann steps m", ylabel="relative completeness gap")
+    ax.legend(fontsize=6)
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def deletion_insertion_plot(curves: dict[str, dict[str, np.ndarray]], title: str) -> plt.Figure:
+    """``curves[pair][order]`` = (2, k+1) normalised deletion and insertion curves."""
+    fig, axes = plt.subplots(2, len(curves), figsize=(3.4 * len(curves), 5.4), squeeze=False)
+    for j, (pair, by_order) in enumerate(curves.items()):
+        for name, c in by_order.items():
+            x = np.linspace(0, 1, c.shape[1])
+            style = {"lw": 2.0 if name == "gig" else 1.0, "label": name}
+            axes[0, j].plot(x, c[0], **style)
+            axes[1, j].plot(x, c[1], **style)
+        axes[0, j].set(title=f"deletion {pair}", xlabel="fraction of layer-a concepts removed", ylabel="target (normalised)")
+        axes[1, j].set(title=f"insertion {pair}", xlabel="fraction of layer-a concepts added", ylabel="target (normalised)")
+        for ax in axes[:, j]:
+            ax.title.set_fontsize(8)
+    axes[0, 0].legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

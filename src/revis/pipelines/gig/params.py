@@ -1,0 +1,110 @@
+"""params.yaml section ``gig``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from revis.config.types import STRICT, Fraction, Seed
+from revis.models import ModelConfig
+
+Method = Literal["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
+
+
+class Data(BaseModel):
+    """Which images: the shapes world (default) or an ImageNet-format folder (paper scale)."""
+
+    model_config = STRICT
+    source: Literal["shapes", "imagefolder"] = "shapes"
+    root: str | None = None  # imagefolder: root/<class>/<image>
+    image_size: int = Field(224, ge=8, le=1024)  # imagefolder only
+    per_class: int = Field(10, ge=2, le=100_000)  # imagefolder only: images kept per class
+    test_fraction: Fraction = 0.5  # imagefolder only: held out for attribution and evaluation
+    # per-channel (mean, std) applied inside the model, e.g. ImageNet's for pretrained weights
+    normalize: list[list[float]] | None = None
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _folder_needs_root(self) -> Data:
+        if self.source == "imagefolder" and not self.root:
+            raise ValueError("source 'imagefolder' needs 'root' (the folder of class folders)")
+        if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
+            raise ValueError("normalize is [[mean per channel], [std per channel]]")
+        return self
+
+
+class Train(BaseModel):
+    """The classifier; ``epochs: 0`` uses the model as built (e.g. pretrained weights) untrained."""
+
+    model_config = STRICT
+    model: ModelConfig
+    epochs: int = Field(ge=0, le=10_000)
+    batch_size: int = Field(128, ge=1, le=65_536)
+    lr: float = Field(0.05, gt=0, le=10)
+    seed: Seed = 0
+
+
+class Features(BaseModel):
+    """Contribution-weighted PFV sampling per layer."""
+
+    model_config = STRICT
+    layers: list[str] | None = None  # None: every block of the model
+    n_images: int = Field(ge=2, le=1_000_000)  # training images whose PFVs are sampled
+    per_image: int = Field(ge=1, le=100_000)  # PFVs drawn per image and layer
+    uniform_share: float = Field(0.05, ge=0, le=1)  # share of uniform sampling mixed in
+    seed: Seed = 0
+
+
+class Concepts(BaseModel):
+    """Concept vectors (bisecting k-means; dictionary learning as the alternative) and Lasso coding."""
+
+    model_config = STRICT
+    ratio: float = Field(gt=0, le=64)  # k = ratio x channels (paper: 8)
+    lasso_alpha: float = Field(gt=0, le=10)  # lam = lasso_alpha x median PFV norm of the layer
+    positive: bool = True  # non-negative coefficients (and dictionary atoms)
+    dictlearn_iter: int = Field(20, ge=1, le=10_000)
+    seed: Seed = 0
+
+
+class Attribute(BaseModel):
+    """GIG between consecutive layers and from every layer to the classes."""
+
+    model_config = STRICT
+    n_images: int = Field(ge=1, le=100_000)  # test images attributed
+    n_steps: int = Field(ge=2, le=10_000)  # m of the Riemann sum
+    method: Method = "riemann_right"
+    steps_sweep: list[int] = Field(min_length=2)  # completeness gap for each m
+    sweep_images: int = Field(ge=1, le=100_000)
+    sweep_targets: int = Field(4, ge=1)  # layer-b concepts per pair in the sweep (most present first)
+    max_targets: int | None = Field(None, ge=1)  # layer-b target concepts per pair (None: all; most present first)
+    internal_batch_size: int = Field(512, ge=1)
+
+    @model_validator(mode="after")
+    def _steps(self) -> Attribute:
+        if any(m < 2 for m in self.steps_sweep) or self.steps_sweep != sorted(set(self.steps_sweep)):
+            raise ValueError("steps_sweep must be increasing step counts >= 2")
+        return self
+
+
+class Evaluate(BaseModel):
+    model_config = STRICT
+    targets_per_pair: int = Field(ge=1, le=10_000)  # layer-b concepts used as deletion/insertion targets
+    alignment_images: int = Field(ge=1, le=100_000)  # test images for the ERF / ground-truth alignment
+    min_images: int = Field(5, ge=1)  # a concept needs this many active images to be matched
+    atlas_concepts: int = Field(8, ge=1, le=64)  # concepts per layer shown in the atlas
+    atlas_crops: int = Field(6, ge=1, le=32)
+    graph_nodes: int = Field(16, ge=1, le=256)  # concepts (and classes) drawn per column, most important first
+    graph_edges: int = Field(2, ge=1, le=64)  # strongest incoming edges drawn per node
+    seed: Seed = 0
+
+
+class Params(BaseModel):
+    model_config = STRICT
+    device: Literal["cpu", "cuda"] = "cpu"  # where the network runs (Lasso / k-means stay on the CPU)
+    data: Data
+    train: Train
+    features: Features
+    concepts: Concepts
+    attribute: Attribute
+    evaluate: Evaluate
