@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from revis.models.convnet import ConvNet
+from revis.models.patches import PatchClassifier, PatchCNN, TinyViT
 
 
 class ModelConfig(BaseModel):
@@ -17,10 +18,11 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: Literal["convnet", "resnet18"] = "convnet"
+    name: Literal["convnet", "resnet18", "patch_cnn", "tiny_vit"] = "convnet"
     width: int = Field(128, ge=1, le=4096)
     depth: int = Field(3, ge=1, le=8)
     norm: Literal["instancenorm", "batchnorm", "none"] = "instancenorm"
+    patch: int = Field(4, ge=1, le=64)  # patch-grid models: the grid is image_size // patch
 
 
 def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
@@ -35,9 +37,20 @@ def _convnet(in_channels: int, num_classes: int, image_size: int, config: ModelC
     return ConvNet(in_channels, num_classes, image_size, width=config.width, depth=config.depth, norm=config.norm)
 
 
+def _patch_cnn(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    features = PatchCNN(in_channels, image_size, config.width, config.depth, config.patch, config.norm)
+    return PatchClassifier(features, num_classes)
+
+
+def _tiny_vit(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    return PatchClassifier(TinyViT(in_channels, image_size, config.width, config.depth, config.patch), num_classes)
+
+
 MODELS: dict[str, Callable[[int, int, int, ModelConfig], nn.Module]] = {
     "convnet": _convnet,
     "resnet18": _resnet18,
+    "patch_cnn": _patch_cnn,
+    "tiny_vit": _tiny_vit,
 }
 
 
