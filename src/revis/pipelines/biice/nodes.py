@@ -288,8 +288,7 @@ def _evaluate_models(attributions: dict[str, Any], histories: dict[str, Any], sh
         **{v: {"hungarian_agrees_with_identity": mean_std(per[v]["hungarian_agrees_with_identity"])}
            for v in concept_variants},
     }
-    metrics["timing"] = {v: {"train_seconds": mean_std([h["seconds"] for r, h in histories.items()
-                                                       if r.startswith(f"{v}/")])} for v in per}
+    # wall times stay in histories.json: metrics.json is identical from one rerun to the next
     seeds = len(per[next(iter(per))]["accuracy"])
     train_n = len(loaded.train)
     metrics["scale"] = (f"{loaded.source}: {train_n} train / {len(test)} test images, {len(names)} concepts, "
