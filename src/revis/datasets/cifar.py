@@ -153,3 +153,15 @@ def read_world_rules(root: str | os.PathLike) -> dict:
 def _pickle(path: Path, obj: dict) -> None:
     with open(path, "wb") as handle:
         pickle.dump(obj, handle, protocol=2)
+
+
+def read_cifar100_concepts(root: str | os.PathLike, split: Literal["train", "test"]) -> ImageSet:
+    """CIFAR-100 as a concept task (as in CT/CCT): the 20 superclasses are the classes and the
+    100 fine classes the concepts, one present per image (image-level presence, no masks)."""
+    coarse = read_cifar100(root, split, label="coarse")
+    fine = read_cifar100(root, split, label="fine")
+    presence = np.zeros((len(fine), len(fine.class_names)), dtype=bool)
+    presence[np.arange(len(fine)), fine.labels] = True
+    coarse.concept_names = list(fine.class_names)
+    coarse.concept_presence = presence
+    return coarse

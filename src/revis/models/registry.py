@@ -13,6 +13,7 @@ from torch import nn
 from revis.datasets.imageset import DataError
 from revis.models.convnet import ConvNet
 from revis.models.resnet import resnet50
+from revis.models.patches import PatchClassifier, PatchCNN, TinyViT
 
 
 class ModelConfig(BaseModel):
@@ -20,11 +21,12 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: Literal["convnet", "resnet18", "resnet50"] = "convnet"
+    name: Literal["convnet", "resnet18", "resnet50", "patch_cnn", "tiny_vit"] = "convnet"
     width: int = Field(128, ge=1, le=4096)
     depth: int = Field(3, ge=1, le=8)
     norm: Literal["instancenorm", "batchnorm", "none"] = "instancenorm"
     weights: str | None = None  # a local state-dict file (e.g. torchvision's ResNet-50 ImageNet weights)
+    patch: int = Field(4, ge=1, le=64)  # patch-grid models: the grid is image_size // patch
 
 
 def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
@@ -44,10 +46,21 @@ def _resnet50(in_channels: int, num_classes: int, image_size: int, config: Model
     return resnet50(in_channels, num_classes, image_size, small_stem=config.weights is None and image_size <= 64)
 
 
+def _patch_cnn(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    features = PatchCNN(in_channels, image_size, config.width, config.depth, config.patch, config.norm)
+    return PatchClassifier(features, num_classes)
+
+
+def _tiny_vit(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    return PatchClassifier(TinyViT(in_channels, image_size, config.width, config.depth, config.patch), num_classes)
+
+
 MODELS: dict[str, Callable[[int, int, int, ModelConfig], nn.Module]] = {
     "convnet": _convnet,
     "resnet18": _resnet18,
     "resnet50": _resnet50,
+    "patch_cnn": _patch_cnn,
+    "tiny_vit": _tiny_vit,
 }
 
 

@@ -1,0 +1,87 @@
+"""params.yaml section ``biice``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from revis.config.types import STRICT, Fraction, Seed
+from revis.models import ModelConfig
+
+Variant = Literal["linear", "biice", "biice_expl"]
+
+
+class DataParams(BaseModel):
+    model_config = STRICT
+    dataset: Literal["shapes", "cifar100", "cub"] = "shapes"
+    root: str | None = None  # local folder: cifar-100-python/ or CUB_200_2011/ (read, never downloaded)
+    image_size: int = Field(224, ge=8, le=1024)  # cub only: crop to the bird's box, resize to this
+    rule_min_frequency: Fraction = 0.1  # cifar100/cub: a class's concepts = those in >= this share of its images
+
+    @model_validator(mode="after")
+    def _root_for_real_data(self) -> DataParams:
+        if self.dataset != "shapes" and not self.root:
+            raise ValueError(f"dataset '{self.dataset}' needs 'root', the local folder holding it")
+        return self
+
+
+class ComputeParams(BaseModel):
+    model_config = STRICT
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int = Field(1, ge=1, le=512)  # torch CPU threads; 1 is fastest for these small models on a busy machine
+
+
+class HeadParams(BaseModel):
+    model_config = STRICT
+    iterations: int = Field(3, ge=1, le=50)  # binding iterations T
+    heads: int = Field(1, ge=1, le=64)
+
+
+class TrainParams(BaseModel):
+    model_config = STRICT
+    seeds: list[Seed] = Field(min_length=1)
+    variants: list[Variant] = Field(min_length=1)
+    backbone: ModelConfig
+    head: HeadParams
+    epochs: int = Field(ge=1, le=10_000)
+    batch_size: int = Field(ge=1, le=65_536)
+    lr: float = Field(gt=0, le=1)
+    weight_decay: float = Field(ge=0, le=1)
+    warmup_epochs: float = Field(ge=0, le=1000)
+    expl_weight: float = Field(gt=0, le=1000)  # weight of the explanation loss in biice_expl
+    expl_background: bool = True  # patches without any concept are pulled towards "no concept" (uniform A)
+    sparsity_weight: float = Field(ge=0, le=1000)  # entropy of A, both Bi-ICE variants
+
+    @field_validator("backbone")
+    @classmethod
+    def _patch_backbone(cls, value: ModelConfig) -> ModelConfig:
+        if value.name not in ("patch_cnn", "tiny_vit"):
+            raise ValueError(f"Bi-ICE works on patch embeddings: use patch_cnn or tiny_vit, not {value.name}")
+        return value
+
+
+class AttributeParams(BaseModel):
+    model_config = STRICT
+    match_fraction: Fraction  # share of the test split that maps slots to concepts; metrics use the rest
+    split_seed: Seed = 0
+    trace_iterations: int = Field(ge=1, le=200)  # binding iterations traced for ||S_t - S_{t-1}||
+    deletion_images: int = Field(ge=1)
+    deletion_steps: int = Field(ge=1, le=1024)
+    random_orders: int = Field(ge=1, le=100)
+    picture_images: int = Field(ge=1, le=16)
+
+
+class EvaluateParams(BaseModel):
+    model_config = STRICT
+    iou_threshold: Fraction  # of the min-max normalised, upsampled map
+    random_maps: int = Field(ge=1, le=100)  # draws of the random-map baseline
+
+
+class Params(BaseModel):
+    model_config = STRICT
+    data: DataParams
+    compute: ComputeParams
+    train: TrainParams
+    attribute: AttributeParams
+    evaluate: EvaluateParams

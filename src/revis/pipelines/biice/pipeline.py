@@ -1,0 +1,35 @@
+"""``biice`` pipeline (namespace ``biice``): ``train`` -> ``attribute`` -> ``evaluate``."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from revis.pipelines.biice import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                nodes.train_models,
+                inputs=["shapes", "params:data", "params:compute", "params:train"],
+                outputs=["models", "histories"],
+                name="train_models",
+                tags=["train"],
+            ),
+            node(
+                nodes.attribute_models,
+                inputs=["models", "shapes", "params:data", "params:compute", "params:attribute"],
+                outputs="attributions",
+                name="attribute_models",
+                tags=["attribute"],
+            ),
+            node(
+                nodes.evaluate_models,
+                inputs=["attributions", "histories", "shapes", "params:data", "params:compute", "params:evaluate"],
+                outputs=["metrics", "plot_concept_maps", "plot_contributions", "plot_convergence", "plot_deletion"],
+                name="evaluate_models",
+                tags=["evaluate"],
+            ),
+        ],
+        namespace="biice",
+        inputs={"shapes": "world.shapes"},
+    )
