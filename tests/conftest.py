@@ -56,6 +56,13 @@ TINY = {
         "evaluate": {"targets_per_pair": 2, "alignment_images": 12, "min_images": 1, "atlas_concepts": 2,
                      "atlas_crops": 2},
     },
+    "biice": {
+        "train": {"seeds": [0], "epochs": 1, "batch_size": 32,
+                  "backbone": {"name": "patch_cnn", "width": 8, "depth": 2, "norm": "instancenorm", "patch": 4}},
+        "attribute": {"deletion_images": 8, "deletion_steps": 4, "random_orders": 1, "picture_images": 2,
+                      "trace_iterations": 4},
+        "evaluate": {"random_maps": 1},
+    },
 }
 
 

@@ -12,21 +12,12 @@ from conftest import REPO, TINY, deep_merge, make_project_copy, run_pipeline
 from revis.config.schema import ParameterError, validate_params
 from revis.reporting.claims import ClaimsFile, evaluate_holds_if, lookup
 
-TINY_BIICE = {
-    "biice": {
-        "train": {"seeds": [0], "epochs": 1, "batch_size": 32,
-                  "backbone": {"name": "patch_cnn", "width": 8, "depth": 2, "norm": "instancenorm", "patch": 4}},
-        "attribute": {"deletion_images": 8, "deletion_steps": 4, "random_orders": 1, "picture_images": 2,
-                      "trace_iterations": 4},
-        "evaluate": {"random_maps": 1},
-    }
-}
 PICTURES = ["concept_maps", "contributions", "convergence", "deletion"]
 
 
 @pytest.fixture(scope="module")
 def shapes_run(tmp_path_factory):
-    root = make_project_copy(tmp_path_factory.mktemp("biice") / "project", overrides=deep_merge(TINY, TINY_BIICE))
+    root = make_project_copy(tmp_path_factory.mktemp("biice") / "project", overrides=TINY)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(root.parent / "mlflow.db"))
         patch.chdir(root)
@@ -78,8 +69,8 @@ def _write_cifar100(root, n_train=48, n_test=24):
 def test_paper_scale_path_on_a_tiny_cifar100_folder(shapes_run, tmp_path, monkeypatch):
     """Superclasses as classes, fine classes as image-level concepts: no masks, so no localisation."""
     _write_cifar100(tmp_path / "cifar-100-python")
-    overrides = deep_merge(TINY, deep_merge(TINY_BIICE, {"biice": {"data": {
-        "dataset": "cifar100", "root": str(tmp_path / "cifar-100-python")}}}))
+    overrides = deep_merge(TINY, {"biice": {"data": {
+        "dataset": "cifar100", "root": str(tmp_path / "cifar-100-python")}}})
     root = make_project_copy(tmp_path / "project", overrides=overrides)
     monkeypatch.setenv("REVIS_MLFLOW_DB", str(shapes_run.parent / "mlflow.db"))  # an existing store: no migrations
     monkeypatch.chdir(root)

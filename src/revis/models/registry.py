@@ -12,8 +12,8 @@ from torch import nn
 
 from revis.datasets.imageset import DataError
 from revis.models.convnet import ConvNet
-from revis.models.resnet import resnet50
 from revis.models.patches import PatchClassifier, PatchCNN, TinyViT
+from revis.models.resnet import resnet50
 
 
 class ModelConfig(BaseModel):
