@@ -11,8 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from revis.config.types import STRICT, Fraction, Seed
-from revis.models import ModelConfig
-from revis.pipelines.dsv.params import AugmentOp, DatasetName, KKTWeightsParams, PerClass, Retrain, Runtime
+from revis.pipelines.dsv.params import AugmentOp, DatasetName, DMRecipe, KKTWeightsParams, PerClass, Retrain, Runtime
 
 NonNegative = Annotated[float, Field(ge=0)]
 
@@ -24,15 +23,6 @@ class Partial(BaseModel):
     fractions: list[Fraction] = Field(min_length=1)
     seed: Seed = 0
 
-
-class DMParams(BaseModel):
-    model_config = STRICT
-    iterations: int = Field(ge=1, le=1_000_000)
-    lr: float = Field(gt=0, le=100)
-    momentum: float = Field(ge=0, lt=1)
-    batch_real: int = Field(ge=1)
-    model: ModelConfig
-    augment: list[AugmentOp] = []
 
 
 class DKKTParams(BaseModel):
@@ -59,7 +49,7 @@ class Distill(BaseModel):
     model_config = STRICT
     ipc: list[PerClass] = Field(min_length=1)
     seed: Seed = 0
-    dm: DMParams
+    dm: DMRecipe
     dkkt: DKKTParams
     dsv: DSVParams
 

@@ -90,8 +90,8 @@ class Distill(BaseModel):
     seed: Seed = 0
 
 
-class DM(BaseModel):
-    """Distribution Matching at equal shots (the few-shot baseline)."""
+class DMRecipe(BaseModel):
+    """Distribution Matching's optimiser and embedding network (shared with dkkt)."""
 
     model_config = STRICT
     iterations: int = Field(ge=1, le=1_000_000)
@@ -100,6 +100,11 @@ class DM(BaseModel):
     batch_real: int = Field(ge=1)
     model: ModelConfig
     augment: list[AugmentOp] = []
+
+
+class DM(DMRecipe):
+    """Distribution Matching at equal shots (the few-shot baseline)."""
+
     seed: Seed = 0
 
 
