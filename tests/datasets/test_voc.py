@@ -15,6 +15,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "VOC2007"
 def test_reads_a_real_vocdevkit_annotation(tmp_path):
     root = tmp_path / "VOC2007"
     shutil.copytree(FIXTURE, root)
+    (root / "JPEGImages").mkdir(exist_ok=True)  # git does not keep the fixture's empty folder
     Image.new("RGB", (500, 375), (90, 120, 150)).save(root / "JPEGImages" / "000005.jpg")
     (record,) = read_voc(root, "test")
     assert (record.width, record.height) == (500, 375)
