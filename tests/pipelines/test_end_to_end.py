@@ -19,6 +19,9 @@ from revis.datasets.voc import read_voc_folder
 @pytest.fixture(scope="module")
 def ran_project(tmp_path_factory):
     root = make_project_copy(tmp_path_factory.mktemp("e2e") / "project")
+    for claims in (root / "claims").glob("*.yaml"):  # the scoreboard reads the metrics of every claims file:
+        if claims.stem not in {"world", "baseline"}:  # keep those of the pipelines this test runs
+            claims.unlink()
     store = root.parent / "mlflow.db"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(store))
