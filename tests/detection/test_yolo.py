@@ -40,7 +40,8 @@ def trained(tmp_path_factory):
         data_yaml = dataset.write_yaml("t", ids[:4], ids[4:])
         mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
         try:
-            with mlflow.start_run(run_name="stage") as run:  # what a Kedro stage has open while YOLO trains
+            experiment = mlflow.MlflowClient().create_experiment("stage")  # not whatever earlier tests set
+            with mlflow.start_run(run_name="stage", experiment_id=experiment) as run:  # what a Kedro stage has open while YOLO trains
                 net = train_yolo(data_yaml, TINY, seed=0, run_dir=root / "data" / "ultralytics" / "runs" / "t")
                 before = {k: v.clone() for k, v in net.state_dict().items()}
                 result = evaluate_yolo(net, data_yaml, TINY, root / "data" / "ultralytics" / "runs" / "v")

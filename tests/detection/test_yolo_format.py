@@ -101,3 +101,15 @@ def test_splits_from_the_world_and_from_a_vocdevkit(tmp_path):
         detection_splits(None, str(tmp_path / "nowhere"), ["VOC2007/trainval"], "VOC2007/test")
     with pytest.raises(DataError, match="twice"):
         detection_splits(None, str(tmp_path / "devkit"), ["VOC2007/trainval", "VOC2007/trainval"], "VOC2007/test")
+
+
+def test_bad_vocdevkit_inputs_name_what_is_wrong(tmp_path):
+    _tiny_voc(tmp_path / "devkit" / "VOC2007", n=3)
+    with pytest.raises(DataError, match="VOC2012"):  # a year folder that is not there
+        detection_splits(None, str(tmp_path / "devkit"), ["VOC2012/trainval"], "VOC2007/test")
+    with pytest.raises(DataError, match="<year folder>/<split>"):
+        detection_splits(None, str(tmp_path / "devkit"), ["trainval"], "VOC2007/test")
+    records = read_voc_folder(tmp_path / "devkit" / "VOC2007").split("train")
+    Path(records[0].image_path).unlink()
+    with pytest.raises(DataError, match="missing image file .*000000"):
+        write_yolo_dataset(tmp_path / "yolo", records, ["circle", "ring"])
