@@ -31,6 +31,13 @@ TINY = {
         "detection": {"n_families": 6, "image_size": 64, "radius": [5.0, 10.0]},
     },
     "baseline": {"seeds": [0], "epochs": 1, "model": {"name": "convnet", "width": 8, "depth": 2, "norm": "instancenorm"}},
+    "csod": {
+        "yolo": {"batch": 2},
+        "features": {"epochs": 1},
+        "select": {"methods": ["random", "csod", "k_center"], "budgets": [2, 3], "seeds": [0],
+                   "lambda_sweep": {"values": [0.0, 1.0], "budgets": [2]}},
+        "train": {"steps": 1, "workers": 2},  # 2: the process-pool path runs end to end
+    },
 }
 
 
