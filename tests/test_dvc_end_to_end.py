@@ -38,7 +38,8 @@ def dvc_project(tmp_path):
 def test_incremental_repro_and_dvc_exp_params(dvc_project):
     root = dvc_project
     first = dvc(root, "repro")
-    assert ran_stages(first.stdout) == {"world-ingest", "baseline-train", "baseline-evaluate", "scoreboard-report"}
+    assert ran_stages(first.stdout) == {"world-ingest", "baseline-train", "baseline-evaluate", "scoreboard-report",
+                                        "csod-features", "csod-select", "csod-train", "csod-evaluate"}
     assert dvc(root, "status").stdout.strip() == "Data and pipelines are up to date."
 
     started = time.perf_counter()
