@@ -63,6 +63,13 @@ TINY = {
                       "trace_iterations": 4},
         "evaluate": {"random_maps": 1},
     },
+    "csod": {
+        "yolo": {"batch": 2},
+        "features": {"epochs": 1},
+        "select": {"methods": ["random", "csod", "k_center"], "budgets": [2, 3], "seeds": [0],
+                   "lambda_sweep": {"values": [0.0, 1.0], "budgets": [2]}},
+        "train": {"steps": 1, "workers": 2},  # 2: the process-pool path runs end to end
+    },
 }
 
 

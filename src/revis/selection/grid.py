@@ -1,0 +1,66 @@
+"""The selection grid of an experiment: every (method, budget, seed), plus CSOD's lambda sweep."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from revis.selection.coverage import coverage
+from revis.selection.pool import SelectionPool
+from revis.selection.registry import build_selector
+
+
+def lam_label(value: float) -> str:
+    """``0 -> 'lam0'``, ``0.5 -> 'lam0p5'``: a lambda as a metric key without dots."""
+    text = f"{value:g}".replace(".", "p").replace("-", "m")
+    return f"lam{text}"
+
+
+@dataclass(frozen=True)
+class SubsetSpec:
+    label: str  # what the results table calls it: the method, or csod_lam<value> in the sweep
+    method: str
+    budget: int
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def selection_grid(
+    methods: Sequence[str],
+    budgets: Sequence[int],
+    seeds: Sequence[int],
+    csod: dict[str, Any],
+    sweep_values: Sequence[float] = (),
+    sweep_budgets: Sequence[int] = (),
+) -> list[SubsetSpec]:
+    specs = []
+    for method in methods:
+        for budget in budgets:
+            for seed in seeds:
+                specs.append(SubsetSpec(method, method, budget, seed, dict(csod) if method == "csod" else {}))
+    for value in sweep_values:
+        for budget in sweep_budgets:
+            for seed in seeds:
+                params = {**csod, "lam": float(value)}
+                specs.append(SubsetSpec(f"csod_{lam_label(value)}", "csod", budget, seed, params))
+    return specs
+
+
+def run_selection(pool: SelectionPool, specs: Sequence[SubsetSpec]) -> list[dict[str, Any]]:
+    """Each spec's selected image ids (in pick order), coverage and selection time."""
+    out = []
+    for spec in tqdm(specs, desc="selection", leave=False):
+        selector = build_selector(spec.method, **spec.params)
+        start = time.perf_counter()
+        picks = selector.select(pool, spec.budget, spec.seed)
+        seconds = time.perf_counter() - start
+        out.append({
+            "label": spec.label, "method": spec.method, "budget": spec.budget, "seed": spec.seed,
+            "params": dict(spec.params), "image_ids": [pool.image_ids[i] for i in picks],
+            "coverage": coverage(pool, picks), "seconds": seconds,
+        })
+    return out
