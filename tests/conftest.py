@@ -21,8 +21,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment running the tests (dvc, kedro, mlflow)
-COPIED = ["src", "conf/base", "conf/logging.yml", "claims", "params.yaml", "pyproject.toml", "dvc.yaml",
-          ".dvcignore", ".telemetry"]
+COPIED = [
+    "src",
+    "conf/base",
+    "conf/logging.yml",
+    "claims",
+    "params.yaml",
+    "pyproject.toml",
+    "dvc.yaml",
+    ".dvcignore",
+    ".telemetry",
+]
 
 # Small enough for seconds, large enough that every stage has real work.
 _TINY_NET = {"name": "convnet", "width": 4, "depth": 2, "norm": "instancenorm"}
@@ -31,21 +40,35 @@ TINY = {
         "shapes": {"n_train": 100, "n_test": 50},
         "detection": {"n_families": 6, "image_size": 64, "radius": [5.0, 10.0]},
     },
-    "baseline": {"seeds": [0], "epochs": 1, "model": {"name": "convnet", "width": 8, "depth": 2, "norm": "instancenorm"}},
+    "baseline": {
+        "seeds": [0],
+        "epochs": 1,
+        "model": {"name": "convnet", "width": 8, "depth": 2, "norm": "instancenorm"},
+    },
     # dsv/dkkt: default sizes and ipc (the claims name them), tiny networks and step counts
     "dsv": {
         "teacher": {"model": _TINY_NET, "epochs": 1, "batch_size": 64, "lr": 0.05, "weight_decay": 0.005},
         "select": {"steps": 3, "random_seeds": [0, 1]},
         "distill": {"steps": 2},
         "dm": {"iterations": 2, "model": _TINY_NET},
-        "retrain": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005,
-                    "seeds": [0, 1]},
+        "retrain": {
+            "model": _TINY_NET,
+            "epochs": 1,
+            "batch_size": 256,
+            "lr": 0.05,
+            "weight_decay": 0.005,
+            "seeds": [0, 1],
+        },
     },
     "dkkt": {
         "datasets": ["digits", "shapes"],
         "partial": {"fractions": [0.1, 0.05, 0.01]},  # unordered on purpose
-        "distill": {"ipc": [5, 1, 200], "dm": {"iterations": 2, "model": _TINY_NET}, "dkkt": {"sweep": [0.5]},
-                    "dsv": {"steps": 2}},
+        "distill": {
+            "ipc": [5, 1, 200],
+            "dm": {"iterations": 2, "model": _TINY_NET},
+            "dkkt": {"sweep": [0.5]},
+            "dsv": {"steps": 2},
+        },
         "train": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005, "seeds": [0]},
     },
     "gig": {
@@ -53,21 +76,39 @@ TINY = {
         "features": {"n_images": 40, "per_image": 4},
         "concepts": {"ratio": 1.0, "dictlearn_iter": 2},
         "attribute": {"n_images": 8, "n_steps": 4, "steps_sweep": [2, 8], "sweep_images": 4},
-        "evaluate": {"targets_per_pair": 2, "alignment_images": 12, "min_images": 1, "atlas_concepts": 2,
-                     "atlas_crops": 2},
+        "evaluate": {
+            "targets_per_pair": 2,
+            "alignment_images": 12,
+            "min_images": 1,
+            "atlas_concepts": 2,
+            "atlas_crops": 2,
+        },
     },
     "biice": {
-        "train": {"seeds": [0], "epochs": 1, "batch_size": 32,
-                  "backbone": {"name": "patch_cnn", "width": 8, "depth": 2, "norm": "instancenorm", "patch": 4}},
-        "attribute": {"deletion_images": 8, "deletion_steps": 4, "random_orders": 1, "picture_images": 2,
-                      "trace_iterations": 4},
+        "train": {
+            "seeds": [0],
+            "epochs": 1,
+            "batch_size": 32,
+            "backbone": {"name": "patch_cnn", "width": 8, "depth": 2, "norm": "instancenorm", "patch": 4},
+        },
+        "attribute": {
+            "deletion_images": 8,
+            "deletion_steps": 4,
+            "random_orders": 1,
+            "picture_images": 2,
+            "trace_iterations": 4,
+        },
         "evaluate": {"random_maps": 1},
     },
     "csod": {
         "yolo": {"batch": 2},
         "features": {"epochs": 1},
-        "select": {"methods": ["random", "csod", "k_center"], "budgets": [2, 3], "seeds": [0],
-                   "lambda_sweep": {"values": [0.0, 1.0], "budgets": [2]}},
+        "select": {
+            "methods": ["random", "csod", "k_center"],
+            "budgets": [2, 3],
+            "seeds": [0],
+            "lambda_sweep": {"values": [0.0, 1.0], "budgets": [2]},
+        },
         "train": {"steps": 1, "workers": 2},  # 2: the process-pool path runs end to end
     },
 }
@@ -107,7 +148,9 @@ def make_project_copy(target: Path, overrides: dict[str, Any] | None = None, wit
         (target / metrics.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(metrics, target / metrics.relative_to(REPO))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    (target / "params.yaml").write_text(yaml.safe_dump(deep_merge(params, overrides if overrides is not None else TINY)))
+    (target / "params.yaml").write_text(
+        yaml.safe_dump(deep_merge(params, overrides if overrides is not None else TINY))
+    )
     return target
 
 

@@ -17,8 +17,14 @@ pytestmark = pytest.mark.slow
 
 
 def dvc(root, *args, check=True, timeout=600):
-    result = subprocess.run([str(BIN / "dvc"), *args], cwd=root, capture_output=True, text=True, timeout=timeout,
-                            env=subprocess_env({"REVIS_MLFLOW_DB": str(root.parent / "mlflow.db")}))
+    result = subprocess.run(
+        [str(BIN / "dvc"), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=subprocess_env({"REVIS_MLFLOW_DB": str(root.parent / "mlflow.db")}),
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
@@ -66,8 +72,15 @@ def test_incremental_repro_and_dvc_exp_params(dvc_project):
 def test_killed_stage_leaves_nothing_half_written(dvc_project):
     root = dvc_project
     env = subprocess_env({"REVIS_MLFLOW_DB": str(root.parent / "mlflow.db"), "PYTHONUNBUFFERED": "1", "COLUMNS": "250"})
-    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "world-ingest"], cwd=root, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "dvc"), "repro", "world-ingest"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     killed_at = None
     for line in proc.stdout:
         if "Saving data to" in line and "world.detection" in line:  # the VOC folder is being written

@@ -13,7 +13,9 @@ def test_every_stage_runs_one_kind_of_one_pipeline_with_exact_params():
     stages = project_document(REPO)["stages"]
     assert stages["baseline-train"]["cmd"] == "kedro run --env=base --pipelines=baseline --tags=train"
     assert "baseline.epochs" in stages["baseline-train"]["params"]
-    assert "params" not in stages["baseline-evaluate"]  # evaluate reads no parameter: lr changes do not touch it directly
+    assert (
+        "params" not in stages["baseline-evaluate"]
+    )  # evaluate reads no parameter: lr changes do not touch it directly
     assert {"reports/baseline/metrics.json": {"cache": False}} in stages["baseline-evaluate"]["metrics"]
     assert "data/06_models/baseline/models.pt" in stages["baseline-evaluate"]["deps"]
     assert "src/revis/world" not in stages["baseline-train"]["deps"]  # code deps follow imports
@@ -24,8 +26,11 @@ def _identity(x):
 
 
 def _resolver(persisted):
-    return lambda name: {"type": "revis.catalog.JsonDataset", "filepath": f"data/{name}.json"} if name in persisted \
+    return lambda name: (
+        {"type": "revis.catalog.JsonDataset", "filepath": f"data/{name}.json"}
+        if name in persisted
         else {"type": "kedro.io.MemoryDataset"}
+    )
 
 
 def test_a_node_without_a_stage_kind_is_rejected():
@@ -35,8 +40,14 @@ def test_a_node_without_a_stage_kind_is_rejected():
 
 
 def test_an_unpersisted_dataset_crossing_stages_is_rejected():
-    pipes = {"p": pipeline([node(_identity, "a", "b", name="first", tags=["train"]),
-                            node(_identity, "b", "c", name="second", tags=["evaluate"])])}
+    pipes = {
+        "p": pipeline(
+            [
+                node(_identity, "a", "b", name="first", tags=["train"]),
+                node(_identity, "b", "c", name="second", tags=["evaluate"]),
+            ]
+        )
+    }
     with pytest.raises(DagError, match="'b' crosses"):
         build_dvc_yaml(pipes, _resolver({"a", "c"}), REPO)
     document = build_dvc_yaml(pipes, _resolver({"a", "b", "c"}), REPO)

@@ -31,8 +31,16 @@ HEADER = (
     "# Do not edit by hand: change the pipelines or conf/base/catalog*, then regenerate.\n"
 )
 # Modules whose changes do not change results (wiring, tracking, validation, CLI).
-NOT_RESULT_CODE = {"revis", "revis.settings", "revis.hooks", "revis.cli", "revis.tracking", "revis.dvc_stages",
-                   "revis.pipeline_registry", "revis.__main__"}
+NOT_RESULT_CODE = {
+    "revis",
+    "revis.settings",
+    "revis.hooks",
+    "revis.cli",
+    "revis.tracking",
+    "revis.dvc_stages",
+    "revis.pipeline_registry",
+    "revis.__main__",
+}
 
 
 class DagError(ValueError):
@@ -121,8 +129,10 @@ def split_stages(pipelines: dict[str, Pipeline]) -> list[Stage]:
         for node in pipelines[name].nodes:
             kinds = [tag for tag in node.tags if tag in STAGE_KINDS]
             if len(kinds) != 1:
-                raise DagError(f"node '{node.name}' of pipeline '{name}' needs exactly one stage-kind tag "
-                               f"from {STAGE_KINDS}, has {sorted(node.tags)}")
+                raise DagError(
+                    f"node '{node.name}' of pipeline '{name}' needs exactly one stage-kind tag "
+                    f"from {STAGE_KINDS}, has {sorted(node.tags)}"
+                )
             stage = by_kind.setdefault(kinds[0], Stage(name, kinds[0], []))
             stage.nodes.append(node)
             stage.inputs |= set(node.inputs)
@@ -147,7 +157,7 @@ def build_dvc_yaml(pipelines: dict[str, Pipeline], resolve: Any, root: Path) -> 
             producer[output] = stage.name
     document: dict[str, Any] = {}
     for stage in stages:
-        params = sorted(i[len("params:"):] for i in stage.inputs if i.startswith("params:"))
+        params = sorted(i[len("params:") :] for i in stage.inputs if i.startswith("params:"))
         if "parameters" in stage.inputs:
             raise DagError(f"stage {stage.name} reads all 'parameters'; read the exact params: keys instead")
         data_deps, outs, metrics, roots = set(), [], [], set()
@@ -160,8 +170,10 @@ def build_dvc_yaml(pipelines: dict[str, Pipeline], resolve: Any, root: Path) -> 
             path = _filepath(config)
             if path is None:
                 if name in stage.inputs or any(name in other.inputs for other in stages if other is not stage):
-                    raise DagError(f"dataset '{name}' crosses into stage {stage.name} but is not persisted in the "
-                                   "catalog (add it to conf/base/catalog*)")
+                    raise DagError(
+                        f"dataset '{name}' crosses into stage {stage.name} but is not persisted in the "
+                        "catalog (add it to conf/base/catalog*)"
+                    )
                 continue
             for dataset_type in (config.get("type"), (config.get("dataset") or {}).get("type")):
                 if isinstance(dataset_type, str) and dataset_type.startswith("revis."):
@@ -202,4 +214,3 @@ def project_document(root: Path) -> dict[str, Any]:
     conf = OmegaConfigLoader(str(root / "conf"), base_env="base", default_run_env="base")["catalog"]
     resolver = CatalogConfigResolver(conf)
     return build_dvc_yaml(dict(pipelines), resolver.resolve_pattern, root)
-

@@ -67,8 +67,14 @@ class RevisMlflowHook(MlflowHook):
             return
         sha, dirty = git_state(main_repo_root(self._project_path))
         mlflow.set_tags(
-            {"paper": paper, "dvc_stage": stage, "stage_kind": "+".join(kinds) or "all",
-             "mlflow.source.git.commit": sha, "git_commit": sha, "git_dirty": str(dirty).lower()}
+            {
+                "paper": paper,
+                "dvc_stage": stage,
+                "stage_kind": "+".join(kinds) or "all",
+                "mlflow.source.git.commit": sha,
+                "git_commit": sha,
+                "git_dirty": str(dirty).lower(),
+            }
         )
         if "evaluate" in kinds or not kinds:  # the run a researcher compares: all parameters
             for key, value in flatten({name: self._parameters.get(name, {}) for name in names}).items():

@@ -43,9 +43,15 @@ def artifact_root() -> Path:
 def git_state(path: str | os.PathLike) -> tuple[str, bool]:
     """(commit sha or 'unknown', whether tracked files differ from it)."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True
+        ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True, text=True, check=True
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         return sha, bool(status.strip())
     except (OSError, subprocess.CalledProcessError):

@@ -36,8 +36,9 @@ def test_per_image_class_targets():
     concepts = torch.eye(2)
     forward = lambda x: x.flatten(2).sum(2)  # noqa: E731  logits = coefficient mass of each concept
     coefficients = torch.tensor([[1.0, 2.0], [3.0, 4.0]])[:, :, None, None]
-    deletion, _ = deletion_insertion(forward, coefficients, concepts, torch.tensor([[0, 1], [1, 0]]),
-                                     torch.tensor([1, 0]))
+    deletion, _ = deletion_insertion(
+        forward, coefficients, concepts, torch.tensor([[0, 1], [1, 0]]), torch.tensor([1, 0])
+    )
     assert deletion.tolist() == [[2.0, 2.0, 0.0], [3.0, 3.0, 0.0]]
 
 

@@ -28,9 +28,11 @@ def test_identity_decomposition_at_the_input_equals_captum_ig(method):
     x = torch.rand(5, 3, 16, 16)
     target = torch.tensor([0, 1, 2, 3, 4])
     expected, expected_delta = IntegratedGradients(net).attribute(
-        x, target=target, n_steps=12, method=method, return_convergence_delta=True)
+        x, target=target, n_steps=12, method=method, return_convergence_delta=True
+    )
     got, delta = GeneralizedIntegratedGradients(net).attribute(
-        x, target=target, n_steps=12, method=method, return_convergence_delta=True)
+        x, target=target, n_steps=12, method=method, return_convergence_delta=True
+    )
     assert got.shape == x.shape
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(delta, expected_delta.to(delta.dtype), rtol=1e-4, atol=1e-5)
@@ -39,7 +41,9 @@ def test_identity_decomposition_at_the_input_equals_captum_ig(method):
 def test_int_target_and_internal_batches_match_captum():
     net = small_net(norm="none")
     x = torch.rand(4, 3, 16, 16)
-    expected = IntegratedGradients(net).attribute(x, target=3, n_steps=10, method="riemann_right", internal_batch_size=8)
+    expected = IntegratedGradients(net).attribute(
+        x, target=3, n_steps=10, method="riemann_right", internal_batch_size=8
+    )
     got = GeneralizedIntegratedGradients(net).attribute(x, target=3, n_steps=10, internal_batch_size=8)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
@@ -51,7 +55,8 @@ def test_linear_network_gig_is_exact_and_matches_the_closed_form():
     concepts = torch.rand(3, 4)
     u = torch.rand(2, 3, 5, 5)
     attributions, delta = GeneralizedIntegratedGradients(forward, concepts).attribute(
-        u, target=0, n_steps=2, return_convergence_delta=True)
+        u, target=0, n_steps=2, return_convergence_delta=True
+    )
     closed_form = u * torch.einsum("chw,kc->khw", weight, concepts)[None]
     torch.testing.assert_close(attributions, closed_form, rtol=1e-5, atol=1e-6)
     assert delta.abs().max() < 1e-4

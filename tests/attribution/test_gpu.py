@@ -29,13 +29,25 @@ def test_cuda_matches_cpu_and_captum():
         torch.testing.assert_close(GeneralizedIntegratedGradients(net.model).attribute(xd, 1, n_steps=8), ig)
         _, codes = encode_layers(net, xd, bases)
         classes = net.model(xd).argmax(1)
-        pair = pair_gig(net, "block1", "block2", bases["block1"], bases["block2"], codes["block1"],
-                        torch.arange(4, device=device), 8, "riemann_right")
-        faith = inter_layer_faithfulness(net, "block1", "block2", bases["block1"], bases["block2"], codes["block1"],
-                                         pair, 2, seed=0)
+        pair = pair_gig(
+            net,
+            "block1",
+            "block2",
+            bases["block1"],
+            bases["block2"],
+            codes["block1"],
+            torch.arange(4, device=device),
+            8,
+            "riemann_right",
+        )
+        faith = inter_layer_faithfulness(
+            net, "block1", "block2", bases["block1"], bases["block2"], codes["block1"], pair, 2, seed=0
+        )
         results[device] = {
             "pair": pair["gig"].cpu(),
-            "class": class_gig(net, "block2", bases["block2"], codes["block2"], classes, 8, "riemann_right")["gig"].cpu(),
+            "class": class_gig(net, "block2", bases["block2"], codes["block2"], classes, 8, "riemann_right")[
+                "gig"
+            ].cpu(),
             "erf": concept_erfs(net.head("block1"), xd, codes["block1"], bases["block1"].tensor(xd)).cpu(),
             "faith": faith["summary"],
         }

@@ -90,7 +90,9 @@ def test_pfv_erf_stays_inside_the_theoretical_receptive_field(layer, stride, low
     assert erf.shape == (3, 32, 32)
     for e, (i, j) in zip(erf, positions.tolist()):
         inside = torch.zeros(32, 32, dtype=torch.bool)
-        inside[max(stride * i + low, 0) : stride * i + high + 1, max(stride * j + low, 0) : stride * j + high + 1] = True
+        inside[max(stride * i + low, 0) : stride * i + high + 1, max(stride * j + low, 0) : stride * j + high + 1] = (
+            True
+        )
         assert e[~inside].abs().max() == 0 and e[inside].max() > 0
 
 
@@ -102,7 +104,11 @@ def test_concept_erf_follows_the_coefficients():
     coefficients[:, 2, 3] = 1.0  # the concept sits at one position: its ERF is that PFV's
     erf = concept_erf(layered_net.head("block1"), x, coefficients, direction)
     torch.testing.assert_close(erf, pfv_erf(layered_net.head("block1"), x, torch.tensor([[2, 3], [2, 3]]), direction))
-    maps = concept_erfs(layered_net.head("block1"), x, torch.stack([coefficients, torch.zeros(2, 16, 16)], 1),
-                        torch.stack([direction, direction]))
+    maps = concept_erfs(
+        layered_net.head("block1"),
+        x,
+        torch.stack([coefficients, torch.zeros(2, 16, 16)], 1),
+        torch.stack([direction, direction]),
+    )
     assert maps.shape == (2, 2, 32, 32) and maps[:, 1].abs().max() == 0  # an absent concept has no ERF
     assert isinstance(layered_net.model, nn.Module)

@@ -57,7 +57,7 @@ def test_binding_attention_competes_over_concepts_then_averages_over_inputs():
     # undoing the renormalisation over inputs must give a softmax over concepts (columns sum to 1)
     logits = binding.to_q(binding.norm_slots(slots)) @ keys.transpose(1, 2) * binding.scale
     over_concepts = logits.softmax(dim=1)
-    ratio = (attention / over_concepts)  # constant per slot row: the row's renormaliser
+    ratio = attention / over_concepts  # constant per slot row: the row's renormaliser
     assert torch.allclose(ratio, ratio[..., :1].expand_as(ratio), rtol=1e-3)
     assert torch.allclose(over_concepts.sum(1), torch.ones(2, 6), atol=1e-5)
 
@@ -139,8 +139,14 @@ def _train(seed: int, expl: float):
     x, y, masks = _tiny_shapes()
     torch.manual_seed(seed)
     model = build_concept_classifier("biice", {"name": "patch_cnn", "width": 8, "depth": 2, "patch": 4}, 3, 5, 32, 7)
-    config = {"epochs": 3, "batch_size": 32, "lr": 3e-3, "expl_weight": expl, "sparsity_weight": 0.1,
-              "expl_background": True}
+    config = {
+        "epochs": 3,
+        "batch_size": 32,
+        "lr": 3e-3,
+        "expl_weight": expl,
+        "sparsity_weight": 0.1,
+        "expl_background": True,
+    }
     return model, train_concept_classifier(model, x, y, config, seed, masks=masks, progress=False)
 
 
@@ -167,8 +173,9 @@ def test_trains_and_explains_on_cuda():
     x, y, masks = _tiny_shapes()
     torch.manual_seed(0)
     model = build_concept_classifier("biice", {"name": "tiny_vit", "width": 16, "depth": 1, "patch": 4}, 3, 5, 32, 7)
-    history = train_concept_classifier(model, x, y, {"epochs": 2, "batch_size": 32, "expl_weight": 5.0}, 0,
-                                       masks=masks, device="cuda", progress=False)
+    history = train_concept_classifier(
+        model, x, y, {"epochs": 2, "batch_size": 32, "expl_weight": 5.0}, 0, masks=masks, device="cuda", progress=False
+    )
     assert len(history.slot_drift) == 2 and next(model.parameters()).device.type == "cpu"
     out = explain_batches(model, x[:10], device="cuda")
     assert out["logits"].device.type == "cpu"

@@ -59,8 +59,9 @@ def test_local_overrides_apply_to_local_env_only(project):
     (project / "conf" / "local" / "parameters.yml").write_text("baseline:\n  epochs: 7\n")
     local = RevisConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")["parameters"]
     base = RevisConfigLoader(str(project / "conf"), base_env="base", default_run_env="base")["parameters"]
-    runtime = RevisConfigLoader(str(project / "conf"), base_env="base", default_run_env="local",
-                                runtime_params={"baseline": {"epochs": 9}})["parameters"]
+    runtime = RevisConfigLoader(
+        str(project / "conf"), base_env="base", default_run_env="local", runtime_params={"baseline": {"epochs": 9}}
+    )["parameters"]
     assert (local["baseline"]["epochs"], base["baseline"]["epochs"], runtime["baseline"]["epochs"]) == (7, 1, 9)
     assert local["baseline"]["lr"] == base["baseline"]["lr"]  # the rest still comes from params.yaml
 

@@ -13,7 +13,13 @@ def test_shapes_roundtrip_through_the_cifar10_layout(tmp_path):
     train, test = generate_shapes(30, seed=0), generate_shapes(12, seed=1)
     write_cifar10(tmp_path / "shapes", train, test, batch_size=16, world=world_rules())
     assert sorted(p.name for p in (tmp_path / "shapes").iterdir()) == [
-        "batches.meta", "concepts.npz", "data_batch_1", "data_batch_2", "test_batch", "world.json"]
+        "batches.meta",
+        "concepts.npz",
+        "data_batch_1",
+        "data_batch_2",
+        "test_batch",
+        "world.json",
+    ]
     back = read_cifar10(tmp_path / "shapes", "train")
     assert np.array_equal(back.images, train.images) and np.array_equal(back.labels, train.labels)
     assert np.array_equal(back.concept_masks, train.concept_masks) and back.concept_names == train.concept_names

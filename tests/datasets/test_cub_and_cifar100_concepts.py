@@ -90,7 +90,9 @@ def write_tiny_cifar100(root: Path, n_train: int = 40, n_test: int = 20) -> Path
     rng = np.random.default_rng(0)
     fine_names = [f"fine{i}".encode() for i in range(8)]
     with open(root / "meta", "wb") as f:
-        pickle.dump({b"fine_label_names": fine_names, b"coarse_label_names": [f"super{i}".encode() for i in range(4)]}, f)
+        pickle.dump(
+            {b"fine_label_names": fine_names, b"coarse_label_names": [f"super{i}".encode() for i in range(4)]}, f
+        )
     for split, n in (("train", n_train), ("test", n_test)):
         fine = rng.integers(0, 8, n)
         rows = rng.integers(0, 256, (n, 3072), dtype=np.uint8)

@@ -28,8 +28,11 @@ def test_reads_a_real_vocdevkit_annotation(tmp_path):
 def test_write_then_read_roundtrip(tmp_path):
     gradient = np.broadcast_to(np.linspace(0, 250, 80, dtype=np.uint8)[None, :, None], (64, 80, 3)).copy()
     scenes = [
-        VocScene(f"{i:06d}", gradient,
-                 [VocObject("circle", (3.0, 4.0, 20.0, 30.0)), VocObject("ring", (40.0, 10.0, 79.0, 64.0), difficult=True)])
+        VocScene(
+            f"{i:06d}",
+            gradient,
+            [VocObject("circle", (3.0, 4.0, 20.0, 30.0)), VocObject("ring", (40.0, 10.0, 79.0, 64.0), difficult=True)],
+        )
         for i in range(3)
     ]
     write_voc(tmp_path / "VOCmini", scenes, {"train": ["000000", "000001"], "test": ["000002"]}, ["circle", "ring"])
@@ -37,7 +40,12 @@ def test_write_then_read_roundtrip(tmp_path):
     assert sorted(data.split_ids) == ["test", "train"] and data.class_names == ["circle", "ring"]
     first = data.split("train")[0]
     assert first.objects == scenes[0].objects and (first.width, first.height) == (80, 64)
-    assert (tmp_path / "VOCmini" / "ImageSets" / "Main" / "ring_train.txt").read_text().split() == ["000000", "1", "000001", "1"]
+    assert (tmp_path / "VOCmini" / "ImageSets" / "Main" / "ring_train.txt").read_text().split() == [
+        "000000",
+        "1",
+        "000001",
+        "1",
+    ]
     assert np.abs(load_image(first.image_path).astype(int) - scenes[0].image).mean() < 3  # JPEG, lossy
 
 
@@ -49,12 +57,15 @@ def test_malformed_xml_names_the_file(tmp_path):
         parse_voc_xml(bad)
 
 
-@pytest.mark.parametrize("body", [
-    "<annotation><filename>a.jpg</filename></annotation>",  # no size
-    "<annotation><filename>a.jpg</filename><size><width>9</width><height>9</height></size>"
-    "<object><name>x</name><bndbox><xmin>5</xmin><ymin>1</ymin><xmax>2</xmax><ymax>3</ymax></bndbox></object></annotation>",
-    "<annotation><filename>a.jpg</filename><size><width>nine</width><height>9</height></size></annotation>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<annotation><filename>a.jpg</filename></annotation>",  # no size
+        "<annotation><filename>a.jpg</filename><size><width>9</width><height>9</height></size>"
+        "<object><name>x</name><bndbox><xmin>5</xmin><ymin>1</ymin><xmax>2</xmax><ymax>3</ymax></bndbox></object></annotation>",
+        "<annotation><filename>a.jpg</filename><size><width>nine</width><height>9</height></size></annotation>",
+    ],
+)
 def test_structurally_invalid_annotations_name_the_file(tmp_path, body):
     path = tmp_path / "broken.xml"
     path.write_text(body)

@@ -27,7 +27,9 @@ def test_letterbox_scales_the_long_side_and_centres():
     image[:, :40] = 255
     tensor, scale, (left, top) = letterbox(image, 64)
     assert tensor.shape == (3, 64, 64) and scale == 0.8 and (left, top) == (0.0, 16.0)
-    assert torch.allclose(tensor[:, 16 + 5, 5], torch.ones(3)) and torch.allclose(tensor[:, 2, 5], torch.full((3,), 114 / 255))
+    assert torch.allclose(tensor[:, 16 + 5, 5], torch.ones(3)) and torch.allclose(
+        tensor[:, 2, 5], torch.full((3,), 114 / 255)
+    )
 
 
 def test_roi_features_read_the_box_region_of_the_chosen_map():
@@ -50,10 +52,18 @@ def test_representative_vectors_average_boxes_per_image_and_class(tmp_path):
     Image.fromarray(pixels).save(tmp_path / "a.png")
     Image.fromarray(pixels).save(tmp_path / "b.png")
     records = [
-        VocRecord("a", tmp_path / "a.png", 32, 32, [VocObject("x", (16.0, 0.0, 32.0, 16.0)),  # 200
-                                                     VocObject("x", (0.0, 0.0, 16.0, 16.0)),  # 100
-                                                     VocObject("y", (16.0, 16.0, 32.0, 32.0)),  # 200
-                                                     VocObject("y", (0.0, 16.0, 16.0, 32.0), difficult=True)]),
+        VocRecord(
+            "a",
+            tmp_path / "a.png",
+            32,
+            32,
+            [
+                VocObject("x", (16.0, 0.0, 32.0, 16.0)),  # 200
+                VocObject("x", (0.0, 0.0, 16.0, 16.0)),  # 100
+                VocObject("y", (16.0, 16.0, 32.0, 32.0)),  # 200
+                VocObject("y", (0.0, 16.0, 16.0, 32.0), difficult=True),
+            ],
+        ),
         VocRecord("b", tmp_path / "b.png", 32, 32, []),
     ]
     pool = representative_vectors(FakeNet(), records, ["x", "y", "z"], imgsz=32, layer=0, roi_size=2)
@@ -74,8 +84,10 @@ def yolov8n():
     return DetectionModel(cfg="yolov8n.yaml", nc=5, verbose=False).eval()
 
 
-@pytest.mark.parametrize(("layer", "channels"), [("neck_p3", 64), ("neck_p4", 128), ("neck_p5", 256),
-                                                 ("backbone_p3", 64), ("backbone_p5", 256)])
+@pytest.mark.parametrize(
+    ("layer", "channels"),
+    [("neck_p3", 64), ("neck_p4", 128), ("neck_p5", 256), ("backbone_p3", 64), ("backbone_p5", 256)],
+)
 def test_roialign_on_yolov8n_maps_gives_one_vector_per_box(yolov8n, layer, channels):
     assert YOLOV8_LAYERS[layer] < len(yolov8n.model) - 1  # never the Detect head
     images = torch.rand(2, 3, 64, 64)

@@ -62,5 +62,12 @@ def test_unknown_images_are_refused(voc):
     root, data = voc
     bad = [{"label": "x", "method": "random", "budget": 1, "seed": 0, "image_ids": ["000005"]}]  # a test image
     with pytest.raises(KeyError, match="000005"):
-        train_on_subsets(data.split("train"), data.split("test"), data.class_names, bad, YoloConfig(imgsz=64, batch=2),
-                         1, root / "bad")
+        train_on_subsets(
+            data.split("train"),
+            data.split("test"),
+            data.class_names,
+            bad,
+            YoloConfig(imgsz=64, batch=2),
+            1,
+            root / "bad",
+        )

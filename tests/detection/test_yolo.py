@@ -41,7 +41,9 @@ def trained(tmp_path_factory):
         mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
         try:
             experiment = mlflow.MlflowClient().create_experiment("stage")  # not whatever earlier tests set
-            with mlflow.start_run(run_name="stage", experiment_id=experiment) as run:  # what a Kedro stage has open while YOLO trains
+            with mlflow.start_run(
+                run_name="stage", experiment_id=experiment
+            ) as run:  # what a Kedro stage has open while YOLO trains
                 net = train_yolo(data_yaml, TINY, seed=0, run_dir=root / "data" / "ultralytics" / "runs" / "t")
                 before = {k: v.clone() for k, v in net.state_dict().items()}
                 result = evaluate_yolo(net, data_yaml, TINY, root / "data" / "ultralytics" / "runs" / "v")

@@ -19,8 +19,10 @@ def record(objects, width=100, height=50, path="x.jpg") -> VocRecord:
 
 def test_label_lines_are_exact_normalised_centres_and_sizes():
     rec = record([VocObject("ring", (10.0, 5.0, 30.0, 25.0)), VocObject("circle", (0.0, 0.0, 100.0, 50.0))])
-    assert yolo_label_lines(rec, ["circle", "ring"]) == ["1 0.200000 0.300000 0.200000 0.400000",
-                                                         "0 0.500000 0.500000 1.000000 1.000000"]
+    assert yolo_label_lines(rec, ["circle", "ring"]) == [
+        "1 0.200000 0.300000 0.200000 0.400000",
+        "0 0.500000 0.500000 1.000000 1.000000",
+    ]
 
 
 def test_label_lines_round_trip_to_the_voc_box():
@@ -57,9 +59,14 @@ def test_a_real_vocdevkit_annotation_converts(tmp_path):
 
 def _tiny_voc(root: Path, n: int = 4, size: int = 64) -> None:
     rng = np.random.default_rng(0)
-    scenes = [VocScene(f"{i:06d}", rng.integers(0, 255, (size, size + 16, 3), dtype=np.uint8),
-                       [VocObject("circle", (2.0 + i, 3.0, 20.0 + i, 30.0)), VocObject("ring", (30.0, 10.0, 60.0, 40.0))])
-              for i in range(n)]
+    scenes = [
+        VocScene(
+            f"{i:06d}",
+            rng.integers(0, 255, (size, size + 16, 3), dtype=np.uint8),
+            [VocObject("circle", (2.0 + i, 3.0, 20.0 + i, 30.0)), VocObject("ring", (30.0, 10.0, 60.0, 40.0))],
+        )
+        for i in range(n)
+    ]
     ids = [s.image_id for s in scenes]
     write_voc(root, scenes, {"train": ids[: n - 1], "trainval": ids[: n - 1], "test": ids[n - 1 :]}, ["circle", "ring"])
 
@@ -75,24 +82,40 @@ def test_ultralytics_reads_the_written_layout_back_to_the_same_boxes(tmp_path):
     import_ultralytics(tmp_path / "ultralytics")
     from ultralytics.data.dataset import YOLODataset
 
-    ds = YOLODataset(img_path=str(dataset.root / "lists" / "t_train.txt"), data={"names": {0: "circle", 1: "ring"},
-                     "channels": 3}, task="detect", augment=False, imgsz=64)
+    ds = YOLODataset(
+        img_path=str(dataset.root / "lists" / "t_train.txt"),
+        data={"names": {0: "circle", 1: "ring"}, "channels": 3},
+        task="detect",
+        augment=False,
+        imgsz=64,
+    )
     assert len(ds.labels) == 3
     for label in ds.labels:
         rec = voc.records[Path(label["im_file"]).stem]
         w, h = rec.width, rec.height
         xywh = label["bboxes"]  # normalised centre/size, as ultralytics stores them
-        boxes = np.stack([(xywh[:, 0] - xywh[:, 2] / 2) * w, (xywh[:, 1] - xywh[:, 3] / 2) * h,
-                          (xywh[:, 0] + xywh[:, 2] / 2) * w, (xywh[:, 1] + xywh[:, 3] / 2) * h], 1)
+        boxes = np.stack(
+            [
+                (xywh[:, 0] - xywh[:, 2] / 2) * w,
+                (xywh[:, 1] - xywh[:, 3] / 2) * h,
+                (xywh[:, 0] + xywh[:, 2] / 2) * w,
+                (xywh[:, 1] + xywh[:, 3] / 2) * h,
+            ],
+            1,
+        )
         assert np.allclose(boxes, [o.box for o in rec.objects], atol=1e-3)
         assert label["cls"].ravel().tolist() == [0, 1]
 
 
 def test_splits_from_the_world_and_from_a_vocdevkit(tmp_path):
     _tiny_voc(tmp_path / "devkit" / "VOC2007", n=4)
-    scenes12 = [VocScene(f"2012_{i:06d}", np.zeros((40, 40, 3), np.uint8), [VocObject("ring", (1.0, 1.0, 9.0, 9.0))])
-                for i in range(2)]
-    write_voc(tmp_path / "devkit" / "VOC2012", scenes12, {"trainval": [s.image_id for s in scenes12]}, ["circle", "ring"])
+    scenes12 = [
+        VocScene(f"2012_{i:06d}", np.zeros((40, 40, 3), np.uint8), [VocObject("ring", (1.0, 1.0, 9.0, 9.0))])
+        for i in range(2)
+    ]
+    write_voc(
+        tmp_path / "devkit" / "VOC2012", scenes12, {"trainval": [s.image_id for s in scenes12]}, ["circle", "ring"]
+    )
     splits = detection_splits(None, str(tmp_path / "devkit"), ["VOC2007/trainval", "VOC2012/trainval"], "VOC2007/test")
     assert (len(splits.train), len(splits.test), splits.class_names) == (5, 1, ["circle", "ring"])
     world = read_voc_folder(tmp_path / "devkit" / "VOC2007")

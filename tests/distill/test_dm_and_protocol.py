@@ -22,8 +22,10 @@ def test_siamese_augmentation_uses_one_draw_for_real_and_synthetic():
     assert float(loss.detach()) < 1e-8
     # control: independent draws for the two batches would not match
     g = torch.Generator().manual_seed(5)
-    independent = sum(((net.embed(AUG(r, g, shared=True)).mean(0) - net.embed(AUG(r, g, shared=True)).mean(0)) ** 2).sum()
-                      for r in real.values())
+    independent = sum(
+        ((net.embed(AUG(r, g, shared=True)).mean(0) - net.embed(AUG(r, g, shared=True)).mean(0)) ** 2).sum()
+        for r in real.values()
+    )
     assert float(independent.detach()) > 1e-6
 
 
@@ -40,15 +42,34 @@ def test_distribution_matching_pulls_noise_towards_the_real_classes():
         x[i, :, 4 * (c % 2) : 4 * (c % 2) + 4, 4 * (c // 2) : 4 * (c // 2) + 4] += 0.9
     syn_y = torch.arange(3)
     init = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(9))
-    result = distribution_matching(x, y, init, syn_y, num_classes=3, model=MODEL, iterations=30, lr=10.0,
-                                   momentum=0.5, batch_real=16, augment=None, seed=0, progress=False)
+    result = distribution_matching(
+        x,
+        y,
+        init,
+        syn_y,
+        num_classes=3,
+        model=MODEL,
+        iterations=30,
+        lr=10.0,
+        momentum=0.5,
+        batch_real=16,
+        augment=None,
+        seed=0,
+        progress=False,
+    )
     assert result.images.shape == init.shape and not torch.equal(result.images, init)
     real = {c: x[y == c] for c in range(3)}
 
     @torch.no_grad()
     def held_out_loss(images):  # the DM objective on networks the optimisation never saw
-        return sum(float(class_mean_embedding_loss(fresh_network(MODEL, (3, 3, 8), seed=10_000 + s), real, images,
-                                                   syn_y, None, torch.Generator())) for s in range(10))
+        return sum(
+            float(
+                class_mean_embedding_loss(
+                    fresh_network(MODEL, (3, 3, 8), seed=10_000 + s), real, images, syn_y, None, torch.Generator()
+                )
+            )
+            for s in range(10)
+        )
 
     assert held_out_loss(result.images) < 0.8 * held_out_loss(init)
     assert float(result.images.min()) >= 0 and float(result.images.max()) <= 1
@@ -66,13 +87,25 @@ def test_distribution_matching_runs_an_extra_objective_and_its_step():
             return 0
 
     x, y = _data()
-    out = distribution_matching(x, y, x[:3].clone(), y[:3], num_classes=3, model=MODEL, iterations=4, augment=AUG,
-                                extra=Extra(), extra_weight=1.0, progress=False)
+    out = distribution_matching(
+        x,
+        y,
+        x[:3].clone(),
+        y[:3],
+        num_classes=3,
+        model=MODEL,
+        iterations=4,
+        augment=AUG,
+        extra=Extra(),
+        extra_weight=1.0,
+        progress=False,
+    )
     assert len(calls) == 4 and len(out.history["extra"]) == 4
 
 
 def test_evaluation_protocol_trains_one_model_per_seed():
     x, y = _data(30)
-    result = evaluate_protocol(x, y, x, y, 3, MODEL, TrainConfig(epochs=2, batch_size=16, lr=0.05), [0, 1],
-                               progress=False)
+    result = evaluate_protocol(
+        x, y, x, y, 3, MODEL, TrainConfig(epochs=2, batch_size=16, lr=0.05), [0, 1], progress=False
+    )
     assert result["n"] == 2 and len(result["values"]) == 2 and all(0 <= v <= 1 for v in result["values"])

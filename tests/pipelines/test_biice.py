@@ -33,7 +33,14 @@ def test_stages_persist_and_report_every_measure(shapes_run):
     assert set(metrics["accuracy"]) == {"linear", "biice", "biice_expl"}
     assert set(metrics["localisation"]) == {"biice", "biice_expl", "random"}
     assert set(metrics["localisation"]["biice_expl"]["per_concept"]) == {
-        "red", "green", "blue", "circle", "square", "triangle", "stripes"}
+        "red",
+        "green",
+        "blue",
+        "circle",
+        "square",
+        "triangle",
+        "stripes",
+    }
     assert metrics["contributions"]["biice"]["sum_to_logit_max_abs_error"] < 1e-4
     assert metrics["contributions"]["chance_precision_at_k"] == pytest.approx(2 / 7)
     assert metrics["slot_matching"]["biice_expl"]["hungarian_agrees_with_identity"]["n"] == 1
@@ -57,20 +64,32 @@ def _write_cifar100(root, n_train=48, n_test=24):
     root.mkdir(parents=True)
     rng = np.random.default_rng(0)
     with open(root / "meta", "wb") as f:
-        pickle.dump({b"fine_label_names": [f"f{i}".encode() for i in range(6)],
-                     b"coarse_label_names": [f"c{i}".encode() for i in range(3)]}, f)
+        pickle.dump(
+            {
+                b"fine_label_names": [f"f{i}".encode() for i in range(6)],
+                b"coarse_label_names": [f"c{i}".encode() for i in range(3)],
+            },
+            f,
+        )
     for split, n in (("train", n_train), ("test", n_test)):
         fine = rng.integers(0, 6, n)
         with open(root / split, "wb") as f:
-            pickle.dump({b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"fine_labels": fine.tolist(),
-                         b"coarse_labels": (fine // 2).tolist()}, f)
+            pickle.dump(
+                {
+                    b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                    b"fine_labels": fine.tolist(),
+                    b"coarse_labels": (fine // 2).tolist(),
+                },
+                f,
+            )
 
 
 def test_paper_scale_path_on_a_tiny_cifar100_folder(shapes_run, tmp_path, monkeypatch):
     """Superclasses as classes, fine classes as image-level concepts: no masks, so no localisation."""
     _write_cifar100(tmp_path / "cifar-100-python")
-    overrides = deep_merge(TINY, {"biice": {"data": {
-        "dataset": "cifar100", "root": str(tmp_path / "cifar-100-python")}}})
+    overrides = deep_merge(
+        TINY, {"biice": {"data": {"dataset": "cifar100", "root": str(tmp_path / "cifar-100-python")}}}
+    )
     root = make_project_copy(tmp_path / "project", overrides=overrides)
     monkeypatch.setenv("REVIS_MLFLOW_DB", str(shapes_run.parent / "mlflow.db"))  # an existing store: no migrations
     monkeypatch.chdir(root)

@@ -103,7 +103,9 @@ def test_subsets_and_runs_line_up(ran):
     root, _ = ran
     subsets = json.loads((root / "data/05_model_input/csod/subsets.json").read_text())
     runs = json.loads((root / "data/07_model_output/csod/runs.json").read_text())
-    assert [(s["label"], s["budget"], s["seed"]) for s in subsets] == [(r["label"], r["budget"], r["seed"]) for r in runs]
+    assert [(s["label"], s["budget"], s["seed"]) for s in subsets] == [
+        (r["label"], r["budget"], r["seed"]) for r in runs
+    ]
     assert all(len(s["image_ids"]) == s["budget"] for s in subsets)
     # csod at lambda 1 is the main csod entry: trained once, reused
     reused = {r["label"] for r in runs if r["reused"]}

@@ -23,8 +23,9 @@ RECIPE = TINY["dsv"]["teacher"]
 
 def _tiny_set(n=20, classes=4, seed=0) -> ImageSet:
     rng = np.random.default_rng(seed)
-    return ImageSet(rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8), np.arange(n) % classes,
-                    [f"c{i}" for i in range(classes)])
+    return ImageSet(
+        rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8), np.arange(n) % classes, [f"c{i}" for i in range(classes)]
+    )
 
 
 def test_cifar10_is_read_from_a_local_folder_in_the_official_format(tmp_path):
@@ -49,8 +50,9 @@ def test_cifar10_choice_needs_a_folder_and_dkkt_names_are_checked():
 
 def test_teacher_checkpoint_round_trip_and_missing_dataset():
     digits = {"train": _tiny_set(classes=3), "test": _tiny_set(6, classes=3)}
-    checkpoint = train_teacher({}, digits, {"datasets": ["digits"]}, {"device": "cpu", "threads": 1},
-                               {**RECIPE, "seed": 0})
+    checkpoint = train_teacher(
+        {}, digits, {"datasets": ["digits"]}, {"device": "cpu", "threads": 1}, {**RECIPE, "seed": 0}
+    )
     net = teacher_network(checkpoint, "digits")
     assert not net.training and not any(p.requires_grad for p in net.parameters())
     assert net(torch.zeros(2, 3, 8, 8)).shape == (2, 3)

@@ -23,7 +23,12 @@ def ran_project(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(store))
         patch.chdir(root)
-        for pipeline, tags in [("world", None), ("baseline", ["train"]), ("baseline", ["evaluate"]), ("scoreboard", None)]:
+        for pipeline, tags in [
+            ("world", None),
+            ("baseline", ["train"]),
+            ("baseline", ["evaluate"]),
+            ("scoreboard", None),
+        ]:
             run_pipeline(root, pipeline, tags)
         yield root, store
 
@@ -33,8 +38,11 @@ def test_outputs_land_in_real_formats(ran_project):
     assert (root / "data/01_raw/shapes/data_batch_1").is_file()
     voc = read_voc_folder(root / "data/01_raw/detection/VOCmini")
     assert voc.split("train") and voc.split("test") and len(voc.class_names) == 5
-    for picture in ["world/plots/shapes_samples.png", "world/plots/detection_samples.png",
-                    "baseline/plots/training_curves.png"]:
+    for picture in [
+        "world/plots/shapes_samples.png",
+        "world/plots/detection_samples.png",
+        "baseline/plots/training_curves.png",
+    ]:
         assert (root / "reports" / picture).stat().st_size > 10_000
     metrics = json.loads((root / "reports/baseline/metrics.json").read_text())
     assert set(metrics) >= {"shapes", "digits", "scale"}
@@ -69,8 +77,9 @@ def _free_port() -> int:
 
 
 def _get(url: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=None if body is None else json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -80,9 +89,22 @@ def test_mlflow_server_serves_the_runs_over_rest(ran_project):
     port = _free_port()
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{store}",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True,
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{store}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
     try:
@@ -95,8 +117,10 @@ def test_mlflow_server_serves_the_runs_over_rest(ran_project):
         else:
             pytest.fail("mlflow server did not come up: " + server.stderr.read1(4000).decode(errors="replace"))
         baseline = next(e for e in experiments if e["name"] == "baseline")
-        runs = _get(f"{base}/runs/search", {"experiment_ids": [baseline["experiment_id"]],
-                                            "filter": "tags.dvc_stage = 'baseline-evaluate'"})["runs"]
+        runs = _get(
+            f"{base}/runs/search",
+            {"experiment_ids": [baseline["experiment_id"]], "filter": "tags.dvc_stage = 'baseline-evaluate'"},
+        )["runs"]
         assert len(runs) == 1
         params = {p["key"]: p["value"] for p in runs[0]["data"]["params"]}
         metrics = {m["key"]: m["value"] for m in runs[0]["data"]["metrics"]}

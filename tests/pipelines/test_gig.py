@@ -43,9 +43,13 @@ def test_pipeline_writes_metrics_and_pictures(ran_gig):
         assert 0 <= metrics["reconstruction"][layer]["kmeans"]["error"] <= 1.5
     for picture in ("concept_atlas", "concept_graph", "completeness", "deletion_insertion"):
         assert (ran_gig / f"reports/gig/plots/{picture}.png").stat().st_size > 5_000
-    for persisted in ("data/02_intermediate/gig/images.npz", "data/06_models/gig/model.pt",
-                      "data/04_feature/gig/pfvs.pt", "data/04_feature/gig/concepts.pt",
-                      "data/07_model_output/gig/pathways.pt"):
+    for persisted in (
+        "data/02_intermediate/gig/images.npz",
+        "data/06_models/gig/model.pt",
+        "data/04_feature/gig/pfvs.pt",
+        "data/04_feature/gig/concepts.pt",
+        "data/07_model_output/gig/pathways.pt",
+    ):
         assert (ran_gig / persisted).is_file()
 
 
@@ -84,15 +88,29 @@ def test_imagefolder_source_splits_per_class(tmp_path):
         (tmp_path / name).mkdir()
         for i in range(4):
             Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(tmp_path / name / f"{i}.JPEG")
-    data = {"source": "imagefolder", "root": str(tmp_path), "image_size": 16, "per_class": 4, "test_fraction": 0.5,
-            "seed": 0, "normalize": None}
+    data = {
+        "source": "imagefolder",
+        "root": str(tmp_path),
+        "image_size": 16,
+        "per_class": 4,
+        "test_fraction": 0.5,
+        "seed": 0,
+        "normalize": None,
+    }
     images = nodes.select_images({}, data)
     assert len(images["train"]) == len(images["test"]) == 6
     assert images["test"].images.shape == (6, 16, 16, 3)
     assert np.bincount(images["test"].labels).tolist() == [2, 2, 2]
-    train = {"model": {"name": "convnet", "width": 4, "depth": 2, "norm": "batchnorm"}, "epochs": 1,
-             "batch_size": 4, "lr": 0.01, "seed": 0}
-    model = nodes.train_model(images, train, {**data, "normalize": [[0.485, 0.456, 0.406], [0.229, 0.224, 0.225]]}, "cpu")
+    train = {
+        "model": {"name": "convnet", "width": 4, "depth": 2, "norm": "batchnorm"},
+        "epochs": 1,
+        "batch_size": 4,
+        "lr": 0.01,
+        "seed": 0,
+    }
+    model = nodes.train_model(
+        images, train, {**data, "normalize": [[0.485, 0.456, 0.406], [0.229, 0.224, 0.225]]}, "cpu"
+    )
     net = nodes._network(model)
     assert net.stages[0][0].mean.flatten().tolist() == pytest.approx([0.485, 0.456, 0.406])
     assert net.model(torch.rand(2, 3, 16, 16)).shape == (2, 3)

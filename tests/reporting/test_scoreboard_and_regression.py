@@ -12,16 +12,24 @@ from revis.reporting.scoreboard import scoreboard_markdown
 from revis.reporting.summary import flat_numbers, mean_std
 
 CLAIMS = {
-    "paper": "demo", "title": "Demo paper",
+    "paper": "demo",
+    "title": "Demo paper",
     "claims": [
-        {"id": "a", "claim": "ours beats random", "published": "48.9 vs 46.2", "ours": "ours.mean",
-         "holds_if": "ours.mean > random.mean"},
+        {
+            "id": "a",
+            "claim": "ours beats random",
+            "published": "48.9 vs 46.2",
+            "ours": "ours.mean",
+            "holds_if": "ours.mean > random.mean",
+        },
         {"id": "b", "claim": "beats chance", "ours": "ours.mean", "holds_if": "ours.mean >= 0.9"},
         {"id": "c", "claim": "missing metric", "ours": "nothing.here", "holds_if": "nothing.here > 1"},
     ],
-    "regression": [{"metric": "*.mean", "direction": "higher", "tolerance": 0.02},
-                   {"metric": "loss", "direction": "lower", "tolerance": 0.1},
-                   {"metric": "*.std", "direction": "ignore"}],
+    "regression": [
+        {"metric": "*.mean", "direction": "higher", "tolerance": 0.02},
+        {"metric": "loss", "direction": "lower", "tolerance": 0.1},
+        {"metric": "*.std", "direction": "ignore"},
+    ],
 }
 METRICS = {"ours": mean_std([0.8, 0.9]), "random": mean_std([0.5, 0.6]), "scale": "tiny", "loss": 1.0}
 
@@ -85,6 +93,8 @@ def test_claims_files_pair_with_pipelines_that_write_metrics():
 
 def test_every_committed_metric_has_a_regression_rule():
     for metrics_file in sorted((REPO / "reports").glob("*/metrics.json")):
-        rules = ClaimsFile.model_validate(yaml.safe_load((REPO / "claims" / f"{metrics_file.parent.name}.yaml").read_text()))
+        rules = ClaimsFile.model_validate(
+            yaml.safe_load((REPO / "claims" / f"{metrics_file.parent.name}.yaml").read_text())
+        )
         unruled = [m for m in flat_numbers(json.loads(metrics_file.read_text())) if rules.rule_for(m) is None]
         assert not unruled, f"{metrics_file}: no regression rule for {unruled[:5]}"

@@ -12,8 +12,10 @@ from revis.selection.grid import lam_label, run_selection, selection_grid
 def pool_from(rows: list[tuple[int, int, list[float]]], n_images: int, n_classes: int, boxes=None) -> SelectionPool:
     """rows: (image, class, vector)."""
     return SelectionPool(
-        image_ids=[f"im{i}" for i in range(n_images)], class_names=[f"c{c}" for c in range(n_classes)],
-        image_index=np.array([r[0] for r in rows]), class_index=np.array([r[1] for r in rows]),
+        image_ids=[f"im{i}" for i in range(n_images)],
+        class_names=[f"c{c}" for c in range(n_classes)],
+        image_index=np.array([r[0] for r in rows]),
+        class_index=np.array([r[1] for r in rows]),
         vectors=torch.tensor([r[2] for r in rows], dtype=torch.float32),
         box_counts=np.array(boxes if boxes is not None else [1] * len(rows)),
     )
@@ -23,7 +25,9 @@ def random_pool(seed: int, n_images: int = 40, n_classes: int = 4, d: int = 8) -
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n_images):
-        classes = rng.choice(n_classes, size=int(rng.integers(1, 3)), replace=False, p=[0.5, 0.3, 0.15, 0.05][:n_classes])
+        classes = rng.choice(
+            n_classes, size=int(rng.integers(1, 3)), replace=False, p=[0.5, 0.3, 0.15, 0.05][:n_classes]
+        )
         rows += [(i, int(c), list(np.abs(rng.normal(size=d)) + 0.1)) for c in sorted(classes)]
     return pool_from(rows, n_images + 2, n_classes, boxes=list(rng.integers(1, 4, size=len(rows))))  # 2 empty images
 
@@ -66,8 +70,10 @@ def reference_csod(pool: SelectionPool, budget: int, lam: float, reduction: str,
     return picked
 
 
-@pytest.mark.parametrize(("reduction", "multi_class", "order"),
-                         list(itertools.product(["sum", "mean"], ["shared", "per_class"], ["index", "rarest_first"])))
+@pytest.mark.parametrize(
+    ("reduction", "multi_class", "order"),
+    list(itertools.product(["sum", "mean"], ["shared", "per_class"], ["index", "rarest_first"])),
+)
 def test_vectorised_csod_equals_the_literal_formula(reduction, multi_class, order):
     for seed, lam in [(0, 0.0), (1, 0.7), (2, 3.0)]:
         pool = random_pool(seed)
@@ -135,7 +141,9 @@ def test_single_class_csod_is_apricot_graph_cut():
     rng = np.random.default_rng(0)
     features = np.abs(rng.normal(size=(80, 12))).astype(np.float32)
     for lam in (0.0, 1.0, 3.0):
-        assert CSOD(lam=lam).select(one_class_pool(features), 12).tolist() == apricot_graph_cut(features, 12, lam).tolist()
+        assert (
+            CSOD(lam=lam).select(one_class_pool(features), 12).tolist() == apricot_graph_cut(features, 12, lam).tolist()
+        )
 
 
 def test_benchmark_reports_a_ratio_and_agreement():
@@ -180,8 +188,12 @@ def test_coverage_counts_boxes_and_classes():
     rows = [(0, 0, [1.0]), (0, 2, [1.0]), (1, 0, [1.0]), (2, 1, [1.0])]
     pool = pool_from(rows, 3, 3, boxes=[2, 1, 3, 4])
     assert coverage(pool, np.array([0, 1])) == {
-        "images": 2, "classes_covered": 2, "min_boxes_per_class": 0, "boxes": 6,
-        "boxes_per_class": {"c0": 5, "c1": 0, "c2": 1}}
+        "images": 2,
+        "classes_covered": 2,
+        "min_boxes_per_class": 0,
+        "boxes": 6,
+        "boxes_per_class": {"c0": 5, "c1": 0, "c2": 1},
+    }
 
 
 def test_pool_round_trips_and_rejects_duplicate_pairs():

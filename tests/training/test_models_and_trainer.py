@@ -37,7 +37,9 @@ def _train(seed):
     train, _ = _digits()
     torch.manual_seed(seed)
     net = build_model({"name": "convnet", "width": 8, "depth": 2}, 1, 10, 8)
-    history = train_classifier(net, *train.tensors(), TrainConfig(epochs=2, batch_size=64, lr=0.05), seed, progress=False)
+    history = train_classifier(
+        net, *train.tensors(), TrainConfig(epochs=2, batch_size=64, lr=0.05), seed, progress=False
+    )
     return net, history
 
 
@@ -60,14 +62,33 @@ def test_checkpoints_load_with_weights_only(tmp_path):
 
 def test_ddp_under_torchrun_with_two_processes(tmp_path):
     save_imagesets_npz(tmp_path / "digits.npz", sklearn_digits(0.3, seed=0))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "revis.training.cli", "--data", str(tmp_path / "digits.npz"), "--epochs", "2",
-           "--model", '{"name": "convnet", "width": 8, "depth": 2}', "--lr", "0.05", "--out", str(tmp_path / "ddp.pt")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "revis.training.cli",
+        "--data",
+        str(tmp_path / "digits.npz"),
+        "--epochs",
+        "2",
+        "--model",
+        '{"name": "convnet", "width": 8, "depth": 2}',
+        "--lr",
+        "0.05",
+        "--out",
+        str(tmp_path / "ddp.pt"),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     checksums = {line["rank"]: line["param_checksum"] for line in lines if "rank" in line}
     summary = next(line for line in lines if "world_size" in line)
-    assert sorted(checksums) == [0, 1] and checksums[0] == pytest.approx(checksums[1], rel=1e-12)  # DDP kept ranks in sync
+    assert sorted(checksums) == [0, 1] and checksums[0] == pytest.approx(
+        checksums[1], rel=1e-12
+    )  # DDP kept ranks in sync
     assert summary["world_size"] == 2 and summary["test_accuracy"] > 0.3
     assert load_checkpoint(tmp_path / "ddp.pt")["epoch"] == 2

@@ -28,8 +28,7 @@ def test_each_image_satisfies_exactly_its_class_rule_according_to_the_masks():
     index = {name: i for i, name in enumerate(data.concept_names)}
     for masks, label in zip(data.concept_masks, data.labels):
         satisfied = [
-            name for name, rule in CLASS_RULES.items()
-            if np.logical_and.reduce([masks[index[c]] for c in rule]).any()
+            name for name, rule in CLASS_RULES.items() if np.logical_and.reduce([masks[index[c]] for c in rule]).any()
         ]
         assert satisfied == [CLASS_NAMES[label]]
 

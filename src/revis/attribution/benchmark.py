@@ -60,8 +60,14 @@ def run_benchmark(
         seconds, a_captum = _timed(run_captum)
         captum_s = min(captum_s, seconds)
     return BenchmarkResult(
-        images=images, steps=steps, method=method, repeats=repeats, gig_seconds=gig_s, captum_seconds=captum_s,
-        ratio=gig_s / captum_s, max_abs_difference=float((a_gig - a_captum).abs().max()),
+        images=images,
+        steps=steps,
+        method=method,
+        repeats=repeats,
+        gig_seconds=gig_s,
+        captum_seconds=captum_s,
+        ratio=gig_s / captum_s,
+        max_abs_difference=float((a_gig - a_captum).abs().max()),
         max_abs_attribution=float(a_captum.abs().max()),
     )
 
@@ -75,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=16)
     args = parser.parse_args(argv)
     result = run_benchmark(args.images, args.steps, args.method, args.repeats, args.width)
-    print(f"GIG vs Captum IntegratedGradients on {result.images} images x {result.steps} steps ({result.method}), "
-          f"ConvNet w{args.width} d3 on 32x32, best of {result.repeats}, {torch.get_num_threads()} threads")
+    print(
+        f"GIG vs Captum IntegratedGradients on {result.images} images x {result.steps} steps ({result.method}), "
+        f"ConvNet w{args.width} d3 on 32x32, best of {result.repeats}, {torch.get_num_threads()} threads"
+    )
     for key, value in asdict(result).items():
         print(f"  {key:>20}: {value:.6g}" if isinstance(value, float) else f"  {key:>20}: {value}")
     return 0

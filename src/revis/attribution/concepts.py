@@ -49,8 +49,15 @@ def dictionary_learning_concepts(
 ) -> np.ndarray:
     """Atoms (k, C) of sparse dictionary learning with the same lam as the Lasso coding."""
     model = MiniBatchDictionaryLearning(
-        n_components=k, alpha=lam, max_iter=max_iter, batch_size=256, random_state=seed,
-        fit_algorithm="cd", transform_algorithm="lasso_cd", positive_code=positive, positive_dict=positive,
+        n_components=k,
+        alpha=lam,
+        max_iter=max_iter,
+        batch_size=256,
+        random_state=seed,
+        fit_algorithm="cd",
+        transform_algorithm="lasso_cd",
+        positive_code=positive,
+        positive_dict=positive,
     )
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", ConvergenceWarning)  # its inner Lasso uses the same fixed tolerance
@@ -65,7 +72,9 @@ def random_concepts(channels: int, k: int, seed: int, positive: bool = True) -> 
     return (np.abs(vectors) if positive else vectors).astype(np.float32)
 
 
-def lasso_codes(pfvs: np.ndarray, vectors: np.ndarray, lam: float, positive: bool = True, max_iter: int = 500) -> np.ndarray:
+def lasso_codes(
+    pfvs: np.ndarray, vectors: np.ndarray, lam: float, positive: bool = True, max_iter: int = 500
+) -> np.ndarray:
     """Sparse coefficients U (n, k) with ``pfvs ~ U @ unit_rows(vectors)``."""
     if len(pfvs) == 0:
         return np.zeros((0, len(vectors)), dtype=np.float32)
@@ -74,8 +83,12 @@ def lasso_codes(pfvs: np.ndarray, vectors: np.ndarray, lam: float, positive: boo
         # a hair short of it, which changes nothing measurable here
         warnings.simplefilter("ignore", ConvergenceWarning)
         codes = sparse_encode(
-            pfvs.astype(np.float64), unit_rows(vectors).astype(np.float64), algorithm="lasso_cd", alpha=lam,
-            positive=positive, max_iter=max_iter,
+            pfvs.astype(np.float64),
+            unit_rows(vectors).astype(np.float64),
+            algorithm="lasso_cd",
+            alpha=lam,
+            positive=positive,
+            max_iter=max_iter,
         )
     return codes.astype(np.float32)
 

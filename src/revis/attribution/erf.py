@@ -22,7 +22,9 @@ def _input_gradient(head: nn.Module, x: torch.Tensor, objective) -> torch.Tensor
     return grad.abs().sum(1)  # (N, H, W): channels of the input pooled
 
 
-def pfv_erf(head: nn.Module, x: torch.Tensor, positions: torch.Tensor, directions: torch.Tensor | None = None) -> torch.Tensor:
+def pfv_erf(
+    head: nn.Module, x: torch.Tensor, positions: torch.Tensor, directions: torch.Tensor | None = None
+) -> torch.Tensor:
     """Gradient ERF (N, H, W) of one PFV per image.
 
     ``head``: pixels -> layer activation; ``positions`` (N, 2) as (row, column) at that layer;
@@ -41,9 +43,7 @@ def pfv_erf(head: nn.Module, x: torch.Tensor, positions: torch.Tensor, direction
     return _input_gradient(head, x, objective)
 
 
-def concept_erf(
-    head: nn.Module, x: torch.Tensor, coefficients: torch.Tensor, direction: torch.Tensor
-) -> torch.Tensor:
+def concept_erf(head: nn.Module, x: torch.Tensor, coefficients: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
     """Gradient ERF (N, H, W) of one concept in each image.
 
     ``coefficients`` (N, h, w): the concept's sparse coefficients u_pq at the layer's positions

@@ -85,7 +85,9 @@ class GeneralizedIntegratedGradients:
     Inputs are coefficient maps U (N, k, *spatial).
     """
 
-    def __init__(self, forward_func: Callable[[torch.Tensor], torch.Tensor], concepts: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, forward_func: Callable[[torch.Tensor], torch.Tensor], concepts: torch.Tensor | None = None
+    ) -> None:
         self.forward_func = forward_func
         self.concepts = concepts
 
@@ -186,7 +188,9 @@ class GeneralizedIntegratedGradients:
         full, zero = self.endpoints(inputs, target)
         return GigResult(scores=scores.detach(), delta=(scores.sum(2) - (full - zero)).detach(), full=full, zero=zero)
 
-    def gradient_scores(self, inputs: torch.Tensor, target: Target, internal_batch_size: int | None = None) -> dict[str, torch.Tensor]:
+    def gradient_scores(
+        self, inputs: torch.Tensor, target: Target, internal_batch_size: int | None = None
+    ) -> dict[str, torch.Tensor]:
         """The one-point baselines at the full input, summed over positions, each (N, T, k):
         ``gradient`` = sum_p dg/du_pq (plain gradient) and ``gradient_x_input`` = sum_p u_pq dg/du_pq."""
         grads = self.path_gradients(inputs, target, [1.0], [1.0], internal_batch_size).transpose(0, 1)  # (N, T, k, ...)

@@ -60,8 +60,14 @@ def pair_gig(
     target = ConceptProjection(basis_b.tensor(coefficients_a)[targets.to(coefficients_a.device)])
     result = gig.attribute_targets(coefficients_a, target, n_steps, method, internal_batch_size)
     baselines = gig.gradient_scores(coefficients_a, target, internal_batch_size)
-    return {"gig": result.scores, "delta": result.delta, "full": result.full, "zero": result.zero,
-            "targets": targets, **baselines}
+    return {
+        "gig": result.scores,
+        "delta": result.delta,
+        "full": result.full,
+        "zero": result.zero,
+        "targets": targets,
+        **baselines,
+    }
 
 
 def class_gig(
@@ -93,8 +99,9 @@ def completeness_sweep(
 ) -> dict[int, float]:
     """Relative completeness gap of GIG from layer a (to layer b or the logits) for each m."""
     gig = GeneralizedIntegratedGradients(net.tail(a, b), basis_a.tensor(coefficients_a))
-    return {m: gig.attribute_targets(coefficients_a, target, m, method, internal_batch_size).relative_gap()
-            for m in steps}
+    return {
+        m: gig.attribute_targets(coefficients_a, target, m, method, internal_batch_size).relative_gap() for m in steps
+    }
 
 
 def edge_weights(scores: torch.Tensor) -> np.ndarray:
@@ -159,31 +166,56 @@ def inter_layer_faithfulness(
             row[name] = auc
             full, empty = deletion.double().mean(0)[0], deletion.double().mean(0)[-1]
             span = float(full - empty)
-            curves[name].append(np.stack([((deletion.double().mean(0) - empty) / span).cpu().numpy(),
-                                          ((insertion.double().mean(0) - empty) / span).cpu().numpy()]))
+            curves[name].append(
+                np.stack(
+                    [
+                        ((deletion.double().mean(0) - empty) / span).cpu().numpy(),
+                        ((insertion.double().mean(0) - empty) / span).cpu().numpy(),
+                    ]
+                )
+            )
         if len(row) == len(orders):
             for name, auc in row.items():
                 per_order[name].append(auc)
-            per_target.append({"target": int(r), **{name: auc["insertion"] - auc["deletion"] for name, auc in row.items()}})
+            per_target.append(
+                {"target": int(r), **{name: auc["insertion"] - auc["deletion"] for name, auc in row.items()}}
+            )
     summary = {name: _auc_summary(aucs) for name, aucs in per_order.items() if aucs}
-    gig_wins = {other: float(np.mean([row["gig"] > row[other] for row in per_target]))
-                for other in ORDERS if other != "gig" and per_target}
-    return {"summary": summary, "gig_win_rate": gig_wins, "per_target": per_target,
-            "curves": {name: np.mean(c, axis=0) for name, c in curves.items() if c}}
+    gig_wins = {
+        other: float(np.mean([row["gig"] > row[other] for row in per_target]))
+        for other in ORDERS
+        if other != "gig" and per_target
+    }
+    return {
+        "summary": summary,
+        "gig_win_rate": gig_wins,
+        "per_target": per_target,
+        "curves": {name: np.mean(c, axis=0) for name, c in curves.items() if c},
+    }
 
 
 @torch.no_grad()
 def concept_class_faithfulness(
-    net: LayeredNetwork, a: str, basis_a: ConceptBasis, coefficients_a: torch.Tensor, scores: torch.Tensor,
-    classes: torch.Tensor, batch_size: int = 2048,
+    net: LayeredNetwork,
+    a: str,
+    basis_a: ConceptBasis,
+    coefficients_a: torch.Tensor,
+    scores: torch.Tensor,
+    classes: torch.Tensor,
+    batch_size: int = 2048,
 ) -> dict[str, float]:
     """C-Deletion / C-Insertion of the class logit with layer-a concepts in GIG order (Fel et al.)."""
-    deletion, insertion = deletion_insertion(net.tail(a), coefficients_a, basis_a.tensor(coefficients_a),
-                                             order_by(scores[:, 0]), classes, batch_size)
+    deletion, insertion = deletion_insertion(
+        net.tail(a), coefficients_a, basis_a.tensor(coefficients_a), order_by(scores[:, 0]), classes, batch_size
+    )
     auc = normalised_auc(deletion, insertion)
     if auc is None:
         return {"c_deletion": float("nan"), "c_insertion": float("nan"), "ins_minus_del": float("nan")}
-    return {"c_deletion": auc["deletion"], "c_insertion": auc["insertion"], "ins_minus_del": auc["insertion"] - auc["deletion"]}
+    return {
+        "c_deletion": auc["deletion"],
+        "c_insertion": auc["insertion"],
+        "ins_minus_del": auc["insertion"] - auc["deletion"],
+    }
 
 
 @torch.no_grad()

@@ -89,7 +89,11 @@ def activations_and_contributions(
                 acts[name].append(value.detach().clone())
                 contribs[name].append((value * value.grad).sum(1).detach())
         predicted.append(y)
-    return ({n: torch.cat(v) for n, v in acts.items()}, {n: torch.cat(v) for n, v in contribs.items()}, torch.cat(predicted))
+    return (
+        {n: torch.cat(v) for n, v in acts.items()},
+        {n: torch.cat(v) for n, v in contribs.items()},
+        torch.cat(predicted),
+    )
 
 
 def sampling_weights(contributions: torch.Tensor, uniform_share: float = 0.05) -> torch.Tensor:

@@ -75,16 +75,29 @@ def concept_graph(
             y = (height - 1) / 2 - (i - (len(names) - 1) / 2)
             pos[(column, i)] = (x, y)
             ax.scatter([x], [y], s=22, color="black" if column != "classes" else "tab:green", zorder=3)
-            ax.text(x + (0.08 if column == "classes" else -0.08), y, name, fontsize=6,
-                    ha="left" if column == "classes" else "right", va="center", zorder=4)
+            ax.text(
+                x + (0.08 if column == "classes" else -0.08),
+                y,
+                name,
+                fontsize=6,
+                ha="left" if column == "classes" else "right",
+                va="center",
+                zorder=4,
+            )
     scale: dict[tuple[str, str], float] = {}
     for a, _, b, _, w in edges:
         scale[(a, b)] = max(scale.get((a, b), 0.0), abs(w))
     for a, q, b, r, w in edges:
         (x0, y0), (x1, y1) = pos[(a, q)], pos[(b, r)]
         strength = abs(w) / scale[(a, b)] if scale[(a, b)] > 0 else 0.0
-        ax.plot([x0, x1], [y0, y1], color="tab:red" if w > 0 else "tab:blue", lw=0.3 + 2.7 * strength,
-                alpha=0.25 + 0.65 * strength, zorder=1)
+        ax.plot(
+            [x0, x1],
+            [y0, y1],
+            color="tab:red" if w > 0 else "tab:blue",
+            lw=0.3 + 2.7 * strength,
+            alpha=0.25 + 0.65 * strength,
+            zorder=1,
+        )
     ax.set_xticks(range(len(columns)), columns)
     ax.set_yticks([])
     ax.set_xlim(-0.9, len(columns) - 0.3)
@@ -123,8 +136,12 @@ def deletion_insertion_plot(curves: dict[str, dict[str, np.ndarray]], title: str
             style = {"lw": 2.0 if name == "gig" else 1.0, "label": name}
             axes[0, j].plot(x, c[0], **style)
             axes[1, j].plot(x, c[1], **style)
-        axes[0, j].set(title=f"deletion {pair}", xlabel="fraction of layer-a concepts removed", ylabel="target (normalised)")
-        axes[1, j].set(title=f"insertion {pair}", xlabel="fraction of layer-a concepts added", ylabel="target (normalised)")
+        axes[0, j].set(
+            title=f"deletion {pair}", xlabel="fraction of layer-a concepts removed", ylabel="target (normalised)"
+        )
+        axes[1, j].set(
+            title=f"insertion {pair}", xlabel="fraction of layer-a concepts added", ylabel="target (normalised)"
+        )
         for ax in axes[:, j]:
             ax.title.set_fontsize(8)
     axes[0, 0].legend(fontsize=6)

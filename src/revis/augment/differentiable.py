@@ -59,6 +59,7 @@ class DiffAugment:
 
     def draw(self, rows: int, image_shape: Sequence[int], generator: torch.Generator) -> AugmentDraw:
         """Sample the random values: ``rows`` = 1 shares one transformation across the batch."""
+
         def u(*shape: int) -> torch.Tensor:
             return torch.rand(rows, *shape, generator=generator)
 

@@ -5,7 +5,16 @@ from revis.concepts.losses import attention_entropy, explanation_loss, patch_cov
 from revis.concepts.training import ConceptHistory, ConceptTrainConfig, train_concept_classifier
 
 __all__ = [
-    "BiICEClassifier", "BiICEHead", "BiICEOutput", "Broadcast", "ComputeLogit", "ConceptBinding",
-    "ConceptHistory", "ConceptTrainConfig", "attention_entropy", "explanation_loss", "patch_coverage",
+    "BiICEClassifier",
+    "BiICEHead",
+    "BiICEOutput",
+    "Broadcast",
+    "ComputeLogit",
+    "ConceptBinding",
+    "ConceptHistory",
+    "ConceptTrainConfig",
+    "attention_entropy",
+    "explanation_loss",
+    "patch_coverage",
     "train_concept_classifier",
 ]

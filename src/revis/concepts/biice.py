@@ -40,8 +40,9 @@ class BiICEOutput:
 class ConceptBinding(nn.Module):
     """Learned, ordered concept slots bound to the patches by iterated competitive attention."""
 
-    def __init__(self, dim: int, num_concepts: int, iterations: int = 3, hidden: int | None = None,
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, dim: int, num_concepts: int, iterations: int = 3, hidden: int | None = None, eps: float = 1e-8
+    ) -> None:
         super().__init__()
         self.iterations = iterations
         self.eps = eps
@@ -60,8 +61,9 @@ class ConceptBinding(nn.Module):
         attn = logits.softmax(dim=1) + self.eps
         return attn / attn.sum(dim=2, keepdim=True)
 
-    def forward(self, patches: torch.Tensor, iterations: int | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, patches: torch.Tensor, iterations: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Bound slots (B, K, D), per-iteration step norms (B, T), last binding attention (B, K, L)."""
         batch, _, dim = patches.shape
         inputs = self.norm_inputs(patches)
@@ -133,15 +135,17 @@ class BiICEHead(nn.Module):
         slots, steps, binding_attention = self.binding(patches, iterations)
         head_attention, values = self.broadcast(patches, slots)
         logits, contributions, patch_logits = self.logit(head_attention, values)
-        return BiICEOutput(logits, head_attention.mean(1), contributions, patch_logits, slots, steps,
-                           binding_attention, head_attention)
+        return BiICEOutput(
+            logits, head_attention.mean(1), contributions, patch_logits, slots, steps, binding_attention, head_attention
+        )
 
 
 class BiICEClassifier(nn.Module):
     """A patch backbone (``PatchCNN`` / ``TinyViT``) with the Bi-ICE head; ``forward`` gives logits."""
 
-    def __init__(self, features: nn.Module, num_concepts: int, num_classes: int, iterations: int = 3,
-                 heads: int = 1) -> None:
+    def __init__(
+        self, features: nn.Module, num_concepts: int, num_classes: int, iterations: int = 3, heads: int = 1
+    ) -> None:
         super().__init__()
         self.features = features
         self.head = BiICEHead(features.dim, num_concepts, num_classes, iterations, heads)
@@ -178,8 +182,13 @@ def build_concept_classifier(
 
 
 @torch.no_grad()
-def explain_batches(model: BiICEClassifier, x: torch.Tensor, iterations: int | None = None,
-                    batch_size: int = 256, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+def explain_batches(
+    model: BiICEClassifier,
+    x: torch.Tensor,
+    iterations: int | None = None,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> dict[str, torch.Tensor]:
     """``BiICEOutput`` fields for many images, batch by batch (eval mode; returned on the CPU)."""
     model.eval().to(device)
     parts: dict[str, list[torch.Tensor]] = {}

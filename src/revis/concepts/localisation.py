@@ -35,8 +35,9 @@ def pixel_maps(maps: torch.Tensor, grid: int, size: int) -> torch.Tensor:
     return (up - low) / (high - low).clamp_min(1e-12)
 
 
-def iou_matrix(maps: torch.Tensor, masks: torch.Tensor, grid: int, threshold: float = 0.5,
-               batch: int = 256) -> torch.Tensor:
+def iou_matrix(
+    maps: torch.Tensor, masks: torch.Tensor, grid: int, threshold: float = 0.5, batch: int = 256
+) -> torch.Tensor:
     """(N, S, K): IoU of slot s's thresholded map with concept k's mask; NaN where k is absent."""
     n, _, num_concepts = maps.shape
     out = torch.empty(n, maps.shape[2], masks.shape[1])

@@ -25,8 +25,12 @@ def normalise_over_concepts(target: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return target / total.clamp_min(1e-12), annotated
 
 
-def explanation_loss(attention: torch.Tensor, coverage: torch.Tensor | None = None,
-                     presence: torch.Tensor | None = None, background: bool = False) -> torch.Tensor:
+def explanation_loss(
+    attention: torch.Tensor,
+    coverage: torch.Tensor | None = None,
+    presence: torch.Tensor | None = None,
+    background: bool = False,
+) -> torch.Tensor:
     """K x MSE between A and the normalised ground truth.
 
     ``coverage`` (B, L, K): spatial concept maps on the patch grid (patches without any concept

@@ -114,9 +114,12 @@ def train_concept_classifier(
                 logits = out.logits
                 loss = F.cross_entropy(logits, yb)
                 if config.expl_weight > 0:
-                    expl = explanation_loss(out.attention, None if coverage is None else coverage[index].to(device),
-                                            None if presence is None else presence[index].to(device),
-                                            config.expl_background)
+                    expl = explanation_loss(
+                        out.attention,
+                        None if coverage is None else coverage[index].to(device),
+                        None if presence is None else presence[index].to(device),
+                        config.expl_background,
+                    )
                     loss = loss + config.expl_weight * expl
                     total_expl += float(expl.detach()) * len(index)
                 if config.sparsity_weight > 0:

@@ -37,7 +37,9 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overlay.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -57,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overlay = yaml.safe_load(args.overlay.read_text()) or {}
     try:
-        validate_params(merge(yaml.safe_load(args.params.read_text()), overlay), source=f"{args.params} + {args.overlay}")
+        validate_params(
+            merge(yaml.safe_load(args.params.read_text()), overlay), source=f"{args.params} + {args.overlay}"
+        )
     except ParameterError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -123,11 +123,15 @@ def write_cifar10(
             stop = start + batch_size
             _pickle(
                 tmp / f"data_batch_{i}",
-                {b"batch_label": f"training batch {i}".encode(), b"labels": train.labels[start:stop].tolist(),
-                 b"data": train_rows[start:stop]},
+                {
+                    b"batch_label": f"training batch {i}".encode(),
+                    b"labels": train.labels[start:stop].tolist(),
+                    b"data": train_rows[start:stop],
+                },
             )
-        _pickle(tmp / "test_batch", {b"batch_label": b"testing batch", b"labels": test.labels.tolist(),
-                                     b"data": rows(test)})
+        _pickle(
+            tmp / "test_batch", {b"batch_label": b"testing batch", b"labels": test.labels.tolist(), b"data": rows(test)}
+        )
         if train.concept_masks is not None and test.concept_masks is not None:
             with open(tmp / CONCEPT_SIDECAR, "wb") as handle:
                 np.savez_compressed(

@@ -118,5 +118,10 @@ def read_cub(
             crop = pixels[top : max(top + 1, int(round(y + h))), left : max(left + 1, int(round(x + w)))]
             pixels = crop if crop.size else pixels
         images[i] = np.asarray(Image.fromarray(pixels).resize((image_size, image_size), Image.BILINEAR))
-    return ImageSet(images=images, labels=labels, class_names=class_names,
-                    concept_names=_attribute_names(root, count), concept_presence=presence)
+    return ImageSet(
+        images=images,
+        labels=labels,
+        class_names=class_names,
+        concept_names=_attribute_names(root, count),
+        concept_presence=presence,
+    )

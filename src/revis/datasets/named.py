@@ -14,7 +14,9 @@ from revis.datasets.cifar import read_cifar10
 from revis.datasets.imageset import DataError, ImageSet
 
 
-def named_splits(name: str, loaded: dict[str, dict[str, Any]], cifar10_root: str | None = None) -> tuple[ImageSet, ImageSet]:
+def named_splits(
+    name: str, loaded: dict[str, dict[str, Any]], cifar10_root: str | None = None
+) -> tuple[ImageSet, ImageSet]:
     """(train, test) of dataset ``name``; ``loaded`` maps names to already loaded ``{"train", "test"}`` dicts."""
     if name == "cifar10":
         if not cifar10_root:

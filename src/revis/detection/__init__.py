@@ -10,7 +10,22 @@ from revis.detection.ultralytics_env import import_ultralytics, ultralytics_home
 from revis.detection.yolo import YoloConfig, evaluate_yolo, load_model_state, model_state, train_yolo
 from revis.detection.yolo_format import YoloDataset, write_yolo_dataset, yolo_label_lines, yolo_line_to_box
 
-__all__ = ["YOLOV8_LAYERS", "DetectionSplits", "YoloConfig", "YoloDataset", "box_features", "detection_splits",
-           "evaluate_yolo", "import_ultralytics", "letterbox", "load_model_state", "model_state",
-           "representative_vectors", "train_yolo", "ultralytics_home", "write_yolo_dataset", "yolo_label_lines",
-           "yolo_line_to_box"]
+__all__ = [
+    "YOLOV8_LAYERS",
+    "DetectionSplits",
+    "YoloConfig",
+    "YoloDataset",
+    "box_features",
+    "detection_splits",
+    "evaluate_yolo",
+    "import_ultralytics",
+    "letterbox",
+    "load_model_state",
+    "model_state",
+    "representative_vectors",
+    "train_yolo",
+    "ultralytics_home",
+    "write_yolo_dataset",
+    "yolo_label_lines",
+    "yolo_line_to_box",
+]

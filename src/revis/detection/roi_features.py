@@ -63,8 +63,14 @@ def box_features(
         capture.handle.remove()
     fmap = capture.output
     stride = images.shape[-1] / fmap.shape[-1]
-    pooled = roi_align(fmap, [b.float() for b in boxes], output_size=roi_size, spatial_scale=1.0 / stride,
-                       sampling_ratio=2, aligned=True)
+    pooled = roi_align(
+        fmap,
+        [b.float() for b in boxes],
+        output_size=roi_size,
+        spatial_scale=1.0 / stride,
+        sampling_ratio=2,
+        aligned=True,
+    )
     vectors = pooled.mean(dim=(2, 3))
     return list(torch.split(vectors, [len(b) for b in boxes]))
 
@@ -89,12 +95,24 @@ def representative_vectors(
             tensor, scale, (left, top) = letterbox(load_image(record.image_path), imgsz)
             objects = [o for o in record.objects if include_difficult or not o.difficult]
             tensors.append(tensor)
-            boxes.append(torch.tensor([[o.box[0] * scale + left, o.box[1] * scale + top,
-                                        o.box[2] * scale + left, o.box[3] * scale + top] for o in objects],
-                                      dtype=torch.float32).reshape(-1, 4))
+            boxes.append(
+                torch.tensor(
+                    [
+                        [
+                            o.box[0] * scale + left,
+                            o.box[1] * scale + top,
+                            o.box[2] * scale + left,
+                            o.box[3] * scale + top,
+                        ]
+                        for o in objects
+                    ],
+                    dtype=torch.float32,
+                ).reshape(-1, 4)
+            )
             labels.append([index[o.name] for o in objects])
-        for offset, (feats, classes) in enumerate(zip(box_features(net, torch.stack(tensors), boxes, layer, roi_size),
-                                                      labels)):
+        for offset, (feats, classes) in enumerate(
+            zip(box_features(net, torch.stack(tensors), boxes, layer, roi_size), labels)
+        ):
             classes = np.asarray(classes, dtype=np.int64)
             for c in np.unique(classes):
                 image_index.append(start + offset)
@@ -103,7 +121,10 @@ def representative_vectors(
                 counts.append(int((classes == c).sum()))
     dim = vectors[0].shape[0] if vectors else 0
     return SelectionPool(
-        image_ids=[r.image_id for r in records], class_names=list(class_names),
-        image_index=np.asarray(image_index, dtype=np.int64), class_index=np.asarray(class_index, dtype=np.int64),
-        vectors=torch.stack(vectors) if vectors else torch.zeros(0, dim), box_counts=np.asarray(counts, dtype=np.int64),
+        image_ids=[r.image_id for r in records],
+        class_names=list(class_names),
+        image_index=np.asarray(image_index, dtype=np.int64),
+        class_index=np.asarray(class_index, dtype=np.int64),
+        vectors=torch.stack(vectors) if vectors else torch.zeros(0, dim),
+        box_counts=np.asarray(counts, dtype=np.int64),
     )

@@ -97,13 +97,24 @@ def train_on_subsets(
         if key not in jobs:
             budget = len(subset["image_ids"])
             epochs = epochs_for_steps(budget, config.batch, steps)
-            jobs[key] = {"index": len(jobs), "label": subset["label"], "seed": int(subset["seed"]), "epochs": epochs,
-                         "steps": epochs * steps_per_epoch(budget, config.batch),
-                         "records": [records[i] for i in subset["image_ids"]]}
+            jobs[key] = {
+                "index": len(jobs),
+                "label": subset["label"],
+                "seed": int(subset["seed"]),
+                "epochs": epochs,
+                "steps": epochs * steps_per_epoch(budget, config.batch),
+                "records": [records[i] for i in subset["image_ids"]],
+            }
 
     def args(job: dict[str, Any]) -> tuple:
-        return (workdir / f"job{job['index']:04d}", job["records"], list(test), list(class_names),
-                replace(config, epochs=job["epochs"]), job["seed"])
+        return (
+            workdir / f"job{job['index']:04d}",
+            job["records"],
+            list(test),
+            list(class_names),
+            replace(config, epochs=job["epochs"]),
+            job["seed"],
+        )
 
     results: dict[int, dict[str, Any]] = {}
     progress = tqdm(total=len(jobs), desc=f"YOLO per subset x seed ({workers} at once)")
@@ -123,8 +134,18 @@ def train_on_subsets(
     for subset in subsets:
         key = (frozenset(subset["image_ids"]), int(subset["seed"]))
         job = jobs[key]
-        rows.append({"label": subset["label"], "method": subset["method"], "budget": int(subset["budget"]),
-                     "seed": int(subset["seed"]), **results[job["index"]], "epochs": job["epochs"],
-                     "steps": job["steps"], "trained_for": job["label"], "reused": key in seen})
+        rows.append(
+            {
+                "label": subset["label"],
+                "method": subset["method"],
+                "budget": int(subset["budget"]),
+                "seed": int(subset["seed"]),
+                **results[job["index"]],
+                "epochs": job["epochs"],
+                "steps": job["steps"],
+                "trained_for": job["label"],
+                "reused": key in seen,
+            }
+        )
         seen.add(key)
     return rows

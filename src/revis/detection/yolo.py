@@ -39,8 +39,14 @@ class YoloConfig:
 
 
 def _common(config: YoloConfig) -> dict[str, Any]:
-    return {"imgsz": config.imgsz, "batch": config.batch, "device": config.device, "workers": 0,
-            "plots": False, "verbose": False}
+    return {
+        "imgsz": config.imgsz,
+        "batch": config.batch,
+        "device": config.device,
+        "workers": 0,
+        "plots": False,
+        "verbose": False,
+    }
 
 
 def train_yolo(
@@ -57,10 +63,24 @@ def train_yolo(
     run_dir = Path(run_dir).resolve()
     model = YOLO(config.model, task="detect")
     model.train(
-        data=str(data_yaml), epochs=config.epochs, optimizer=config.optimizer, lr0=config.lr0, nbs=config.batch,
-        warmup_epochs=config.warmup_epochs, mosaic=config.mosaic, close_mosaic=config.close_mosaic,
-        seed=seed, deterministic=True, pretrained=False, amp=False, val=False, save=False,
-        project=str(run_dir.parent), name=run_dir.name, exist_ok=True, **_common(config),
+        data=str(data_yaml),
+        epochs=config.epochs,
+        optimizer=config.optimizer,
+        lr0=config.lr0,
+        nbs=config.batch,
+        warmup_epochs=config.warmup_epochs,
+        mosaic=config.mosaic,
+        close_mosaic=config.close_mosaic,
+        seed=seed,
+        deterministic=True,
+        pretrained=False,
+        amp=False,
+        val=False,
+        save=False,
+        project=str(run_dir.parent),
+        name=run_dir.name,
+        exist_ok=True,
+        **_common(config),
     )
     net = model.model.float().eval()
     if not keep_run:
@@ -77,16 +97,29 @@ def evaluate_yolo(
 
     run_dir = Path(run_dir).resolve()
     validator = DetectionValidator(
-        args={"data": str(data_yaml), "split": split, "mode": "val", "conf": 0.001, "iou": 0.7,
-              "project": str(run_dir.parent), "name": run_dir.name, "exist_ok": True, **_common(config)},
+        args={
+            "data": str(data_yaml),
+            "split": split,
+            "mode": "val",
+            "conf": 0.001,
+            "iou": 0.7,
+            "project": str(run_dir.parent),
+            "name": run_dir.name,
+            "exist_ok": True,
+            **_common(config),
+        },
     )
     validator(model=copy.deepcopy(net))  # ultralytics fuses conv+bn in place; keep the caller's model intact
     box = validator.metrics.box
     names = validator.names
     per_class = {names[int(c)]: float(ap) for c, ap in zip(validator.metrics.ap_class_index, box.ap50)}
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {"ap50": float(box.map50), "ap50_95": float(box.map), "ap50_per_class": per_class,
-            "n_images": int(validator.seen)}
+    return {
+        "ap50": float(box.map50),
+        "ap50_95": float(box.map),
+        "ap50_per_class": per_class,
+        "n_images": int(validator.seen),
+    }
 
 
 def config_dict(config: YoloConfig) -> dict[str, Any]:
@@ -95,8 +128,12 @@ def config_dict(config: YoloConfig) -> dict[str, Any]:
 
 def model_state(net: torch.nn.Module) -> dict[str, Any]:
     """What rebuilds a trained DetectionModel: its yaml dict, class names and weights."""
-    return {"yaml": dict(net.yaml), "names": {int(k): str(v) for k, v in net.names.items()},
-            "stride": net.stride.tolist(), "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+    return {
+        "yaml": dict(net.yaml),
+        "names": {int(k): str(v) for k, v in net.names.items()},
+        "stride": net.stride.tolist(),
+        "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
+    }
 
 
 def load_model_state(state: dict[str, Any]) -> torch.nn.Module:

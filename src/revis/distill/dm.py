@@ -24,7 +24,9 @@ from revis.models import ModelConfig, build_model
 
 
 class ExtraObjective(Protocol):
-    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def loss(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]: ...
 
     def step(self) -> int: ...
 
@@ -36,7 +38,9 @@ class DMResult:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def fresh_network(model: ModelConfig | dict, shape: tuple[int, int, int], seed: int, device: str | torch.device = "cpu"):
+def fresh_network(
+    model: ModelConfig | dict, shape: tuple[int, int, int], seed: int, device: str | torch.device = "cpu"
+):
     """A randomly initialised network (C, K, S) = ``shape``, seeded without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -31,8 +31,9 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def benchmark(batch: int, channels: int, size: int, classes: int, width: int, depth: int, repeats: int,
-              seed: int = 0) -> dict[str, float]:
+def benchmark(
+    batch: int, channels: int, size: int, classes: int, width: int, depth: int, repeats: int, seed: int = 0
+) -> dict[str, float]:
     """Median seconds of the vmap pass and of the loop, the speed-up and the max relative difference."""
     torch.manual_seed(seed)
     model = build_model(ModelConfig(name="convnet", width=width, depth=depth), channels, classes, size).eval()
@@ -47,8 +48,13 @@ def benchmark(batch: int, channels: int, size: int, classes: int, width: int, de
     slow = per_sample_grads_loop(model64, x64, y)
     scale = max(float(g.abs().max()) for g in slow.values())
     difference = max(float((fast[name] - slow[name]).abs().max()) for name in slow) / scale
-    return {"vmap_s": vectorised, "loop_s": loop, "speedup": loop / vectorised, "max_rel_diff": difference,
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "vmap_s": vectorised,
+        "loop_s": loop,
+        "speedup": loop / vectorised,
+        "max_rel_diff": difference,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,12 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     channels = args.channels or ([1, 3] if not args.size else [3] * len(sizes))
     if len(channels) != len(sizes):
         parser.error("give one --channels per --size")
-    print(f"per-sample parameter gradients, batch {args.batch}, ConvNet w{args.width} d{args.depth}, "
-          f"{torch.get_num_threads()} CPU thread(s), median of {args.repeats}")
+    print(
+        f"per-sample parameter gradients, batch {args.batch}, ConvNet w{args.width} d{args.depth}, "
+        f"{torch.get_num_threads()} CPU thread(s), median of {args.repeats}"
+    )
     for size, c in zip(sizes, channels):
         r = benchmark(args.batch, c, size, args.classes, args.width, args.depth, args.repeats)
-        print(f"  {c}x{size}x{size} ({r['parameters']} params): vmap {r['vmap_s'] * 1e3:8.1f} ms | "
-              f"loop {r['loop_s'] * 1e3:8.1f} ms | speed-up x{r['speedup']:.1f} | max rel. diff (float64) {r['max_rel_diff']:.1e}")
+        print(
+            f"  {c}x{size}x{size} ({r['parameters']} params): vmap {r['vmap_s'] * 1e3:8.1f} ms | "
+            f"loop {r['loop_s'] * 1e3:8.1f} ms | speed-up x{r['speedup']:.1f} | max rel. diff (float64) {r['max_rel_diff']:.1e}"
+        )
     return 0
 
 

@@ -43,7 +43,9 @@ class KKTWeights:
     w_aug: float = 5.0  # η: weight of the KKT loss on augmented candidates (Algorithm 1)
 
 
-def stationarity_loss(theta: torch.Tensor, grads: torch.Tensor, lam: torch.Tensor, distance: Distance = "l1") -> torch.Tensor:
+def stationarity_loss(
+    theta: torch.Tensor, grads: torch.Tensor, lam: torch.Tensor, distance: Distance = "l1"
+) -> torch.Tensor:
     """D(θ*, −Σ λ_i g_i) for flat θ* (P,), per-sample gradients (N, P) and multipliers (N,)."""
     residual = theta + lam @ grads  # θ* − (−Σ λ_i g_i)
     if distance == "l1":
@@ -154,9 +156,12 @@ class DeepKKT:
         w = self.weights
         clean = self.kkt_terms(x, y, lam)
         total = w.w_stat * clean["stat"] + w.w_primal * clean["primal"]
-        info = {"stat": float(clean["stat"].detach()), "primal": float(clean["primal"].detach()),
-                "entropy": float(predictive_entropy(clean["logits"].detach()).mean()),
-                "accuracy": float((clean["logits"].argmax(1) == y).float().mean())}
+        info = {
+            "stat": float(clean["stat"].detach()),
+            "primal": float(clean["primal"].detach()),
+            "entropy": float(predictive_entropy(clean["logits"].detach()).mean()),
+            "accuracy": float((clean["logits"].argmax(1) == y).float().mean()),
+        }
         if self.augment and w.w_aug > 0:
             if generator is None:
                 raise ValueError("augmented DeepKKT needs a torch.Generator")
@@ -195,8 +200,13 @@ class KKTState:
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         index = self.lam.alive.nonzero().squeeze(1)
         if len(index) == 0:
-            return x.sum() * 0.0, {"stat": 0.0, "primal": 0.0, "entropy": float("nan"), "accuracy": float("nan"),
-                                   "total": 0.0}
+            return x.sum() * 0.0, {
+                "stat": 0.0,
+                "primal": 0.0,
+                "entropy": float("nan"),
+                "accuracy": float("nan"),
+                "total": 0.0,
+            }
         return self.kkt.objective(x[index], self.y[index], self.lam.effective()[index], generator)
 
     def step(self) -> int:

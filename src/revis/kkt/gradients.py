@@ -40,7 +40,9 @@ def per_sample_grads(
     params = frozen_parameters(model) if params is None else params
     buffers = {name: b.detach() for name, b in model.named_buffers()}
 
-    def sample_loss(p: dict[str, torch.Tensor], xi: torch.Tensor, yi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_loss(
+        p: dict[str, torch.Tensor], xi: torch.Tensor, yi: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = functional_call(model, {**p, **buffers}, (xi.unsqueeze(0),))
         return F.cross_entropy(logits, yi.unsqueeze(0)), logits.squeeze(0)
 

@@ -46,8 +46,9 @@ def real_multipliers(
     rows = []
     with torch.no_grad():
         for start in range(0, len(x), chunk_size):
-            grads, _ = per_sample_grads(model, x[start : start + chunk_size].to(device),
-                                        y[start : start + chunk_size].to(device), theta)
+            grads, _ = per_sample_grads(
+                model, x[start : start + chunk_size].to(device), y[start : start + chunk_size].to(device), theta
+            )
             rows.append(flatten_grads(grads))
     grads = torch.cat(rows)
     scale = fit_scale(theta_flat, grads, distance)

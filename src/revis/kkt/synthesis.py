@@ -52,7 +52,14 @@ def synthesize(
     x = x_init.clone().requires_grad_(True)
     state = KKTState(kkt, x_init, y, lr_lambda)
     optimizer = torch.optim.Adam([x], lr=lr_images)
-    history: dict[str, list[float]] = {"entropy": [], "accuracy": [], "stat": [], "primal": [], "total": [], "alive": []}
+    history: dict[str, list[float]] = {
+        "entropy": [],
+        "accuracy": [],
+        "stat": [],
+        "primal": [],
+        "total": [],
+        "alive": [],
+    }
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         loss, info = state.loss(x, generator)
@@ -70,9 +77,15 @@ def synthesize(
     with torch.no_grad():  # the state after the last step closes the curves
         logits = kkt.model(x[alive])
         history["entropy"].append(float(predictive_entropy(logits).mean()) if alive.any() else float("nan"))
-        history["accuracy"].append(float((logits.argmax(1) == y[alive]).float().mean()) if alive.any() else float("nan"))
+        history["accuracy"].append(
+            float((logits.argmax(1) == y[alive]).float().mean()) if alive.any() else float("nan")
+        )
     history["lambda_scale"] = [state.scale]
     return Synthesis(
-        images=x.detach()[alive].cpu(), labels=y[alive].cpu(), lam=state.lam.effective().detach()[alive].cpu(),
-        initial=x_init.detach().cpu(), alive=alive.cpu(), history=history,
+        images=x.detach()[alive].cpu(),
+        labels=y[alive].cpu(),
+        lam=state.lam.effective().detach()[alive].cpu(),
+        initial=x_init.detach().cpu(),
+        alive=alive.cpu(),
+        history=history,
     )

@@ -24,7 +24,13 @@ def _norm(kind: Norm, channels: int) -> nn.Module:
 
 class ConvNet(nn.Module):
     def __init__(
-        self, in_channels: int, num_classes: int, image_size: int, width: int = 128, depth: int = 3, norm: Norm = "instancenorm"
+        self,
+        in_channels: int,
+        num_classes: int,
+        image_size: int,
+        width: int = 128,
+        depth: int = 3,
+        norm: Norm = "instancenorm",
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []

@@ -22,8 +22,15 @@ class PatchCNN(nn.Module):
     the grid from the first layer keeps it cheap on a CPU.
     """
 
-    def __init__(self, in_channels: int, image_size: int, width: int = 32, depth: int = 3, patch: int = 4,
-                 norm: Norm = "instancenorm") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        width: int = 32,
+        depth: int = 3,
+        patch: int = 4,
+        norm: Norm = "instancenorm",
+    ) -> None:
         super().__init__()
         if image_size % patch:
             raise ValueError(f"patch_cnn needs a patch size dividing the image size, got {patch} for {image_size}")
@@ -50,8 +57,9 @@ class TinyViT(nn.Module):
         self.embed = nn.Conv2d(in_channels, width, patch, stride=patch)
         self.position = nn.Parameter(torch.randn(1, self.grid * self.grid, width) * 0.02)
         heads = next(h for h in (4, 2, 1) if width % h == 0)
-        layer = nn.TransformerEncoderLayer(width, heads, 2 * width, dropout=0.0, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            width, heads, 2 * width, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
 

@@ -6,7 +6,9 @@ import numpy as np
 import torch
 
 
-def class_mosaic(images: torch.Tensor, labels: torch.Tensor, num_classes: int, per_class: int, pad: int = 1) -> np.ndarray:
+def class_mosaic(
+    images: torch.Tensor, labels: torch.Tensor, num_classes: int, per_class: int, pad: int = 1
+) -> np.ndarray:
     """(rows*H, cols*W, 3) float mosaic in [0, 1]: row c holds up to ``per_class`` images of class c."""
     images = images.detach().float().clamp(0, 1).cpu()
     if images.shape[1] == 1:

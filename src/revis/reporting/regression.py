@@ -74,8 +74,11 @@ def check(repo: Path, revision: str = "HEAD") -> tuple[list[Finding], dict[str, 
         if old is None:
             continue
         claims_path = repo / "claims" / f"{paper}.yaml"
-        rules = ClaimsFile.model_validate(yaml.safe_load(claims_path.read_text())) if claims_path.exists() else \
-            ClaimsFile(paper=paper, title=paper)
+        rules = (
+            ClaimsFile.model_validate(yaml.safe_load(claims_path.read_text()))
+            if claims_path.exists()
+            else ClaimsFile(paper=paper, title=paper)
+        )
         paper_findings, paper_unruled = compare(paper, old, json.loads(metrics_path.read_text()), rules)
         findings += paper_findings
         if paper_unruled:

@@ -12,5 +12,15 @@ from revis.selection.pool import SelectionPool
 from revis.selection.registry import SELECTORS, Selector, build_selector
 from revis.selection.submodular import FacilityLocation, KCenter
 
-__all__ = ["CSOD", "SELECTORS", "ClassBalancedRandom", "FacilityLocation", "KCenter", "RandomImages",
-           "SelectionPool", "Selector", "build_selector", "coverage"]
+__all__ = [
+    "CSOD",
+    "SELECTORS",
+    "ClassBalancedRandom",
+    "FacilityLocation",
+    "KCenter",
+    "RandomImages",
+    "SelectionPool",
+    "Selector",
+    "build_selector",
+    "coverage",
+]

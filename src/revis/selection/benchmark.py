@@ -25,9 +25,14 @@ from revis.selection.pool import SelectionPool
 
 def one_class_pool(features: np.ndarray) -> SelectionPool:
     n = len(features)
-    return SelectionPool(image_ids=[str(i) for i in range(n)], class_names=["object"], image_index=np.arange(n),
-                         class_index=np.zeros(n, dtype=np.int64), vectors=torch.as_tensor(features),
-                         box_counts=np.ones(n, dtype=np.int64))
+    return SelectionPool(
+        image_ids=[str(i) for i in range(n)],
+        class_names=["object"],
+        image_index=np.arange(n),
+        class_index=np.zeros(n, dtype=np.int64),
+        vectors=torch.as_tensor(features),
+        box_counts=np.ones(n, dtype=np.int64),
+    )
 
 
 def apricot_graph_cut(features: np.ndarray, k: int, lam: float, optimizer: str = "naive") -> np.ndarray:
@@ -48,8 +53,15 @@ def _best_time(fn, repeats: int) -> tuple[float, Any]:
     return min(times), out
 
 
-def benchmark(n: int = 2000, d: int = 256, k: int = 100, lam: float = 1.0, repeats: int = 3, seed: int = 0,
-              optimizer: str = "naive") -> dict[str, Any]:
+def benchmark(
+    n: int = 2000,
+    d: int = 256,
+    k: int = 100,
+    lam: float = 1.0,
+    repeats: int = 3,
+    seed: int = 0,
+    optimizer: str = "naive",
+) -> dict[str, Any]:
     """Best-of-``repeats`` wall seconds of each and their ratio (apricot / CSOD)."""
     torch.set_num_threads(1)  # both single-threaded (apricot's naive greedy is numpy on one core)
     rng = np.random.default_rng(seed)
@@ -60,10 +72,18 @@ def benchmark(n: int = 2000, d: int = 256, k: int = 100, lam: float = 1.0, repea
     apricot_graph_cut(features[:50], 5, lam, optimizer)  # numba warm-up, not timed
     csod_s, csod_picks = _best_time(lambda: csod.select(pool, k), repeats)
     apricot_s, apricot_picks = _best_time(lambda: apricot_graph_cut(features, k, lam, optimizer), repeats)
-    return {"n": n, "d": d, "k": k, "lam": lam, "csod_s": csod_s, "apricot_s": apricot_s,
-            "ratio_apricot_over_csod": apricot_s / csod_s, "apricot_optimizer": optimizer,
-            "same_selection": bool(set(csod_picks.tolist()) == set(apricot_picks.tolist())),
-            "same_order": bool(np.array_equal(csod_picks, apricot_picks))}
+    return {
+        "n": n,
+        "d": d,
+        "k": k,
+        "lam": lam,
+        "csod_s": csod_s,
+        "apricot_s": apricot_s,
+        "ratio_apricot_over_csod": apricot_s / csod_s,
+        "apricot_optimizer": optimizer,
+        "same_selection": bool(set(csod_picks.tolist()) == set(apricot_picks.tolist())),
+        "same_order": bool(np.array_equal(csod_picks, apricot_picks)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"n={result['n']} d={result['d']} k={result['k']} lambda={result['lam']}")
     print(f"CSOD (revis, torch, running class sums): {result['csod_s'] * 1000:8.1f} ms")
     print(f"apricot GraphCutSelection ({args.optimizer}):     {result['apricot_s'] * 1000:8.1f} ms")
-    print(f"ratio apricot / CSOD: {result['ratio_apricot_over_csod']:.1f}x; "
-          f"same selection: {result['same_selection']}, same order: {result['same_order']}")
+    print(
+        f"ratio apricot / CSOD: {result['ratio_apricot_over_csod']:.1f}x; "
+        f"same selection: {result['same_selection']}, same order: {result['same_order']}"
+    )
     return 0
 
 

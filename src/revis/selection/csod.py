@@ -92,7 +92,7 @@ class CSOD:
                 row = int(rows_of[c][int(torch.argmax(gain))])  # ties: the lowest index
                 image = int(pool.image_index[row])
                 picks.append(image)
-                image_rows = order[starts[image]:starts[image + 1]]
+                image_rows = order[starts[image] : starts[image + 1]]
                 for r in image_rows:  # the image is no candidate for any of its classes now
                     candidate_of[int(pool.class_index[r])][position[r]] = False
                 # which classes count it as selected: all of its classes, or only the one whose turn it was

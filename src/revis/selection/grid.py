@@ -58,9 +58,16 @@ def run_selection(pool: SelectionPool, specs: Sequence[SubsetSpec]) -> list[dict
         start = time.perf_counter()
         picks = selector.select(pool, spec.budget, spec.seed)
         seconds = time.perf_counter() - start
-        out.append({
-            "label": spec.label, "method": spec.method, "budget": spec.budget, "seed": spec.seed,
-            "params": dict(spec.params), "image_ids": [pool.image_ids[i] for i in picks],
-            "coverage": coverage(pool, picks), "seconds": seconds,
-        })
+        out.append(
+            {
+                "label": spec.label,
+                "method": spec.method,
+                "budget": spec.budget,
+                "seed": spec.seed,
+                "params": dict(spec.params),
+                "image_ids": [pool.image_ids[i] for i in picks],
+                "coverage": coverage(pool, picks),
+                "seconds": seconds,
+            }
+        )
     return out

@@ -69,15 +69,21 @@ class SelectionPool:
     def to_dict(self) -> dict[str, Any]:
         """Plain tensors/lists (``torch.load(weights_only=True)`` can read it back)."""
         return {
-            "image_ids": list(self.image_ids), "class_names": list(self.class_names),
-            "image_index": torch.as_tensor(self.image_index), "class_index": torch.as_tensor(self.class_index),
-            "vectors": self.vectors, "box_counts": torch.as_tensor(self.box_counts),
+            "image_ids": list(self.image_ids),
+            "class_names": list(self.class_names),
+            "image_index": torch.as_tensor(self.image_index),
+            "class_index": torch.as_tensor(self.class_index),
+            "vectors": self.vectors,
+            "box_counts": torch.as_tensor(self.box_counts),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SelectionPool:
         return cls(
-            image_ids=list(data["image_ids"]), class_names=list(data["class_names"]),
-            image_index=np.asarray(data["image_index"]), class_index=np.asarray(data["class_index"]),
-            vectors=torch.as_tensor(data["vectors"]), box_counts=np.asarray(data["box_counts"]),
+            image_ids=list(data["image_ids"]),
+            class_names=list(data["class_names"]),
+            image_index=np.asarray(data["image_index"]),
+            class_index=np.asarray(data["class_index"]),
+            vectors=torch.as_tensor(data["vectors"]),
+            box_counts=np.asarray(data["box_counts"]),
         )

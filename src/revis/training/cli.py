@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> dict:
         model = build_model(json.loads(args.model), train.channels, train.num_classes, train.image_size)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
         x, y = train.tensors()
-        history = train_classifier(model, x, y, config, args.seed, device=device, checkpoint=args.out, desc=f"rank{rank}")
+        history = train_classifier(
+            model, x, y, config, args.seed, device=device, checkpoint=args.out, desc=f"rank{rank}"
+        )
         checksum = float(sum(p.detach().double().sum() for p in model.parameters()))
         print(json.dumps({"rank": rank, "param_checksum": checksum}), flush=True)
         summary = {"world_size": world, "final_loss": history.loss[-1]}

@@ -141,13 +141,17 @@ def train_classifier(
         history.accuracy.append(float(stats[1] / stats[2]))
         epochs.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
         if checkpoint is not None and rank == 0:
-            save_checkpoint(checkpoint, model, epoch=len(history.loss), history=history.to_dict(), config=config.model_dump())
+            save_checkpoint(
+                checkpoint, model, epoch=len(history.loss), history=history.to_dict(), config=config.model_dump()
+            )
     model.eval()
     return history
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 512, device: str | torch.device = "cpu") -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 512, device: str | torch.device = "cpu"
+) -> torch.Tensor:
     model.to(device).eval()
     return torch.cat([model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
 

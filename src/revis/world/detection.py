@@ -51,7 +51,14 @@ def _layout(rng: np.random.Generator, size: int, classes: list[int], radius_rang
     if centres is None:
         return None
     return [
-        {"cls": c, "radius": r, "cy": cy, "cx": cx, "angle": rng.uniform(-0.4, 0.4), "colour": rng.uniform(30, 230, size=3)}
+        {
+            "cls": c,
+            "radius": r,
+            "cy": cy,
+            "cx": cx,
+            "angle": rng.uniform(-0.4, 0.4),
+            "colour": rng.uniform(30, 230, size=3),
+        }
         for c, r, (cy, cx) in zip(classes, radii, centres)
     ]
 

@@ -7,7 +7,9 @@ import numpy as np
 SHAPE_NAMES = ("circle", "square", "triangle", "cross", "ring")
 
 
-def shape_mask(shape: str, height: int, width: int, cy: float, cx: float, radius: float, angle: float = 0.0) -> np.ndarray:
+def shape_mask(
+    shape: str, height: int, width: int, cy: float, cx: float, radius: float, angle: float = 0.0
+) -> np.ndarray:
     """Boolean (H, W) mask of ``shape`` centred at (cy, cx) with outer radius ``radius``."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
     dy, dx = ys - cy, xs - cx
@@ -40,7 +42,9 @@ def stripe_pattern(height: int, width: int, period: int, phase: int = 0) -> np.n
     return ((xs + ys + phase) // max(1, period // 2)) % 2 == 0
 
 
-def smooth_background(rng: np.random.Generator, height: int, width: int, low: int, high: int, noise: float) -> np.ndarray:
+def smooth_background(
+    rng: np.random.Generator, height: int, width: int, low: int, high: int, noise: float
+) -> np.ndarray:
     """Low-frequency, slightly tinted background plus pixel noise, uint8 (H, W, 3)."""
     coarse = rng.uniform(low, high, size=(4, 4, 1)) + rng.uniform(-12, 12, size=(4, 4, 3))
     rows = np.linspace(0, 3, height)

@@ -44,7 +44,9 @@ def train_baselines(
             history = train_classifier(net, x, y, config, seed, desc=f"{name} seed {seed}")
             run = f"{name}/seed{seed}"
             checkpoints["runs"][run] = {
-                "dataset": name, "seed": seed, "state_dict": net.state_dict(),
+                "dataset": name,
+                "seed": seed,
+                "state_dict": net.state_dict(),
                 "shape": [train.channels, train.num_classes, train.image_size],
             }
             histories[run] = history.to_dict()
@@ -67,7 +69,9 @@ def evaluate_baselines(
         metrics[name] = {
             "test_accuracy": mean_std(accs),
             "chance": 1.0 / train.num_classes,
-            "final_train_accuracy": mean_std([h["accuracy"][-1] for r, h in histories.items() if r.startswith(f"{name}/")]),
+            "final_train_accuracy": mean_std(
+                [h["accuracy"][-1] for r, h in histories.items() if r.startswith(f"{name}/")]
+            ),
         }
     m = checkpoints["model"]
     sizes = ", ".join(f"{n} {len(_splits(n, shapes, digits)[0])} train" for n in per_dataset)

@@ -74,12 +74,20 @@ def _compute(compute: dict[str, Any]) -> Iterator[str]:
 
 def _build(models: dict[str, Any], variant: str) -> torch.nn.Module:
     shape = models["shape"]
-    return build_concept_classifier(variant, models["backbone"], shape["channels"], shape["classes"],
-                                    shape["image_size"], shape["concepts"], **models["head"])
+    return build_concept_classifier(
+        variant,
+        models["backbone"],
+        shape["channels"],
+        shape["classes"],
+        shape["image_size"],
+        shape["concepts"],
+        **models["head"],
+    )
 
 
-def train_models(shapes: dict[str, Any], data: dict[str, Any], compute: dict[str, Any],
-                 train: dict[str, Any]) -> tuple[dict, dict]:
+def train_models(
+    shapes: dict[str, Any], data: dict[str, Any], compute: dict[str, Any], train: dict[str, Any]
+) -> tuple[dict, dict]:
     """Every variant (linear head, Bi-ICE, Bi-ICE + concept supervision) x seed on the same backbone."""
     with _compute(compute) as device:
         return _train_models(shapes, data, TrainParams.model_validate(train), device)
@@ -90,24 +98,37 @@ def _train_models(shapes: dict[str, Any], data: dict[str, Any], params: TrainPar
     x, y = loaded.train.tensors()
     masks = None if loaded.train.concept_masks is None else torch.from_numpy(loaded.train.concept_masks)
     presence = None if loaded.train.concept_presence is None else torch.from_numpy(loaded.train.concept_presence)
-    shape = {"channels": loaded.train.channels, "classes": loaded.train.num_classes,
-             "image_size": loaded.train.image_size, "concepts": len(loaded.train.concept_names)}
-    models: dict[str, Any] = {"backbone": params.backbone.model_dump(), "head": params.head.model_dump(),
-                              "shape": shape, "runs": {}}
+    shape = {
+        "channels": loaded.train.channels,
+        "classes": loaded.train.num_classes,
+        "image_size": loaded.train.image_size,
+        "concepts": len(loaded.train.concept_names),
+    }
+    models: dict[str, Any] = {
+        "backbone": params.backbone.model_dump(),
+        "head": params.head.model_dump(),
+        "shape": shape,
+        "runs": {},
+    }
     histories: dict[str, Any] = {}
     for variant in params.variants:
         for seed in params.seeds:
             torch.manual_seed(seed)
             model = _build(models, variant)
             config = ConceptTrainConfig(
-                epochs=params.epochs, batch_size=params.batch_size, lr=params.lr, weight_decay=params.weight_decay,
-                warmup_epochs=params.warmup_epochs, expl_weight=params.expl_weight if variant == "biice_expl" else 0.0,
+                epochs=params.epochs,
+                batch_size=params.batch_size,
+                lr=params.lr,
+                weight_decay=params.weight_decay,
+                warmup_epochs=params.warmup_epochs,
+                expl_weight=params.expl_weight if variant == "biice_expl" else 0.0,
                 expl_background=params.expl_background,
                 sparsity_weight=0.0 if variant == "linear" else params.sparsity_weight,
             )
             start = time.perf_counter()
-            history = train_concept_classifier(model, x, y, config, seed, masks=masks, presence=presence,
-                                               device=device, desc=f"{variant} seed {seed}")
+            history = train_concept_classifier(
+                model, x, y, config, seed, masks=masks, presence=presence, device=device, desc=f"{variant} seed {seed}"
+            )
             run = f"{variant}/seed{seed}"
             models["runs"][run] = {"variant": variant, "seed": seed, "state_dict": model.state_dict()}
             histories[run] = {**history.to_dict(), "seconds": time.perf_counter() - start}
@@ -131,43 +152,62 @@ def _picture_indices(labels: np.ndarray, candidates: torch.Tensor, count: int) -
     return torch.tensor(chosen, dtype=torch.int64)
 
 
-def attribute_models(models: dict[str, Any], shapes: dict[str, Any], data: dict[str, Any], compute: dict[str, Any],
-                     attribute: dict[str, Any]) -> dict[str, Any]:
+def attribute_models(
+    models: dict[str, Any],
+    shapes: dict[str, Any],
+    data: dict[str, Any],
+    compute: dict[str, Any],
+    attribute: dict[str, Any],
+) -> dict[str, Any]:
     """Per run on the test split: logits, concept maps A, contributions, binding traces, deletion curves."""
     with _compute(compute) as device:
         return _attribute_models(models, shapes, data, AttributeParams.model_validate(attribute), device)
 
 
-def _attribute_models(models: dict[str, Any], shapes: dict[str, Any], data: dict[str, Any], params: AttributeParams,
-                      device: str) -> dict[str, Any]:
+def _attribute_models(
+    models: dict[str, Any], shapes: dict[str, Any], data: dict[str, Any], params: AttributeParams, device: str
+) -> dict[str, Any]:
     loaded = load_concept_data(shapes, data)
     x, y = loaded.test.tensors()
     match, held_out = _test_split(len(x), params)
     spatial = loaded.test.concept_masks is not None
     pictures_at = _picture_indices(loaded.test.labels, held_out, params.picture_images)
     deletion_at = held_out[: params.deletion_images]
-    out: dict[str, Any] = {"match_index": match, "eval_index": held_out, "picture_index": pictures_at,
-                           "deletion_index": deletion_at, "runs": {}}
+    out: dict[str, Any] = {
+        "match_index": match,
+        "eval_index": held_out,
+        "picture_index": pictures_at,
+        "deletion_index": deletion_at,
+        "runs": {},
+    }
     for run, saved in models["runs"].items():
         model = _build(models, saved["variant"])
         model.load_state_dict(saved["state_dict"])
         model.eval().to(device)
         if saved["variant"] == "linear":
-            out["runs"][run] = {"variant": "linear", "seed": saved["seed"], "logits": predict_logits(model, x, device=device).cpu()}
+            out["runs"][run] = {
+                "variant": "linear",
+                "seed": saved["seed"],
+                "logits": predict_logits(model, x, device=device).cpu(),
+            }
             continue
         grid = model.grid
         ex = explain_batches(model, x, device=device)
         labels = torch.from_numpy(loaded.test.labels)
         contributions = ex["contributions"]
         record = {
-            "variant": saved["variant"], "seed": saved["seed"], "grid": grid, "logits": ex["logits"],
+            "variant": saved["variant"],
+            "seed": saved["seed"],
+            "grid": grid,
+            "logits": ex["logits"],
             # only the slice that is analysed: contributions to each image's own class, (N, K)
             "own_contributions": contributions[torch.arange(len(x)), labels],
             "contribution_sum_error": float((contributions.sum(-1) - ex["logits"]).abs().max()),
             "mass": ex["attention"].mean(1),  # (N, K) attention mass per concept
             "binding_steps": ex["binding_steps"],
-            "trace": explain_batches(model, x[held_out[:256]], iterations=params.trace_iterations,
-                                     device=device)["binding_steps"],
+            "trace": explain_batches(model, x[held_out[:256]], iterations=params.trace_iterations, device=device)[
+                "binding_steps"
+            ],
             # (N, L, K) maps are kept where masks can score them; otherwise for the pictures only
             "attention": ex["attention"] if spatial else ex["attention"][pictures_at],
             "attention_index": torch.arange(len(x)) if spatial else pictures_at,
@@ -176,23 +216,28 @@ def _attribute_models(models: dict[str, Any], shapes: dict[str, Any], data: dict
         target = ex["logits"][deletion_at].argmax(1)
         weights = contributions[deletion_at, target].clamp_min(0)  # (n, K): concepts that speak for the class
         concept_order = torch.einsum("nlk,nk->nl", ex["attention"][deletion_at], weights).argsort(1, descending=True)
-        patch_order = ex["patch_logits"][deletion_at, :, :].gather(
-            2, target[:, None, None].expand(-1, ex["patch_logits"].shape[1], 1))[..., 0].argsort(1, descending=True)
+        patch_order = (
+            ex["patch_logits"][deletion_at, :, :]
+            .gather(2, target[:, None, None].expand(-1, ex["patch_logits"].shape[1], 1))[..., 0]
+            .argsort(1, descending=True)
+        )
         length = ex["attention"].shape[1]
         curves = partial(deletion_curves, model, xd, target, grid=grid, steps=params.deletion_steps, device=device)
         with torch.no_grad():
             record["deletion"] = {
                 "concept_attention": curves(concept_order),
                 "per_patch_logit": curves(patch_order),
-                "random": torch.stack([curves(random_orders(len(xd), length, params.split_seed + r))
-                                       for r in range(params.random_orders)]).mean(0),
+                "random": torch.stack(
+                    [curves(random_orders(len(xd), length, params.split_seed + r)) for r in range(params.random_orders)]
+                ).mean(0),
             }
         out["runs"][run] = record
     return out
 
 
-def _slot_assignment(record: dict[str, Any], test: ImageSet, match: torch.Tensor, iou: torch.Tensor | None
-                     ) -> np.ndarray:
+def _slot_assignment(
+    record: dict[str, Any], test: ImageSet, match: torch.Tensor, iou: torch.Tensor | None
+) -> np.ndarray:
     """slot_of[k]: identity when concept-supervised; else Hungarian matching on the match split."""
     if iou is not None:  # spatial ground truth: mean IoU of each slot's map with each concept's mask
         score = np.nanmean(iou[match].numpy(), axis=0)
@@ -205,17 +250,26 @@ def _slot_assignment(record: dict[str, Any], test: ImageSet, match: torch.Tensor
     return match_slots(score)
 
 
-def evaluate_models(attributions: dict[str, Any], histories: dict[str, Any], shapes: dict[str, Any],
-                    data: dict[str, Any], compute: dict[str, Any], evaluate: dict[str, Any]
-                    ) -> tuple[dict[str, Any], plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
+def evaluate_models(
+    attributions: dict[str, Any],
+    histories: dict[str, Any],
+    shapes: dict[str, Any],
+    data: dict[str, Any],
+    compute: dict[str, Any],
+    evaluate: dict[str, Any],
+) -> tuple[dict[str, Any], plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
     """Accuracy, localisation, faithfulness, contributions and convergence; four pictures."""
     with _compute(compute):
         return _evaluate_models(attributions, histories, shapes, data, EvaluateParams.model_validate(evaluate))
 
 
-def _evaluate_models(attributions: dict[str, Any], histories: dict[str, Any], shapes: dict[str, Any],
-                     data: dict[str, Any], params: EvaluateParams
-                     ) -> tuple[dict[str, Any], plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
+def _evaluate_models(
+    attributions: dict[str, Any],
+    histories: dict[str, Any],
+    shapes: dict[str, Any],
+    data: dict[str, Any],
+    params: EvaluateParams,
+) -> tuple[dict[str, Any], plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
     loaded = load_concept_data(shapes, data)
     test = loaded.test
     labels = torch.from_numpy(test.labels)
@@ -260,40 +314,58 @@ def _evaluate_models(attributions: dict[str, Any], histories: dict[str, Any], sh
     metrics: dict[str, Any] = {"accuracy": {v: mean_std(r["accuracy"]) for v, r in per.items()}}
     concept_variants = [v for v in ("biice", "biice_expl") if v in per]
     if masks is not None and concept_variants:
-        metrics["localisation"] = _localisation(per, concept_variants, names, masks, held_out,
-                                                attributions["runs"], params)
+        metrics["localisation"] = _localisation(
+            per, concept_variants, names, masks, held_out, attributions["runs"], params
+        )
     metrics["faithfulness"] = {
-        v: {"concept_attention_drop_auc": mean_std(per[v]["deletion_concept_attention"]),
+        v: {
+            "concept_attention_drop_auc": mean_std(per[v]["deletion_concept_attention"]),
             "random_drop_auc": mean_std(per[v]["deletion_random"]),
-            "per_patch_logit_drop_auc": mean_std(per[v]["deletion_per_patch_logit"])}
-        for v in concept_variants}
+            "per_patch_logit_drop_auc": mean_std(per[v]["deletion_per_patch_logit"]),
+        }
+        for v in concept_variants
+    }
     metrics["contributions"] = {
-        **{v: {"precision_at_k": mean_std(per[v]["precision"]),
-               "sum_to_logit_max_abs_error": float(max(per[v]["sum_error"]))} for v in concept_variants},
+        **{
+            v: {
+                "precision_at_k": mean_std(per[v]["precision"]),
+                "sum_to_logit_max_abs_error": float(max(per[v]["sum_error"])),
+            }
+            for v in concept_variants
+        },
         "chance_precision_at_k": chance_precision(loaded.rules, len(names)),
     }
     metrics["convergence"] = {
-        v: {"binding_step_first": mean_std([t[0] for t in per[v]["trace"]]),
+        v: {
+            "binding_step_first": mean_std([t[0] for t in per[v]["trace"]]),
             "binding_step_last": mean_std([t[-1] for t in per[v]["trace"]]),
             "binding_step_ratio_last_to_first": mean_std([t[-1] / t[0] for t in per[v]["trace"]]),
             "slot_drift_first_epoch": mean_std([d[0] for d in per[v]["slot_drift"]]),
             "slot_drift_last_epoch": mean_std([d[-1] for d in per[v]["slot_drift"]]),
             "bound_drift_first_epoch": mean_std([d[0] for d in per[v]["bound_drift"]]),
-            "bound_drift_last_epoch": mean_std([d[-1] for d in per[v]["bound_drift"]])}
-        for v in concept_variants}
+            "bound_drift_last_epoch": mean_std([d[-1] for d in per[v]["bound_drift"]]),
+        }
+        for v in concept_variants
+    }
     metrics["slot_matching"] = {
-        "method": ("Hungarian matching of slots to concepts on the held-out match split of the test set (mean IoU "
-                   "of slot maps with concept masks, or, without masks, the slot's extra attention mass on images "
-                   "showing the concept); used for biice, while biice_expl keeps slot k = concept k by construction"),
-        **{v: {"hungarian_agrees_with_identity": mean_std(per[v]["hungarian_agrees_with_identity"])}
-           for v in concept_variants},
+        "method": (
+            "Hungarian matching of slots to concepts on the held-out match split of the test set (mean IoU "
+            "of slot maps with concept masks, or, without masks, the slot's extra attention mass on images "
+            "showing the concept); used for biice, while biice_expl keeps slot k = concept k by construction"
+        ),
+        **{
+            v: {"hungarian_agrees_with_identity": mean_std(per[v]["hungarian_agrees_with_identity"])}
+            for v in concept_variants
+        },
     }
     # wall times stay in histories.json: metrics.json is identical from one rerun to the next
     seeds = len(per[next(iter(per))]["accuracy"])
     train_n = len(loaded.train)
-    metrics["scale"] = (f"{loaded.source}: {train_n} train / {len(test)} test images, {len(names)} concepts, "
-                        f"{test.num_classes} classes; {seeds} seeds; localisation and contributions on the "
-                        f"{len(held_out)} test images not used to match slots")
+    metrics["scale"] = (
+        f"{loaded.source}: {train_n} train / {len(test)} test images, {len(names)} concepts, "
+        f"{test.num_classes} classes; {seeds} seeds; localisation and contributions on the "
+        f"{len(held_out)} test images not used to match slots"
+    )
     figures = (
         pictures.concept_maps(test, attributions, assignments, names),
         pictures.contributions(per, concept_variants, names, test.class_names, loaded.rules),
@@ -303,8 +375,15 @@ def _evaluate_models(attributions: dict[str, Any], histories: dict[str, Any], sh
     return metrics, *figures
 
 
-def _localisation(per: dict[str, Any], variants: list[str], names: list[str], masks: torch.Tensor,
-                  held_out: torch.Tensor, runs: dict[str, Any], params: EvaluateParams) -> dict[str, Any]:
+def _localisation(
+    per: dict[str, Any],
+    variants: list[str],
+    names: list[str],
+    masks: torch.Tensor,
+    held_out: torch.Tensor,
+    runs: dict[str, Any],
+    params: EvaluateParams,
+) -> dict[str, Any]:
     grid = next(r["grid"] for r in runs.values() if "grid" in r)
     section: dict[str, Any] = {}
     for v in variants:
@@ -312,17 +391,27 @@ def _localisation(per: dict[str, Any], variants: list[str], names: list[str], ma
         section[v] = {
             "iou": mean_std(np.nanmean(iou, axis=1).tolist()),
             "pointing_game": mean_std(np.nanmean(pointing, axis=1).tolist()),
-            "per_concept": {name: {"iou": float(np.nanmean(iou[:, k])), "pointing_game": float(np.nanmean(pointing[:, k]))}
-                            for k, name in enumerate(names)},
+            "per_concept": {
+                name: {"iou": float(np.nanmean(iou[:, k])), "pointing_game": float(np.nanmean(pointing[:, k]))}
+                for k, name in enumerate(names)
+            },
         }
     held_masks = masks[held_out]
     draws_iou, draws_pointing = [], []
     for draw in range(params.random_maps):
         maps = random_maps(len(held_out), grid, len(names), seed=draw)
         identity = np.arange(len(names))
-        draws_iou.append(float(np.nanmean(nanmean_per_concept(diagonal_scores(
-            iou_matrix(maps, held_masks, grid, params.iou_threshold), identity)))))
-        draws_pointing.append(float(np.nanmean(nanmean_per_concept(diagonal_scores(
-            pointing_matrix(maps, held_masks, grid), identity)))))
+        draws_iou.append(
+            float(
+                np.nanmean(
+                    nanmean_per_concept(
+                        diagonal_scores(iou_matrix(maps, held_masks, grid, params.iou_threshold), identity)
+                    )
+                )
+            )
+        )
+        draws_pointing.append(
+            float(np.nanmean(nanmean_per_concept(diagonal_scores(pointing_matrix(maps, held_masks, grid), identity))))
+        )
     section["random"] = {"iou": mean_std(draws_iou), "pointing_game": mean_std(draws_pointing)}
     return section

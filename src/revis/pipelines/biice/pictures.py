@@ -10,8 +10,10 @@ import torch.nn.functional as F
 
 from revis.datasets.imageset import ImageSet
 
-LABELS = {"biice": "Bi-ICE (no concept supervision, slots Hungarian-matched)",
-          "biice_expl": "Bi-ICE + concept supervision"}
+LABELS = {
+    "biice": "Bi-ICE (no concept supervision, slots Hungarian-matched)",
+    "biice_expl": "Bi-ICE + concept supervision",
+}
 COLOURS = {"biice": "tab:orange", "biice_expl": "tab:blue"}
 MAX_CONCEPT_COLUMNS = 8
 
@@ -21,8 +23,9 @@ def _first_run(runs: dict[str, Any], variant: str) -> tuple[str, dict[str, Any]]
     return (found[0][1], runs[found[0][1]]) if found else None
 
 
-def concept_maps(test: ImageSet, attributions: dict[str, Any], assignments: dict[str, np.ndarray],
-                 names: list[str]) -> plt.Figure:
+def concept_maps(
+    test: ImageSet, attributions: dict[str, Any], assignments: dict[str, np.ndarray], names: list[str]
+) -> plt.Figure:
     """Per picture image and Bi-ICE variant (first seed): the input, then each concept's map A
     over it, with the ground-truth mask outlined where the world provides one."""
     rows = []
@@ -41,11 +44,15 @@ def concept_maps(test: ImageSet, attributions: dict[str, Any], assignments: dict
     for image in pictures:
         position = first["attention_index"].tolist().index(image)
         mass = first["attention"][position].mean(0)
-        columns[image] = list(range(len(names))) if len(names) <= MAX_CONCEPT_COLUMNS else \
-            mass.argsort(descending=True)[:MAX_CONCEPT_COLUMNS - 2].tolist()
+        columns[image] = (
+            list(range(len(names)))
+            if len(names) <= MAX_CONCEPT_COLUMNS
+            else mass.argsort(descending=True)[: MAX_CONCEPT_COLUMNS - 2].tolist()
+        )
     width = 1 + max(len(c) for c in columns.values())
-    fig, axes = plt.subplots(len(pictures) * len(rows), width, figsize=(1.15 * width, 1.2 * len(pictures) * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(pictures) * len(rows), width, figsize=(1.15 * width, 1.2 * len(pictures) * len(rows)), squeeze=False
+    )
     for i, image in enumerate(pictures):
         pixels = test.images[image]
         for j, (variant, run, record) in enumerate(rows):
@@ -57,8 +64,10 @@ def concept_maps(test: ImageSet, attributions: dict[str, Any], assignments: dict
             up = F.interpolate(maps[None].float(), size=pixels.shape[:2], mode="bilinear", align_corners=False)[0]
             top = float(up.max())  # one colour scale per row: the maps of one image compete for each patch
             row[0].imshow(pixels)
-            row[0].set_ylabel(("sup." if variant == "biice_expl" else "unsup.") + f"\n{test.class_names[test.labels[image]]}",
-                              fontsize=6)
+            row[0].set_ylabel(
+                ("sup." if variant == "biice_expl" else "unsup.") + f"\n{test.class_names[test.labels[image]]}",
+                fontsize=6,
+            )
             for col, k in enumerate(columns[image], start=1):
                 ax = row[col]
                 ax.imshow(pixels.mean(-1), cmap="gray", vmin=0, vmax=255)
@@ -67,19 +76,28 @@ def concept_maps(test: ImageSet, attributions: dict[str, Any], assignments: dict
                     ax.contour(test.concept_masks[image, k], levels=[0.5], colors="cyan", linewidths=0.6)
                 if i == 0 and j == 0:
                     ax.set_title(names[k][:14], fontsize=6)
-            for ax in row[len(columns[image]) + 1:]:
+            for ax in row[len(columns[image]) + 1 :]:
                 ax.axis("off")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("Bi-ICE concept maps A (broadcast attention; colour from 0 to the row's maximum), "
-                 "ground-truth masks outlined; sup. = concept-supervised, unsup. = slots Hungarian-matched", fontsize=8)
+    fig.suptitle(
+        "Bi-ICE concept maps A (broadcast attention; colour from 0 to the row's maximum), "
+        "ground-truth masks outlined; sup. = concept-supervised, unsup. = slots Hungarian-matched",
+        fontsize=8,
+    )
     fig.tight_layout()
     return fig
 
 
-def contributions(per: dict[str, Any], variants: list[str], names: list[str], class_names: list[str],
-                  rules: list[list[int]], max_classes: int = 10) -> plt.Figure:
+def contributions(
+    per: dict[str, Any],
+    variants: list[str],
+    names: list[str],
+    class_names: list[str],
+    rules: list[list[int]],
+    max_classes: int = 10,
+) -> plt.Figure:
     """Mean contribution of each concept to a class's logit over that class's test images (seed mean);
     the class's rule concepts are starred."""
     classes = list(range(min(len(class_names), max_classes)))
@@ -92,8 +110,13 @@ def contributions(per: dict[str, Any], variants: list[str], names: list[str], cl
             strongest = np.argsort(-np.abs(means[variants[-1]]))[:MAX_CONCEPT_COLUMNS].tolist()
             shown = sorted(set(strongest) | set(rules[c][:4]))
         for i, v in enumerate(variants):
-            ax.bar(np.arange(len(shown)) + i * width, means[v][shown], width, color=COLOURS[v],
-                   label=LABELS[v] if c == 0 else None)
+            ax.bar(
+                np.arange(len(shown)) + i * width,
+                means[v][shown],
+                width,
+                color=COLOURS[v],
+                label=LABELS[v] if c == 0 else None,
+            )
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xticks(np.arange(len(shown)) + width * (len(variants) - 1) / 2)
         ax.set_xticklabels([("*" if k in rules[c] else "") + names[k][:12] for k in shown], rotation=75, fontsize=6)

@@ -58,8 +58,9 @@ def extract_representatives(
     splits = _splits(world, data)
     f = FeaturesParams.model_validate(features)
     net = load_model_state(detector)
-    pool = representative_vectors(net, splits.train, splits.class_names, YoloParams.model_validate(yolo).imgsz,
-                                  layer=f.layer, roi_size=f.roi_size)
+    pool = representative_vectors(
+        net, splits.train, splits.class_names, YoloParams.model_validate(yolo).imgsz, layer=f.layer, roi_size=f.roi_size
+    )
     return {**pool.to_dict(), "layer": f.layer}
 
 
@@ -67,8 +68,9 @@ def select_subsets(representatives: dict[str, Any], select: dict[str, Any]) -> l
     """Every method x budget x seed, plus CSOD's lambda sweep: image ids, coverage, selection time."""
     p = SelectParams.model_validate(select)
     pool = SelectionPool.from_dict(representatives)
-    specs = selection_grid(p.methods, p.budgets, p.seeds, p.csod.model_dump(), p.lambda_sweep.values,
-                           p.lambda_sweep.budgets)
+    specs = selection_grid(
+        p.methods, p.budgets, p.seeds, p.csod.model_dump(), p.lambda_sweep.values, p.lambda_sweep.budgets
+    )
     return run_selection(pool, specs)
 
 
@@ -79,8 +81,9 @@ def train_subsets(
     splits = _splits(world, data)
     t = TrainParams.model_validate(train)
     config = YoloConfig(**YoloParams.model_validate(yolo).model_dump())
-    return train_on_subsets(splits.train, splits.test, splits.class_names, subsets, config, t.steps,
-                            _workdir("train"), workers=t.workers)
+    return train_on_subsets(
+        splits.train, splits.test, splits.class_names, subsets, config, t.steps, _workdir("train"), workers=t.workers
+    )
 
 
 def _by(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
@@ -102,8 +105,9 @@ def summarize(
         ap50[label][f"b{budget}"] = mean_std([r["ap50"] for r in rows])
         ap50_95[label][f"b{budget}"] = mean_std([r["ap50_95"] for r in rows])
         classes = sorted({c for r in rows for c in r["ap50_per_class"]})
-        per_class[label][f"b{budget}"] = {c: float(np.mean([r["ap50_per_class"].get(c, 0.0) for r in rows]))
-                                          for c in classes}
+        per_class[label][f"b{budget}"] = {
+            c: float(np.mean([r["ap50_per_class"].get(c, 0.0) for r in rows])) for c in classes
+        }
     coverage: dict[str, dict[str, Any]] = defaultdict(dict)
     for (label, budget), rows in sorted(_by(subsets, "label", "budget").items()):
         coverage[label][f"b{budget}"] = {
@@ -121,8 +125,11 @@ def summarize(
             se = float(np.sqrt(csod["std"] ** 2 / csod["n"] + rand["std"] ** 2 / rand["n"]))
             gap_z[key] = gap[key] / se if se > 0 else 0.0
             by_seed = {(r["label"], r["seed"]): r["ap50"] for r in runs if r["budget"] == budget}
-            wins[key] = sum(by_seed[("csod", s)] > by_seed[("random", s)] for s in p.seeds
-                            if ("csod", s) in by_seed and ("random", s) in by_seed)
+            wins[key] = sum(
+                by_seed[("csod", s)] > by_seed[("random", s)]
+                for s in p.seeds
+                if ("csod", s) in by_seed and ("random", s) in by_seed
+            )
     sweep: dict[str, Any] = {}
     for budget in p.lambda_sweep.budgets:
         key = f"b{budget}"
@@ -137,8 +144,9 @@ def summarize(
         if key in ap50["random"]:
             entry["best_minus_random"] = max(means.values()) - ap50["random"][key]["mean"] if means else None
         sweep[key] = entry
-    selection_seconds = {label: float(np.mean([r["seconds"] for r in rows]))
-                         for (label,), rows in sorted(_by(subsets, "label").items())}
+    selection_seconds = {
+        label: float(np.mean([r["seconds"] for r in rows])) for (label,), rows in sorted(_by(subsets, "label").items())
+    }
     smallest = min(p.budgets)
     n_train = detector_report["train_images"]
     return {
@@ -154,13 +162,17 @@ def summarize(
         "full_data": {"ap50": detector_report["ap50"], "ap50_95": detector_report["ap50_95"], "images": n_train},
         "selection_seconds": selection_seconds,
         "train_seconds": float(sum(r["train_seconds"] for r in runs if not r["reused"])),
-        "schedule": {"steps": {f"b{b}": int(rows[0]["steps"]) for (b,), rows in sorted(_by(runs, "budget").items())},
-                     "epochs": {f"b{b}": int(rows[0]["epochs"]) for (b,), rows in sorted(_by(runs, "budget").items())},
-                     "feature_detector_epochs": int(detector_report["epochs"])},
-        "scale": (f"mini world CPU: pool of {n_train} train images, budgets {p.budgets} "
-                  f"({100 * smallest / n_train:.0f}-{100 * max(p.budgets) / n_train:.0f} % of the pool), "
-                  f"{len(p.seeds)} seeds, YOLOv8n from scratch, {max(r['steps'] for r in runs)} optimiser steps per "
-                  f"subset; paper: VOC07+12 16551 -> 200 images, Faster R-CNN"),
+        "schedule": {
+            "steps": {f"b{b}": int(rows[0]["steps"]) for (b,), rows in sorted(_by(runs, "budget").items())},
+            "epochs": {f"b{b}": int(rows[0]["epochs"]) for (b,), rows in sorted(_by(runs, "budget").items())},
+            "feature_detector_epochs": int(detector_report["epochs"]),
+        },
+        "scale": (
+            f"mini world CPU: pool of {n_train} train images, budgets {p.budgets} "
+            f"({100 * smallest / n_train:.0f}-{100 * max(p.budgets) / n_train:.0f} % of the pool), "
+            f"{len(p.seeds)} seeds, YOLOv8n from scratch, {max(r['steps'] for r in runs)} optimiser steps per "
+            f"subset; paper: VOC07+12 16551 -> 200 images, Faster R-CNN"
+        ),
     }
 
 
@@ -186,13 +198,22 @@ def _curves(metrics: dict[str, Any], select: dict[str, Any]) -> plt.Figure:
                 x, y, err = zip(*points)
                 ax.errorbar(x, y, yerr=err, marker="o", capsize=3, lw=2 if label == "csod" else 1, label=label)
         reference = metrics["full_data"]["ap50" if name == "AP50" else "ap50_95"]
-        ax.axhline(reference, ls="--", c="grey", lw=1, label=f"all {metrics['full_data']['images']} images "
-                   f"(feature detector, {metrics['schedule']['feature_detector_epochs']} epochs)")
+        ax.axhline(
+            reference,
+            ls="--",
+            c="grey",
+            lw=1,
+            label=f"all {metrics['full_data']['images']} images "
+            f"(feature detector, {metrics['schedule']['feature_detector_epochs']} epochs)",
+        )
         ax.set(xlabel="selected images (budget)", ylabel=f"test {name}", xticks=p.budgets)
     axes[0].legend(fontsize=7)
     steps = sorted(set(metrics["schedule"]["steps"].values()))
-    fig.suptitle(f"csod: YOLOv8n trained on each subset ({'/'.join(map(str, steps))} optimiser steps), "
-                 f"mean ± std over {len(p.seeds)} seeds", fontsize=10)
+    fig.suptitle(
+        f"csod: YOLOv8n trained on each subset ({'/'.join(map(str, steps))} optimiser steps), "
+        f"mean ± std over {len(p.seeds)} seeds",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -201,15 +222,28 @@ def _sweep(metrics: dict[str, Any], select: dict[str, Any]) -> plt.Figure:
     p = SelectParams.model_validate(select)
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for key, entry in metrics["lambda_sweep"].items():
-        points = sorted((v, entry["ap50"][lam_label(v)]) for v in p.lambda_sweep.values if lam_label(v) in entry["ap50"])
+        points = sorted(
+            (v, entry["ap50"][lam_label(v)]) for v in p.lambda_sweep.values if lam_label(v) in entry["ap50"]
+        )
         if points:
             x = np.arange(len(points))
-            ax.errorbar(x, [s["mean"] for _, s in points], yerr=[s["std"] for _, s in points], marker="o", capsize=3,
-                        label=f"CSOD, {_budget_of(key)} images")
+            ax.errorbar(
+                x,
+                [s["mean"] for _, s in points],
+                yerr=[s["std"] for _, s in points],
+                marker="o",
+                capsize=3,
+                label=f"CSOD, {_budget_of(key)} images",
+            )
             ax.set_xticks(x, [f"{v:g}" for v, _ in points])
         if key in metrics["ap50"]["random"]:
-            ax.axhline(metrics["ap50"]["random"][key]["mean"], ls="--", c="grey", lw=1,
-                       label=f"random, {_budget_of(key)} images")
+            ax.axhline(
+                metrics["ap50"]["random"][key]["mean"],
+                ls="--",
+                c="grey",
+                lw=1,
+                label=f"random, {_budget_of(key)} images",
+            )
     ax.set(xlabel="λ (diversity weight)", ylabel="test AP50")
     ax.legend(fontsize=7)
     ax.set_title(f"CSOD λ sweep ({p.csod.reduction} reduction)", fontsize=10)
@@ -225,8 +259,11 @@ def plot_selected_images(
     splits = _splits(world, data)
     records = {r.image_id: r for r in splits.train}
     budget, seed = min(p.budgets), p.seeds[0]
-    chosen = {s["label"]: s["image_ids"][:n] for s in subsets if s["budget"] == budget and s["seed"] == seed
-              and s["label"] in p.methods}
+    chosen = {
+        s["label"]: s["image_ids"][:n]
+        for s in subsets
+        if s["budget"] == budget and s["seed"] == seed and s["label"] in p.methods
+    }
     labels = [m for m in p.methods if m in chosen]
     cols = min(n, budget)
     fig, axes = plt.subplots(len(labels), cols, figsize=(1.5 * cols, 1.6 * len(labels)), squeeze=False)

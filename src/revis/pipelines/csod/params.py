@@ -25,7 +25,9 @@ class DataParams(BaseModel):
         if self.voc_root is not None:
             for spec in [*self.train_splits, self.test_split]:
                 if spec.count("/") != 1:
-                    raise ValueError(f"with voc_root, splits read '<year folder>/<split>' (e.g. VOC2007/test), got {spec!r}")
+                    raise ValueError(
+                        f"with voc_root, splits read '<year folder>/<split>' (e.g. VOC2007/test), got {spec!r}"
+                    )
         return self
 
 

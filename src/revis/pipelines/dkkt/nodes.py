@@ -43,20 +43,26 @@ def fraction_value(key: str) -> float:
 
 def _ordered(keys) -> list[str]:
     """'<fraction>/<ipc>' or '<fraction>' keys by ascending fraction, then ipc (JSON files sort keys as text)."""
+
     def order(key: str) -> tuple[float, int]:
         fraction, _, ipc = key.partition("/")
         return fraction_value(fraction), int(ipc or 0)
+
     return sorted(keys, key=order)
 
 
-def _splits(name: str, shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any]) -> tuple[ImageSet, ImageSet]:
+def _splits(
+    name: str, shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any]
+) -> tuple[ImageSet, ImageSet]:
     return named_splits(name, {"shapes": shapes, "digits": digits}, data.get("cifar10_root"))
 
 
 def _teacher(teacher: dict[str, Any], name: str) -> nn.Module:
     if name not in teacher["runs"]:
-        raise KeyError(f"the dsv teacher holds no network for {name!r} (has {sorted(teacher['runs'])}); "
-                       "dkkt.datasets must be a subset of dsv.data.datasets")
+        raise KeyError(
+            f"the dsv teacher holds no network for {name!r} (has {sorted(teacher['runs'])}); "
+            "dkkt.datasets must be a subset of dsv.data.datasets"
+        )
     run = teacher["runs"][name]
     net = build_model(teacher["model"], *run["shape"])
     net.load_state_dict(run["state_dict"])
@@ -74,28 +80,55 @@ def partial_indices(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor
     return torch.cat(chosen)
 
 
-def sample_partial(shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any], datasets: list[str],
-                   partial: dict[str, Any]) -> dict[str, Any]:
+def sample_partial(
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    datasets: list[str],
+    partial: dict[str, Any],
+) -> dict[str, Any]:
     """The visible subset per dataset and fraction (indices into the training split)."""
     data, partial = _full(Data, data), _full(Partial, partial)
     out = {}
     for name in datasets:
         train, _ = _splits(name, shapes, digits, data)
         y = torch.from_numpy(train.labels)
-        out[name] = {fraction_key(f): partial_indices(y, f, partial["seed"]).tolist() for f in sorted(partial["fractions"])}
+        out[name] = {
+            fraction_key(f): partial_indices(y, f, partial["seed"]).tolist() for f in sorted(partial["fractions"])
+        }
     return out
 
 
 def _dm(real_x, real_y, init, labels, k, dm, augment, seed, device, extra=None, weight=0.0, desc="dm"):
-    return distribution_matching(real_x, real_y, init, labels, num_classes=k, model=dm["model"],
-                                 iterations=dm["iterations"], lr=dm["lr"], momentum=dm["momentum"],
-                                 batch_real=dm["batch_real"], augment=augment, seed=seed, extra=extra,
-                                 extra_weight=weight, device=device, desc=desc)
+    return distribution_matching(
+        real_x,
+        real_y,
+        init,
+        labels,
+        num_classes=k,
+        model=dm["model"],
+        iterations=dm["iterations"],
+        lr=dm["lr"],
+        momentum=dm["momentum"],
+        batch_real=dm["batch_real"],
+        augment=augment,
+        seed=seed,
+        extra=extra,
+        extra_weight=weight,
+        device=device,
+        desc=desc,
+    )
 
 
 def distill_partial(
-    teacher: dict[str, Any], partial: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet],
-    data: dict[str, Any], datasets: list[str], runtime: dict[str, Any], distill: dict[str, Any],
+    teacher: dict[str, Any],
+    partial: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    datasets: list[str],
+    runtime: dict[str, Any],
+    distill: dict[str, Any],
 ) -> dict[str, Any]:
     """Per dataset, fraction and ipc: random real subset, DM, DM + DKKT, DSV and DM ∪ DSV (plus the λ_dkkt sweep)."""
     data, distill = _full(Data, data), _full(Distill, distill)
@@ -126,16 +159,43 @@ def distill_partial(
                 result = _dm(px, py, init, labels, k, dm, dm_augment, distill["seed"], device, desc=f"dm {name} {key}")
                 entry["dm"] = {"images": result.images, "labels": result.labels, "history": result.history}
                 state = KKTState(kkt, init.to(device), labels.to(device), dkkt["lr_lambda"])
-                result = _dm(px, py, init, labels, k, dm, dm_augment, distill["seed"], device, extra=state,
-                             weight=dkkt["weight"], desc=f"dm+dkkt {name} {key}")
-                entry["dm_dkkt"] = {"images": result.images, "labels": result.labels, "history": result.history,
-                                    "lam": state.lam.effective().detach().cpu(), "alive": state.alive.cpu()}
-                dsv = synthesize(kkt, init, labels, steps=distill["dsv"]["steps"],
-                                 lr_images=distill["dsv"]["lr_images"], lr_lambda=dkkt["lr_lambda"],
-                                 seed=distill["seed"], device=device, desc=f"dsv {name} {key}")
+                result = _dm(
+                    px,
+                    py,
+                    init,
+                    labels,
+                    k,
+                    dm,
+                    dm_augment,
+                    distill["seed"],
+                    device,
+                    extra=state,
+                    weight=dkkt["weight"],
+                    desc=f"dm+dkkt {name} {key}",
+                )
+                entry["dm_dkkt"] = {
+                    "images": result.images,
+                    "labels": result.labels,
+                    "history": result.history,
+                    "lam": state.lam.effective().detach().cpu(),
+                    "alive": state.alive.cpu(),
+                }
+                dsv = synthesize(
+                    kkt,
+                    init,
+                    labels,
+                    steps=distill["dsv"]["steps"],
+                    lr_images=distill["dsv"]["lr_images"],
+                    lr_lambda=dkkt["lr_lambda"],
+                    seed=distill["seed"],
+                    device=device,
+                    desc=f"dsv {name} {key}",
+                )
                 entry["dsv"] = {"images": dsv.images, "labels": dsv.labels, "history": dsv.history}
-                entry["dm_union_dsv"] = {"images": torch.cat([entry["dm"]["images"], dsv.images]),
-                                         "labels": torch.cat([entry["dm"]["labels"], dsv.labels])}
+                entry["dm_union_dsv"] = {
+                    "images": torch.cat([entry["dm"]["images"], dsv.images]),
+                    "labels": torch.cat([entry["dm"]["labels"], dsv.labels]),
+                }
                 sets[key] = entry
         sweep = {}
         if smallest is not None:
@@ -145,17 +205,36 @@ def distill_partial(
             start = random_per_class(py, int(ipc), distill["seed"])
             for weight in dkkt["sweep"]:
                 state = KKTState(kkt, px[start].to(device), py[start].to(device), dkkt["lr_lambda"])
-                result = _dm(px, py, px[start], py[start], k, dm, dm_augment, distill["seed"], device, extra=state,
-                             weight=weight, desc=f"sweep {name} {weight:g}")
-                sweep[f"{weight:g}".replace(".", "_")] = {"images": result.images, "labels": result.labels,
-                                                           "weight": weight}
+                result = _dm(
+                    px,
+                    py,
+                    px[start],
+                    py[start],
+                    k,
+                    dm,
+                    dm_augment,
+                    distill["seed"],
+                    device,
+                    extra=state,
+                    weight=weight,
+                    desc=f"sweep {name} {weight:g}",
+                )
+                sweep[f"{weight:g}".replace(".", "_")] = {
+                    "images": result.images,
+                    "labels": result.labels,
+                    "weight": weight,
+                }
         out[name] = {"sets": sets, "sweep": sweep, "sweep_at": smallest}
     return out
 
 
 def train_on_distilled(
-    distilled: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any],
-    runtime: dict[str, Any], train: dict[str, Any],
+    distilled: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    runtime: dict[str, Any],
+    train: dict[str, Any],
 ) -> dict[str, Any]:
     """N fresh networks per distilled / selected set (the shared evaluation protocol)."""
     data, train = _full(Data, data), _full(Retrain, train)
@@ -169,16 +248,29 @@ def train_on_distilled(
         jobs.update({f"sweep/{weight}": entry for weight, entry in result["sweep"].items()})
         runs = {}
         for job, entry in jobs.items():
-            models = train_fresh_models(entry["images"], entry["labels"], shape, train["model"], config, train["seeds"],
-                                        device=device, desc=f"{name} {job}")
-            runs[job] = [{"seed": s, "size": len(entry["images"]), "state_dict": m.state_dict()}
-                         for s, m in zip(train["seeds"], models)]
+            models = train_fresh_models(
+                entry["images"],
+                entry["labels"],
+                shape,
+                train["model"],
+                config,
+                train["seeds"],
+                device=device,
+                desc=f"{name} {job}",
+            )
+            runs[job] = [
+                {"seed": s, "size": len(entry["images"]), "state_dict": m.state_dict()}
+                for s, m in zip(train["seeds"], models)
+            ]
         out["runs"][name] = {"shape": list(shape), "sets": runs}
     return out
 
 
 def evaluate_dkkt(
-    trained: dict[str, Any], distilled: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet],
+    trained: dict[str, Any],
+    distilled: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
     data: dict[str, Any],
 ) -> tuple[dict[str, Any], plt.Figure, plt.Figure]:
     """metrics.json (accuracy per method, fraction and ipc; DKKT and union gains) and pictures."""
@@ -217,21 +309,23 @@ def evaluate_dkkt(
             "union_minus_best_single": union,
             "gap_at_smallest_fraction": at_ipc.get(fractions[0]) if fractions else None,
             "largest_gap_at_other_fractions": max([at_ipc[f] for f in fractions[1:] if f in at_ipc], default=None),
-            "sweep": {"at": sweep_at,
-                      **{w: table[f"sweep/{w}"] for w in distilled[name]["sweep"]}},
+            "sweep": {"at": sweep_at, **{w: table[f"sweep/{w}"] for w in distilled[name]["sweep"]}},
         }
     m = trained["model"]
     first = next(iter(trained["runs"].values()))["sets"]
     seeds = len(next(iter(first.values())))
     sizes = ", ".join(f"{n} {len(_splits(n, shapes, digits, data)[0])} train" for n in trained["runs"])
-    metrics["scale"] = f"mini world CPU: {sizes}; {m['name']} w{m['width']} d{m['depth']}; {seeds} evaluation models per set"
+    metrics["scale"] = (
+        f"mini world CPU: {sizes}; {m['name']} w{m['width']} d{m['depth']}; {seeds} evaluation models per set"
+    )
     return metrics, _grid_figure(distilled, shapes, digits, data), _accuracy_figure(metrics)
 
 
 def _grid_figure(distilled, shapes, digits, data) -> plt.Figure:
     names = list(distilled)
-    fig, axes = plt.subplots(len(names), len(METHODS) - 1, figsize=(2.8 * (len(METHODS) - 1), 3.2 * len(names)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), len(METHODS) - 1, figsize=(2.8 * (len(METHODS) - 1), 3.2 * len(names)), squeeze=False
+    )
     for row, name in zip(axes, names):
         sets = distilled[name]["sets"]
         train, _ = _splits(name, shapes, digits, data)
@@ -241,8 +335,9 @@ def _grid_figure(distilled, shapes, digits, data) -> plt.Figure:
         per_class = int(key.split("/")[1])
         for ax, method in zip(row, METHODS[:-1]):
             entry = sets[key][method]
-            ax.imshow(class_mosaic(entry["images"], entry["labels"], train.num_classes, per_class),
-                      interpolation="nearest")
+            ax.imshow(
+                class_mosaic(entry["images"], entry["labels"], train.num_classes, per_class), interpolation="nearest"
+            )
             ax.set_title(f"{name} {key.replace('/', ', ipc ')}: {method}", fontsize=8)
             ax.axis("off")
     fig.suptitle("Distilled images per class (rows) from partial data", fontsize=10)
@@ -255,12 +350,20 @@ def _accuracy_figure(metrics) -> plt.Figure:
     fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 3.6), squeeze=False)
     for ax, name in zip(axes[0], names):
         methods = metrics[name]["methods"]
-        keys = [tuple(k.split("/")) for k in _ordered(f"{f}/{i}" for f, by_ipc in methods["dm"].items() for i in by_ipc)]
+        keys = [
+            tuple(k.split("/")) for k in _ordered(f"{f}/{i}" for f, by_ipc in methods["dm"].items() for i in by_ipc)
+        ]
         at = np.arange(len(keys))
         width = 0.8 / len(METHODS)
         for j, method in enumerate(METHODS):
-            ax.bar(at + (j - len(METHODS) / 2 + 0.5) * width, [methods[method][f][i]["mean"] for f, i in keys], width,
-                   yerr=[methods[method][f][i]["std"] for f, i in keys], label=method, capsize=2)
+            ax.bar(
+                at + (j - len(METHODS) / 2 + 0.5) * width,
+                [methods[method][f][i]["mean"] for f, i in keys],
+                width,
+                yerr=[methods[method][f][i]["std"] for f, i in keys],
+                label=method,
+                capsize=2,
+            )
         ax.axhline(metrics[name]["chance"], color="grey", ls=":", lw=1)
         ax.set(xticks=at, xticklabels=[f"{f}\n{i} ipc" for f, i in keys], ylabel="test accuracy", title=name)
         ax.legend(fontsize=6, ncol=3)

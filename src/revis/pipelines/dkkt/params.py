@@ -24,7 +24,6 @@ class Partial(BaseModel):
     seed: Seed = 0
 
 
-
 class DKKTParams(BaseModel):
     """The Deep-KKT term added to DM: λ_dkkt · (stationarity + primal, with augmentation); unpublished values."""
 

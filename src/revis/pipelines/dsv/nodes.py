@@ -39,7 +39,9 @@ def _full(model, raw: dict[str, Any]) -> dict[str, Any]:
     return model.model_validate(raw).model_dump()
 
 
-def _splits(name: str, shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any]) -> tuple[ImageSet, ImageSet]:
+def _splits(
+    name: str, shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any]
+) -> tuple[ImageSet, ImageSet]:
     return named_splits(name, {"shapes": shapes, "digits": digits}, data.get("cifar10_root"))
 
 
@@ -50,8 +52,10 @@ def _train_config(recipe: dict[str, Any]) -> TrainConfig:
 def teacher_network(teacher: dict[str, Any], name: str) -> nn.Module:
     """θ* of dataset ``name`` from the teacher checkpoint (frozen, eval mode)."""
     if name not in teacher["runs"]:
-        raise KeyError(f"the teacher checkpoint holds no network for {name!r} (has {sorted(teacher['runs'])}); "
-                       "add it to dsv.data.datasets")
+        raise KeyError(
+            f"the teacher checkpoint holds no network for {name!r} (has {sorted(teacher['runs'])}); "
+            "add it to dsv.data.datasets"
+        )
     run = teacher["runs"][name]
     net = build_model(teacher["model"], *run["shape"])
     net.load_state_dict(run["state_dict"])
@@ -65,7 +69,10 @@ def _per_class_accuracy(logits: torch.Tensor, y: torch.Tensor, num_classes: int)
 
 # --- features: the teacher θ* --------------------------------------------------------------------
 def train_teacher(
-    shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any], runtime: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    runtime: dict[str, Any],
     teacher: dict[str, Any],
 ) -> dict[str, Any]:
     """Train θ* on the full training split of every dataset; a self-describing checkpoint."""
@@ -78,16 +85,21 @@ def train_teacher(
         shape = [train.channels, train.num_classes, train.image_size]
         torch.manual_seed(teacher["seed"])
         net = build_model(teacher["model"], *shape)
-        history = train_classifier(net, x, y, _train_config(teacher), teacher["seed"], device=device,
-                                   desc=f"teacher {name}")
+        history = train_classifier(
+            net, x, y, _train_config(teacher), teacher["seed"], device=device, desc=f"teacher {name}"
+        )
         runs[name] = {"state_dict": net.cpu().state_dict(), "shape": shape, "history": history.to_dict()}
     return {"model": dict(teacher["model"]), "runs": runs}
 
 
 # --- select: λ for the real samples, top-λ and random subsets --------------------------------------
 def rank_training_set(
-    teacher: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any],
-    runtime: dict[str, Any], select: dict[str, Any],
+    teacher: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    runtime: dict[str, Any],
+    select: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """λ of every training sample (images fixed), and the per-class top-λ / random subsets."""
     data, select = _full(Data, data), _full(Select, select)
@@ -96,22 +108,38 @@ def rank_training_set(
     for name in data["datasets"]:
         train, _ = _splits(name, shapes, digits, data)
         x, y = train.tensors()
-        result = real_multipliers(teacher_network(teacher, name), x, y, steps=select["steps"], lr=select["lr"],
-                                  distance=select["distance"], chunk_size=select["chunk_size"], device=device,
-                                  desc=f"lambda {name}")
-        lambdas[name] = {"lam": result.lam, "alive": result.alive, "labels": y, "scale": result.scale,
-                         "history": result.history}
+        result = real_multipliers(
+            teacher_network(teacher, name),
+            x,
+            y,
+            steps=select["steps"],
+            lr=select["lr"],
+            distance=select["distance"],
+            chunk_size=select["chunk_size"],
+            device=device,
+            desc=f"lambda {name}",
+        )
+        lambdas[name] = {
+            "lam": result.lam,
+            "alive": result.alive,
+            "labels": y,
+            "scale": result.scale,
+            "history": result.history,
+        }
         subsets[name] = {
             "top_lambda": {str(k): top_lambda_per_class(result.lam, y, k).tolist() for k in select["sizes"]},
-            "random": {str(k): {str(s): random_per_class(y, k, s).tolist() for s in select["random_seeds"]}
-                       for k in select["sizes"]},
+            "random": {
+                str(k): {str(s): random_per_class(y, k, s).tolist() for s in select["random_seeds"]}
+                for k in select["sizes"]
+            },
         }
     return lambdas, subsets
 
 
 # --- distill: DSV synthesis (0-shot, few-shot; full and primal-only) and DM at equal shots ----------
-def choose_shots(shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any],
-                 distill: dict[str, Any]) -> dict[str, Any]:
+def choose_shots(
+    shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any], distill: dict[str, Any]
+) -> dict[str, Any]:
     """The real images per class a few-shot method may see (one seeded draw per ipc)."""
     data, distill = _full(Data, data), _full(Distill, distill)
     shots = {}
@@ -123,8 +151,13 @@ def choose_shots(shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict
 
 
 def synthesize_dsvs(
-    teacher: dict[str, Any], shots: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet],
-    data: dict[str, Any], runtime: dict[str, Any], distill: dict[str, Any],
+    teacher: dict[str, Any],
+    shots: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    runtime: dict[str, Any],
+    distill: dict[str, Any],
 ) -> dict[str, Any]:
     """DSVs per dataset, variant (zero_shot, few_shot, and their primal-only ablations) and ipc."""
     data, distill = _full(Data, data), _full(Distill, distill)
@@ -149,19 +182,36 @@ def synthesize_dsvs(
                     init = noise_candidates(labels, tuple(x.shape[1:]), distill["seed"])
                 else:
                     labels, init = y[index], x[index]
-                result = synthesize(kkt, init, labels, steps=distill["steps"], lr_images=distill["lr_images"],
-                                    lr_lambda=distill["lr_lambda"], seed=distill["seed"], device=device,
-                                    desc=f"dsv {name} {variant} ipc {ipc}")
+                result = synthesize(
+                    kkt,
+                    init,
+                    labels,
+                    steps=distill["steps"],
+                    lr_images=distill["lr_images"],
+                    lr_lambda=distill["lr_lambda"],
+                    seed=distill["seed"],
+                    device=device,
+                    desc=f"dsv {name} {variant} ipc {ipc}",
+                )
                 out[name][f"{variant}/{ipc}"] = {
-                    "images": result.images, "labels": result.labels, "lam": result.lam, "initial": result.initial,
-                    "initial_labels": labels, "alive": result.alive, "history": result.history,
+                    "images": result.images,
+                    "labels": result.labels,
+                    "lam": result.lam,
+                    "initial": result.initial,
+                    "initial_labels": labels,
+                    "alive": result.alive,
+                    "history": result.history,
                 }
     return out
 
 
 def distill_dm_at_shots(
-    shots: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any],
-    runtime: dict[str, Any], dm: dict[str, Any],
+    shots: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    runtime: dict[str, Any],
+    dm: dict[str, Any],
 ) -> dict[str, Any]:
     """Distribution Matching that sees only the same shots (initialised from them, as DM does)."""
     data, dm = _full(Data, data), _full(DM, dm)
@@ -175,16 +225,35 @@ def distill_dm_at_shots(
         for ipc, index in shots[name].items():
             index = torch.tensor(index)
             result = distribution_matching(
-                x[index], y[index], x[index], y[index], num_classes=train.num_classes, model=dm["model"],
-                iterations=dm["iterations"], lr=dm["lr"], momentum=dm["momentum"], batch_real=dm["batch_real"],
-                augment=augment, seed=dm["seed"], device=device, desc=f"dm {name} ipc {ipc}")
+                x[index],
+                y[index],
+                x[index],
+                y[index],
+                num_classes=train.num_classes,
+                model=dm["model"],
+                iterations=dm["iterations"],
+                lr=dm["lr"],
+                momentum=dm["momentum"],
+                batch_real=dm["batch_real"],
+                augment=augment,
+                seed=dm["seed"],
+                device=device,
+                desc=f"dm {name} ipc {ipc}",
+            )
             out[name][f"dm/{ipc}"] = {"images": result.images, "labels": result.labels, "history": result.history}
     return out
 
 
 # --- train: retrain fresh networks on every set -----------------------------------------------------
-def _training_sets(name: str, x: torch.Tensor, y: torch.Tensor, subsets: dict[str, Any], dsvs: dict[str, Any],
-                   dm_sets: dict[str, Any], seeds: list[int]):
+def _training_sets(
+    name: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    subsets: dict[str, Any],
+    dsvs: dict[str, Any],
+    dm_sets: dict[str, Any],
+    seeds: list[int],
+):
     """(set name, images, labels, model seeds) for every set of one dataset."""
     for k, index in subsets[name]["top_lambda"].items():
         yield f"top_lambda/{k}", x[index], y[index], seeds
@@ -196,8 +265,14 @@ def _training_sets(name: str, x: torch.Tensor, y: torch.Tensor, subsets: dict[st
 
 
 def retrain_on_sets(
-    subsets: dict[str, Any], dsvs: dict[str, Any], dm_sets: dict[str, Any], shapes: dict[str, Any],
-    digits: dict[str, ImageSet], data: dict[str, Any], runtime: dict[str, Any], retrain: dict[str, Any],
+    subsets: dict[str, Any],
+    dsvs: dict[str, Any],
+    dm_sets: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
+    runtime: dict[str, Any],
+    retrain: dict[str, Any],
 ) -> dict[str, Any]:
     """Fresh networks trained on each selected / synthesised set, one per seed."""
     data, retrain = _full(Data, data), _full(Retrain, retrain)
@@ -213,10 +288,12 @@ def retrain_on_sets(
             if len(xs) == 0:  # every candidate was pruned: nothing to train on
                 runs.setdefault(key, [])
                 continue
-            models = train_fresh_models(xs, ys, shape, retrain["model"], config, seeds, device=device,
-                                        desc=f"{name} {key}")
-            runs.setdefault(key, []).extend({"seed": s, "size": len(xs), "state_dict": m.state_dict()}
-                                            for s, m in zip(seeds, models))
+            models = train_fresh_models(
+                xs, ys, shape, retrain["model"], config, seeds, device=device, desc=f"{name} {key}"
+            )
+            runs.setdefault(key, []).extend(
+                {"seed": s, "size": len(xs), "state_dict": m.state_dict()} for s, m in zip(seeds, models)
+            )
         out["runs"][name] = {"shape": list(shape), "sets": runs}
     return out
 
@@ -228,8 +305,14 @@ def _split_key(key: str) -> tuple[str, str]:
 
 
 def evaluate_dsv(
-    retrained: dict[str, Any], teacher: dict[str, Any], lambdas: dict[str, Any], dsvs: dict[str, Any],
-    dm_sets: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet], data: dict[str, Any],
+    retrained: dict[str, Any],
+    teacher: dict[str, Any],
+    lambdas: dict[str, Any],
+    dsvs: dict[str, Any],
+    dm_sets: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: dict[str, Any],
 ) -> tuple[dict[str, Any], plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
     """metrics.json and the pictures: DSV grids, entropy curves, λ per class, retraining accuracies."""
     metrics: dict[str, Any] = {}
@@ -259,27 +342,42 @@ def evaluate_dsv(
             h = entry["history"]
             entropy.setdefault(kind, {})[size] = {"start": h["entropy"][0], "end": h["entropy"][-1]}
             synthesis.setdefault(kind, {})[size] = {
-                "alive_fraction": float(entry["alive"].float().mean()), "stat_start": h["stat"][0],
-                "stat_end": h["stat"][-1], "teacher_accuracy_start": h["accuracy"][0],
-                "teacher_accuracy_end": h["accuracy"][-1]}
+                "alive_fraction": float(entry["alive"].float().mean()),
+                "stat_start": h["stat"][0],
+                "stat_end": h["stat"][-1],
+                "teacher_accuracy_start": h["accuracy"][0],
+                "teacher_accuracy_end": h["accuracy"][-1],
+            }
         pearson = stats.pearsonr(per_class_lambda, per_class_acc) if np.std(per_class_acc) > 0 else None
         spearman = stats.spearmanr(per_class_lambda, per_class_acc) if np.std(per_class_acc) > 0 else None
         sizes = sorted(accuracies.get("top_lambda", {}), key=int)
         metrics[name] = {
             "chance": 1.0 / k,
-            "teacher": {"test_accuracy": float((logits.argmax(1) == yt).float().mean()),
-                        "per_class_accuracy": per_class_acc},
-            "lambda": {"stat_at_zero": history["stat_at_zero"][0], "stat_start": history["stat"][0],
-                       "stat_end": history["stat"][-1], "stat_ratio": history["stat"][-1] / history["stat_at_zero"][0],
-                       "alive_fraction": float(lambdas[name]["alive"].float().mean()),
-                       "per_class_sum": per_class_lambda},
-            "correlation": {"pearson": float(pearson.statistic) if pearson else None,
-                            "spearman": float(spearman.statistic) if spearman else None,
-                            "classes": k},
+            "teacher": {
+                "test_accuracy": float((logits.argmax(1) == yt).float().mean()),
+                "per_class_accuracy": per_class_acc,
+            },
+            "lambda": {
+                "stat_at_zero": history["stat_at_zero"][0],
+                "stat_start": history["stat"][0],
+                "stat_end": history["stat"][-1],
+                "stat_ratio": history["stat"][-1] / history["stat_at_zero"][0],
+                "alive_fraction": float(lambdas[name]["alive"].float().mean()),
+                "per_class_sum": per_class_lambda,
+            },
+            "correlation": {
+                "pearson": float(pearson.statistic) if pearson else None,
+                "spearman": float(spearman.statistic) if spearman else None,
+                "classes": k,
+            },
             "retrain": {
-                "top_lambda": accuracies.get("top_lambda", {}), "random": accuracies.get("random", {}),
-                "top_minus_random": {s: accuracies["top_lambda"][s]["mean"] - accuracies["random"][s]["mean"]
-                                     for s in sizes if s in accuracies.get("random", {})},
+                "top_lambda": accuracies.get("top_lambda", {}),
+                "random": accuracies.get("random", {}),
+                "top_minus_random": {
+                    s: accuracies["top_lambda"][s]["mean"] - accuracies["random"][s]["mean"]
+                    for s in sizes
+                    if s in accuracies.get("random", {})
+                },
             },
             "dsv": {kind: accuracies[kind] for kind in (*VARIANTS, "dm") if kind in accuracies},
             "entropy": entropy,
@@ -289,29 +387,38 @@ def evaluate_dsv(
     first = next(iter(retrained["runs"].values()))["sets"]
     seeds = max(len(v) for key, v in first.items() if key.startswith("top_lambda/"))
     sizes = ", ".join(f"{n} {len(_splits(n, shapes, digits, data)[0])} train" for n in retrained["runs"])
-    metrics["scale"] = (f"mini world CPU: {sizes}; teacher {t['name']} w{t['width']} d{t['depth']} {t['norm']}; "
-                        f"retrained {m['name']} w{m['width']}, {seeds} seeds per set")
+    metrics["scale"] = (
+        f"mini world CPU: {sizes}; teacher {t['name']} w{t['width']} d{t['depth']} {t['norm']}; "
+        f"retrained {m['name']} w{m['width']}, {seeds} seeds per set"
+    )
     return metrics, *_pictures(metrics, lambdas, dsvs, dm_sets, shapes, digits, data)
 
 
 def _pictures(metrics, lambdas, dsvs, dm_sets, shapes, digits, data):
-    return _grid_figure(dsvs, dm_sets, shapes, digits, data), _entropy_figure(dsvs), \
-        _lambda_figure(metrics, lambdas, shapes, digits, data), _retrain_figure(metrics)
+    return (
+        _grid_figure(dsvs, dm_sets, shapes, digits, data),
+        _entropy_figure(dsvs),
+        _lambda_figure(metrics, lambdas, shapes, digits, data),
+        _retrain_figure(metrics),
+    )
 
 
 def _grid_figure(dsvs, dm_sets, shapes, digits, data) -> plt.Figure:
     names = list(dsvs)
     ipc = max(int(key.split("/")[1]) for key in dsvs[names[0]])
     columns = [f"zero_shot/{ipc}", f"few_shot/{ipc}", f"few_shot_primal/{ipc}", f"dm/{ipc}"]
-    fig, axes = plt.subplots(len(names), len(columns) + 1, figsize=(2.6 * (len(columns) + 1), 3.0 * len(names)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), len(columns) + 1, figsize=(2.6 * (len(columns) + 1), 3.0 * len(names)), squeeze=False
+    )
     per_class = min(ipc, 10)
     for row, name in zip(axes, names):
         train, _ = _splits(name, shapes, digits, data)
         k = train.num_classes
         first = dsvs[name].get(f"few_shot/{ipc}")
         if first is not None:
-            row[0].imshow(class_mosaic(first["initial"], first["initial_labels"], k, per_class), interpolation="nearest")
+            row[0].imshow(
+                class_mosaic(first["initial"], first["initial_labels"], k, per_class), interpolation="nearest"
+            )
         row[0].set_title(f"{name}: real shots", fontsize=8)
         for ax, key in zip(row[1:], columns):
             entry = dsvs[name].get(key) or dm_sets[name].get(key)
@@ -347,8 +454,11 @@ def _lambda_figure(metrics, lambdas, shapes, digits, data) -> plt.Figure:
         for c, (a, b) in enumerate(zip(m["lambda"]["per_class_sum"], m["teacher"]["per_class_accuracy"])):
             ax.annotate(str(c), (a, b), fontsize=7)
         r = m["correlation"]["spearman"]
-        ax.set(title=f"{name}: Σλ per class vs teacher accuracy (Spearman {r if r is None else round(r, 3)})",
-               xlabel="Σλ of the class", ylabel="test accuracy of the class")
+        ax.set(
+            title=f"{name}: Σλ per class vs teacher accuracy (Spearman {r if r is None else round(r, 3)})",
+            xlabel="Σλ of the class",
+            ylabel="test accuracy of the class",
+        )
         ax.title.set_fontsize(8)
         train, _ = _splits(name, shapes, digits, data)
         x, _ = train.tensors()
@@ -369,8 +479,14 @@ def _retrain_figure(metrics) -> plt.Figure:
         sizes = sorted(retrain["top_lambda"], key=int)
         at = np.arange(len(sizes))
         for offset, kind in ((-0.2, "top_lambda"), (0.2, "random")):
-            ax.bar(at + offset, [retrain[kind][s]["mean"] for s in sizes], 0.4,
-                   yerr=[retrain[kind][s]["std"] for s in sizes], label=kind, capsize=3)
+            ax.bar(
+                at + offset,
+                [retrain[kind][s]["mean"] for s in sizes],
+                0.4,
+                yerr=[retrain[kind][s]["std"] for s in sizes],
+                label=kind,
+                capsize=3,
+            )
         ax.axhline(metrics[name]["chance"], color="grey", ls=":", lw=1, label="chance")
         ax.set(xticks=at, xticklabels=[f"{s}/class" for s in sizes], ylabel="test accuracy", title=name)
         ax.legend(fontsize=7)

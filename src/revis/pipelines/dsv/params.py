@@ -121,4 +121,3 @@ class Params(BaseModel):
     distill: Distill
     dm: DM
     retrain: Retrain
-

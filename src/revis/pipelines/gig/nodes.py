@@ -112,7 +112,9 @@ def select_images(shapes: dict[str, Any], data: dict[str, Any]) -> dict[str, Ima
     return {"train": full.subset(np.nonzero(~test)[0]), "test": full.subset(np.nonzero(test)[0])}
 
 
-def train_model(images: dict[str, ImageSet], train: dict[str, Any], data: dict[str, Any], device: str) -> dict[str, Any]:
+def train_model(
+    images: dict[str, ImageSet], train: dict[str, Any], data: dict[str, Any], device: str
+) -> dict[str, Any]:
     """Train the classifier (or take it as built/loaded when epochs is 0); a self-describing checkpoint."""
     train_set, test_set = images["train"], images["test"]
     config = ModelConfig.model_validate(train["model"])
@@ -126,8 +128,12 @@ def train_model(images: dict[str, ImageSet], train: dict[str, Any], data: dict[s
         tc = TrainConfig(epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"])
         history = train_classifier(net.model, x, y, tc, train["seed"], device=device, desc="gig model").to_dict()
     return {
-        "model": config.model_dump(), "shape": [train_set.channels, train_set.num_classes, train_set.image_size],
-        "state_dict": _cpu(base.state_dict()), "normalize": normalize, "history": history, "source": data["source"],
+        "model": config.model_dump(),
+        "shape": [train_set.channels, train_set.num_classes, train_set.image_size],
+        "state_dict": _cpu(base.state_dict()),
+        "normalize": normalize,
+        "history": history,
+        "source": data["source"],
         "test_accuracy": accuracy(net.model.eval(), *test_set.tensors()),  # (moves the model to the CPU)
     }
 
@@ -145,8 +151,9 @@ def sample_features(
     rng = np.random.default_rng(features["seed"])
     index = np.sort(rng.choice(len(train), min(features["n_images"], len(train)), replace=False))
     x = train.subset(index).tensors()[0].to(device)
-    samples = sample_dataset_pfvs(net, x, features["per_image"], features["seed"], layers,
-                                  uniform_share=features["uniform_share"])
+    samples = sample_dataset_pfvs(
+        net, x, features["per_image"], features["seed"], layers, uniform_share=features["uniform_share"]
+    )
     for layer in layers:
         samples[layer]["origin"][:, 0] = torch.from_numpy(index)[samples[layer]["origin"][:, 0]]
     return {"layers": list(layers), "samples": _cpu(samples)}
@@ -162,14 +169,16 @@ def fit_concepts(pfvs: dict[str, Any], concepts: dict[str, Any]) -> dict[str, An
         lam = lasso_penalty(x, concepts["lasso_alpha"])
         vectors = {
             "kmeans": bisecting_kmeans_concepts(x, k, concepts["seed"]),
-            "dictlearn": dictionary_learning_concepts(x, k, lam, concepts["seed"], concepts["dictlearn_iter"],
-                                                      concepts["positive"]),
+            "dictlearn": dictionary_learning_concepts(
+                x, k, lam, concepts["seed"], concepts["dictlearn_iter"], concepts["positive"]
+            ),
             "random": random_concepts(x.shape[1], k, concepts["seed"], concepts["positive"]),
         }
         bases = {name: ConceptBasis(v, lam, concepts["positive"]) for name, v in vectors.items()}
         out["bases"][layer] = {name: basis.to_dict() for name, basis in bases.items()}
-        out["fit_error"][layer] = {name: reconstruction_error(x, basis.encode(x) @ basis.vectors)
-                                   for name, basis in bases.items()}
+        out["fit_error"][layer] = {
+            name: reconstruction_error(x, basis.encode(x) @ basis.vectors) for name, basis in bases.items()
+        }
         log.info("gig concepts %s: k=%d lam=%.4g fit error %s", layer, k, lam, out["fit_error"][layer])
     return out
 
@@ -185,14 +194,21 @@ def attribute_pathways(
     with torch.no_grad():
         classes = net.model(x).argmax(1)
     steps, method, ibs = attribute["n_steps"], attribute["method"], attribute["internal_batch_size"]
-    out: dict[str, Any] = {"layers": layers, "classes": classes, "coefficients": {}, "pairs": {}, "to_class": {},
-                           "sweep": {}}
+    out: dict[str, Any] = {
+        "layers": layers,
+        "classes": classes,
+        "coefficients": {},
+        "pairs": {},
+        "to_class": {},
+        "sweep": {},
+    }
     bases = {kind: _bases(concepts, kind) for kind in DECOMPOSITIONS}
     for kind in DECOMPOSITIONS:
         _, coefficients = encode_layers(net, x, bases[kind])
         out["coefficients"][kind] = coefficients
-        out["to_class"][kind] = {a: class_gig(net, a, bases[kind][a], coefficients[a], classes, steps, method, ibs)
-                                 for a in layers}
+        out["to_class"][kind] = {
+            a: class_gig(net, a, bases[kind][a], coefficients[a], classes, steps, method, ibs) for a in layers
+        }
     coefficients = out["coefficients"]["kmeans"]
     km = bases["kmeans"]
     for a, b in _pairs(layers):
@@ -202,23 +218,38 @@ def attribute_pathways(
     for a, b in _pairs(layers):
         sweep_targets = out["pairs"][_key(a, b)]["targets"][: attribute["sweep_targets"]]
         target_vectors = km[b].tensor(x)[sweep_targets]
-        out["sweep"][_key(a, b)] = completeness_sweep(net, a, b, km[a], coefficients[a][:n_sweep],
-                                                      ConceptProjection(target_vectors), attribute["steps_sweep"],
-                                                      method, ibs)
+        out["sweep"][_key(a, b)] = completeness_sweep(
+            net,
+            a,
+            b,
+            km[a],
+            coefficients[a][:n_sweep],
+            ConceptProjection(target_vectors),
+            attribute["steps_sweep"],
+            method,
+            ibs,
+        )
     for a in layers:
-        out["sweep"][_key(a, "class")] = completeness_sweep(net, a, None, km[a], coefficients[a][:n_sweep],
-                                                            classes[:n_sweep], attribute["steps_sweep"], method, ibs)
+        out["sweep"][_key(a, "class")] = completeness_sweep(
+            net, a, None, km[a], coefficients[a][:n_sweep], classes[:n_sweep], attribute["steps_sweep"], method, ibs
+        )
     return _cpu(out)
 
 
 # --- evaluate -----------------------------------------------------------------------------------
 def _gap(result: dict[str, torch.Tensor]) -> float:
-    return GigResult(scores=result["gig"], delta=result["delta"], full=result["full"], zero=result["zero"]).relative_gap()
+    return GigResult(
+        scores=result["gig"], delta=result["delta"], full=result["full"], zero=result["zero"]
+    ).relative_gap()
 
 
 def evaluate_faithfulness(
-    model: dict[str, Any], images: dict[str, ImageSet], concepts: dict[str, Any], pathways: dict[str, Any],
-    evaluate: dict[str, Any], device: str,
+    model: dict[str, Any],
+    images: dict[str, ImageSet],
+    concepts: dict[str, Any],
+    pathways: dict[str, Any],
+    evaluate: dict[str, Any],
+    device: str,
 ) -> dict[str, Any]:
     """Inter-layer deletion/insertion per order, C-insertion - C-deletion per decomposition, reconstruction."""
     net = _network(model, device)
@@ -229,16 +260,35 @@ def evaluate_faithfulness(
     inter = {}
     for a, b in _pairs(layers):
         inter[_key(a, b)] = inter_layer_faithfulness(
-            net, a, b, bases["kmeans"][a], bases["kmeans"][b], coefficients["kmeans"][a], pathways["pairs"][_key(a, b)],
-            evaluate["targets_per_pair"], evaluate["seed"])
-    to_class = {a: {kind: concept_class_faithfulness(net, a, bases[kind][a], coefficients[kind][a],
-                                                     pathways["to_class"][kind][a]["gig"], pathways["classes"])
-                    for kind in DECOMPOSITIONS} for a in layers}
+            net,
+            a,
+            b,
+            bases["kmeans"][a],
+            bases["kmeans"][b],
+            coefficients["kmeans"][a],
+            pathways["pairs"][_key(a, b)],
+            evaluate["targets_per_pair"],
+            evaluate["seed"],
+        )
+    to_class = {
+        a: {
+            kind: concept_class_faithfulness(
+                net, a, bases[kind][a], coefficients[kind][a], pathways["to_class"][kind][a]["gig"], pathways["classes"]
+            )
+            for kind in DECOMPOSITIONS
+        }
+        for a in layers
+    }
     _, x = _eval_images(images, len(pathways["classes"]), device)
     acts, random_codes = encode_layers(net, x, bases["random"])
     codes = {**coefficients, "random": random_codes}
-    reconstruction = {a: {kind: reconstruction_report(net, a, acts[a], bases[kind][a], codes[kind][a])
-                          for kind in (*DECOMPOSITIONS, "random")} for a in layers}
+    reconstruction = {
+        a: {
+            kind: reconstruction_report(net, a, acts[a], bases[kind][a], codes[kind][a])
+            for kind in (*DECOMPOSITIONS, "random")
+        }
+        for a in layers
+    }
     return _cpu({"inter_layer": inter, "to_class": to_class, "reconstruction": reconstruction})
 
 
@@ -253,8 +303,12 @@ def encode_alignment_images(
 
 
 def evaluate_alignment(
-    model: dict[str, Any], images: dict[str, ImageSet], concepts: dict[str, Any], codes: dict[str, Any],
-    evaluate: dict[str, Any], device: str,
+    model: dict[str, Any],
+    images: dict[str, ImageSet],
+    concepts: dict[str, Any],
+    codes: dict[str, Any],
+    evaluate: dict[str, Any],
+    device: str,
 ) -> dict[str, Any]:
     """Gradient-ERF alignment of k-means concepts with the ground-truth masks, against random concepts."""
     test = images["test"].subset(codes["index"])
@@ -291,8 +345,14 @@ def _concept_label(layer: str, q: int, alignment: dict[str, Any]) -> str:
 
 
 def draw_concept_atlas(
-    model: dict[str, Any], images: dict[str, ImageSet], concepts: dict[str, Any], pathways: dict[str, Any],
-    codes: dict[str, Any], alignment: dict[str, Any], evaluate: dict[str, Any], device: str,
+    model: dict[str, Any],
+    images: dict[str, ImageSet],
+    concepts: dict[str, Any],
+    pathways: dict[str, Any],
+    codes: dict[str, Any],
+    alignment: dict[str, Any],
+    evaluate: dict[str, Any],
+    device: str,
 ) -> plt.Figure:
     """Per layer, the most important concepts and the gradient-ERF crops of their strongest PFVs."""
     net = _network(model, device)
@@ -316,9 +376,12 @@ def draw_concept_atlas(
                 erf = pfv_erf(net.head(layer), x[chosen.to(x.device)], positions.to(x.device), basis.tensor(x)[q]).cpu()
                 crops = [erf_crop(test.images[i], e.numpy()) for i, e in zip(chosen.tolist(), erf)]
             rows.append({"label": _concept_label(layer, q, alignment), "crops": crops})
-    return concept_atlas(groups, "concept atlas: most important concepts per layer (mean |GIG| to the class), "
-                                 "gradient-ERF crops of their strongest PFVs; label: best-matching ground-truth "
-                                 "concept and its IoU")
+    return concept_atlas(
+        groups,
+        "concept atlas: most important concepts per layer (mean |GIG| to the class), "
+        "gradient-ERF crops of their strongest PFVs; label: best-matching ground-truth "
+        "concept and its IoU",
+    )
 
 
 def draw_concept_graph(
@@ -348,14 +411,21 @@ def draw_concept_graph(
         sources = [q for q in np.argsort(-np.abs(weights)) if q in shown[last]][:n_edges]
         edges += [(last, shown[last].index(int(q)), "classes", j, float(weights[q])) for q in sources]
     names = [images["test"].class_names[c] for c in class_ids]
-    return concept_graph(layers, labels, edges, names,
-                         f"concept pathway: top-{n_edges} incoming GIG edges per node (red +, blue -), "
-                         "dataset-wide means over the test images")
+    return concept_graph(
+        layers,
+        labels,
+        edges,
+        names,
+        f"concept pathway: top-{n_edges} incoming GIG edges per node (red +, blue -), "
+        "dataset-wide means over the test images",
+    )
 
 
 def draw_completeness(pathways: dict[str, Any]) -> plt.Figure:
     """Relative completeness gap against the number of Riemann steps, per path."""
-    return completeness_plot(pathways["sweep"], "GIG completeness: |sum GIG - (g(F(X~)) - g(F(0)))| / |g(F(X~)) - g(F(0))|")
+    return completeness_plot(
+        pathways["sweep"], "GIG completeness: |sum GIG - (g(F(X~)) - g(F(0)))| / |g(F(X~)) - g(F(0))|"
+    )
 
 
 def draw_deletion_insertion(faithfulness: dict[str, Any]) -> plt.Figure:
@@ -370,8 +440,12 @@ def _mean(values: list[float]) -> float:
 
 
 def summarise(
-    model: dict[str, Any], concepts: dict[str, Any], pathways: dict[str, Any], faithfulness: dict[str, Any],
-    alignment: dict[str, Any], attribute: dict[str, Any],
+    model: dict[str, Any],
+    concepts: dict[str, Any],
+    pathways: dict[str, Any],
+    faithfulness: dict[str, Any],
+    alignment: dict[str, Any],
+    attribute: dict[str, Any],
 ) -> dict[str, Any]:
     """reports/gig/metrics.json."""
     layers = pathways["layers"]
@@ -384,37 +458,61 @@ def summarise(
     sweep = {key: {f"m{m}": gap for m, gap in pathways["sweep"][key].items()} for key in keys}
     steps = attribute["steps_sweep"]
     sweep["average"] = {f"m{m}": _mean([sweep[key][f"m{m}"] for key in nonlinear]) for m in steps}
-    inter = {pair: {**result["summary"], "gig_win_rate": result["gig_win_rate"]}
-             for pair, result in faithfulness["inter_layer"].items()}
+    inter = {
+        pair: {**result["summary"], "gig_win_rate": result["gig_win_rate"]}
+        for pair, result in faithfulness["inter_layer"].items()
+    }
     orders = sorted({o for result in faithfulness["inter_layer"].values() for o in result["summary"]})
-    inter["average"] = {o: {m: _mean([r["summary"][o][m] for r in faithfulness["inter_layer"].values() if o in r["summary"]])
-                         for m in ("deletion", "insertion", "ins_minus_del")} for o in orders}
+    inter["average"] = {
+        o: {
+            m: _mean([r["summary"][o][m] for r in faithfulness["inter_layer"].values() if o in r["summary"]])
+            for m in ("deletion", "insertion", "ins_minus_del")
+        }
+        for o in orders
+    }
     to_class = {a: faithfulness["to_class"][a] for a in layers}
-    to_class["average"] = {kind: _mean([faithfulness["to_class"][a][kind]["ins_minus_del"] for a in layers])
-                        for kind in DECOMPOSITIONS}
+    to_class["average"] = {
+        kind: _mean([faithfulness["to_class"][a][kind]["ins_minus_del"] for a in layers]) for kind in DECOMPOSITIONS
+    }
     # error on every position of the test images, and on the sampled PFVs the concepts were fitted to
-    recon = {a: {kind: {**faithfulness["reconstruction"][a][kind], "fit_error": concepts["fit_error"][a][kind]}
-                 for kind in faithfulness["reconstruction"][a]} for a in layers}
+    recon = {
+        a: {
+            kind: {**faithfulness["reconstruction"][a][kind], "fit_error": concepts["fit_error"][a][kind]}
+            for kind in faithfulness["reconstruction"][a]
+        }
+        for a in layers
+    }
     recon["average"] = {kind: _mean([recon[a][kind]["error"] for a in layers]) for kind in (*DECOMPOSITIONS, "random")}
     metrics: dict[str, Any] = {
-        "model": {"test_accuracy": model["test_accuracy"],
-                  "concepts_per_layer": {a: len(concepts["bases"][a]["kmeans"]["vectors"]) for a in layers}},
+        "model": {
+            "test_accuracy": model["test_accuracy"],
+            "concepts_per_layer": {a: len(concepts["bases"][a]["kmeans"]["vectors"]) for a in layers},
+        },
         "completeness": {"at_default_steps": at_default, "sweep": sweep},
         "inter_layer": inter,
         "concept_to_class": to_class,
         "reconstruction": recon,
     }
     if alignment.get("available"):
-        align = {a: {kind: {"iou": r["mean_iou"], "pointing": r["mean_pointing"], "n_concepts": r["n_concepts"]}
-                     for kind, r in alignment["layers"][a].items()} for a in layers}
-        align["average"] = {kind: {m: _mean([align[a][kind][m] for a in layers]) for m in ("iou", "pointing")}
-                         for kind in ("kmeans", "random")}
+        align = {
+            a: {
+                kind: {"iou": r["mean_iou"], "pointing": r["mean_pointing"], "n_concepts": r["n_concepts"]}
+                for kind, r in alignment["layers"][a].items()
+            }
+            for a in layers
+        }
+        align["average"] = {
+            kind: {m: _mean([align[a][kind][m] for a in layers]) for m in ("iou", "pointing")}
+            for kind in ("kmeans", "random")
+        }
         metrics["alignment"] = align
     m = model["model"]
     arch = f"{m['name']} w{m['width']} d{m['depth']} {m['norm']}" if m["name"] == "convnet" else m["name"]
     ks = sorted(set(metrics["model"]["concepts_per_layer"].values()))
     where = "mini world CPU: shapes" if model.get("source", "shapes") == "shapes" else "ImageNet-format folder"
-    metrics["scale"] = (f"{where}; {arch}; {len(layers)} layers, k={'/'.join(map(str, ks))} "
-                        f"concepts per layer; GIG on {len(pathways['classes'])} test images, "
-                        f"m={attribute['n_steps']} {attribute['method']}")
+    metrics["scale"] = (
+        f"{where}; {arch}; {len(layers)} layers, k={'/'.join(map(str, ks))} "
+        f"concepts per layer; GIG on {len(pathways['classes'])} test images, "
+        f"m={attribute['n_steps']} {attribute['method']}"
+    )
     return metrics

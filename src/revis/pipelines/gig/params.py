@@ -29,7 +29,9 @@ class Data(BaseModel):
     def _folder_needs_root(self) -> Data:
         if self.source == "imagefolder" and not self.root:
             raise ValueError("source 'imagefolder' needs 'root' (the folder of class folders)")
-        if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
+        if self.normalize is not None and (
+            len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])
+        ):
             raise ValueError("normalize is [[mean per channel], [std per channel]]")
         return self
 

@@ -18,6 +18,13 @@ def create_pipeline(**kwargs) -> Pipeline:
     papers = claimed_pipelines()
     inputs = {f"{p}_{kind}": f"{p}.{kind}" for p in papers for kind in ("claims", "metrics")}
     return pipeline(
-        [node(nodes.build_scoreboard, inputs=inputs, outputs="scoreboard.markdown", name="build_scoreboard",
-              tags=["report"])]
+        [
+            node(
+                nodes.build_scoreboard,
+                inputs=inputs,
+                outputs="scoreboard.markdown",
+                name="build_scoreboard",
+                tags=["report"],
+            )
+        ]
     )
