@@ -1,7 +1,21 @@
-"""Shared fixtures: tiny parameters, throw-away copies of the project, in-process Kedro runs.
+"""Shared fixtures: tiny parameters, throw-away copies of the project, Kedro runs (in memory or in a session).
 
-Tests never write into the repository's own data/, reports/ or MLflow store: end-to-end
-tests run in a copy of the project under tmp_path with its own store.
+Tests never write into the repository's own data/, reports/ or MLflow store: tests that run
+stages do so in a copy of the project under a temporary folder with its own store.
+
+Fixtures (use them by name; nothing is imported from this file):
+
+- ``repo_root``: the repository.
+- ``tiny_params``: ``{section: overrides}`` from ``tests/tiny/<pipeline>.yaml`` -- the small sizes
+  every project copy runs with (one file per pipeline, so pipelines never edit a shared dict).
+- ``project_factory(name, overrides=None, with_metrics=False, extra=None)``: a copy of the project with
+  ``overrides`` (default: the tiny parameters) and then ``extra`` merged over params.yaml.
+- ``kedro_run(root, pipeline, tags=None, params=None, node_names=None)``: a KedroSession run, as
+  ``kedro run --env=base`` does it (hooks, catalog, MLflow store of the copy).
+- ``run_in_memory(pipeline, inputs, params, tags=None)``: the pipeline's nodes over a catalog of
+  in-memory datasets with validated, typed parameters (Kedro's own starters test pipelines
+  this way); returns every output.
+- ``cli_env``: environment for subprocesses (the test environment's ``bin`` first on PATH).
 """
 
 from __future__ import annotations
@@ -11,7 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,87 +45,8 @@ COPIED = [
     "dvc.yaml",
     ".dvcignore",
     ".telemetry",
+    "run-stage",
 ]
-
-# Small enough for seconds, large enough that every stage has real work.
-_TINY_NET = {"name": "convnet", "width": 4, "depth": 2, "norm": "instancenorm"}
-TINY = {
-    "world": {
-        "shapes": {"n_train": 100, "n_test": 50},
-        "detection": {"n_families": 6, "image_size": 64, "radius": [5.0, 10.0]},
-    },
-    "baseline": {
-        "seeds": [0],
-        "epochs": 1,
-        "model": {"name": "convnet", "width": 8, "depth": 2, "norm": "instancenorm"},
-    },
-    # dsv/dkkt: default sizes and ipc (the claims name them), tiny networks and step counts
-    "dsv": {
-        "teacher": {"model": _TINY_NET, "epochs": 1, "batch_size": 64, "lr": 0.05, "weight_decay": 0.005},
-        "select": {"steps": 3, "random_seeds": [0, 1]},
-        "distill": {"steps": 2},
-        "dm": {"iterations": 2, "model": _TINY_NET},
-        "retrain": {
-            "model": _TINY_NET,
-            "epochs": 1,
-            "batch_size": 256,
-            "lr": 0.05,
-            "weight_decay": 0.005,
-            "seeds": [0, 1],
-        },
-    },
-    "dkkt": {
-        "datasets": ["digits", "shapes"],
-        "partial": {"fractions": [0.1, 0.05, 0.01]},  # unordered on purpose
-        "distill": {
-            "ipc": [5, 1, 200],
-            "dm": {"iterations": 2, "model": _TINY_NET},
-            "dkkt": {"sweep": [0.5]},
-            "dsv": {"steps": 2},
-        },
-        "train": {"model": _TINY_NET, "epochs": 1, "batch_size": 256, "lr": 0.05, "weight_decay": 0.005, "seeds": [0]},
-    },
-    "gig": {
-        "train": {"model": {"name": "convnet", "width": 6, "depth": 3, "norm": "batchnorm"}, "epochs": 1},
-        "features": {"n_images": 40, "per_image": 4},
-        "concepts": {"ratio": 1.0, "dictlearn_iter": 2},
-        "attribute": {"n_images": 8, "n_steps": 4, "steps_sweep": [2, 8], "sweep_images": 4},
-        "evaluate": {
-            "targets_per_pair": 2,
-            "alignment_images": 12,
-            "min_images": 1,
-            "atlas_concepts": 2,
-            "atlas_crops": 2,
-        },
-    },
-    "biice": {
-        "train": {
-            "seeds": [0],
-            "epochs": 1,
-            "batch_size": 32,
-            "backbone": {"name": "patch_cnn", "width": 8, "depth": 2, "norm": "instancenorm", "patch": 4},
-        },
-        "attribute": {
-            "deletion_images": 8,
-            "deletion_steps": 4,
-            "random_orders": 1,
-            "picture_images": 2,
-            "trace_iterations": 4,
-        },
-        "evaluate": {"random_maps": 1},
-    },
-    "csod": {
-        "yolo": {"batch": 2},
-        "features": {"epochs": 1},
-        "select": {
-            "methods": ["random", "csod", "k_center"],
-            "budgets": [2, 3],
-            "seeds": [0],
-            "lambda_sweep": {"values": [0.0, 1.0], "budgets": [2]},
-        },
-        "train": {"steps": 1, "workers": 2},  # 2: the process-pool path runs end to end
-    },
-}
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +59,13 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+def _tiny() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for path in sorted((REPO / "tests" / "tiny").glob("*.yaml")):
+        merged = deep_merge(merged, yaml.safe_load(path.read_text()) or {})
+    return merged
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return
@@ -133,7 +75,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def make_project_copy(target: Path, overrides: dict[str, Any] | None = None, with_metrics: bool = False) -> Path:
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def tiny_params() -> dict[str, Any]:
+    return _tiny()
+
+
+def make_project_copy(
+    target: Path, overrides: dict[str, Any] | None = None, with_metrics: bool = False, extra: dict | None = None
+) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for relative in COPIED:
         source = REPO / relative
@@ -148,48 +102,128 @@ def make_project_copy(target: Path, overrides: dict[str, Any] | None = None, wit
         (target / metrics.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(metrics, target / metrics.relative_to(REPO))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    (target / "params.yaml").write_text(
-        yaml.safe_dump(deep_merge(params, overrides if overrides is not None else TINY))
-    )
+    merged = deep_merge(deep_merge(params, overrides if overrides is not None else _tiny()), extra or {})
+    (target / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
     return target
 
 
+@pytest.fixture(scope="session")
+def project_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``project_factory(name, overrides=None, with_metrics=False, extra=None)``: a project copy in its own folder."""
+
+    def make(
+        name: str = "project",
+        overrides: dict[str, Any] | None = None,
+        with_metrics: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> Path:
+        return make_project_copy(tmp_path_factory.mktemp(name) / "project", overrides, with_metrics, extra)
+
+    return make
+
+
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def project(project_factory: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A tiny copy of the project with its own MLflow store; the cwd is its root."""
-    root = make_project_copy(tmp_path / "project")
-    monkeypatch.setenv("REVIS_MLFLOW_DB", str(tmp_path / "mlflow.db"))
+    root = project_factory("project")
+    monkeypatch.setenv("REVIS_MLFLOW_DB", str(root.parent / "mlflow.db"))
     monkeypatch.chdir(root)
     yield root
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
-
-
-def init_git_dvc(root: Path) -> None:
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "tests@revis.invalid")
-    git(root, "config", "user.name", "revis tests")
-    subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=root, check=True)
-    subprocess.run([str(BIN / "dvc"), "config", "core.analytics", "false"], cwd=root, check=True)
-    (root / ".gitignore").write_text("/data/\n/mlflow.db\n/mlartifacts/\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project copy")
-
-
-def run_pipeline(root: Path, pipeline: str, tags: list[str] | None = None, params: dict | None = None) -> None:
+def _kedro_run(
+    root: Path,
+    pipeline: str,
+    tags: list[str] | None = None,
+    params: dict | None = None,
+    node_names: list[str] | None = None,
+) -> None:
     """Run a pipeline in-process through a KedroSession, as `kedro run --env=base` would."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(root)
     with KedroSession.create(project_path=root, env="base", runtime_params=params) as session:
-        session.run(pipeline_names=[pipeline], tags=tags)
+        session.run(pipeline_names=[pipeline], tags=tags, node_names=node_names)
 
 
-def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def kedro_run() -> Callable[..., None]:
+    return _kedro_run
+
+
+def typed_params(pipeline: Any, raw: dict[str, Any]) -> dict[str, Any]:
+    """``params:<key>`` entries for every key of ``raw``, validated into the nodes' declared types."""
+    from kedro.validation.parameter_validator import ParameterValidator
+
+    validated = ParameterValidator({"p": pipeline}).validate_raw_params(copy.deepcopy(raw))
+    entries: dict[str, Any] = {}
+
+    def add(name: str, value: Any) -> None:
+        entries[f"params:{name}"] = value
+        fields = value if isinstance(value, dict) else getattr(value, "__dict__", None)
+        if isinstance(value, dict) or hasattr(type(value), "model_fields"):
+            for key, sub in (fields or {}).items():
+                add(f"{name}.{key}", sub)
+
+    for key, value in validated.items():
+        add(key, value)
+    return entries
+
+
+def _run_in_memory(
+    pipeline_name: str, inputs: dict[str, Any], params: dict[str, Any], tags: list[str] | None = None
+) -> dict[str, Any]:
+    """The registered pipeline's nodes (optionally only ``tags``) over in-memory datasets."""
+    from kedro.framework.project import find_pipelines
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.runner import SequentialRunner
+
+    pipe = find_pipelines(raise_errors=True, pipelines_to_find=[pipeline_name])[pipeline_name]
+    if tags:
+        pipe = pipe.only_nodes_with_tags(*tags)
+    catalog = DataCatalog()
+    for name, value in {**typed_params(pipe, params), **inputs}.items():
+        catalog[name] = MemoryDataset(value, copy_mode="assign")
+    for name in pipe.all_outputs():
+        catalog[name] = MemoryDataset(copy_mode="assign")
+    SequentialRunner().run(pipe, catalog)
+    return {name: catalog.load(name) for name in pipe.all_outputs()}
+
+
+@pytest.fixture(scope="session")
+def run_in_memory() -> Callable[..., dict[str, Any]]:
+    from kedro.framework.project import configure_project
+
+    configure_project("revis")
+    return _run_in_memory
+
+
+@pytest.fixture(scope="session")
+def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra or {})
     return env
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="session")
+def git_dvc_project(project_factory: Callable[..., Path], cli_env: dict[str, str]) -> Callable[..., Path]:
+    """``git_dvc_project(name, overrides=None)``: a tiny project copy that is a git + DVC repository."""
+
+    def make(name: str = "dvcproject", overrides: dict[str, Any] | None = None) -> Path:
+        root = project_factory(name, overrides)
+        git(root, "init", "-q", "-b", "main")
+        git(root, "config", "user.email", "tests@revis.invalid")
+        git(root, "config", "user.name", "revis tests")
+        subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=root, check=True, env=cli_env)
+        subprocess.run([str(BIN / "dvc"), "config", "core.analytics", "false"], cwd=root, check=True, env=cli_env)
+        (root / ".gitignore").write_text("/data/\n/mlflow.db\n/mlartifacts/\n")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "project copy")
+        return root
+
+    return make

@@ -5,15 +5,22 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, init_git_dvc, make_project_copy, subprocess_env
 
 from revis.datasets.voc import read_voc_folder
 
 pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def _env(root, **extra):
+    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    return {**os.environ, "PATH": path, "REVIS_MLFLOW_DB": str(root.parent / "mlflow.db"), **extra}
 
 
 def dvc(root, *args, check=True, timeout=600):
@@ -23,7 +30,7 @@ def dvc(root, *args, check=True, timeout=600):
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=subprocess_env({"REVIS_MLFLOW_DB": str(root.parent / "mlflow.db")}),
+        env=_env(root),
     )
     if check and result.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -35,10 +42,8 @@ def ran_stages(output: str) -> set[str]:
 
 
 @pytest.fixture
-def dvc_project(tmp_path):
-    root = make_project_copy(tmp_path / "project")
-    init_git_dvc(root)
-    return root
+def dvc_project(git_dvc_project):
+    return git_dvc_project("dvc")
 
 
 def test_incremental_repro_and_dvc_exp_params(dvc_project):
@@ -71,7 +76,7 @@ def test_incremental_repro_and_dvc_exp_params(dvc_project):
 
 def test_killed_stage_leaves_nothing_half_written(dvc_project):
     root = dvc_project
-    env = subprocess_env({"REVIS_MLFLOW_DB": str(root.parent / "mlflow.db"), "PYTHONUNBUFFERED": "1", "COLUMNS": "250"})
+    env = _env(root, PYTHONUNBUFFERED="1", COLUMNS="250")
     proc = subprocess.Popen(
         [str(BIN / "dvc"), "repro", "world-ingest"],
         cwd=root,

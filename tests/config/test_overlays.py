@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
 
 from revis.config.overlay import main, merge, set_param_args
 from revis.config.schema import validate_params
 
+REPO = Path(__file__).resolve().parents[2]
 OVERLAYS = sorted((REPO / "paper_scale").glob("*.yaml"))
 
 

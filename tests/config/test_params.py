@@ -1,11 +1,13 @@
 import json
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_pipeline
 
 from revis.config.loader import RevisConfigLoader
 from revis.config.schema import ParameterError, validate_params
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def committed_params() -> dict:
@@ -46,12 +48,12 @@ def test_nested_and_section_errors_are_named():
     assert "'dsvv': unknown parameter section" in message
 
 
-def test_invalid_params_fail_before_any_compute(project):
+def test_invalid_params_fail_before_any_compute(project, kedro_run):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["baseline"]["epochs"] = 0
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ParameterError, match="'baseline.epochs'"):
-        run_pipeline(project, "world")
+        kedro_run(project, "world")
     assert not (project / "data").exists() and not (project / "reports" / "world").exists()
 
 
@@ -66,12 +68,12 @@ def test_local_overrides_apply_to_local_env_only(project):
     assert local["baseline"]["lr"] == base["baseline"]["lr"]  # the rest still comes from params.yaml
 
 
-def test_a_value_changed_in_params_yaml_reaches_the_node(project):
-    run_pipeline(project, "world")
+def test_a_value_changed_in_params_yaml_reaches_the_node(project, kedro_run):
+    kedro_run(project, "world")
     for epochs in (2, 3):
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["baseline"]["epochs"] = epochs
         (project / "params.yaml").write_text(yaml.safe_dump(params))
-        run_pipeline(project, "baseline", tags=["train"])
+        kedro_run(project, "baseline", tags=["train"])
         histories = json.loads((project / "data" / "06_models" / "baseline" / "histories.json").read_text())
         assert {len(h["loss"]) for h in histories.values()} == {epochs}

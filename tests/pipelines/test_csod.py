@@ -1,16 +1,18 @@
 """The csod pipeline: parameter schema, stage tags, and one tiny end-to-end run through KedroSession."""
 
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
 import yaml
-from conftest import REPO, make_project_copy, run_pipeline
 
 from revis.config.schema import ParameterError, validate_params
 from revis.dvc_stages import STAGE_KINDS
 from revis.pipelines.csod import create_pipeline
 from revis.reporting.claims import ClaimsFile
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def committed_params() -> dict:
@@ -64,15 +66,15 @@ def test_claims_cover_every_metric_and_name_the_published_value():
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory):
-    root = make_project_copy(tmp_path_factory.mktemp("csod") / "project")  # conftest.TINY: 5 YOLO runs of 1 epoch
+def ran(project_factory, kedro_run):
+    root = project_factory("csod")  # conftest.TINY: 5 YOLO runs of 1 epoch
     store = root.parent / "mlflow.db"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(store))
         patch.chdir(root)
-        run_pipeline(root, "world")
+        kedro_run(root, "world")
         for stage in ("features", "select", "train", "evaluate"):
-            run_pipeline(root, "csod", tags=[stage])
+            kedro_run(root, "csod", tags=[stage])
         yield root, store
 
 

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import make_project_copy, run_pipeline
 
 from revis.datasets.voc import read_voc_folder
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
-def ran_project(tmp_path_factory):
-    root = make_project_copy(tmp_path_factory.mktemp("e2e") / "project", with_metrics=True)
+def ran_project(project_factory, kedro_run):
+    root = project_factory("e2e", with_metrics=True)
     store = root.parent / "mlflow.db"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(store))
@@ -29,7 +30,7 @@ def ran_project(tmp_path_factory):
             ("baseline", ["evaluate"]),
             ("scoreboard", None),
         ]:
-            run_pipeline(root, pipeline, tags)
+            kedro_run(root, pipeline, tags)
         yield root, store
 
 

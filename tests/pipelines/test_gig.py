@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import TINY, make_project_copy, run_pipeline
 
 from revis.config.schema import ParameterError, validate_params
 from revis.pipelines.gig import nodes
@@ -23,13 +22,13 @@ def _make_shapes(root):
 
 
 @pytest.fixture(scope="module")
-def ran_gig(tmp_path_factory):
-    root = make_project_copy(tmp_path_factory.mktemp("gig") / "project", overrides=TINY)
+def ran_gig(project_factory, kedro_run):
+    root = project_factory("gig")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REVIS_MLFLOW_DB", str(root.parent / "mlflow.db"))
         patch.chdir(root)
         _make_shapes(root)
-        run_pipeline(root, "gig")  # all three stages; what crosses them goes through the catalog's files
+        kedro_run(root, "gig")  # all three stages; what crosses them goes through the catalog's files
         yield root
 
 

@@ -1,4 +1,8 @@
-"""Summaries that every paper's metrics.json uses."""
+"""Summaries that every paper's metrics.json uses: samples over seeds, proportions, flat views.
+
+``mean_std`` keeps the per-seed values (and the seeds) beside the mean, so the scoreboard can
+test a claim (``revis.reporting.verdicts``) instead of comparing two means.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,41 @@ from typing import Any
 import numpy as np
 
 
-def mean_std(values: Sequence[float]) -> dict[str, float]:
-    """Mean and (population) standard deviation over seeds / models, plus the count."""
+def mean_std(values: Sequence[float], seeds: Sequence[int] | None = None) -> dict[str, Any]:
+    """Mean, sample standard deviation (ddof = 1; None for a single value), n, and the values themselves.
+
+    ``seeds`` (same length) records which seed gave each value, so paired tests can check that
+    two samples pair up.
+    """
     array = np.asarray(values, dtype=float)
-    return {"mean": float(array.mean()), "std": float(array.std()), "n": int(array.size)}
+    if array.size == 0:
+        raise ValueError("mean_std of an empty sample")
+    if seeds is not None and len(seeds) != array.size:
+        raise ValueError(f"{len(seeds)} seeds for {array.size} values")
+    summary: dict[str, Any] = {
+        "mean": float(array.mean()),
+        "std": float(array.std(ddof=1)) if array.size > 1 else None,
+        "n": int(array.size),
+        "values": [float(v) for v in array],
+    }
+    if seeds is not None:
+        summary["seeds"] = [int(s) for s in seeds]
+    return summary
+
+
+def proportion(successes: int, trials: int) -> dict[str, Any]:
+    """A count of successes out of trials, with its Wilson 95 % interval."""
+    from revis.reporting.verdicts import wilson
+
+    if not 0 <= successes <= trials:
+        raise ValueError(f"proportion needs 0 <= successes <= trials, got {successes}/{trials}")
+    low, high = wilson(successes, trials)
+    return {
+        "rate": successes / trials if trials else None,
+        "successes": int(successes),
+        "trials": int(trials),
+        "ci95": [low, high],
+    }
 
 
 def flat_numbers(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from revis.atomic import atomic_file
+from revis.curves import log_curve
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,12 @@ def train_classifier(
     progress: bool = True,
     desc: str = "train",
     checkpoint: str | os.PathLike | None = None,
+    curve: str | None = None,
 ) -> TrainHistory:
-    """Train ``model`` in place on (x, y) with cross-entropy; returns per-epoch loss/accuracy."""
+    """Train ``model`` in place on (x, y) with cross-entropy; returns per-epoch loss/accuracy.
+
+    ``curve`` names this run's loss/accuracy curves for the tracker (``<curve>.loss`` per epoch).
+    """
     config = config if isinstance(config, TrainConfig) else TrainConfig.model_validate(config)
     rank, world = distributed_context()
     generator = torch.Generator().manual_seed(seed)
@@ -140,6 +145,8 @@ def train_classifier(
         history.loss.append(float(stats[0] / stats[2]))
         history.accuracy.append(float(stats[1] / stats[2]))
         epochs.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
+        if curve is not None and rank == 0:
+            log_curve({f"{curve}.loss": history.loss[-1], f"{curve}.accuracy": history.accuracy[-1]}, len(history.loss))
         if checkpoint is not None and rank == 0:
             save_checkpoint(
                 checkpoint, model, epoch=len(history.loss), history=history.to_dict(), config=config.model_dump()

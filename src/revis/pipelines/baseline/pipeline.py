@@ -2,23 +2,21 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.baseline import nodes
-
-TRAIN_PARAMS = ("datasets", "seeds", "model", "epochs", "batch_size", "lr", "momentum", "weight_decay")
+from revis.pipelines.baseline import nodes_evaluate, nodes_train
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                nodes.train_baselines,
-                inputs={"shapes": "shapes", "digits": "digits", **{key: f"params:{key}" for key in TRAIN_PARAMS}},
+                nodes_train.train_baselines,
+                inputs=["shapes", "digits", "params:baseline"],
                 outputs=["models", "histories"],
                 name="train_baselines",
                 tags=["train"],
             ),
             node(
-                nodes.evaluate_baselines,
+                nodes_evaluate.evaluate_baselines,
                 inputs=["models", "histories", "shapes", "digits"],
                 outputs=["metrics", "plot_training_curves"],
                 name="evaluate_baselines",
@@ -27,4 +25,5 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         namespace="baseline",
         inputs={"shapes": "world.shapes", "digits": "world.digits"},
+        parameters={"params:baseline": "params:baseline"},
     )

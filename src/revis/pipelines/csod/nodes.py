@@ -122,7 +122,7 @@ def summarize(
             csod, rand = ap50["csod"][key], ap50["random"][key]
             gap[key] = csod["mean"] - rand["mean"]
             # the gap in standard errors of a difference of two means (seed noise of both)
-            se = float(np.sqrt(csod["std"] ** 2 / csod["n"] + rand["std"] ** 2 / rand["n"]))
+            se = float(np.sqrt((csod["std"] or 0.0) ** 2 / csod["n"] + (rand["std"] or 0.0) ** 2 / rand["n"]))
             gap_z[key] = gap[key] / se if se > 0 else 0.0
             by_seed = {(r["label"], r["seed"]): r["ap50"] for r in runs if r["budget"] == budget}
             wins[key] = sum(
@@ -193,7 +193,7 @@ def _curves(metrics: dict[str, Any], select: dict[str, Any]) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, (name, table) in zip(axes, [("AP50", metrics["ap50"]), ("AP50-95", metrics["ap50_95"])]):
         for label in p.methods:
-            points = sorted((_budget_of(k), v["mean"], v["std"]) for k, v in table.get(label, {}).items())
+            points = sorted((_budget_of(k), v["mean"], v["std"] or 0.0) for k, v in table.get(label, {}).items())
             if points:
                 x, y, err = zip(*points)
                 ax.errorbar(x, y, yerr=err, marker="o", capsize=3, lw=2 if label == "csod" else 1, label=label)
@@ -230,7 +230,7 @@ def _sweep(metrics: dict[str, Any], select: dict[str, Any]) -> plt.Figure:
             ax.errorbar(
                 x,
                 [s["mean"] for _, s in points],
-                yerr=[s["std"] for _, s in points],
+                yerr=[s["std"] or 0.0 for _, s in points],
                 marker="o",
                 capsize=3,
                 label=f"CSOD, {_budget_of(key)} images",

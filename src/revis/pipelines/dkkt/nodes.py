@@ -360,7 +360,7 @@ def _accuracy_figure(metrics) -> plt.Figure:
                 at + (j - len(METHODS) / 2 + 0.5) * width,
                 [methods[method][f][i]["mean"] for f, i in keys],
                 width,
-                yerr=[methods[method][f][i]["std"] for f, i in keys],
+                yerr=[methods[method][f][i]["std"] or 0.0 for f, i in keys],
                 label=method,
                 capsize=2,
             )

@@ -483,7 +483,7 @@ def _retrain_figure(metrics) -> plt.Figure:
                 at + offset,
                 [retrain[kind][s]["mean"] for s in sizes],
                 0.4,
-                yerr=[retrain[kind][s]["std"] for s in sizes],
+                yerr=[retrain[kind][s]["std"] or 0.0 for s in sizes],
                 label=kind,
                 capsize=3,
             )

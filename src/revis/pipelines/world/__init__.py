@@ -1,5 +1,8 @@
 """``world``: generate the mini world (shapes, detection scenes) and ingest sklearn digits."""
 
-from revis.pipelines.world.pipeline import create_pipeline
 
-__all__ = ["create_pipeline"]
+def create_pipeline(**kwargs):
+    """Kedro's pipeline discovery entry; imports the wiring (and its node modules) only when asked."""
+    from revis.pipelines.world.pipeline import create_pipeline as create
+
+    return create(**kwargs)

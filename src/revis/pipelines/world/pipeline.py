@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.world import nodes
+from revis.pipelines.world import nodes_ingest as nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,4 +1,4 @@
-"""Nodes of the ``world`` pipeline: thin adapters over ``revis.world`` and ``revis.datasets``."""
+"""``world-ingest``: thin adapters over ``revis.world`` and ``revis.datasets``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from revis.world.pictures import detection_samples_figure, shapes_samples_figure
 from revis.world.shapes import generate_shapes, world_rules
 
 
-def make_shapes(seed: int, params: dict[str, Any]) -> dict[str, Any]:
+def make_shapes(seed: int, p: ShapesParams) -> dict[str, Any]:
     """Shapes world train/test splits (CIFAR-10 layout on disk) with concept masks and rules."""
-    p = ShapesParams.model_validate(params)
     kwargs = dict(size=p.image_size, distractors=tuple(p.distractors), radius_range=tuple(p.radius), noise=p.noise)
     return {
         "train": generate_shapes(p.n_train, seed=seed * 2 + 1, **kwargs),
@@ -26,14 +25,13 @@ def make_shapes(seed: int, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_digits(seed: int, params: dict[str, Any]) -> dict[str, ImageSet]:
+def make_digits(seed: int, p: DigitsParams) -> dict[str, ImageSet]:
     """scikit-learn digits, stratified train/test split."""
-    return sklearn_digits(DigitsParams.model_validate(params).test_fraction, seed)
+    return sklearn_digits(p.test_fraction, seed)
 
 
-def make_detection(seed: int, params: dict[str, Any]) -> VocData:
+def make_detection(seed: int, p: DetectionParams) -> VocData:
     """Detection scenes with near-duplicate families, written in the Pascal VOC layout."""
-    p = DetectionParams.model_validate(params)
     world = generate_detection_world(
         seed=seed,
         n_families=p.n_families,

@@ -1,0 +1,49 @@
+"""``baseline-train``: one ConvNet per (dataset, seed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from revis.datasets.imageset import ImageSet
+from revis.models import build_model
+from revis.pipelines.baseline.params import Params
+from revis.training import TrainConfig, train_classifier
+
+
+def splits(name: str, shapes: dict[str, Any], digits: dict[str, ImageSet]) -> tuple[ImageSet, ImageSet]:
+    """(train, test) of a dataset by name."""
+    source = {"shapes": shapes, "digits": digits}[name]
+    return source["train"], source["test"]
+
+
+def train_baselines(
+    shapes: dict[str, Any], digits: dict[str, ImageSet], params: Params
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train one ConvNet per (dataset, seed); return self-describing checkpoints and histories."""
+    config = TrainConfig(
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        lr=params.lr,
+        momentum=params.momentum,
+        weight_decay=params.weight_decay,
+    )
+    checkpoints: dict[str, Any] = {"model": params.model.model_dump(), "runs": {}}
+    histories: dict[str, Any] = {}
+    for name in params.datasets:
+        train, _ = splits(name, shapes, digits)
+        x, y = train.tensors()
+        for seed in params.seeds:
+            torch.manual_seed(seed)
+            net = build_model(params.model, train.channels, train.num_classes, train.image_size)
+            history = train_classifier(net, x, y, config, seed, desc=f"{name} seed {seed}", curve=f"{name}.seed{seed}")
+            run = f"{name}/seed{seed}"
+            checkpoints["runs"][run] = {
+                "dataset": name,
+                "seed": seed,
+                "state_dict": net.state_dict(),
+                "shape": [train.channels, train.num_classes, train.image_size],
+            }
+            histories[run] = history.to_dict()
+    return checkpoints, histories

@@ -1,0 +1,262 @@
+"""Statistical verdicts for comparison claims: holds / does not hold / inconclusive.
+
+A claim compares a measured quantity ``metric`` with a ``baseline`` (another measured
+quantity or a constant) in a stated ``direction``. The verdict comes from a one-sided test at
+level ``alpha``:
+
+- **holds**: the effect is in the claimed direction (beyond ``margin``) and the one-sided test
+  in that direction rejects at ``alpha``;
+- **does not hold**: the one-sided test in the *opposite* direction rejects at ``alpha``;
+- **inconclusive**: neither (too few seeds, too much spread, or no effect).
+
+Measured quantities are the summaries that pipelines write into ``metrics.json``:
+``{"mean", "std", "n", "values", "seeds"}`` (``reporting.summary.mean_std``) for numbers over
+seeds, ``{"successes", "trials", "rate"}`` (``reporting.summary.proportion``) for counts, and
+``{"x": [...], "y": [...]}`` for a correlation. Tests (scipy.stats):
+
+========== =================================================== ==================================
+test        compares                                            95 % interval of the effect
+========== =================================================== ==================================
+paired_t    per-seed differences a_s - b_s (same seeds)          t interval of the mean difference
+sign        per-seed differences, exact binomial on their signs  t interval of the mean difference
+welch_t     two independent samples                              Welch-Satterthwaite t interval
+one_sample  a sample against a constant                          t interval of the mean
+fisher      two proportions (exact, Fisher)                      Newcombe hybrid score interval
+binomial    a proportion against a constant rate (exact)         Wilson score interval
+spearman    rank correlation of x and y against 0                Fisher-z interval of rho
+========== =================================================== ==================================
+
+A sample without spread (n < 2, or per-seed differences all equal) decides nothing: such a
+claim is inconclusive, with the reason stated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+Direction = Literal["greater", "less"]
+TestName = Literal["paired_t", "sign", "welch_t", "one_sample", "fisher", "binomial", "spearman"]
+PAIRED = ("paired_t", "sign")
+HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_EVALUATED = "holds", "does not hold", "inconclusive", "not evaluated"
+TEST_LABELS = {
+    "paired_t": "paired t",
+    "sign": "sign test",
+    "welch_t": "Welch t",
+    "one_sample": "one-sample t",
+    "fisher": "Fisher exact",
+    "binomial": "exact binomial",
+    "spearman": "Spearman",
+}
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    effect: float | None = None  # metric - baseline (difference of means / rates, or rho)
+    ci: tuple[float, float] | None = None  # 95 % two-sided interval of the effect
+    p: float | None = None  # one-sided p-value in the claimed direction
+    n: str = ""  # sample sizes, e.g. "5" or "5 vs 5" or "64/192 vs 20/192"
+    test: str = ""
+    reason: str = ""
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict in (HOLDS, DOES_NOT_HOLD)
+
+
+class SampleError(ValueError):
+    """A metric does not hold the kind of sample that the claim's test needs."""
+
+
+def _values(summary: Any, path: str) -> np.ndarray:
+    if isinstance(summary, dict) and "values" in summary:
+        values = summary["values"]
+    elif isinstance(summary, list):
+        values = summary
+    elif isinstance(summary, (int, float)) and not isinstance(summary, bool):
+        values = [summary]
+    else:
+        raise SampleError(f"`{path}` holds no per-seed values (a mean_std summary with 'values')")
+    array = np.asarray([v for v in values if v is not None], dtype=float)
+    if array.size != len(values):
+        raise SampleError(f"`{path}` has missing (null) values")
+    return array
+
+
+def _counts(summary: Any, path: str) -> tuple[int, int]:
+    if not (isinstance(summary, dict) and "successes" in summary and "trials" in summary):
+        raise SampleError(f"`{path}` holds no counts (a proportion summary with 'successes' and 'trials')")
+    return int(summary["successes"]), int(summary["trials"])
+
+
+def _sign(direction: Direction) -> float:
+    return 1.0 if direction == "greater" else -1.0
+
+
+def _t_interval(mean: float, se: float, df: float) -> tuple[float, float]:
+    half = float(stats.t.ppf(0.975, df)) * se
+    return mean - half, mean + half
+
+
+def _decide(p_claimed: float, p_opposite: float, alpha: float) -> str:
+    if p_claimed < alpha:
+        return HOLDS
+    if p_opposite < alpha:
+        return DOES_NOT_HOLD
+    return INCONCLUSIVE
+
+
+def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion."""
+    if trials == 0:
+        return 0.0, 1.0
+    rate = successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe(sa: int, na: int, sb: int, nb: int) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for a difference of two proportions (his method 10)."""
+    pa, pb = sa / na, sb / nb
+    la, ua = wilson(sa, na)
+    lb, ub = wilson(sb, nb)
+    d = pa - pb
+    return d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
+
+
+def _differences_verdict(d: np.ndarray, margin: float, direction: Direction, alpha: float, test: str) -> Verdict:
+    """Paired and one-sample tests on ``d`` (per-seed differences, or values minus a constant)."""
+    n = d.size
+    effect = float(d.mean())
+    label = TEST_LABELS[test]
+    if n < 2:
+        return Verdict(INCONCLUSIVE, effect, None, None, str(n), label, "n = 1: no spread, nothing to test")
+    sd = float(d.std(ddof=1))
+    if sd <= 1e-9 * max(1.0, abs(effect)):  # float noise of identical differences is no spread
+        sd = 0.0
+    ci = _t_interval(effect, sd / math.sqrt(n), n - 1) if sd > 0 else (effect, effect)
+    s = _sign(direction)
+    if test == "sign":
+        above, below = int(np.sum(s * (d - s * margin) > 0)), int(np.sum(s * (d - s * margin) < 0))
+        if above + below == 0:
+            return Verdict(INCONCLUSIVE, effect, ci, None, str(n), label, "every difference ties the margin")
+        p = float(stats.binomtest(above, above + below, 0.5, alternative="greater").pvalue)
+        p_opposite = float(stats.binomtest(below, above + below, 0.5, alternative="greater").pvalue)
+        return Verdict(_decide(p, p_opposite, alpha), effect, ci, p, str(n), label)
+    if sd == 0:
+        return Verdict(
+            INCONCLUSIVE,
+            effect,
+            ci,
+            None,
+            str(n),
+            label,
+            "no spread: every seed gives the same difference (the seeds do not vary the result)",
+        )
+    shifted = s * (d - s * margin)  # > 0 in the claimed direction
+    p = float(stats.ttest_1samp(shifted, 0.0, alternative="greater").pvalue)
+    p_opposite = float(stats.ttest_1samp(shifted, 0.0, alternative="less").pvalue)
+    return Verdict(_decide(p, p_opposite, alpha), effect, ci, p, str(n), label)
+
+
+def evaluate_comparison(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction = "greater",
+    margin: float = 0.0,
+    alpha: float = 0.05,
+    a_path: str = "metric",
+    b_path: str = "baseline",
+) -> Verdict:
+    """Verdict for ``a`` (a summary) against ``b`` (a summary, or a number for one-sample tests)."""
+    s = _sign(direction)
+    if test in PAIRED:
+        va, vb = _values(a, a_path), _values(b, b_path)
+        if va.size != vb.size:
+            raise SampleError(f"paired test needs the same seeds: `{a_path}` has {va.size}, `{b_path}` {vb.size}")
+        seeds_a, seeds_b = (x.get("seeds") if isinstance(x, dict) else None for x in (a, b))
+        if seeds_a is not None and seeds_b is not None and list(seeds_a) != list(seeds_b):
+            raise SampleError(f"paired test needs the same seeds: `{a_path}` {seeds_a}, `{b_path}` {seeds_b}")
+        return _differences_verdict(va - vb, margin, direction, alpha, test)
+    if test == "one_sample":
+        return _differences_verdict(_values(a, a_path) - float(b), margin, direction, alpha, test)
+    if test == "welch_t":
+        va, vb = _values(a, a_path), _values(b, b_path)
+        effect = float(va.mean() - vb.mean())
+        n = f"{va.size} vs {vb.size}"
+        if va.size < 2 or vb.size < 2:
+            return Verdict(INCONCLUSIVE, effect, None, None, n, TEST_LABELS[test], "a sample of 1: no spread")
+        qa, qb = va.var(ddof=1) / va.size, vb.var(ddof=1) / vb.size
+        if qa + qb == 0:
+            return Verdict(
+                INCONCLUSIVE, effect, (effect, effect), None, n, TEST_LABELS[test], "no spread in either sample"
+            )
+        df = (qa + qb) ** 2 / ((qa**2 / (va.size - 1)) + (qb**2 / (vb.size - 1)))
+        ci = _t_interval(effect, math.sqrt(qa + qb), df)
+        shifted = va - s * margin
+        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+        p = float(stats.ttest_ind(shifted, vb, equal_var=False, alternative=alt).pvalue)
+        p_opposite = float(stats.ttest_ind(shifted, vb, equal_var=False, alternative=opp).pvalue)
+        return Verdict(_decide(p, p_opposite, alpha), effect, ci, p, n, TEST_LABELS[test])
+    if test == "fisher":
+        (sa, na), (sb, nb) = _counts(a, a_path), _counts(b, b_path)
+        if na == 0 or nb == 0:
+            return Verdict(INCONCLUSIVE, None, None, None, f"{sa}/{na} vs {sb}/{nb}", TEST_LABELS[test], "no trials")
+        if margin:
+            raise SampleError("fisher does not take a margin")
+        effect = sa / na - sb / nb
+        table = [[sa, na - sa], [sb, nb - sb]]
+        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+        p = float(stats.fisher_exact(table, alternative=alt).pvalue)
+        p_opposite = float(stats.fisher_exact(table, alternative=opp).pvalue)
+        return Verdict(
+            _decide(p, p_opposite, alpha),
+            effect,
+            newcombe(sa, na, sb, nb),
+            p,
+            f"{sa}/{na} vs {sb}/{nb}",
+            TEST_LABELS[test],
+        )
+    if test == "binomial":
+        sa, na = _counts(a, a_path)
+        rate = float(b) + s * margin
+        if na == 0:
+            return Verdict(INCONCLUSIVE, None, None, None, f"{sa}/{na}", TEST_LABELS[test], "no trials")
+        lo, hi = wilson(sa, na)
+        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+        p = float(stats.binomtest(sa, na, rate, alternative=alt).pvalue)
+        p_opposite = float(stats.binomtest(sa, na, rate, alternative=opp).pvalue)
+        return Verdict(
+            _decide(p, p_opposite, alpha),
+            sa / na - float(b),
+            (lo - float(b), hi - float(b)),
+            p,
+            f"{sa}/{na}",
+            TEST_LABELS[test],
+        )
+    if test == "spearman":
+        if not (isinstance(a, dict) and "x" in a and "y" in a):
+            raise SampleError(f"`{a_path}` holds no paired samples {{'x': [...], 'y': [...]}}")
+        x, y = np.asarray(a["x"], dtype=float), np.asarray(a["y"], dtype=float)
+        n = x.size
+        if n < 4:
+            return Verdict(INCONCLUSIVE, None, None, None, str(n), TEST_LABELS[test], "fewer than 4 pairs")
+        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+        rho = float(stats.spearmanr(x, y).statistic)
+        if not math.isfinite(rho):
+            return Verdict(INCONCLUSIVE, None, None, None, str(n), TEST_LABELS[test], "a constant sample")
+        p = float(stats.spearmanr(x, y, alternative=alt).pvalue)
+        p_opposite = float(stats.spearmanr(x, y, alternative=opp).pvalue)
+        z, half = math.atanh(max(min(rho, 0.999999), -0.999999)), 1.959964 * math.sqrt(1.06 / (n - 3))
+        return Verdict(
+            _decide(p, p_opposite, alpha), rho, (math.tanh(z - half), math.tanh(z + half)), p, str(n), TEST_LABELS[test]
+        )
+    raise SampleError(f"unknown test {test!r}")
