@@ -72,9 +72,11 @@ def data_path_fields(model: type, prefix: str) -> list[str]:
             found.append(dotted)
             continue
         annotation = field.annotation
-        candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or (
-            typing.get_origin(annotation) is typing.Union
-        ) else (annotation,)
+        candidates = (
+            typing.get_args(annotation)
+            if isinstance(annotation, types.UnionType) or (typing.get_origin(annotation) is typing.Union)
+            else (annotation,)
+        )
         for candidate in candidates:
             if isinstance(candidate, type) and issubclass(candidate, BaseModel):
                 found += data_path_fields(candidate, dotted)
