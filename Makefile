@@ -1,10 +1,12 @@
 # revis: `make repro` runs everything, `make test` runs the fast tests. Both create .venv first.
+# `make help` lists every target. Paths are quoted: a checkout under a folder with spaces works.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 5000
 
 # offline and quiet: no telemetry from any tool, no hub look-ups at run time
 export PATH := $(BIN):$(PATH)
@@ -17,46 +19,72 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-slow test-all ui dvc-yaml check-params check-regressions lint clean
+.PHONY: help install repro test test-integration test-slow test-all ui viz dvc-yaml check-params \
+        check-regressions times lint format clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' "$(CURDIR)/Makefile" | sed -E 's/:.*## /\t/' | expand -t 20
 
 $(STAMP): pyproject.toml constraints.txt
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --constraint constraints.txt --editable ".[dev]"
-	@touch $(STAMP)
+	@test -x "$(VENV)/bin/python" || "$(PYTHON)" -m venv "$(VENV)"
+	"$(BIN)/pip" install --quiet --constraint constraints.txt --editable ".[dev]"
+	@# the telemetry plugin (a Kedro dependency) would print notices and write a config file: revis runs offline
+	"$(BIN)/pip" uninstall --quiet --yes kedro-telemetry
+	@touch "$(STAMP)"
 
-install: $(STAMP)
+install: $(STAMP)  ## create .venv and install revis with its pinned dependencies
 
-repro: $(STAMP)
-	$(BIN)/dvc repro
+repro: $(STAMP)  ## run the whole default DAG (dvc repro), then print the per-stage time table
+	@date +%s > "$(VENV)/.repro-started"
+	"$(BIN)/dvc" repro
+	@"$(BIN)/python" -m revis.tracking.report --since "$$(cat "$(VENV)/.repro-started")"
 	@echo
 	@echo "Done. Metrics:    reports/<pipeline>/metrics.json"
 	@echo "      Pictures:   reports/<pipeline>/plots/*.png"
 	@echo "      Scoreboard: reports/SCOREBOARD.md"
-	@echo "      MLflow:     make ui  (http://127.0.0.1:5000)"
+	@echo "      MLflow:     make ui  (http://127.0.0.1:$(PORT))"
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## the fast tests (no integration, slow or gpu ones)
+	"$(BIN)/python" -m pytest
 
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow
+test-integration: $(STAMP)  ## stages through KedroSessions, the tracking agent, servers, DDP
+	"$(BIN)/python" -m pytest -m integration
 
-test-all: $(STAMP)
-	$(BIN)/python -m pytest -m "slow or not slow"
+test-slow: $(STAMP)  ## DVC end to end on a tiny copy of the project
+	"$(BIN)/python" -m pytest -m slow
 
-ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host 127.0.0.1 --port $${PORT:-5000}
+test-all: $(STAMP)  ## everything but gpu tests (which skip without CUDA anyway)
+	"$(BIN)/python" -m pytest -m "not gpu"
 
-dvc-yaml: $(STAMP)
-	$(BIN)/kedro dvc-yaml
+ui: $(STAMP)  ## the MLflow UI on 127.0.0.1 (the experiments open on their runs table)
+	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments  (one experiment per paper; runs named <paper>-<stage>)"
+	"$(BIN)/mlflow" ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \
+	  --default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $(PORT)
 
-check-params: $(STAMP)
-	$(BIN)/kedro check-params
+viz: $(STAMP)  ## kedro-viz: the pipelines' graph on 127.0.0.1:4141
+	"$(BIN)/kedro" viz run --host 127.0.0.1 --port 4141 --no-browser
 
-check-regressions: $(STAMP)
-	$(BIN)/python -m revis.reporting.regression
+dvc-yaml: $(STAMP)  ## regenerate dvc.yaml from the Kedro pipelines and catalog
+	"$(BIN)/kedro" dvc-yaml
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests
+check-params: $(STAMP)  ## validate params.yaml (and conf/local overrides) without running anything
+	"$(BIN)/kedro" check-params
 
-clean:
+check-regressions: $(STAMP)  ## compare reports/*/metrics.json with the committed ones
+	"$(BIN)/python" -m revis.reporting.regression
+
+times: $(STAMP)  ## the per-stage time table of the last day's runs (MLflow records)
+	"$(BIN)/python" -m revis.tracking.report
+
+lint: $(STAMP)  ## ruff check, ruff format --check, dvc.yaml is current, mypy on the typed library areas
+	"$(BIN)/ruff" check src tests
+	"$(BIN)/ruff" format --check src tests
+	"$(BIN)/kedro" dvc-yaml --check
+	"$(BIN)/mypy"
+
+format: $(STAMP)  ## ruff format and the safe ruff fixes
+	"$(BIN)/ruff" format src tests
+	"$(BIN)/ruff" check --fix src tests
+
+clean:  ## remove data/, the MLflow store and artifacts (not .venv)
 	rm -rf data mlartifacts mlruns mlflow.db

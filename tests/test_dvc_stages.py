@@ -1,27 +1,76 @@
+"""The generated dvc.yaml: one stage per (pipeline, kind), exact params, per-file code deps, refusals."""
+
+import functools
 from pathlib import Path
 
 import pytest
 from kedro.pipeline import node, pipeline
 
-from revis.dvc_stages import DagError, build_dvc_yaml, project_document, render
+from revis.dvc_stages import (
+    CHECK_STAGE,
+    VALID_STAMP,
+    DagError,
+    build_dvc_yaml,
+    code_closure,
+    project_document,
+    render,
+    stamp_path,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_committed_dvc_yaml_equals_a_fresh_generation():
-    assert (REPO / "dvc.yaml").read_text() == render(project_document(REPO)), "run `kedro dvc-yaml` and commit"
+@pytest.fixture(scope="module")
+def stages():
+    return project_document(REPO)["stages"]
 
 
-def test_every_stage_runs_one_kind_of_one_pipeline_with_exact_params():
-    stages = project_document(REPO)["stages"]
-    assert stages["baseline-train"]["cmd"] == "kedro run --env=base --pipelines=baseline --tags=train"
+def test_committed_dvc_yaml_equals_a_fresh_generation(stages):
+    assert (REPO / "dvc.yaml").read_text() == render({"stages": stages}), "run `kedro dvc-yaml` and commit"
+
+
+def test_check_params_runs_first_and_every_stage_waits_for_it(stages):
+    names = list(stages)
+    assert names[0] == CHECK_STAGE and stages[CHECK_STAGE]["always_changed"] is True
+    assert stages[CHECK_STAGE]["deps"] == ["params.yaml"]
+    for name, stage in stages.items():
+        if name != CHECK_STAGE:
+            assert VALID_STAMP in stage["deps"], name
+
+
+def test_every_stage_runs_one_kind_of_one_pipeline_with_exact_params(stages):
+    assert stages["baseline-train"]["cmd"] == "./run-stage baseline train"
     assert "baseline" in stages["baseline-train"]["params"]
-    assert (
-        "params" not in stages["baseline-evaluate"]
-    )  # evaluate reads no parameter: lr changes do not touch it directly
+    assert "params" not in stages["baseline-evaluate"]  # evaluate reads no parameter directly
     assert {"reports/baseline/metrics.json": {"cache": False}} in stages["baseline-evaluate"]["metrics"]
+    assert "reports/baseline/plots/training_curves.png" in stages["baseline-evaluate"]["plots"]
     assert "data/06_models/baseline/models.pt" in stages["baseline-evaluate"]["deps"]
-    assert "src/revis/world" not in stages["baseline-train"]["deps"]  # code deps follow imports
+
+
+def test_code_deps_are_the_files_each_stage_imports(stages):
+    train, evaluate = stages["baseline-train"]["deps"], stages["baseline-evaluate"]["deps"]
+    assert "src/revis/pipelines/baseline/nodes_train.py" in train
+    assert "src/revis/pipelines/baseline/nodes_train.py" not in evaluate  # a plot title never retrains
+    assert "src/revis/pipelines/baseline/nodes_evaluate.py" not in train
+    assert "src/revis/training/trainer.py" in train and "src/revis/training/pictures.py" not in train
+    assert "src/revis/training/pictures.py" in evaluate
+    assert "src/revis/world/shapes.py" not in train  # code deps follow imports, not folders
+    for stage in stages.values():  # wiring, validation messages and tracking never rerun results
+        assert not {d for d in stage["deps"] if d.startswith(("src/revis/config/", "src/revis/tracking/"))}
+        assert (
+            "src/revis/hooks.py" not in stage["deps"]
+            and "src/revis/pipelines/baseline/pipeline.py" not in stage["deps"]
+        )
+    # a dataset class's own module, not the whole catalog package
+    assert "src/revis/catalog/files.py" in train and "src/revis/catalog/voc.py" not in train
+    assert "src/revis/catalog/images.py" in train  # it reads the shapes folder and digits.npz
+
+
+def test_the_closure_includes_package_inits_and_transitive_imports():
+    closure = code_closure({"revis.pipelines.baseline.nodes_train"}, REPO / "src")
+    assert {"revis.models", "revis.models.config", "revis.training", "revis.training.trainer"} <= closure
+    assert "revis.atomic" in closure  # trainer -> atomic (checkpoints)
+    assert "revis.pipelines.baseline" not in closure  # the wiring package
 
 
 def _identity(x):
@@ -42,6 +91,15 @@ def test_a_node_without_a_stage_kind_is_rejected():
         build_dvc_yaml(pipes, _resolver({"a", "b"}), REPO)
 
 
+def test_functions_the_generator_cannot_see_through_are_rejected():
+    partial = {"p": pipeline([node(functools.partial(_identity), "a", "b", name="wrapped", tags=["train"])])}
+    with pytest.raises(DagError, match="functools.partial"):
+        build_dvc_yaml(partial, _resolver({"a", "b"}), REPO)
+    anonymous = {"p": pipeline([node(lambda x: x, "a", "b", name="anonymous", tags=["train"])])}
+    with pytest.raises(DagError, match="named function"):
+        build_dvc_yaml(anonymous, _resolver({"a", "b"}), REPO)
+
+
 def test_an_unpersisted_dataset_crossing_stages_is_rejected():
     pipes = {
         "p": pipeline(
@@ -54,4 +112,19 @@ def test_an_unpersisted_dataset_crossing_stages_is_rejected():
     with pytest.raises(DagError, match="'b' crosses"):
         build_dvc_yaml(pipes, _resolver({"a", "c"}), REPO)
     document = build_dvc_yaml(pipes, _resolver({"a", "b", "c"}), REPO)
-    assert document["stages"]["p-evaluate"]["deps"][-1] == "data/b.json"
+    assert "data/b.json" in document["stages"]["p-evaluate"]["deps"]
+
+
+def test_a_stage_reading_a_data_path_depends_on_its_fingerprint():
+    pipes = {
+        "p": pipeline(
+            [
+                node(_identity, "params:p.data", "b", name="reads_data", tags=["train"]),
+                node(_identity, "params:p.other", "c", name="reads_other", tags=["evaluate"]),
+            ]
+        )
+    }
+    document = build_dvc_yaml(pipes, _resolver({"b", "c"}), REPO, data_paths=["p.data.root"])["stages"]
+    assert stamp_path("p.data.root") in document["p-train"]["deps"]
+    assert stamp_path("p.data.root") not in document["p-evaluate"]["deps"]
+    assert {stamp_path("p.data.root"): {"cache": False}} in document[CHECK_STAGE]["outs"]

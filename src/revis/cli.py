@@ -6,10 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from kedro.framework.startup import bootstrap_project
 
-from revis.config.loader import RevisConfigLoader
-from revis.config.schema import ParameterError, validate_params
+from revis.config.check import ParameterError, check_parameters
 from revis.dvc_stages import project_document, render
 
 
@@ -38,13 +36,19 @@ def dvc_yaml(check: bool) -> None:
 
 
 @cli.command("check-params")
-def check_params() -> None:
-    """Validate params.yaml against every pipeline's schema, without running anything."""
-    root = Path.cwd()
-    bootstrap_project(root)
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    default=("base", "local"),
+    show_default=True,
+    help="Environments to validate: base is params.yaml (what DVC runs), local adds conf/local overrides.",
+)
+def check_params(envs: tuple[str, ...]) -> None:
+    """Validate the parameters against every pipeline's schema, without running anything."""
     try:
-        validate_params(RevisConfigLoader(str(root / "conf"), base_env="base", default_run_env="base")["parameters"])
+        check_parameters(Path.cwd(), envs)
     except ParameterError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    click.echo("params.yaml is valid")
+    click.echo(f"parameters are valid ({', '.join(envs)})")

@@ -1,23 +1,35 @@
 """Derive ``dvc.yaml`` from the Kedro registry and catalog, so the DAG cannot drift.
 
 One DVC stage per (pipeline, stage kind): the nodes of pipeline ``p`` tagged ``kind`` run as
-``kedro run --env=base --pipelines=p --tags=kind``. For each stage:
+``./run-stage p kind`` (= ``kedro run --env=base --pipelines=p --tags=kind``). For each stage:
 
 - ``params``: the exact ``params:`` keys its nodes read;
-- ``deps``: the files of the catalog datasets it reads, plus its code: the source areas that
-  its nodes module and its dataset classes import (followed through ``revis`` imports);
-- ``outs``: the files of the catalog datasets it writes. ``reports/<p>/metrics.json`` is a
-  DVC metric with ``cache: false`` (git-tracked); other files under ``reports/`` outside
-  ``plots/`` are uncached outs (git-tracked); plots and ``data/`` are cached outs.
+- ``deps``: the files of the catalog datasets it reads; its code, per file: the modules its
+  node functions and dataset classes live in, and every ``revis`` module they import,
+  transitively (package ``__init__`` files included, since importing a module runs them);
+  and, for each ``DataPath`` parameter it reads (a real dataset, weights), the fingerprint
+  that the ``check-params`` stage writes of the contents at that path;
+- ``outs`` / ``metrics`` / ``plots``: the files of the catalog datasets it writes.
+  ``reports/<p>/metrics.json`` is a DVC metric (git-tracked); PNGs under ``reports/<p>/plots/``
+  are DVC plots (cached); other files under ``reports/`` are uncached outs (git-tracked).
 
-A dataset that crosses a stage boundary must be persisted in the catalog; a node without
-exactly one stage-kind tag is an error. ``kedro dvc-yaml`` writes the file; ``--check``
-fails if the committed one differs (a test runs it).
+The first stage, ``check-params``, validates ``params.yaml`` (and nothing else) before any
+stage's outputs are touched, and fingerprints the contents of every ``DataPath`` that is set.
+It is ``always_changed`` -- it runs on every ``dvc repro`` (about a second) -- so an unknown
+key or a new file under a dataset folder is seen even when no other stage would rerun; its
+outputs only change when the fingerprints do, so it reruns nothing by itself.
+
+Refused: a node without exactly one stage-kind tag; a node function the generator cannot see
+through (``functools.partial``, lambdas, callables without a module); a dataset that crosses
+stages without being persisted; a dataset written by two stages.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,21 +38,28 @@ import yaml
 from kedro.pipeline import Pipeline
 
 STAGE_KINDS = ("ingest", "features", "select", "distill", "train", "attribute", "evaluate", "report")
+CHECK_STAGE = "check-params"
+STAMPS = "data/00_params"
+VALID_STAMP = f"{STAMPS}/valid.json"
 HEADER = (
     "# Generated from the Kedro registry and catalog by `kedro dvc-yaml` (src/revis/dvc_stages.py).\n"
     "# Do not edit by hand: change the pipelines or conf/base/catalog*, then regenerate.\n"
 )
-# Modules whose changes do not change results (wiring, tracking, validation, CLI).
+# Modules whose changes do not change results: wiring, tracking, validation, the CLI. Pipeline
+# wiring (``revis.pipelines.<p>`` and ``.pipeline``) is visible in the generated stage itself.
 NOT_RESULT_CODE = {
     "revis",
     "revis.settings",
     "revis.hooks",
     "revis.cli",
-    "revis.tracking",
+    "revis.stage",
+    "revis.curves",
     "revis.dvc_stages",
     "revis.pipeline_registry",
     "revis.__main__",
+    "revis.pipelines",
 }
+NOT_RESULT_PREFIXES = ("revis.tracking", "revis.config")
 
 
 class DagError(ValueError):
@@ -58,6 +77,10 @@ class Stage:
     @property
     def name(self) -> str:
         return f"{self.pipeline}-{self.kind}"
+
+
+def stage_command(pipeline: str, kind: str) -> str:
+    return f"./run-stage {pipeline} {kind}"
 
 
 def _filepath(config: dict[str, Any]) -> str | None:
@@ -90,36 +113,50 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def _is_wiring(module: str) -> bool:
+    parts = module.split(".")
+    return (
+        module in NOT_RESULT_CODE
+        or module.startswith(NOT_RESULT_PREFIXES)
+        or (len(parts) >= 3 and parts[1] == "pipelines" and (len(parts) == 3 or parts[3] == "pipeline"))
+    )
+
+
 def code_closure(roots: set[str], src: Path) -> set[str]:
-    """All ``revis`` modules reachable from ``roots`` by imports (that exist as files)."""
+    """All result-code ``revis`` modules reachable from ``roots`` by imports, with their packages' inits."""
     seen: set[str] = set()
-    todo = list(roots)
+    todo = sorted(roots)
     while todo:
         module = todo.pop()
-        if module in seen:
+        if module in seen or _is_wiring(module):
             continue
         path = _module_file(module, src)
         if path is None:
             continue
         seen.add(module)
-        todo += sorted(_imports(path) - seen)
+        parents = [".".join(module.split(".")[:i]) for i in range(2, module.count(".") + 1)]
+        todo += sorted((_imports(path) | set(parents)) - seen)
     return seen
 
 
 def code_deps(modules: set[str], src: Path, root: Path) -> list[str]:
-    """Modules -> dependency paths: a pipeline's folder, a library area's folder, or one module file."""
-    deps: set[str] = set()
-    for module in modules - NOT_RESULT_CODE:
-        parts = module.split(".")
-        if parts[1] == "pipelines" and len(parts) > 2:
-            target = src.joinpath(*parts[:3])
-        elif src.joinpath(*parts[:2]).is_dir():
-            target = src.joinpath(*parts[:2])
-        else:
-            target = _module_file(module, src)
-        if target is not None:
-            deps.add(target.relative_to(root).as_posix())
-    return sorted(deps)
+    """Modules -> their source files, relative to the project root."""
+    files = {_module_file(module, src) for module in modules}
+    return sorted(f.relative_to(root).as_posix() for f in files if f is not None)
+
+
+def node_module(node: Any) -> str:
+    """The module a node's function is defined in; refuses what the generator cannot see through."""
+    func: Callable[..., Any] = node.func
+    if isinstance(func, functools.partial):
+        raise DagError(
+            f"node '{node.name}' wraps its function in functools.partial: the generator cannot see its code; "
+            "write a named function in the stage's node module instead"
+        )
+    module = getattr(func, "__module__", None)
+    if not module or getattr(func, "__name__", "") == "<lambda>" or not inspect.isfunction(inspect.unwrap(func)):
+        raise DagError(f"node '{node.name}': use a named function defined in a module (got {func!r})")
+    return module
 
 
 def split_stages(pipelines: dict[str, Pipeline]) -> list[Stage]:
@@ -145,9 +182,31 @@ def split_stages(pipelines: dict[str, Pipeline]) -> list[Stage]:
     return stages
 
 
-def build_dvc_yaml(pipelines: dict[str, Pipeline], resolve: Any, root: Path) -> dict[str, Any]:
-    """``resolve(dataset_name) -> catalog config dict``; returns the dvc.yaml document."""
+def stamp_path(key: str) -> str:
+    """Where ``check-params`` writes the fingerprint of the contents at the path in parameter ``key``."""
+    return f"{STAMPS}/inputs/{key}.json"
+
+
+def _data_path_keys(params: list[str], data_paths: list[str]) -> list[str]:
+    """The DataPath parameters under any of ``params`` (a stage reading ``csod.data`` reads ``csod.data.voc_root``)."""
+    return sorted({k for k in data_paths for p in params if k == p or k.startswith(p + ".") or p.startswith(k + ".")})
+
+
+def _dataset_module(dataset_type: str) -> str:
+    """``revis.catalog.JsonDataset`` -> the module that defines the class (``revis.catalog.files``)."""
+    import importlib
+
+    module_name, _, class_name = dataset_type.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name, None)
+    return getattr(cls, "__module__", module_name) if cls is not None else module_name
+
+
+def build_dvc_yaml(
+    pipelines: dict[str, Pipeline], resolve: Any, root: Path, data_paths: list[str] | None = None
+) -> dict[str, Any]:
+    """``resolve(dataset_name) -> catalog config dict``; ``data_paths``: dotted DataPath parameter names."""
     src = root / "src"
+    data_paths = sorted(data_paths or [])
     stages = split_stages(pipelines)
     producer: dict[str, str] = {}
     for stage in stages:
@@ -155,14 +214,19 @@ def build_dvc_yaml(pipelines: dict[str, Pipeline], resolve: Any, root: Path) -> 
             if output in producer and producer[output] != stage.name:
                 raise DagError(f"dataset '{output}' is written by two stages: {producer[output]}, {stage.name}")
             producer[output] = stage.name
-    document: dict[str, Any] = {}
+    check: dict[str, Any] = {
+        "cmd": f"./run-stage {CHECK_STAGE}",
+        "deps": ["params.yaml"],
+        "outs": [{VALID_STAMP: {"cache": False}}, *({stamp_path(k): {"cache": False}} for k in data_paths)],
+        "always_changed": True,
+    }
+    document: dict[str, Any] = {CHECK_STAGE: check}
     for stage in stages:
         params = sorted(i[len("params:") :] for i in stage.inputs if i.startswith("params:"))
         if "parameters" in stage.inputs:
             raise DagError(f"stage {stage.name} reads all 'parameters'; read the exact params: keys instead")
-        data_deps, outs, metrics, roots = set(), [], [], set()
-        for node in stage.nodes:
-            roots.add(node.func.__module__)
+        data_deps, outs, metrics, plots = set(), [], [], []
+        roots = {node_module(node) for node in stage.nodes}
         for name in sorted(stage.inputs | stage.outputs):
             if name.startswith("params:"):
                 continue
@@ -177,24 +241,28 @@ def build_dvc_yaml(pipelines: dict[str, Pipeline], resolve: Any, root: Path) -> 
                 continue
             for dataset_type in (config.get("type"), (config.get("dataset") or {}).get("type")):
                 if isinstance(dataset_type, str) and dataset_type.startswith("revis."):
-                    roots.add(dataset_type.rsplit(".", 1)[0])  # the dataset class's code reads/writes the file
+                    roots.add(_dataset_module(dataset_type))  # its code reads or writes the file
             if name in stage.inputs:
                 data_deps.add(path)
             elif path.startswith("reports/") and path.endswith("metrics.json"):
                 metrics.append({path: {"cache": False}})
-            elif path.startswith("reports/") and "/plots/" not in path:
+            elif path.startswith("reports/") and "/plots/" in path:
+                plots.append(path)
+            elif path.startswith("reports/"):
                 outs.append({path: {"cache": False}})
             else:
                 outs.append(path)
-        deps = code_deps(code_closure(roots, src), src, root) + sorted(data_deps)
-        entry: dict[str, Any] = {"cmd": f"kedro run --env=base --pipelines={stage.pipeline} --tags={stage.kind}"}
-        entry["deps"] = deps
+        stamps = [stamp_path(k) for k in _data_path_keys(params, data_paths)]
+        deps = code_deps(code_closure(roots, src), src, root) + sorted(data_deps) + [VALID_STAMP, *stamps]
+        entry: dict[str, Any] = {"cmd": stage_command(stage.pipeline, stage.kind), "deps": deps}
         if params:
             entry["params"] = params
         if outs:
             entry["outs"] = outs
         if metrics:
             entry["metrics"] = metrics
+        if plots:
+            entry["plots"] = plots
         document[stage.name] = entry
     return {"stages": document}
 
@@ -205,12 +273,16 @@ def render(document: dict[str, Any]) -> str:
 
 def project_document(root: Path) -> dict[str, Any]:
     """Build the document for the Kedro project at ``root`` (bootstraps it; runs no hooks)."""
-    from kedro.config import OmegaConfigLoader
-    from kedro.framework.project import pipelines
+    from kedro.framework.project import pipelines, settings
     from kedro.framework.startup import bootstrap_project
     from kedro.io.catalog_config_resolver import CatalogConfigResolver
 
+    from revis.config.schema import data_path_parameters
+
     bootstrap_project(root)
-    conf = OmegaConfigLoader(str(root / "conf"), base_env="base", default_run_env="base")["catalog"]
-    resolver = CatalogConfigResolver(conf)
-    return build_dvc_yaml(dict(pipelines), resolver.resolve_pattern, root)
+    # the config loader exactly as the project's settings build it, in the environment DVC stages run in
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(root / settings.CONF_SOURCE), env="base", **settings.CONFIG_LOADER_ARGS
+    )
+    resolver = CatalogConfigResolver(loader["catalog"])
+    return build_dvc_yaml(dict(pipelines), resolver.resolve_pattern, root, data_path_parameters())

@@ -1,17 +1,13 @@
 """Kedro project settings for revis (see https://docs.kedro.org/en/stable/configure/)."""
 
 from revis.config.loader import RevisConfigLoader
-from revis.hooks import ParameterValidationHook, RevisMlflowHook
-from revis.tracking import mlflow_tracking_uri
+from revis.hooks import ParameterValidationHook, TrackingHook
 
-# kedro-mlflow's own hook is replaced by RevisMlflowHook, which extends it (see hooks.py).
-HOOKS = (ParameterValidationHook(), RevisMlflowHook())
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro_mlflow")  # the distribution name varies by release
+HOOKS = (ParameterValidationHook(), TrackingHook())
+# Plugins' auto-registered hooks: kedro-viz's write run statistics into the project folder, and
+# the telemetry hook is off by policy (revis runs offline).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz", "kedro-telemetry", "kedro_mlflow", "kedro-mlflow")
 
 # Parameters come from the root params.yaml (tracked by DVC); see config/loader.py.
 CONFIG_LOADER_CLASS = RevisConfigLoader
-CONFIG_LOADER_ARGS = {
-    "base_env": "base",
-    "default_run_env": "local",
-    "custom_resolvers": {"revis.mlflow_uri": lambda: mlflow_tracking_uri()},
-}
+CONFIG_LOADER_ARGS = {"base_env": "base", "default_run_env": "local"}

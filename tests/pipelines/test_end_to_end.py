@@ -66,6 +66,13 @@ def test_mlflow_runs_one_experiment_per_paper_with_tags_params_metrics(ran_proje
     assert {"baseline.epochs", "baseline.lr", "baseline.model.width", "baseline.seeds"} <= set(evaluate.data.params)
     assert evaluate.data.params["baseline.epochs"] == "1"
     assert "shapes.test_accuracy.mean" in evaluate.data.metrics
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert set(evaluate.data.tags) >= {"dvc_stage", "paper", "stage_kind", "params_hash", "git_dirty"}
+    assert not {"runner", "tags", "run_id", "kedro_run_id"} & set(evaluate.data.tags)  # no raw Kedro tags
+    train = by_stage["baseline-train"]
+    curve = client.get_metric_history(train.info.run_id, "digits.seed0.loss")
+    assert [m.step for m in curve] == [1]  # one epoch at tiny sizes, logged per step
+    assert "timing.stage_s" in train.data.metrics and "baseline.train_baselines_s" not in train.data.metrics
     artifacts = {a.path for a in client.list_artifacts(evaluate.info.run_id, "plots")}
     assert artifacts == {"plots/training_curves.png"}
     assert Path(store.parent / "mlartifacts" / "baseline").is_dir()

@@ -63,3 +63,10 @@ def validate_params(params: dict[str, Any], source: str = "params.yaml") -> dict
         lines = "\n".join(f"  - {p}" for p in problems)
         raise ParameterError(f"invalid parameters in {source}:\n{lines}")
     return validated
+
+
+def data_path_parameters() -> list[str]:
+    """Dotted names of every ``DataPath`` parameter (datasets, weights at a user's path) of every section."""
+    from revis.config.types import data_path_fields
+
+    return sorted(key for section, model in section_models().items() for key in data_path_fields(model, section))

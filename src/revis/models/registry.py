@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 import torchvision
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from revis.datasets.imageset import DataError
+from revis.models.config import ModelConfig
 from revis.models.convnet import ConvNet
 from revis.models.patches import PatchClassifier, PatchCNN, TinyViT
 from revis.models.resnet import resnet50
-
-
-class ModelConfig(BaseModel):
-    """Architecture choice; the data decide channels, classes and image size."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    name: Literal["convnet", "resnet18", "resnet50", "patch_cnn", "tiny_vit"] = "convnet"
-    width: int = Field(128, ge=1, le=4096)
-    depth: int = Field(3, ge=1, le=8)
-    norm: Literal["instancenorm", "batchnorm", "none"] = "instancenorm"
-    weights: str | None = None  # a local state-dict file (e.g. torchvision's ResNet-50 ImageNet weights)
-    patch: int = Field(4, ge=1, le=64)  # patch-grid models: the grid is image_size // patch
 
 
 def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:

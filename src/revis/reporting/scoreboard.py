@@ -76,6 +76,16 @@ def verdict_counts(claims: ClaimsFile, metrics: dict[str, Any]) -> Counter:
     return Counter(v.verdict for c, v in paper_verdicts(claims, metrics) if c.kind == "paper")
 
 
+def scoreboard_verdicts(papers: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Verdict counts of the paper claims, in total and per pipeline (``reports/verdicts.json``, MLflow)."""
+    per_paper = {}
+    for paper, (raw_claims, metrics) in sorted(papers.items()):
+        counts = verdict_counts(ClaimsFile.model_validate(raw_claims), metrics)
+        per_paper[paper] = {v.replace(" ", "_"): counts[v] for v in VERDICTS}
+    total = {v.replace(" ", "_"): sum(p[v.replace(" ", "_")] for p in per_paper.values()) for v in VERDICTS}
+    return {"total": total, "per_pipeline": per_paper}
+
+
 def scoreboard_markdown(papers: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> str:
     """``papers``: name -> (claims file content, metrics.json content)."""
     totals: Counter = Counter()

@@ -7,8 +7,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from revis.datasets.imageset import ImageSet
+from revis.datasets.named import named_splits
 from revis.models import build_model
-from revis.pipelines.baseline.nodes_train import splits
 from revis.reporting.summary import mean_std
 from revis.training import accuracy
 from revis.training.pictures import training_curves_figure
@@ -18,15 +18,16 @@ def evaluate_baselines(
     checkpoints: dict[str, Any], histories: dict[str, Any], shapes: dict[str, Any], digits: dict[str, ImageSet]
 ) -> tuple[dict[str, Any], plt.Figure]:
     """Test accuracy per dataset, mean ± sd over seeds (with the per-seed values); training curves."""
+    loaded = {"shapes": shapes, "digits": digits}
     per_dataset: dict[str, dict[int, float]] = {}
     for run in checkpoints["runs"].values():
-        _, test = splits(run["dataset"], shapes, digits)
+        _, test = named_splits(run["dataset"], loaded)
         net = build_model(checkpoints["model"], *run["shape"])
         net.load_state_dict(run["state_dict"])
         per_dataset.setdefault(run["dataset"], {})[run["seed"]] = accuracy(net, *test.tensors())
     metrics: dict[str, Any] = {}
     for name, by_seed in per_dataset.items():
-        train, _ = splits(name, shapes, digits)
+        train, _ = named_splits(name, loaded)
         seeds = sorted(by_seed)
         metrics[name] = {
             "test_accuracy": mean_std([by_seed[s] for s in seeds], seeds),
@@ -34,7 +35,7 @@ def evaluate_baselines(
             "final_train_accuracy": mean_std([histories[f"{name}/seed{s}"]["accuracy"][-1] for s in seeds], seeds),
         }
     m = checkpoints["model"]
-    sizes = ", ".join(f"{n} {len(splits(n, shapes, digits)[0])} train" for n in per_dataset)
+    sizes = ", ".join(f"{n} {len(named_splits(n, loaded)[0])} train" for n in per_dataset)
     n_seeds = max(len(v) for v in per_dataset.values())
     metrics["scale"] = f"mini world CPU: {sizes}; {m['name']} w{m['width']} d{m['depth']}; {n_seeds} seeds"
     return metrics, training_curves_figure(histories, "baseline ConvNet: training curves per dataset and seed")

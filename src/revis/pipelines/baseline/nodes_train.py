@@ -7,15 +7,10 @@ from typing import Any
 import torch
 
 from revis.datasets.imageset import ImageSet
+from revis.datasets.named import named_splits
 from revis.models import build_model
 from revis.pipelines.baseline.params import Params
 from revis.training import TrainConfig, train_classifier
-
-
-def splits(name: str, shapes: dict[str, Any], digits: dict[str, ImageSet]) -> tuple[ImageSet, ImageSet]:
-    """(train, test) of a dataset by name."""
-    source = {"shapes": shapes, "digits": digits}[name]
-    return source["train"], source["test"]
 
 
 def train_baselines(
@@ -32,7 +27,7 @@ def train_baselines(
     checkpoints: dict[str, Any] = {"model": params.model.model_dump(), "runs": {}}
     histories: dict[str, Any] = {}
     for name in params.datasets:
-        train, _ = splits(name, shapes, digits)
+        train, _ = named_splits(name, {"shapes": shapes, "digits": digits})
         x, y = train.tensors()
         for seed in params.seeds:
             torch.manual_seed(seed)

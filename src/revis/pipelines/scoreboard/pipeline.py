@@ -7,7 +7,7 @@ output of pipeline ``<name>``); a test checks that the two sets agree.
 from kedro.pipeline import Pipeline, node, pipeline
 
 from revis.paths import project_root
-from revis.pipelines.scoreboard import nodes
+from revis.pipelines.scoreboard import nodes_report as nodes
 
 
 def claimed_pipelines() -> list[str]:
@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 nodes.build_scoreboard,
                 inputs=inputs,
-                outputs="scoreboard.markdown",
+                outputs=["scoreboard.markdown", "scoreboard.verdicts"],
                 name="build_scoreboard",
                 tags=["report"],
             )

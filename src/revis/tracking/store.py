@@ -1,4 +1,4 @@
-"""Where MLflow writes, and the provenance tags every run carries."""
+"""Where MLflow writes, and the git state every run carries."""
 
 from __future__ import annotations
 
@@ -33,21 +33,37 @@ def store_path() -> Path:
 
 
 def mlflow_tracking_uri() -> str:
+    """The project's own store: ``sqlite:///<repo>/mlflow.db`` (absolute)."""
     return f"sqlite:///{store_path().as_posix()}"
+
+
+def tracking_uri() -> str:
+    """Where runs go: ``MLFLOW_TRACKING_URI`` when set (a shared server), else the project's own store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or mlflow_tracking_uri()
+
+
+def uses_local_store(uri: str) -> bool:
+    """A SQLite or file store on this machine: revis sets each experiment's artifact folder itself."""
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
 def artifact_root() -> Path:
     return store_path().parent / "mlartifacts"
 
 
+# What a run's results come from. Files that `dvc repro` itself writes (dvc.lock, metrics.json,
+# the scoreboard) are not here: a fresh clone that ran `dvc repro` is not "dirty".
+SOURCE_PATHS = ("src", "conf", "params.yaml", "claims", "pyproject.toml", "dvc.yaml", "run-stage")
+
+
 def git_state(path: str | os.PathLike) -> tuple[str, bool]:
-    """(commit sha or 'unknown', whether tracked files differ from it)."""
+    """(commit sha or 'unknown', whether source or configuration differ from it)."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_PATHS],
             cwd=path,
             capture_output=True,
             text=True,

@@ -1,0 +1,47 @@
+"""``./run-stage``: what each DVC stage runs.
+
+    ./run-stage check-params          validate params.yaml, fingerprint DataPath inputs
+    ./run-stage <pipeline> <kind>     = kedro run --env=base --pipelines=<pipeline> --tags=<kind>
+
+The shell launcher at the repository root runs this module with the project's own Python
+(``.venv`` when present), so ``dvc repro`` works whether or not the environment is activated.
+It opens the same KedroSession that ``kedro run`` opens, without loading the Kedro CLI and
+its plugins first (a second of start-up per stage).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import revis  # noqa: F401  (offline / no-telemetry environment first)
+from revis.dvc_stages import CHECK_STAGE, STAGE_KINDS
+
+USAGE = f"usage: run-stage {CHECK_STAGE} | run-stage <pipeline> <{'|'.join(STAGE_KINDS)}>"
+
+
+def run(pipeline: str, kind: str, root: Path) -> None:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root, env="base") as session:
+        session.run(pipeline_names=[pipeline], tags=[kind])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    root = Path.cwd()
+    if args == [CHECK_STAGE]:
+        from revis.config.check import run_check_stage
+
+        return run_check_stage(root)
+    if len(args) != 2 or args[1] not in STAGE_KINDS:
+        print(USAGE, file=sys.stderr)
+        return 2
+    run(args[0], args[1], root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

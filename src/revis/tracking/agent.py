@@ -1,0 +1,204 @@
+"""The MLflow side of tracking: ``python -m revis.tracking.agent <tracking-uri>``, fed JSON lines on stdin.
+
+Started by a stage's ``TrackingClient``. It imports MLflow while the stage imports torch and
+computes, records one run, and exits after the ``end`` event. It ignores SIGINT and SIGTERM
+(a Ctrl-C or a ``kill`` of the stage reaches the whole process group) so that it can record
+how the run ended: stdin closing without ``end`` means the stage died -> ``KILLED``. At start
+it also closes runs left RUNNING by stages whose process is gone (both killed with -9), as
+``FAILED``, so the UI never shows a phantom live run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+COUNT_SUFFIXES = (".n", ".trials", ".successes")
+BATCH = 900  # MLflow's log_batch takes at most 1000 metrics
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Agent:
+    def __init__(self, tracking_uri: str, attempts: int = 5) -> None:
+        from mlflow.tracking import MlflowClient
+
+        for attempt in range(attempts):  # a new SQLite store may be being created by another process
+            try:
+                self.client = MlflowClient(tracking_uri)
+                self.client.search_experiments(max_results=1)
+                break
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(1 + attempt)
+        self.uri = tracking_uri
+        self.run_id: str | None = None
+        self.host = socket.gethostname()
+
+    # -- housekeeping -------------------------------------------------------------------------
+    def close_orphans(self) -> None:
+        """Runs left RUNNING by a stage of this host whose process is gone: FAILED."""
+        try:
+            experiments = [e.experiment_id for e in self.client.search_experiments()]
+            if not experiments:
+                return
+            runs = self.client.search_runs(experiments, "attributes.status = 'RUNNING'", max_results=500)
+        except Exception:  # a store that cannot be searched is no reason to lose this run
+            return
+        for run in runs:
+            tags = run.data.tags
+            pid = tags.get("revis.pid")
+            if tags.get("revis.host") == self.host and pid and pid.isdigit() and not _process_alive(int(pid)):
+                self.client.set_tag(run.info.run_id, "revis.end", "process gone, found by a later stage")
+                self.client.set_terminated(run.info.run_id, "FAILED")
+
+    def experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
+        self._hide_empty_default()
+        found = self.client.get_experiment_by_name(name)
+        if found is None:
+            try:
+                return self.client.create_experiment(name, artifact_location=artifact_location, tags=tags)
+            except Exception:  # created by a concurrent stage meanwhile
+                found = self.client.get_experiment_by_name(name)
+                if found is None:
+                    raise
+        if found.lifecycle_stage == "deleted":
+            self.client.restore_experiment(found.experiment_id)
+        for key, value in tags.items():
+            if found.tags.get(key) != value:
+                self.client.set_experiment_tag(found.experiment_id, key, value)
+        return found.experiment_id
+
+    def _hide_empty_default(self) -> None:
+        """MLflow's store creates an empty "Default" experiment; revis never logs there."""
+        try:
+            default = self.client.get_experiment("0")
+            if default.lifecycle_stage == "active" and not self.client.search_runs(["0"], max_results=1):
+                self.client.delete_experiment("0")
+        except Exception:
+            pass
+
+    # -- events ---------------------------------------------------------------------------------
+    def handle(self, event: dict[str, Any]) -> bool:
+        """Apply one event; False after ``end``."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        op = event["op"]
+        if op == "start":
+            experiment_id = self.experiment(
+                event["experiment"], event.get("artifact_location"), event.get("experiment_tags") or {}
+            )
+            run = self.client.create_run(
+                experiment_id,
+                start_time=event.get("start_time") or _now_ms(),
+                tags=event.get("tags") or {},
+                run_name=event.get("run_name"),
+            )
+            self.run_id = run.info.run_id
+            return True
+        if self.run_id is None:
+            raise RuntimeError(f"tracking event {op!r} before the run started")
+        if op == "params":
+            items = [Param(k, str(v)) for k, v in event["params"].items()]
+            for i in range(0, len(items), 100):
+                self.client.log_batch(self.run_id, params=items[i : i + 100])
+        elif op == "tags":
+            self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in event["tags"].items()])
+        elif op in ("metrics", "curves"):
+            stamp = _now_ms()
+            points = event["points"] if op == "curves" else [[event.get("step") or 0, event["values"]]]
+            metrics = [Metric(k, float(v), stamp, int(step)) for step, values in points for k, v in values.items()]
+            for i in range(0, len(metrics), BATCH):
+                self.client.log_batch(self.run_id, metrics=metrics[i : i + BATCH])
+        elif op == "artifact":
+            self.client.log_artifact(self.run_id, event["path"], event.get("artifact_path"))
+        elif op == "metrics_file":
+            self.log_metrics_file(Path(event["path"]), event.get("claims"))
+        elif op == "end":
+            self.client.set_terminated(self.run_id, event.get("status", "FINISHED"), end_time=event.get("end_time"))
+            return False
+        else:
+            raise ValueError(f"unknown tracking event {op!r}")
+        return True
+
+    def log_metrics_file(self, path: Path, claims_path: str | None) -> None:
+        """The numbers of metrics.json (counts excluded) and the claims' headline effects."""
+        import yaml
+        from mlflow.entities import Metric
+
+        from revis.reporting.summary import flat_numbers
+
+        metrics = json.loads(path.read_text())
+        values = {k: v for k, v in flat_numbers(metrics).items() if not k.endswith(COUNT_SUFFIXES)}
+        if claims_path and Path(claims_path).is_file():
+            from revis.reporting.claims import ClaimsFile
+            from revis.reporting.scoreboard import paper_verdicts
+
+            claims = ClaimsFile.model_validate(yaml.safe_load(Path(claims_path).read_text()))
+            counts: dict[str, int] = {}
+            for claim, verdict in paper_verdicts(claims, metrics):
+                if claim.kind != "paper":
+                    continue
+                counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
+                if verdict.effect is not None:
+                    values[f"headline.{claim.id}"] = verdict.effect
+            for verdict, count in counts.items():
+                values[f"verdicts.{verdict.replace(' ', '_')}"] = count
+        stamp = _now_ms()
+        items = [Metric(k, float(v), stamp, 0) for k, v in sorted(values.items())]
+        for i in range(0, len(items), BATCH):
+            self.client.log_batch(self.run_id, metrics=items[i : i + BATCH])  # type: ignore[arg-type]
+        self.client.log_artifact(self.run_id, str(path))  # type: ignore[arg-type]
+
+    def kill(self, reason: str) -> None:
+        if self.run_id is not None:
+            self.client.set_tag(self.run_id, "revis.end", reason)
+            self.client.set_terminated(self.run_id, "KILLED")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    agent = Agent(args[0])
+    agent.close_orphans()
+    ended = False
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            if not agent.handle(json.loads(line)):
+                ended = True
+                break
+        except Exception as exc:  # one bad event must not lose the rest of the run
+            print(f"revis tracking agent: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if not ended:
+        agent.kill("the stage's process ended without closing its run (killed or interrupted)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
