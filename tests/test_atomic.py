@@ -50,3 +50,26 @@ def test_killed_writer_leaves_no_half_output_and_next_write_cleans_up(tmp_path):
     with atomic_directory(target) as tmp:
         (tmp / "ok").write_text("done")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["detection"]
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path):
+    target = tmp_path / "model.pt"
+    script = textwrap.dedent(f"""
+        import time
+        from revis.atomic import atomic_file
+        with atomic_file({str(target)!r}) as tmp:
+            tmp.write_bytes(b"x" * 1000)
+            print("writing", flush=True)
+            time.sleep(60)
+    """)
+    live = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline().strip() == "writing"
+        (theirs,) = [p for p in tmp_path.iterdir() if p.name.startswith(".model.pt.tmp-")]
+        write_text_atomic(target, "mine")  # a second writer cleans up only temporaries of dead writers
+        assert theirs.exists() and target.read_text() == "mine"
+    finally:
+        live.kill()
+        live.wait()
+    write_text_atomic(target, "again")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]

@@ -19,8 +19,10 @@ BIN = Path(sys.executable).parent
 
 
 def _env(root, **extra):
-    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
-    return {**os.environ, "PATH": path, "REVIS_MLFLOW_DB": str(root.parent / "mlflow.db"), **extra}
+    """A fresh shell: the project's environment is NOT on PATH (./run-stage finds it by itself)."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != BIN)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    return {**env, "PATH": path, "REVIS_MLFLOW_DB": str(root.parent / "mlflow.db"), **extra}
 
 
 def dvc(root, *args, check=True, timeout=600):
@@ -43,35 +45,84 @@ def ran_stages(output: str) -> set[str]:
 
 @pytest.fixture
 def dvc_project(git_dvc_project):
-    return git_dvc_project("dvc")
+    root = git_dvc_project("dvc")
+    (root / ".venv").symlink_to(BIN.parent)  # as `make install` leaves it; ./run-stage uses it
+    return root
 
 
-def test_incremental_repro_and_dvc_exp_params(dvc_project):
+def changed_stages(root) -> set[str]:
+    status = json.loads(dvc(root, "status", "--json").stdout or "{}")
+    return set(status) - {"check-params"}  # always changed by design
+
+
+def touch_module(root, relative: str) -> None:
+    path = root / relative
+    path.write_text(path.read_text() + "\n# touched by a test\n")
+
+
+def test_incremental_repro_precise_invalidation_and_dvc_exp_params(dvc_project):
     root = dvc_project
-    first = dvc(root, "repro")
-    every_stage = set(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])  # every paper's, at TINY sizes
-    assert {"world-ingest", "baseline-train", "baseline-evaluate", "scoreboard-report"} <= every_stage
+    first = dvc(root, "repro")  # a fresh shell: dvc's own path, nothing activated
+    every_stage = set(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])  # every paper's, at tiny sizes
+    assert {"check-params", "world-ingest", "baseline-train", "baseline-evaluate", "scoreboard-report"} <= every_stage
     assert ran_stages(first.stdout) == every_stage
-    assert dvc(root, "status").stdout.strip() == "Data and pipelines are up to date."
+    assert changed_stages(root) == set()
 
     started = time.perf_counter()
     noop = dvc(root, "repro")
     elapsed = time.perf_counter() - started
-    assert ran_stages(noop.stdout) == set()
+    assert ran_stages(noop.stdout) == {"check-params"}  # only the always-changed validation
     print(f"no-op dvc repro: {elapsed:.2f} s")
-    assert elapsed < 5
+
+    # precise invalidation: an evaluate-only module reruns only evaluate stages; a shared library
+    # module reruns every stage that imports it, and nothing else
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    touch_module(root, "src/revis/pipelines/baseline/nodes_evaluate.py")
+    assert changed_stages(root) == {"baseline-evaluate"}
+    touch_module(root, "src/revis/training/trainer.py")
+    importers = {name for name, stage in stages.items() if "src/revis/training/trainer.py" in stage.get("deps", [])}
+    assert {"baseline-train", "baseline-evaluate"} <= importers
+    assert changed_stages(root) == importers
+    dvc(root, "repro")
+    assert changed_stages(root) == set()
 
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["baseline"]["lr"] = 0.05
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     changed = dvc(root, "repro")
-    stages = ran_stages(changed.stdout)
-    assert {"baseline-train", "baseline-evaluate"} <= stages and "world-ingest" not in stages
-    assert stages <= {"baseline-train", "baseline-evaluate", "scoreboard-report"}
+    ran = ran_stages(changed.stdout)
+    assert {"baseline-train", "baseline-evaluate"} <= ran and "world-ingest" not in ran
+    assert ran <= {"check-params", "baseline-train", "baseline-evaluate", "scoreboard-report"}
 
     dvc(root, "exp", "run", "-S", "baseline.epochs=2")
     histories = json.loads((root / "data/06_models/baseline/histories.json").read_text())
     assert {len(h["loss"]) for h in histories.values()} == {2}  # the node saw the -S value
+
+
+def test_bad_parameters_cost_nothing_even_when_no_stage_would_rerun(dvc_project):
+    root = dvc_project
+    dvc(root, "repro", "world-ingest")
+    metrics = (root / "reports/world/metrics.json").read_text()
+    raw = (root / "data/01_raw/digits.npz").read_bytes()
+    clean = (root / "params.yaml").read_text()
+
+    params = yaml.safe_load(clean)
+    params["world"]["shapes"]["n_train"] = 0
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    failed = dvc(root, "repro", check=False)
+    assert failed.returncode != 0 and "'world.shapes.n_train'" in failed.stdout + failed.stderr
+    assert (root / "reports/world/metrics.json").read_text() == metrics  # nothing was deleted
+    assert (root / "data/01_raw/digits.npz").read_bytes() == raw
+
+    for typo in ({"baselines": {"epochs": 3}}, {"baseline": {**params["baseline"], "dropout": 0.5}}):
+        (root / "params.yaml").write_text(yaml.safe_dump({**yaml.safe_load(clean), **typo}))
+        result = dvc(root, "repro", check=False)
+        assert result.returncode != 0 and "unknown parameter" in result.stdout + result.stderr
+
+    (root / "params.yaml").write_text(clean)
+    exp = dvc(root, "exp", "run", "-S", "+baseline.dropout=0.5", check=False)
+    assert exp.returncode != 0 and "'baseline.dropout': unknown parameter" in exp.stdout + exp.stderr
+    assert "git checkout -- params.yaml" in exp.stdout + exp.stderr
 
 
 def test_killed_stage_leaves_nothing_half_written(dvc_project):

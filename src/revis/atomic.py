@@ -1,8 +1,9 @@
 """Atomic writes: a killed run leaves either the old output or the new one, never half of it.
 
 Files and directories are written under a hidden temporary sibling name and renamed into
-place with ``os.replace`` (atomic on POSIX within one file system). Temporaries left by a
-process that was killed are removed by the next write to the same target.
+place with ``os.replace`` (atomic on POSIX within one file system). A temporary's name
+carries its writer's process id; temporaries left by a writer that is gone (killed) are
+removed by the next write to the same target, those of a live writer are left alone.
 """
 
 from __future__ import annotations
@@ -20,11 +21,27 @@ def _temp_sibling(target: Path) -> Path:
     return target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}")
 
 
+def _writer_alive(temporary: Path, target: Path) -> bool:
+    """Whether the process that named ``temporary`` still runs (unknown names count as gone)."""
+    pid = temporary.name[len(f".{target.name}{_TMP_MARK}") :].removeprefix("old-")
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def remove_stale_temporaries(target: Path) -> None:
-    """Delete temporaries of ``target`` left behind by killed writers."""
+    """Delete temporaries of ``target`` left behind by writers that are gone."""
     if not target.parent.is_dir():
         return
     for stale in target.parent.glob(f".{target.name}{_TMP_MARK}*"):
+        if _writer_alive(stale, target):
+            continue
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:

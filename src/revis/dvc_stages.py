@@ -225,7 +225,10 @@ def build_dvc_yaml(
         params = sorted(i[len("params:") :] for i in stage.inputs if i.startswith("params:"))
         if "parameters" in stage.inputs:
             raise DagError(f"stage {stage.name} reads all 'parameters'; read the exact params: keys instead")
-        data_deps, outs, metrics, plots = set(), [], [], []
+        data_deps: set[str] = set()
+        outs: list[Any] = []
+        metrics: list[Any] = []
+        plots: list[str] = []
         roots = {node_module(node) for node in stage.nodes}
         for name in sorted(stage.inputs | stage.outputs):
             if name.startswith("params:"):

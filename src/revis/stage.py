@@ -26,7 +26,7 @@ def run(pipeline: str, kind: str, root: Path) -> None:
 
     bootstrap_project(root)
     with KedroSession.create(project_path=root, env="base") as session:
-        session.run(pipeline_names=[pipeline], tags=[kind])
+        session.run(pipeline_names=[pipeline], tags=[kind])  # type: ignore[call-arg]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,3 +83,29 @@ def test_imageset_tensors_are_unit_range():
     data = ImageSet(images=np.full((2, 4, 4, 3), 255, np.uint8), labels=np.array([0, 1]), class_names=["a", "b"])
     x, y = data.tensors()
     assert x.shape == (2, 3, 4, 4) and float(x.max()) == 1.0 and y.dtype.is_floating_point is False
+
+
+def test_a_truncated_npz_names_the_file(tmp_path):
+    import numpy as np
+
+    from revis.datasets.imageset import DataError, ImageSet, load_imagesets_npz, save_imagesets_npz
+
+    path = tmp_path / "digits.npz"
+    images = np.zeros((4, 1, 8, 8), dtype=np.uint8)
+    save_imagesets_npz(path, {"train": ImageSet(images=images, labels=np.arange(4), class_names=list("abcd"))})
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(DataError, match=r"digits\.npz"):
+        load_imagesets_npz(path)
+
+
+def test_a_truncated_concepts_sidecar_names_the_file(tmp_path):
+    from revis.datasets.cifar import CONCEPT_SIDECAR, read_cifar10, write_cifar10
+    from revis.datasets.imageset import DataError
+    from revis.world.shapes import generate_shapes
+
+    train, test = generate_shapes(12, seed=1), generate_shapes(6, seed=2)
+    write_cifar10(tmp_path / "shapes", train, test)
+    sidecar = tmp_path / "shapes" / CONCEPT_SIDECAR
+    sidecar.write_bytes(sidecar.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"concepts\.npz"):
+        read_cifar10(tmp_path / "shapes", "train")

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from revis.atomic import atomic_directory
-from revis.datasets.imageset import DataError, ImageSet
+from revis.datasets.imageset import NPZ_ERRORS, DataError, ImageSet
 
 CIFAR10_TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 CONCEPT_SIDECAR = "concepts.npz"
@@ -93,8 +93,8 @@ def _attach_concepts(data: ImageSet, sidecar: Path, split: str) -> None:
         data.concept_names = [str(n) for n in archive["concept_names"]]
         data.concept_masks = np.unpackbits(archive[f"{split}_masks"], axis=-1, count=width).astype(bool)
         data.concept_presence = archive[f"{split}_presence"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise DataError(f"cannot read concept masks from {sidecar}: {exc}") from exc
+    except NPZ_ERRORS as exc:
+        raise DataError(f"cannot read concept masks from {sidecar}: {type(exc).__name__}: {exc}") from exc
     if len(data.concept_masks) != len(data):
         raise DataError(f"{sidecar} holds {len(data.concept_masks)} {split} masks for {len(data)} images")
 

@@ -8,6 +8,8 @@ has them, CIFAR and digits do not.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +73,10 @@ class ImageSet:
         )
 
 
+# what numpy raises for a truncated or corrupt .npz (a zip of .npy files)
+NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 def save_imagesets_npz(path: str | os.PathLike, splits: dict[str, ImageSet]) -> None:
     """Write named splits into one compressed .npz (atomically)."""
     arrays: dict[str, np.ndarray] = {}
@@ -110,5 +116,5 @@ def load_imagesets_npz(path: str | os.PathLike) -> dict[str, ImageSet]:
                 concept_presence=archive[f"{split}/concept_presence"] if f"{split}/concept_presence" in keys else None,
             )
         return out
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"cannot read image arrays from {path}: {exc}") from exc
+    except NPZ_ERRORS as exc:
+        raise DataError(f"cannot read image arrays from {path}: {type(exc).__name__}: {exc}") from exc

@@ -77,7 +77,7 @@ def check(repo: Path, revision: str = "HEAD") -> tuple[list[Finding], dict[str, 
         rules = (
             ClaimsFile.model_validate(yaml.safe_load(claims_path.read_text()))
             if claims_path.exists()
-            else ClaimsFile(paper=paper, title=paper)
+            else ClaimsFile.model_validate({"paper": paper, "title": paper})
         )
         paper_findings, paper_unruled = compare(paper, old, json.loads(metrics_path.read_text()), rules)
         findings += paper_findings

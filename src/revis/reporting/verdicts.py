@@ -246,17 +246,16 @@ def evaluate_comparison(
         if not (isinstance(a, dict) and "x" in a and "y" in a):
             raise SampleError(f"`{a_path}` holds no paired samples {{'x': [...], 'y': [...]}}")
         x, y = np.asarray(a["x"], dtype=float), np.asarray(a["y"], dtype=float)
-        n = x.size
-        if n < 4:
-            return Verdict(INCONCLUSIVE, None, None, None, str(n), TEST_LABELS[test], "fewer than 4 pairs")
+        pairs = int(x.size)
+        if pairs < 4:
+            return Verdict(INCONCLUSIVE, None, None, None, str(pairs), TEST_LABELS[test], "fewer than 4 pairs")
         alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
         rho = float(stats.spearmanr(x, y).statistic)
         if not math.isfinite(rho):
-            return Verdict(INCONCLUSIVE, None, None, None, str(n), TEST_LABELS[test], "a constant sample")
+            return Verdict(INCONCLUSIVE, None, None, None, str(pairs), TEST_LABELS[test], "a constant sample")
         p = float(stats.spearmanr(x, y, alternative=alt).pvalue)
         p_opposite = float(stats.spearmanr(x, y, alternative=opp).pvalue)
-        z, half = math.atanh(max(min(rho, 0.999999), -0.999999)), 1.959964 * math.sqrt(1.06 / (n - 3))
-        return Verdict(
-            _decide(p, p_opposite, alpha), rho, (math.tanh(z - half), math.tanh(z + half)), p, str(n), TEST_LABELS[test]
-        )
+        z, half = math.atanh(max(min(rho, 0.999999), -0.999999)), 1.959964 * math.sqrt(1.06 / (pairs - 3))
+        interval = (math.tanh(z - half), math.tanh(z + half))
+        return Verdict(_decide(p, p_opposite, alpha), rho, interval, p, str(pairs), TEST_LABELS[test])
     raise SampleError(f"unknown test {test!r}")

@@ -161,8 +161,8 @@ class Agent:
                 counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
                 if verdict.effect is not None:
                     values[f"headline.{claim.id}"] = verdict.effect
-            for verdict, count in counts.items():
-                values[f"verdicts.{verdict.replace(' ', '_')}"] = count
+            for name, count in counts.items():
+                values[f"verdicts.{name.replace(' ', '_')}"] = count
         stamp = _now_ms()
         items = [Metric(k, float(v), stamp, 0) for k, v in sorted(values.items())]
         for i in range(0, len(items), BATCH):

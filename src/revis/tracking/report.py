@@ -36,7 +36,8 @@ def latest_runs(tracking_uri: str, since_ms: int) -> dict[str, Any]:
 
 
 def time_table(stages: list[str], runs: dict[str, Any]) -> tuple[list[list[str]], dict[str, list[float]]]:
-    rows, startup_by_kind = [], {}
+    rows: list[list[str]] = []
+    startup_by_kind: dict[str, list[float]] = {}
     total_startup = total_compute = 0.0
     for stage in stages:
         run = runs.get(stage)
