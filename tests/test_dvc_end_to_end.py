@@ -25,7 +25,7 @@ def _env(root, **extra):
     return {**env, "PATH": path, "REVIS_MLFLOW_DB": str(root.parent / "mlflow.db"), **extra}
 
 
-def dvc(root, *args, check=True, timeout=600):
+def dvc(root, *args, check=True, timeout=1800):
     result = subprocess.run(
         [str(BIN / "dvc"), *args],
         cwd=root,

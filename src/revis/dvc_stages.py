@@ -10,8 +10,9 @@ One DVC stage per (pipeline, stage kind): the nodes of pipeline ``p`` tagged ``k
   and, for each ``DataPath`` parameter it reads (a real dataset, weights), the fingerprint
   that the ``check-params`` stage writes of the contents at that path;
 - ``outs`` / ``metrics`` / ``plots``: the files of the catalog datasets it writes.
-  ``reports/<p>/metrics.json`` is a DVC metric (git-tracked); PNGs under ``reports/<p>/plots/``
-  are DVC plots (cached); other files under ``reports/`` are uncached outs (git-tracked).
+  ``MetricsDataset`` files (``reports/<p>/metrics.json``, the scoreboard's ``reports/verdicts.json``)
+  are DVC metrics (git-tracked); PNGs under ``reports/<p>/plots/`` are DVC plots (cached);
+  other files under ``reports/`` are uncached outs (git-tracked).
 
 The first stage, ``check-params``, validates ``params.yaml`` (and nothing else) before any
 stage's outputs are touched, and fingerprints the contents of every ``DataPath`` that is set.
@@ -242,12 +243,11 @@ def build_dvc_yaml(
                         "catalog (add it to conf/base/catalog*)"
                     )
                 continue
-            for dataset_type in (config.get("type"), (config.get("dataset") or {}).get("type")):
-                if isinstance(dataset_type, str) and dataset_type.startswith("revis."):
-                    roots.add(_dataset_module(dataset_type))  # its code reads or writes the file
+            types = {t for t in (config.get("type"), (config.get("dataset") or {}).get("type")) if isinstance(t, str)}
+            roots |= {_dataset_module(t) for t in types if t.startswith("revis.")}  # its code reads/writes the file
             if name in stage.inputs:
                 data_deps.add(path)
-            elif path.startswith("reports/") and path.endswith("metrics.json"):
+            elif "revis.catalog.MetricsDataset" in types:
                 metrics.append({path: {"cache": False}})
             elif path.startswith("reports/") and "/plots/" in path:
                 plots.append(path)
