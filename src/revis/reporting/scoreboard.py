@@ -77,13 +77,17 @@ def verdict_counts(claims: ClaimsFile, metrics: dict[str, Any]) -> Counter:
 
 
 def scoreboard_verdicts(papers: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
-    """Verdict counts of the paper claims, in total and per pipeline (``reports/verdicts.json``, MLflow)."""
-    per_paper = {}
+    """Verdict counts of the paper claims, in total and per pipeline, and each claim's effect (ours minus
+    the baseline): ``reports/verdicts.json``, a DVC metric (``dvc exp show``) and MLflow metrics."""
+    per_paper, headline = {}, {}
     for paper, (raw_claims, metrics) in sorted(papers.items()):
-        counts = verdict_counts(ClaimsFile.model_validate(raw_claims), metrics)
+        claims = ClaimsFile.model_validate(raw_claims)
+        judged = [(c, v) for c, v in paper_verdicts(claims, metrics) if c.kind == "paper"]
+        counts = Counter(v.verdict for _, v in judged)
         per_paper[paper] = {v.replace(" ", "_"): counts[v] for v in VERDICTS}
+        headline[paper] = {c.id: v.effect for c, v in judged if v.effect is not None}
     total = {v.replace(" ", "_"): sum(p[v.replace(" ", "_")] for p in per_paper.values()) for v in VERDICTS}
-    return {"total": total, "per_pipeline": per_paper}
+    return {"total": total, "per_pipeline": per_paper, "headline": headline}
 
 
 def scoreboard_markdown(papers: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> str:
