@@ -120,9 +120,17 @@ class TrackingHook:
     def before_node_run(self, node: Any) -> None:
         client = tracking.active()
         if client is not None and not self._node_started:  # start-up: process start -> the first node
+            import resource
+
             import psutil
 
-            client.log_metrics({"timing.startup_s": time.time() - psutil.Process().create_time()})
+            usage = resource.getrusage(resource.RUSAGE_SELF)  # CPU seconds: comparable on a busy machine
+            client.log_metrics(
+                {
+                    "timing.startup_s": time.time() - psutil.Process().create_time(),
+                    "timing.startup_cpu_s": usage.ru_utime + usage.ru_stime,
+                }
+            )
             self._started = time.perf_counter()
         self._node_started[node.name] = time.perf_counter()
 

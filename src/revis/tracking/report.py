@@ -42,18 +42,19 @@ def time_table(stages: list[str], runs: dict[str, Any]) -> tuple[list[list[str]]
     for stage in stages:
         run = runs.get(stage)
         if run is None:
-            rows.append([stage, "cached", "", "", ""])
+            rows.append([stage, "cached", "", "", "", ""])
             continue
         m = run.data.metrics
         startup, compute = m.get("timing.startup_s"), m.get("timing.stage_s")
+        cpu = m.get("timing.startup_cpu_s")
         total = (run.info.end_time - run.info.start_time) / 1000 if run.info.end_time else None
         if startup is not None:
             startup_by_kind.setdefault(run.data.tags.get("stage_kind", "?"), []).append(startup)
             total_startup += startup
         total_compute += compute or 0.0
         fmt = lambda v: "" if v is None else f"{v:.1f}"  # noqa: E731
-        rows.append([stage, run.info.status.lower(), fmt(startup), fmt(compute), fmt(total)])
-    rows.append(["all stages", "", f"{total_startup:.1f}", f"{total_compute:.1f}", ""])
+        rows.append([stage, run.info.status.lower(), fmt(startup), fmt(cpu), fmt(compute), fmt(total)])
+    rows.append(["all stages", "", f"{total_startup:.1f}", "", f"{total_compute:.1f}", ""])
     return rows, startup_by_kind
 
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, by_kind = time_table(stages, runs)
     console = Console(width=120)
     table = Table(title="dvc repro: seconds per stage (MLflow records)")
-    for column in ("stage", "status", "start-up", "compute", "total"):
+    for column in ("stage", "status", "start-up", "start-up CPU", "compute", "total"):
         table.add_column(column, justify="left" if column in ("stage", "status") else "right")
     for row in rows:
         table.add_row(*row)
