@@ -182,11 +182,15 @@ def _run_in_memory(
     pipe = find_pipelines(raise_errors=True, pipelines_to_find=[pipeline_name])[pipeline_name]
     if tags:
         pipe = pipe.only_nodes_with_tags(*tags)
+    class Kept(MemoryDataset):  # the runner releases intermediates after use; tests read them afterwards
+        def _release(self) -> None:
+            pass
+
     catalog = DataCatalog()
     for name, value in {**typed_params(pipe, params), **inputs}.items():
-        catalog[name] = MemoryDataset(value, copy_mode="assign")
+        catalog[name] = Kept(value, copy_mode="assign")
     for name in pipe.all_outputs():
-        catalog[name] = MemoryDataset(copy_mode="assign")
+        catalog[name] = Kept(copy_mode="assign")
     SequentialRunner().run(pipe, catalog)
     return {name: catalog.load(name) for name in pipe.all_outputs()}
 
