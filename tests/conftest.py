@@ -182,6 +182,7 @@ def _run_in_memory(
     pipe = find_pipelines(raise_errors=True, pipelines_to_find=[pipeline_name])[pipeline_name]
     if tags:
         pipe = pipe.only_nodes_with_tags(*tags)
+
     class Kept(MemoryDataset):  # the runner releases intermediates after use; tests read them afterwards
         def _release(self) -> None:
             pass
