@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,9 +39,17 @@ SERVER_START_SECONDS = 300  # MLflow's server imports a lot; the shared 2-core m
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port on 127.0.0.1 below the ephemeral range (kedro-viz refuses ports above 49151)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000 on 127.0.0.1")
 
 
 def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
@@ -161,3 +170,9 @@ def screenshots(repo_root: Path) -> Path:
     folder = repo_root / "reports" / "ui"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def rest() -> Callable[..., Any]:
+    """``rest(url, body=None)``: GET (or POST ``body`` as JSON) and decode the JSON answer."""
+    return http_json
