@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
+VIZ_PORT ?= 4141
 
 # offline and quiet: no telemetry from any tool, no hub look-ups at run time
 export PATH := $(BIN):$(PATH)
@@ -19,7 +20,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: help install repro test test-integration test-slow test-all ui viz dvc-yaml check-params \
+.PHONY: help install repro test test-integration test-slow test-all ui viz dag dvc-yaml check-params \
         check-regressions times lint format clean
 
 help:  ## list the targets
@@ -56,13 +57,18 @@ test-slow: $(STAMP)  ## DVC end to end on a tiny copy of the project
 test-all: $(STAMP)  ## everything but gpu tests (which skip without CUDA anyway)
 	"$(BIN)/python" -m pytest -m "not gpu"
 
-ui: $(STAMP)  ## the MLflow UI on 127.0.0.1 (the experiments open on their runs table)
-	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments  (one experiment per paper; runs named <paper>-<stage>)"
+ui: $(STAMP)  ## the MLflow UI on 127.0.0.1; prints links that open each paper's runs table
+	@# MLflow 3.17 opens experiments in its GenAI view unless the URL says workflowType=machine_learning
+	@"$(BIN)/python" -m revis.tracking.links --url "http://127.0.0.1:$(PORT)" \
+	  --tracking-uri "sqlite:///$(CURDIR)/mlflow.db"
 	"$(BIN)/mlflow" ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \
 	  --default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $(PORT)
 
-viz: $(STAMP)  ## kedro-viz: the pipelines' graph on 127.0.0.1:4141
-	"$(BIN)/kedro" viz run --host 127.0.0.1 --port 4141 --no-browser
+viz: $(STAMP)  ## kedro-viz: the pipelines' graph on 127.0.0.1:4141 (VIZ_PORT=...)
+	"$(BIN)/kedro" viz run --host 127.0.0.1 --port $(VIZ_PORT) --no-browser
+
+dag: $(STAMP)  ## rewrite the README's DAG (mermaid, from `dvc dag --mermaid`) after dvc.yaml changed
+	"$(BIN)/python" -m revis.dag_mermaid --write README.md
 
 dvc-yaml: $(STAMP)  ## regenerate dvc.yaml from the Kedro pipelines and catalog
 	"$(BIN)/kedro" dvc-yaml

@@ -21,12 +21,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def stages():
-    return project_document(REPO)["stages"]
+def document():
+    return project_document(REPO)
 
 
-def test_committed_dvc_yaml_equals_a_fresh_generation(stages):
-    assert (REPO / "dvc.yaml").read_text() == render({"stages": stages}), "run `kedro dvc-yaml` and commit"
+@pytest.fixture(scope="module")
+def stages(document):
+    return document["stages"]
+
+
+def test_committed_dvc_yaml_equals_a_fresh_generation(document):
+    assert (REPO / "dvc.yaml").read_text() == render(document), "run `kedro dvc-yaml` and commit"
 
 
 def test_check_params_runs_first_and_every_stage_waits_for_it(stages):

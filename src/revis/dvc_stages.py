@@ -11,7 +11,10 @@ One DVC stage per (pipeline, stage kind): the nodes of pipeline ``p`` tagged ``k
   that the ``check-params`` stage writes of the contents at that path;
 - ``outs`` / ``metrics`` / ``plots``: the files of the catalog datasets it writes.
   ``MetricsDataset`` files (``reports/<p>/metrics.json``, the scoreboard's ``reports/verdicts.json``)
-  are DVC metrics (git-tracked); PNGs under ``reports/<p>/plots/`` are DVC plots (cached);
+  are DVC metrics (git-tracked); PNGs under ``reports/<p>/plots/`` are DVC image plots (cached);
+  ``CurveDataset`` files (data series, e.g. ``reports/<p>/curves/*.json``) are git-tracked outs
+  declared in the top-level ``plots:`` with their axes (``x``, ``y`` columns, title, labels,
+  template), so ``dvc plots show`` / ``dvc plots diff`` draw them across commits and experiments;
   other files under ``reports/`` are uncached outs (git-tracked).
 
 The first stage, ``check-params``, validates ``params.yaml`` (and nothing else) before any
@@ -222,6 +225,7 @@ def build_dvc_yaml(
         "always_changed": True,
     }
     document: dict[str, Any] = {CHECK_STAGE: check}
+    plot_definitions: list[dict[str, Any]] = []
     for stage in stages:
         params = sorted(i[len("params:") :] for i in stage.inputs if i.startswith("params:"))
         if "parameters" in stage.inputs:
@@ -247,6 +251,9 @@ def build_dvc_yaml(
             roots |= {_dataset_module(t) for t in types if t.startswith("revis.")}  # its code reads/writes the file
             if name in stage.inputs:
                 data_deps.add(path)
+            elif "revis.catalog.CurveDataset" in types:
+                outs.append({path: {"cache": False}})
+                plot_definitions.append({path: curve_plot(config)})
             elif "revis.catalog.MetricsDataset" in types:
                 metrics.append({path: {"cache": False}})
             elif path.startswith("reports/") and "/plots/" in path:
@@ -267,7 +274,16 @@ def build_dvc_yaml(
         if plots:
             entry["plots"] = plots
         document[stage.name] = entry
+    if plot_definitions:
+        return {"stages": document, "plots": plot_definitions}
     return {"stages": document}
+
+
+def curve_plot(config: dict[str, Any]) -> dict[str, Any]:
+    """The top-level ``plots:`` entry of a ``CurveDataset`` catalog entry (built, hence validated, by the class)."""
+    from revis.catalog.files import CurveDataset
+
+    return CurveDataset(**{k: v for k, v in config.items() if k != "type"}).plot_definition()
 
 
 def render(document: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ _WHERE = {
     "TorchDataset": "files",
     "TableDataset": "files",
     "FigureDataset": "files",
+    "CurveDataset": "files",
     "ImageSetsDataset": "images",
     "CifarFolderDataset": "images",
     "VocFolderDataset": "voc",

@@ -9,7 +9,8 @@ status: FINISHED, FAILED (an exception), KILLED (interrupted, terminated or kill
 
 Tags: ``paper``, ``dvc_stage``, ``stage_kind``, ``mlflow.source.git.commit``, ``git_dirty``
 (source and configuration only: what ``dvc repro`` writes never counts), ``params_hash`` (the
-paper's section), ``dvc_exp`` / ``dvc_exp_baseline`` (inside ``dvc exp run``), ``revis.pid``,
+paper's section), ``dvc_exp`` / ``dvc_exp_baseline`` (inside ``dvc exp run``: DVC's own
+``DVC_EXP_NAME`` / ``DVC_EXP_BASELINE_REV``), ``revis.pid``,
 ``revis.host``. ``REVIS_TRACKING=off`` turns tracking off.
 """
 
@@ -29,7 +30,10 @@ from revis.dvc_stages import STAGE_KINDS, stage_command
 from revis.tracking import client as tracking
 from revis.tracking.store import artifact_root, git_state, main_repo_root, tracking_uri, uses_local_store
 
-EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}  # the runs table, not the GenAI view
+# Marks each paper's experiment as model training. MLflow 3.17's UI does not read it: a global
+# "GenAI | Model training" switch (``?workflowType=machine_learning`` in the URL, remembered by the
+# browser once clicked) picks the view, so `make ui` prints links that open the runs tables.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``baseline-evaluate``: test accuracy per dataset over seeds, training curves."""
+"""``baseline-evaluate``: test accuracy per dataset over seeds, training curves (a picture and DVC plot data)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from revis.datasets.named import named_splits
 from revis.models import build_model
 from revis.reporting.summary import mean_std
 from revis.training import accuracy
+from revis.training.histories import mean_curves
 from revis.training.pictures import training_curves_figure
 
 
@@ -39,6 +40,11 @@ def evaluate_baselines(
     n_seeds = max(len(v) for v in per_dataset.values())
     metrics["scale"] = f"mini world CPU: {sizes}; {m['name']} w{m['width']} d{m['depth']}; {n_seeds} seeds"
     return metrics, training_curves_figure(histories, "baseline ConvNet: training curves per dataset and seed")
+
+
+def training_curve_tables(histories: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Training loss and accuracy per epoch, mean over seeds, one column per dataset (DVC plot data)."""
+    return mean_curves(histories, "loss"), mean_curves(histories, "accuracy")
 
 
 def chance_accuracy(labels: Any, num_classes: int) -> float:

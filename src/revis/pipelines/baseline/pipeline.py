@@ -22,6 +22,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="evaluate_baselines",
                 tags=["evaluate"],
             ),
+            node(
+                nodes_evaluate.training_curve_tables,
+                inputs="histories",
+                outputs=["curve_train_loss", "curve_train_accuracy"],
+                name="training_curve_tables",
+                tags=["evaluate"],
+            ),
         ],
         namespace="baseline",
         inputs={"shapes": "world.shapes", "digits": "world.digits"},
