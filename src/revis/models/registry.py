@@ -27,6 +27,7 @@ class ModelConfig(BaseModel):
     norm: Literal["instancenorm", "batchnorm", "none"] = "instancenorm"
     weights: str | None = None  # a local state-dict file (e.g. torchvision's ResNet-50 ImageNet weights)
     patch: int = Field(4, ge=1, le=64)  # patch-grid models: the grid is image_size // patch
+    grey_stem_padding: int = Field(1, ge=0, le=4)  # convnet: first conv's padding on 1-channel images (DC: 3)
 
 
 def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
@@ -38,7 +39,15 @@ def _resnet18(in_channels: int, num_classes: int, image_size: int, config: Model
 
 
 def _convnet(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
-    return ConvNet(in_channels, num_classes, image_size, width=config.width, depth=config.depth, norm=config.norm)
+    return ConvNet(
+        in_channels,
+        num_classes,
+        image_size,
+        width=config.width,
+        depth=config.depth,
+        norm=config.norm,
+        grey_stem_padding=config.grey_stem_padding,
+    )
 
 
 def _resnet50(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
