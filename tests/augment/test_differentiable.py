@@ -43,3 +43,16 @@ def test_draws_are_seeded_and_validated():
     with pytest.raises(ValueError, match="cannot augment"):
         aug.apply(x, aug.draw(3, x.shape[1:], torch.Generator()))
     assert not DiffAugment([])
+
+
+def test_single_mode_applies_one_op_per_draw_shared_by_the_batch():
+    aug = DiffAugment(["crop", "flip", "rotate"], single=True)
+    chosen = set()
+    for seed in range(20):
+        draw = aug.draw(1, (3, 16, 16), torch.Generator().manual_seed(seed))
+        assert len(draw.ops) == 1 and set(draw.values) == set(draw.ops)
+        chosen |= set(draw.ops)
+    assert chosen == {"crop", "flip", "rotate"}  # every op gets its turn
+    x = _batch()
+    draw = aug.draw(1, x.shape[1:], torch.Generator().manual_seed(1))
+    assert torch.allclose(aug.apply(x, draw)[:2], aug.apply(x[:2], draw), atol=1e-6)  # siamese

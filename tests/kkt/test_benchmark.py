@@ -1,10 +1,14 @@
-from revis.kkt.benchmark import benchmark, main
+from revis.kkt.benchmark import compare, main
 
 
-def test_benchmark_times_both_and_they_agree(capsys):
-    result = benchmark(batch=8, channels=1, size=8, classes=3, width=4, depth=2, repeats=1)
-    assert result["vmap_s"] > 0 and result["loop_s"] > 0 and result["max_rel_diff"] < 1e-10
+def test_benchmark_old_and_new_agree_and_report_time_and_memory(capsys):
+    result = compare(n=6, width=4, depth=2, channels=1, size=8, repeats=1, threads=1, isolate=False)
+    assert result["old_s"] > 0 and result["new_s"] > 0 and result["old_peak_mib"] >= 0
+    assert result["loss_rel_diff"] < 1e-5 and result["grad_x_rel_diff"] < 1e-3
     assert (
-        main(["--batch", "4", "--width", "4", "--depth", "2", "--repeats", "1", "--size", "8", "--channels", "1"]) == 0
+        main(
+            ["--n", "4", "--width", "4", "--depth", "2", "--size", "8", "--channels", "1", "--repeats", "1", "--inline"]
+        )
+        == 0
     )
     assert "speed-up x" in capsys.readouterr().out

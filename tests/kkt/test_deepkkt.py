@@ -9,23 +9,29 @@ from revis.kkt import (
     KKTState,
     KKTWeights,
     Multipliers,
-    fit_scale,
+    identifiable_parameters,
+    initial_multiplier,
     per_sample_grads,
     per_sample_grads_loop,
+    polish_to_stationarity,
     primal_loss,
     random_per_class,
     real_multipliers,
+    scale_invariant_parameters,
     stationarity_loss,
+    stationarity_report,
     synthesize,
     top_lambda_per_class,
+    weighted_loss_grad,
 )
-from revis.kkt.gradients import flatten_grads
+from revis.kkt.gradients import flatten_grads, flatten_params, frozen_parameters
 from revis.models import build_model
 
 
-def _net(norm="instancenorm", channels=1, classes=3, size=8, width=6, seed=0):
+def _net(norm="instancenorm", channels=1, classes=3, size=8, width=6, seed=0, depth=2):
     torch.manual_seed(seed)
-    return build_model({"name": "convnet", "width": width, "depth": 2, "norm": norm}, channels, classes, size).eval()
+    config = {"name": "convnet", "width": width, "depth": depth, "norm": norm}
+    return build_model(config, channels, classes, size).eval()
 
 
 def _data(n=10, channels=1, classes=3, size=8, seed=0):
@@ -39,57 +45,107 @@ def test_vmap_per_sample_grads_equal_the_loop(norm):
     x, y = _data()
     fast, logits = per_sample_grads(net, x.double(), y)
     slow = per_sample_grads_loop(net, x.double(), y)
-    assert set(fast) == set(slow)
     for name in slow:
-        assert fast[name].shape == (10, *dict(net.named_parameters())[name].shape)
         assert torch.allclose(fast[name], slow[name], atol=1e-10)
     assert torch.allclose(logits, net(x.double()))
     chunked, _ = per_sample_grads(net, x.double(), y, chunk_size=3)
     assert all(torch.allclose(chunked[n], slow[n], atol=1e-10) for n in slow)
 
 
-def test_per_sample_grads_refuse_train_mode():
+def test_one_weighted_backward_equals_the_per_sample_sum_and_its_input_gradient():
+    net = _net().double()
+    x, y = _data(6)
+    x = x.double()
+    lam = torch.rand(6, dtype=torch.float64)
+    theta = frozen_parameters(net)
+    flat = flatten_params(theta)
+    x1 = x.clone().requires_grad_(True)
+    old = stationarity_loss(flat, flatten_grads(per_sample_grads(net, x1, y, theta)[0]), lam)
+    (g_old,) = torch.autograd.grad(old, x1)
+    x2 = x.clone().requires_grad_(True)
+    total, _ = weighted_loss_grad(net, theta, x2, y, lam)
+    new = (flat + total).abs().mean()
+    (g_new,) = torch.autograd.grad(new, x2)
+    assert float(new) == pytest.approx(float(old), rel=1e-10)
+    assert torch.allclose(g_old, g_new, atol=1e-10)
+
+
+def test_per_sample_paths_refuse_train_mode():
     with pytest.raises(ValueError, match="eval mode"):
         per_sample_grads(_net().train(), *_data())
+    net = _net().train()
+    with pytest.raises(ValueError, match="eval mode"):
+        weighted_loss_grad(net, frozen_parameters(net), *_data(), torch.ones(10))
+
+
+def test_scale_invariant_layers_have_gradients_orthogonal_to_them():
+    net = _net(width=5, depth=3)
+    x, y = _data(8)
+    invariant = set(scale_invariant_parameters(net, x))
+    # conv -> instance norm, and every norm followed by another normalised conv; the last norm and classifier are not
+    assert invariant == {f"features.{i}.{p}" for i in (0, 1, 4, 5, 8) for p in ("weight", "bias")}
+    assert identifiable_parameters(net, x) == [
+        "features.9.weight",
+        "features.9.bias",
+        "classifier.weight",
+        "classifier.bias",
+    ]
+    grads, _ = per_sample_grads(net, x, y)
+    params = dict(net.named_parameters())
+
+    def cosine(layer: str) -> float:  # between each sample's gradient of the layer and the layer itself
+        g = torch.cat([grads[f"{layer}.{p}"].flatten(1) for p in ("weight", "bias")], 1)
+        w = torch.cat([params[f"{layer}.{p}"].detach().flatten() for p in ("weight", "bias")])
+        return float((g @ w / (g.norm(dim=1) * w.norm() + 1e-12)).abs().max())
+
+    assert max(cosine(layer) for layer in ("features.0", "features.1", "features.4", "features.5", "features.8")) < 1e-2
+    assert cosine("features.9") > 0.1 and cosine("classifier") > 0.1
+    assert identifiable_parameters(_net("batchnorm", width=5, depth=3), x) == [
+        n for n, _ in _net("batchnorm", width=5, depth=3).named_parameters()
+    ]
 
 
 def test_stationarity_is_zero_exactly_when_theta_is_the_combination():
     grads = torch.randn(5, 40)
     lam = torch.rand(5)
     theta = -(lam @ grads)
-    for distance in ("l1", "l2"):
-        assert float(stationarity_loss(theta, grads, lam, distance)) == pytest.approx(0.0, abs=1e-6)
-        assert float(stationarity_loss(theta + 0.1, grads, lam, distance)) > 1e-3
-    assert float(stationarity_loss(theta + 0.1, grads, lam, "l1")) == pytest.approx(0.1, rel=1e-4)  # mean |.|
+    for kind in ("l1", "l2"):
+        assert float(stationarity_loss(theta, grads, lam, kind)) == pytest.approx(0.0, abs=1e-6)
+        assert float(stationarity_loss(theta + 0.1, grads, lam, kind)) > 1e-3
+    assert float(stationarity_loss(theta + 0.1, grads, lam, "l1")) == pytest.approx(0.1, rel=1e-4)
     with pytest.raises(ValueError):
         stationarity_loss(theta, grads, lam, "l3")
 
 
-def test_deepkkt_stationarity_uses_the_models_own_per_sample_gradients():
+def test_deepkkt_stationarity_ratio_is_zero_at_the_combination_and_one_at_lambda_zero():
     net = _net()
     x, y = _data(4)
-    kkt = DeepKKT(net, KKTWeights(w_primal=0.0, w_aug=0.0))
-    grads, _ = kkt.flat_grads(x, y)
+    kkt = DeepKKT(net, KKTWeights(w_primal=0.0, w_aug=0.0), example=x)
     lam = torch.tensor([0.5, 1.0, 2.0, 0.25])
-    kkt.theta_flat = -(lam @ grads)  # pretend θ* is exactly this combination
-    assert float(kkt.kkt_terms(x, y, lam)["stat"]) == pytest.approx(0.0, abs=1e-6)
-    assert float(kkt.kkt_terms(x, y, lam * 2)["stat"]) > 1e-4
+    total, _ = weighted_loss_grad(net, kkt.theta, x, y, lam, create_graph=False)
+    kkt.theta_flat = -total  # pretend θ* is exactly this combination
+    kkt.theta_scale = float(kkt.theta_flat.abs().mean())
+    assert float(kkt.kkt_terms(x, y, lam)["stat"]) == pytest.approx(0.0, abs=1e-5)
+    assert float(kkt.kkt_terms(x, y, torch.zeros(4))["stat"]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="example"):
+        DeepKKT(net)
 
 
-def test_stationarity_gradient_reaches_the_images():
+def test_stationarity_gradient_reaches_the_images_and_the_multipliers():
     net = _net()
     x, y = _data(4)
     x.requires_grad_(True)
-    kkt = DeepKKT(net, KKTWeights(w_primal=0.0, w_aug=0.0), distance="l2")
-    loss, _ = kkt.objective(x, y, torch.full((4,), 0.3))
+    lam = torch.full((4,), 0.3, requires_grad=True)
+    kkt = DeepKKT(net, KKTWeights(w_primal=0.0, w_aug=0.0), distance="l2", example=x.detach())
+    loss, _ = kkt.objective(x, y, lam)
     loss.backward()
-    assert x.grad.abs().sum() > 0  # double backward through vmap(grad(...))
+    assert x.grad.abs().sum() > 0 and lam.grad.abs().sum() > 0
 
 
 def test_primal_loss_is_hinge_like():
     logits = torch.tensor([[3.0, 0.0], [0.0, 3.0], [2.0, 0.0]])
     y = torch.tensor([0, 1, 1])
-    expected = F.cross_entropy(logits[2:], y[2:]) / 3  # only the misclassified row counts, mean over all
+    expected = F.cross_entropy(logits[2:], y[2:]) / 3
     assert float(primal_loss(logits, y)) == pytest.approx(float(expected))
     assert float(primal_loss(logits[:2], y[:2])) == 0.0
 
@@ -98,31 +154,64 @@ def test_negative_multipliers_are_pruned_for_good():
     lam = Multipliers(torch.tensor([1.0, -0.5, 2.0, -0.1]))
     assert lam.prune() == 2
     assert lam.alive.tolist() == [True, False, True, False]
-    assert lam.effective().tolist() == [1.0, 0.0, 2.0, 0.0]
     with torch.no_grad():
-        lam.values[1] = 5.0  # a later positive value does not bring it back
+        lam.values[1] = 5.0
     assert lam.effective()[1] == 0.0 and lam.prune() == 0
 
 
-def test_fit_scale_is_least_squares_for_l2_and_positive():
-    theta = torch.tensor([2.0, -2.0, 0.0])
-    grads = torch.tensor([[-1.0, 1.0, 0.0], [-1.0, 1.0, 0.0]])  # -c * (sum) = theta at c = 1
-    assert fit_scale(theta, grads, "l2") == pytest.approx(1.0, rel=0.05)
-    assert fit_scale(theta, -grads, "l2") > 0  # pointing the wrong way: a small positive start
+def test_initial_multiplier_shares_the_training_mass():
+    assert initial_multiplier(100, 0.005) == pytest.approx(2.0)
+    assert initial_multiplier(10, 0.005) * 10 == pytest.approx(1 / 0.005)
+    with pytest.raises(ValueError):
+        initial_multiplier(0, 0.005)
+
+
+def test_polish_brings_the_teacher_to_its_kkt_point():
+    torch.manual_seed(0)
+    net = _net(width=6, depth=2, classes=3)
+    x, y = _data(60)
+    before = stationarity_report(net, x, y, weight_decay=0.01)
+    polish_to_stationarity(net, x, y, 0.01, iterations=100)
+    after = stationarity_report(net, x, y, weight_decay=0.01)
+    assert after["ratio_identifiable"] < 0.05 and after["ratio_identifiable"] < 0.1 * before["ratio_identifiable"]
+    assert after["cosine_identifiable"] > 0.999 and not any(p.requires_grad for p in net.parameters())
 
 
 def test_real_multipliers_rank_and_lower_the_stationarity():
     net = _net()
     x, y = _data(30)
-    result = real_multipliers(net, x, y, steps=40, lr=0.05, chunk_size=7, progress=False)
-    assert result.lam.shape == (30,) and (result.lam >= 0).all()
+    result = real_multipliers(
+        net, x, y, weight_decay=0.01, steps=40, lr=0.05, chunk_size=7, parameters="all", progress=False
+    )
+    assert result.lam.shape == (30,) and (result.lam >= 0).all() and result.scale == pytest.approx(1 / (30 * 0.01))
     assert (result.lam[~result.alive] == 0).all()
-    assert result.history["stat"][-1] <= result.history["stat"][0] + 1e-7
+    assert result.history["stat"][-1] < result.history["stat"][0]
     top = top_lambda_per_class(result.lam, y, 2)
     assert len(top) == 6 and torch.bincount(y[top]).tolist() == [2, 2, 2]
-    for c in range(3):
-        members = (y == c).nonzero().squeeze(1)
-        assert result.lam[top[y[top] == c]].min() >= result.lam[members].sort(descending=True).values[1] - 1e-12
+
+
+@pytest.mark.parametrize("parameters", ["all", "identifiable"])
+def test_implicit_lambda_fit_follows_the_matrix_fit_without_the_matrix(parameters):
+    net = _net().double()
+    x, y = _data(20)
+    x = x.double()
+    runs = [
+        real_multipliers(
+            net,
+            x,
+            y,
+            weight_decay=0.01,
+            steps=15,
+            lr=0.05,
+            chunk_size=6,
+            parameters=parameters,
+            method=method,
+            progress=False,
+        )
+        for method in ("matrix", "implicit")
+    ]
+    assert torch.allclose(runs[0].lam, runs[1].lam, rtol=1e-6, atol=1e-9)
+    assert runs[0].history["stat"] == pytest.approx(runs[1].history["stat"], rel=1e-6)
 
 
 def test_random_per_class_is_seeded_and_balanced():
@@ -132,21 +221,43 @@ def test_random_per_class_is_seeded_and_balanced():
     assert torch.bincount(y[a]).tolist() == [3, 3, 3, 3]
 
 
-def test_synthesis_keeps_images_valid_and_drops_pruned_candidates():
+def test_full_objective_changes_the_synthesis_measurably_against_primal_only():
+    net = _net(width=6, classes=3)
+    x, y = _data(60)
+    polish_to_stationarity(net, x, y, 0.01, iterations=50)
+    start = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    labels = torch.arange(6) % 3
+    runs = {}
+    for name, w_stat in (("full", 1.0), ("primal", 0.0)):
+        kkt = DeepKKT(net, KKTWeights(w_stat=w_stat, w_primal=1.0, w_aug=0.0), example=x)
+        runs[name] = synthesize(
+            kkt, start, labels, steps=30, lr_images=0.1, lr_lambda=0.05, weight_decay=0.01, seed=0, progress=False
+        )
+    full, primal = runs["full"], runs["primal"]
+    assert full.history["stat"][-1] < 0.5 * primal.history["stat"][-1]  # the term acts on the stationarity ratio
+    assert full.history["stat"][-1] < full.history["stat"][0]
+    n = min(len(full.images), len(primal.images))
+    assert (full.images[:n] - primal.images[:n]).abs().mean() > 0.05  # and on the images
+
+
+def test_synthesis_keeps_images_in_bounds_and_drops_pruned_candidates():
     net = _net()
     x, y = _data(6)
-    kkt = DeepKKT(net, KKTWeights(w_tv=0.1, w_norm=0.01, w_aug=1.0), augment=DiffAugment(["crop", "noise"]))
-    result = synthesize(kkt, x, y, steps=3, lr_images=0.05, lr_lambda=0.5, seed=0, progress=False)
+    kkt = DeepKKT(net, KKTWeights(w_tv=0.1, w_norm=0.01, w_aug=1.0), augment=DiffAugment(["crop", "noise"]), example=x)
+    bounds = (torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1))
+    result = synthesize(
+        kkt, x, y, steps=3, lr_images=0.05, lr_lambda=0.5, weight_decay=0.01, seed=0, bounds=bounds, progress=False
+    )
     assert result.images.shape[1:] == x.shape[1:] and len(result.images) == int(result.alive.sum())
     assert float(result.images.min()) >= 0.0 and float(result.images.max()) <= 1.0
-    assert len(result.history["entropy"]) == 4 and len(result.history["stat"]) == 3
-    assert not torch.equal(result.images, x[result.alive])  # the candidates moved
+    assert len(result.history["entropy"]) == 4 and len(result.history["stat"]) == 4
+    assert not torch.equal(result.images, x[result.alive])
 
 
 def test_kkt_state_loss_ignores_pruned_candidates():
     net = _net()
     x, y = _data(4)
-    state = KKTState(DeepKKT(net, KKTWeights(w_aug=0.0)), x, y, lr_lambda=0.1)
+    state = KKTState(DeepKKT(net, KKTWeights(w_aug=0.0), example=x), x, y, lr_lambda=0.1, weight_decay=0.01)
     with torch.no_grad():
         state.lam.values[:] = torch.tensor([1.0, -1.0, -1.0, -1.0])
     state.lam.prune()
@@ -160,7 +271,5 @@ def test_deepkkt_works_for_any_classifier():
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 3)).eval()
     x, y = _data(5)
-    loss, info = DeepKKT(mlp, KKTWeights(w_aug=0.0)).objective(x, y, torch.ones(5))
+    loss, info = DeepKKT(mlp, KKTWeights(w_aug=0.0), example=x).objective(x, y, torch.ones(5))
     assert loss.ndim == 0 and info["stat"] > 0
-    grads, _ = per_sample_grads(mlp, x, y)
-    assert flatten_grads(grads).shape == (5, sum(p.numel() for p in mlp.parameters()))

@@ -9,6 +9,13 @@ one row per image augments each image differently (DeepKKT's candidate augmentat
 
 Default strengths are DSA's (``ParamDiffAug``): brightness 1.0, saturation 2.0, contrast
 0.5, crop/translate 1/8 of the side, cutout 1/2 of the side, scale 1.2, rotation 15 degrees.
+
+``single=True`` is DSA's default mode (``aug_mode = 'S'`` in VICO-UoE/DatasetCondensation):
+every draw picks *one* op of the list at random (``color`` counts as one op: brightness,
+saturation and contrast together) and applies only that one; a shared draw shares the choice
+too. ``single=False`` applies every op in order (DSA's ``'M'`` mode). Deviations from the
+reference's ops, kept on purpose: crop translates continuously (bilinear) instead of by whole
+pixels, and cutout is a continuous square; both stay differentiable in the images.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class AugmentDraw:
 
     rows: int
     values: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    ops: tuple[str, ...] | None = None  # the ops this draw applies (None: all of the augmentation's)
 
 
 class DiffAugment:
@@ -46,11 +54,13 @@ class DiffAugment:
         scale: float = 1.2,
         rotate: float = 15.0,
         noise: float = 0.05,
+        single: bool = False,
     ) -> None:
         unknown = [op for op in ops if op not in OPS]
         if unknown:
             raise ValueError(f"unknown augmentation ops {unknown}; known: {list(OPS)}")
         self.ops = tuple(ops)
+        self.single = single
         self.brightness, self.saturation, self.contrast = brightness, saturation, contrast
         self.crop, self.cutout, self.scale, self.rotate, self.noise = crop, cutout, scale, rotate, noise
 
@@ -64,7 +74,10 @@ class DiffAugment:
             return torch.rand(rows, *shape, generator=generator)
 
         values: dict[str, dict[str, torch.Tensor]] = {}
-        for op in self.ops:
+        ops = self.ops
+        if self.single and ops:
+            ops = (ops[int(torch.randint(len(ops), (1,), generator=generator))],)
+        for op in ops:
             if op == "color":
                 values[op] = {"brightness": u(1, 1, 1), "saturation": u(1, 1, 1), "contrast": u(1, 1, 1)}
             elif op in ("crop", "cutout"):
@@ -77,12 +90,12 @@ class DiffAugment:
                 values[op] = {"angle": u()}
             elif op == "noise":
                 values[op] = {"eps": torch.randn(rows, *image_shape, generator=generator)}
-        return AugmentDraw(rows, values)
+        return AugmentDraw(rows, values, ops)
 
     def apply(self, x: torch.Tensor, draw: AugmentDraw) -> torch.Tensor:
         if draw.rows not in (1, len(x)):
             raise ValueError(f"a draw of {draw.rows} rows cannot augment a batch of {len(x)}")
-        for op in self.ops:
+        for op in draw.ops if draw.ops is not None else self.ops:
             v = {k: t.to(x.device) for k, t in draw.values[op].items()}
             x = getattr(self, f"_{op}")(x, v)
         return x

@@ -1,60 +1,140 @@
-"""The evaluation protocol shared by the distillation papers: train N fresh ConvNets on a set.
+"""The evaluation protocol of the distillation papers: fresh networks trained on a set alone.
 
-A (synthetic or selected) set is judged by the test accuracy of networks trained from
-scratch on it alone, mean ± std over N seeds (DC/DM: SGD lr 0.01, momentum 0.9, wd 5e-4,
-lr x0.1 at half-time; 20 models at paper scale). Training is ``revis.training``'s seeded trainer.
+Follows the reference (VICO-UoE/DatasetCondensation, ``utils.evaluate_synset``): a freshly
+initialised ConvNet trained on the (synthetic or selected) set only, SGD lr 0.01, momentum
+0.9, weight decay 5e-4, batch 256, ``epochs + 1`` passes, the learning rate x0.1 (with a new
+optimiser, as the reference does) after pass ``epochs // 2 + 1``, and DSA on every batch: one
+op chosen at random per batch, its random values drawn per image. The test accuracy of the
+network is the set's score; a set is reported as mean ± sd over networks (seeds).
+
+Deviations: the seed of each network (initialisation, shuffling, augmentation) comes from the
+caller instead of the clock; sizes (width, epochs, number of networks) are the pipeline's.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
+import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
-from revis.models import ModelConfig, build_model
-from revis.reporting.summary import mean_std
-from revis.training import TrainConfig, accuracy, train_classifier
+from revis.augment import DiffAugment
+from revis.distill.config import EvalProtocol
+from revis.models import build_model
+from revis.training import accuracy
 
 
-def train_fresh_models(
+def _sgd(model: nn.Module, protocol: EvalProtocol, lr: float) -> torch.optim.SGD:
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
+
+
+def train_on_set(
     x: torch.Tensor,
     y: torch.Tensor,
     shape: tuple[int, int, int],
-    model: ModelConfig | dict,
-    train: TrainConfig | dict,
-    seeds: list[int],
+    protocol: EvalProtocol,
+    seed: int,
     *,
     device: str | torch.device = "cpu",
-    progress: bool = True,
+    progress: bool = False,
     desc: str = "eval",
-) -> list[nn.Module]:
-    """One freshly initialised network per seed (C, K, S = ``shape``), trained on (x, y) only."""
-    models = []
-    for seed in seeds:
+) -> nn.Module:
+    """One fresh network (C, K, S = ``shape``) trained on (x, y) under the protocol; returned in eval mode on CPU."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = build_model(model, *shape)
-        train_classifier(net, x, y, train, seed, device=device, progress=progress, desc=f"{desc} seed {seed}")
-        models.append(net.cpu())
-    return models
+        net = build_model(protocol.model, *shape).to(device)
+    augment = DiffAugment(protocol.augment, single=True) if protocol.augment else None
+    lr = protocol.lr
+    optimizer = _sgd(net, protocol, lr)
+    x, y = x.to(device), y.to(device)
+    net.train()
+    for epoch in tqdm(range(protocol.epochs + 1), desc=desc, disable=not progress, leave=False):
+        order = torch.randperm(len(x), generator=generator).to(device)
+        for start in range(0, len(x), protocol.batch_size):
+            index = order[start : start + protocol.batch_size]
+            xb = augment(x[index], generator) if augment else x[index]
+            loss = F.cross_entropy(net(xb), y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if epoch == protocol.epochs // 2 + 1:
+            lr *= 0.1
+            optimizer = _sgd(net, protocol, lr)
+    return net.eval().cpu()
 
 
-def score_models(models: list[nn.Module], x_test: torch.Tensor, y_test: torch.Tensor) -> list[float]:
-    return [accuracy(net, x_test, y_test) for net in models]
+def score(model: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor) -> float:
+    """Test accuracy of one evaluation network."""
+    return accuracy(model, x_test, y_test)
 
 
-def evaluate_protocol(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    x_test: torch.Tensor,
-    y_test: torch.Tensor,
-    num_classes: int,
-    model: ModelConfig | dict,
-    train: TrainConfig | dict,
-    seeds: list[int],
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """Train one network per seed on (x, y); test accuracy mean ± std and the per-seed values."""
-    models = train_fresh_models(x, y, (x.shape[1], num_classes, x.shape[-1]), model, train, seeds, **kwargs)
-    accs = score_models(models, x_test, y_test)
-    return {**mean_std(accs), "values": accs}
+def _train_job(job: tuple) -> dict:
+    x, y, shape, protocol, seed = job
+    net = train_on_set(x, y, shape, protocol, seed)
+    return {"state_dict": net.state_dict(), "seed": seed, "size": len(x), "shape": list(shape)}
+
+
+def train_networks(
+    sets: dict[str, tuple[torch.Tensor, torch.Tensor, int, tuple[int, int, int]]],
+    protocol: EvalProtocol,
+    *,
+    workers: int = 1,
+    desc: str = "evaluation networks",
+) -> dict[str, dict]:
+    """One network per ``key -> (images, labels, seed, shape)`` under the protocol; ``key -> {state_dict, seed, size}``.
+
+    Empty sets (every candidate pruned) get no network: their key is absent from the result.
+    """
+    from revis.workers import run_jobs
+
+    keys = [key for key, (x, *_) in sets.items() if len(x) > 0]
+    jobs = [(sets[key][0], sets[key][1], sets[key][3], protocol, sets[key][2]) for key in keys]
+    results = run_jobs(_train_job, jobs, workers=workers, cost=lambda job: 1.0 + len(job[0]), desc=desc)
+    return dict(zip(keys, results))
+
+
+def load_network(entry: dict, protocol: EvalProtocol) -> nn.Module:
+    """An evaluation network back from ``train_networks``' output."""
+    net = build_model(protocol.model, *entry["shape"])
+    net.load_state_dict(entry["state_dict"])
+    return net.eval()
+
+
+def summarise(accuracies: dict[str, float]) -> dict[str, dict]:
+    """``"<group>/<seed>" -> accuracy`` into ``group -> mean_std(values, seeds)`` (seeds in ascending order)."""
+    from revis.reporting.summary import mean_std
+
+    grouped: dict[str, dict[int, float]] = {}
+    for key, value in accuracies.items():
+        group, seed = key.rsplit("/", 1)
+        grouped.setdefault(group, {})[int(seed)] = value
+    return {group: mean_std([v[s] for s in sorted(v)], sorted(v)) for group, v in grouped.items()}
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Ranks from 1, ties sharing their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def pearson(x: list[float], y: list[float]) -> float | None:
+    """Pearson's r (None when either side is constant)."""
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx, syy = sum((a - mx) ** 2 for a in x), sum((b - my) ** 2 for b in y)
+    return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else None
+
+
+def spearman(x: list[float], y: list[float]) -> float | None:
+    """Spearman's ρ: Pearson's r of the (tie-averaged) ranks."""
+    return pearson(_ranks(x), _ranks(y))

@@ -1,88 +1,147 @@
-"""Per-sample gradients: one vectorised torch.func pass vs a per-sample Python loop, same batch.
+"""The DeepKKT objective, old vs new: per-sample gradients (vmap, an N x P matrix) vs one λ-weighted backward.
 
-    python -m revis.kkt.benchmark                      # ConvNet w32 on 8x8 digits-like and 32x32 images
-    python -m revis.kkt.benchmark --batch 128 --width 64 --size 32 --channels 3 --repeats 5
+    python -m revis.kkt.benchmark                         # CIFAR scale: ConvNet w128 d3, 3x32x32, N = 100 and 500
+    python -m revis.kkt.benchmark --n 8 --width 8 --size 8 --repeats 1     # a quick check
 
-Prints the median wall time of each, the speed-up, and the largest difference between the
-two results relative to the largest gradient entry (they must agree to float precision).
+Both paths compute the same stationarity loss D(θ*, −Σ λ_i ∇_θ L_i) over all parameters (the
+old code's form) and back-propagate it into the candidates and λ (one objective evaluation =
+forward, residual, backward). ``old``: ``vmap(grad(...))`` per-sample gradients then λᵀG;
+``new``: ∇_θ(Σ λ_i L_i) with ``create_graph=True``. Each (path, N) runs in a fresh process so
+that its peak memory is its own: the peak resident set size during one evaluation minus the
+resident size before it. Prints the median wall time, the speed-up, the peak memory and the
+largest difference between the two losses and input gradients (they must agree).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from revis.kkt.gradients import per_sample_grads, per_sample_grads_loop
+from revis.kkt.deepkkt import distance, stationarity_loss
+from revis.kkt.gradients import flatten_grads, flatten_params, frozen_parameters, per_sample_grads, weighted_loss_grad
 from revis.models import ModelConfig, build_model
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (first-call overheads, allocator)
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * resource.getpagesize() // 1024
+
+
+def objective(path: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor):
+    """One evaluation of the stationarity loss and its gradients with respect to x and λ."""
+    x = x.detach().requires_grad_(True)
+    lam = lam.detach().requires_grad_(True)
+    theta = frozen_parameters(model)
+    flat = flatten_params(theta)
+    if path == "old":
+        grads, _ = per_sample_grads(model, x, y, theta)
+        loss = stationarity_loss(flat, flatten_grads(grads), lam)
+    else:
+        total, _ = weighted_loss_grad(model, theta, x, y, lam)
+        loss = distance(flat + total)
+    gx, gl = torch.autograd.grad(loss, [x, lam])
+    return loss.detach(), gx, gl
+
+
+def _setup(spec: dict[str, Any]):
+    torch.manual_seed(spec["seed"])
+    torch.set_num_threads(spec["threads"])
+    model = build_model(
+        ModelConfig(name="convnet", width=spec["width"], depth=spec["depth"]), spec["channels"], 10, spec["size"]
+    ).eval()
+    model.requires_grad_(False)
+    x = torch.randn(spec["n"], spec["channels"], spec["size"], spec["size"])
+    y = torch.randint(0, 10, (spec["n"],))
+    lam = torch.rand(spec["n"]) / spec["n"]
+    return model, x, y, lam
+
+
+def _measure(spec: dict[str, Any]) -> dict[str, Any]:
+    """In a fresh process: peak memory of one evaluation, then the median time of ``repeats``."""
+    model, x, y, lam = _setup(spec)
+    before = _rss_kib()
+    loss, gx, gl = objective(spec["path"], model, x, y, lam)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     times = []
-    for _ in range(repeats):
+    for _ in range(spec["repeats"]):
         start = time.perf_counter()
-        fn()
+        objective(spec["path"], model, x, y, lam)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def benchmark(
-    batch: int, channels: int, size: int, classes: int, width: int, depth: int, repeats: int, seed: int = 0
-) -> dict[str, float]:
-    """Median seconds of the vmap pass and of the loop, the speed-up and the max relative difference."""
-    torch.manual_seed(seed)
-    model = build_model(ModelConfig(name="convnet", width=width, depth=depth), channels, classes, size).eval()
-    x = torch.rand(batch, channels, size, size)
-    y = torch.randint(0, classes, (batch,))
-    vectorised = _median_seconds(lambda: per_sample_grads(model, x, y), repeats)
-    loop = _median_seconds(lambda: per_sample_grads_loop(model, x, y), repeats)
-    # agreement checked in float64: in float32 the batched and single-sample convolution kernels
-    # accumulate in different orders, which shows up as ~1e-3 relative noise on 32x32 inputs
-    model64, x64 = model.double(), x.double()
-    fast, _ = per_sample_grads(model64, x64, y)
-    slow = per_sample_grads_loop(model64, x64, y)
-    scale = max(float(g.abs().max()) for g in slow.values())
-    difference = max(float((fast[name] - slow[name]).abs().max()) for name in slow) / scale
     return {
-        "vmap_s": vectorised,
-        "loop_s": loop,
-        "speedup": loop / vectorised,
-        "max_rel_diff": difference,
+        "seconds": statistics.median(times),
+        "peak_mib": max(0, peak - before) / 1024,
+        "loss": float(loss),
+        "grad_x": gx.flatten()[:4096].tolist(),
+        "grad_lambda": gl.tolist(),
         "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def measure(spec: dict[str, Any], isolate: bool = True) -> dict[str, Any]:
+    """``_measure`` in a spawned process (its own peak memory), or in this one (``isolate=False``: quick, peak approximate)."""
+    if not isolate:
+        return _measure(spec)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_measure, (spec,))
+
+
+def compare(
+    n: int, width: int, depth: int, channels: int, size: int, repeats: int, threads: int, isolate: bool = True
+) -> dict[str, Any]:
+    """Old vs new at one N: seconds, peak MiB, speed-up, agreement of loss and input gradients."""
+    base = {"n": n, "width": width, "depth": depth, "channels": channels, "size": size, "seed": 0}
+    base |= {"repeats": repeats, "threads": threads}
+    old, new = measure({**base, "path": "old"}, isolate), measure({**base, "path": "new"}, isolate)
+    scale = max(abs(v) for v in old["grad_x"]) or 1.0
+    return {
+        "n": n,
+        "parameters": old["parameters"],
+        "old_s": old["seconds"],
+        "new_s": new["seconds"],
+        "speedup": old["seconds"] / new["seconds"],
+        "old_peak_mib": old["peak_mib"],
+        "new_peak_mib": new["peak_mib"],
+        "loss_rel_diff": abs(old["loss"] - new["loss"]) / abs(old["loss"]),
+        "grad_x_rel_diff": max(abs(a - b) for a, b in zip(old["grad_x"], new["grad_x"])) / scale,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--n", type=int, action="append", help="candidates N (repeatable; default 100 and 500)")
+    parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--depth", type=int, default=3)
-    parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--size", type=int, action="append", help="image side (repeatable; default 8 and 32)")
-    parser.add_argument("--channels", type=int, action="append", help="channels per --size (default 1 and 3)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    sizes = args.size or [8, 32]
-    channels = args.channels or ([1, 3] if not args.size else [3] * len(sizes))
-    if len(channels) != len(sizes):
-        parser.error("give one --channels per --size")
-    print(
-        f"per-sample parameter gradients, batch {args.batch}, ConvNet w{args.width} d{args.depth}, "
-        f"{torch.get_num_threads()} CPU thread(s), median of {args.repeats}"
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads in each measuring process")
+    parser.add_argument("--json", action="store_true", help="print one JSON line per N instead of the table")
+    parser.add_argument(
+        "--inline", action="store_true", help="measure in this process (quick; peak memory not isolated)"
     )
-    for size, c in zip(sizes, channels):
-        r = benchmark(args.batch, c, size, args.classes, args.width, args.depth, args.repeats)
+    args = parser.parse_args(argv)
+    print(
+        f"DeepKKT objective (forward + residual + backward to x and λ), ConvNet w{args.width} d{args.depth}, "
+        f"{args.channels}x{args.size}x{args.size}, {args.threads} CPU thread(s), median of {args.repeats}"
+    )
+    for n in args.n or [100, 500]:
+        r = compare(n, args.width, args.depth, args.channels, args.size, args.repeats, args.threads, not args.inline)
+        if args.json:
+            print(json.dumps(r))
+            continue
         print(
-            f"  {c}x{size}x{size} ({r['parameters']} params): vmap {r['vmap_s'] * 1e3:8.1f} ms | "
-            f"loop {r['loop_s'] * 1e3:8.1f} ms | speed-up x{r['speedup']:.1f} | max rel. diff (float64) {r['max_rel_diff']:.1e}"
+            f"  N={n:4d} ({r['parameters']} params): old {r['old_s']:8.3f} s, {r['old_peak_mib']:8.1f} MiB | "
+            f"new {r['new_s']:7.3f} s, {r['new_peak_mib']:7.1f} MiB | speed-up x{r['speedup']:.1f} | "
+            f"loss diff {r['loss_rel_diff']:.1e}, grad diff {r['grad_x_rel_diff']:.1e}"
         )
     return 0
 

@@ -1,11 +1,15 @@
 """The DeepKKT objective of a trained classifier with frozen parameters θ* (Lee et al., NeurIPS 2024).
 
-A trained network behaves like an SVM: at a stationary point of (loss + weight decay),
-θ* = −Σ_i λ_i ∇_θ L(Φ(x_i; θ*), y_i) with λ_i ≥ 0. Samples satisfying these conditions are the
-network's Deep Support Vectors. For candidates x_i with multipliers λ_i:
+A network trained to a stationary point of mean_i L_i + (wd/2)‖θ‖² satisfies
+θ* = −Σ_i λ_i ∇_θ L(Φ(x_i; θ*), y_i) with λ_i = 1/(N·wd) ≥ 0 over its N training samples.
+Samples satisfying these conditions are the network's Deep Support Vectors. For candidates
+x_i with multipliers λ_i:
 
-- stationarity  L_stat = D(θ*, −Σ λ_i ∇_θ L_i), D = mean |·| over all parameters (``l1``, the
-  paper's text) or mean (·)² (``l2``, its Algorithm 1 writes a squared ℓ2);
+- stationarity  L_stat = D(θ*, −Σ λ_i ∇_θ L_i) / D(θ*, 0): the paper's distance D (mean |·| over
+  the parameters, ``l1``, its text; or mean (·)², ``l2``, its Algorithm 1) divided by the
+  constant D(θ*, 0), so that L_stat is the *stationarity ratio* (1 at λ = 0, 0 at a KKT
+  point) and ``w_stat`` does not depend on the scale of θ*. Σ λ_i ∇_θ L_i is one backward pass
+  of the λ-weighted loss (``revis.kkt.gradients.weighted_loss_grad``), not N per-sample rows;
 - primal        L_primal = mean_i [argmax Φ(x_i) ≠ y_i] · CE(Φ(x_i), y_i) (hinge-like: zero once
   a candidate is classified as its label, which also gives complementary slackness);
 - dual          λ_i ≥ 0: a candidate whose λ turns negative is pruned (``Multipliers.prune``);
@@ -13,8 +17,15 @@ network's Deep Support Vectors. For candidates x_i with multipliers λ_i:
 
 Objective (Algorithm 1 form): L_kkt(X) + η·L_kkt(A(X)) + w_tv·TV(X) + w_norm·‖X‖², with
 L_kkt = w_stat·L_stat + w_primal·L_primal and A a differentiable augmentation; η is
-``w_aug``. The weights are named by role: how the paper's α/β/γ map onto them is not
-published.
+``w_aug``. The weights are named by role: how the paper's α/β/γ map onto them is not published.
+
+Stationarity is measured over the *identifiable* parameters by default (see
+``revis.kkt.gradients``): convolutions followed by instance norm are scale-invariant, their
+gradients are orthogonal to them, and no λ or x can reconstruct them; keeping them in D adds
+an irreducible constant that drowns the term (``parameters="all"`` keeps the paper's literal form).
+
+λ starts at 1/(M·wd) for M candidates: the multiplier mass 1/wd that the N training samples
+carry at the teacher's KKT point, shared evenly (``initial_multiplier``).
 """
 
 from __future__ import annotations
@@ -27,32 +38,44 @@ import torch.nn.functional as F
 from torch import nn
 
 from revis.augment import DiffAugment
-from revis.kkt.gradients import flatten_grads, flatten_params, frozen_parameters, per_sample_grads
+from revis.kkt.gradients import flatten_params, frozen_parameters, identifiable_parameters, weighted_loss_grad
 
 Distance = Literal["l1", "l2"]
+ParameterSet = Literal["identifiable", "all"]
 
 
 @dataclass(frozen=True)
 class KKTWeights:
     """Weights of the DeepKKT terms, by role."""
 
-    w_stat: float = 1.0  # stationarity
+    w_stat: float = 1.0  # stationarity (ratio)
     w_primal: float = 1.0  # primal feasibility (hinge-like CE)
     w_tv: float = 0.0  # total-variation prior
     w_norm: float = 0.0  # squared-norm prior
     w_aug: float = 5.0  # η: weight of the KKT loss on augmented candidates (Algorithm 1)
 
 
+def distance(residual: torch.Tensor, kind: Distance = "l1") -> torch.Tensor:
+    """D(residual, 0): mean |·| (``l1``) or mean (·)² (``l2``) over all entries."""
+    if kind == "l1":
+        return residual.abs().mean()
+    if kind == "l2":
+        return residual.pow(2).mean()
+    raise ValueError(f"stat distance must be 'l1' or 'l2', got {kind!r}")
+
+
 def stationarity_loss(
-    theta: torch.Tensor, grads: torch.Tensor, lam: torch.Tensor, distance: Distance = "l1"
+    theta: torch.Tensor, grads: torch.Tensor, lam: torch.Tensor, kind: Distance = "l1"
 ) -> torch.Tensor:
     """D(θ*, −Σ λ_i g_i) for flat θ* (P,), per-sample gradients (N, P) and multipliers (N,)."""
-    residual = theta + lam @ grads  # θ* − (−Σ λ_i g_i)
-    if distance == "l1":
-        return residual.abs().mean()
-    if distance == "l2":
-        return residual.pow(2).mean()
-    raise ValueError(f"stat distance must be 'l1' or 'l2', got {distance!r}")
+    return distance(theta + lam @ grads, kind)
+
+
+def initial_multiplier(candidates: int, weight_decay: float) -> float:
+    """1/(M·wd): M candidates share the multiplier mass 1/wd of the training set at a KKT point."""
+    if candidates < 1 or weight_decay <= 0:
+        raise ValueError(f"need candidates >= 1 and weight_decay > 0, got {candidates}, {weight_decay}")
+    return 1.0 / (candidates * weight_decay)
 
 
 def primal_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -77,32 +100,12 @@ def predictive_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(1)
 
 
-def fit_scale(theta: torch.Tensor, grads: torch.Tensor, distance: Distance = "l1") -> float:
-    """A common starting λ = c > 0 for all candidates: the best c for θ* ≈ −c Σ_i g_i under ``distance``.
-
-    The least-squares c is exact for ``l2``; for ``l1`` it brackets a grid search on [0, 2c].
-    When no positive c improves on λ = 0, a small fraction of the least-squares c is returned,
-    so the candidates start almost out of the combination and the optimiser decides.
-    """
-    total = grads.sum(0)
-    denominator = float(total.pow(2).sum())
-    if denominator == 0.0:
-        return 1.0
-    c_ls = -float(theta @ total) / denominator
-    if c_ls <= 0:  # Σ g points along θ*: no common positive scale helps
-        return 1e-3 * abs(c_ls)
-    grid = torch.linspace(0.0, 2.0 * c_ls, 81, dtype=theta.dtype, device=theta.device)
-    losses = torch.stack([stationarity_loss(theta, total[None], c.reshape(1), distance) for c in grid])
-    best = float(grid[int(torch.argmin(losses))])
-    return best if best > 0 else 0.05 * c_ls
-
-
 class Multipliers(nn.Module):
     """λ ≥ 0 by pruning: a candidate whose λ turns negative leaves the combination for good."""
 
     def __init__(self, init: torch.Tensor) -> None:
         super().__init__()
-        self.values = nn.Parameter(init.detach().clone().float())
+        self.values = nn.Parameter(init.detach().clone())
         self.register_buffer("alive", torch.ones(len(init), dtype=torch.bool, device=init.device))
 
     def effective(self) -> torch.Tensor:
@@ -126,36 +129,67 @@ class DeepKKT:
         weights: KKTWeights = KKTWeights(),
         distance: Distance = "l1",
         augment: DiffAugment | None = None,
-        chunk_size: int | None = None,
+        parameters: ParameterSet = "identifiable",
+        example: torch.Tensor | None = None,
     ) -> None:
+        """``example``: a few inputs of the model's shape (needed to find the identifiable parameters)."""
         if distance not in ("l1", "l2"):
             raise ValueError(f"stat distance must be 'l1' or 'l2', got {distance!r}")
         self.model = model.eval().requires_grad_(False)
-        self.weights, self.distance, self.augment, self.chunk_size = weights, distance, augment, chunk_size
-        self.theta = frozen_parameters(model)
+        self.weights, self.distance, self.augment = weights, distance, augment
+        names = None
+        if parameters == "identifiable":
+            if example is None:
+                raise ValueError("DeepKKT over the identifiable parameters needs `example` inputs")
+            names = identifiable_parameters(model, example.to(self.theta_device(model)))
+        self.theta = frozen_parameters(model, names)
         self.theta_flat = flatten_params(self.theta)
+        self.theta_scale = float(_distance(self.theta_flat, distance))  # D(θ*, 0)
 
-    def flat_grads(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, P) per-sample gradients and logits, one vectorised pass."""
-        grads, logits = per_sample_grads(self.model, x, y, self.theta, self.chunk_size)
-        return flatten_grads(grads), logits
+    @staticmethod
+    def theta_device(model: nn.Module) -> torch.device:
+        return next(model.parameters()).device
+
+    @property
+    def measured(self) -> list[str]:
+        """Names of the parameters the stationarity condition is measured over."""
+        return list(self.theta)
+
+    def residual(self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(θ* + Σ λ_i ∇_θ L_i over the measured parameters, logits): one backward, differentiable in x and λ."""
+        grads, logits = weighted_loss_grad(self.model, self.theta, x, y, lam)
+        return self.theta_flat + grads, logits
+
+    def stationarity_ratio(self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        """D(θ*, −Σ λ_i ∇_θ L_i) / D(θ*, 0)."""
+        residual, _ = self.residual(x, y, lam)
+        return _distance(residual, self.distance) / self.theta_scale
 
     def kkt_terms(self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Stationarity and primal losses (and the logits) of candidates ``x`` with multipliers ``lam``."""
-        if self.weights.w_stat == 0:  # primal-only: no per-sample gradients needed
-            logits = self.model(x)
-            return {"stat": logits.new_zeros(()), "primal": primal_loss(logits, y), "logits": logits}
-        grads, logits = self.flat_grads(x, y)
-        stat = stationarity_loss(self.theta_flat, grads, lam, self.distance)
+        """Stationarity ratio and primal loss (and the logits) of candidates ``x`` with multipliers ``lam``."""
+        residual, logits = self.residual(x, y, lam)
+        stat = _distance(residual, self.distance) / self.theta_scale
         return {"stat": stat, "primal": primal_loss(logits, y), "logits": logits}
 
     def objective(
         self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """L_kkt(X) + η·L_kkt(A(X)) + priors; returns the loss and its terms as floats."""
+        """L_kkt(X) + η·L_kkt(A(X)) + priors; returns the loss and its terms as floats.
+
+        The stationarity ratio is always measured (it is what the synthesis reports); with
+        ``w_stat = 0`` (primal-only ablation) it is computed without a graph and adds nothing.
+        """
         w = self.weights
-        clean = self.kkt_terms(x, y, lam)
-        total = w.w_stat * clean["stat"] + w.w_primal * clean["primal"]
+        if w.w_stat > 0:
+            clean = self.kkt_terms(x, y, lam)
+        else:
+            logits = self.model(x)
+            with torch.no_grad():
+                stat = self.stationarity_ratio(x.detach(), y, lam.detach())
+            clean = {"stat": stat, "primal": primal_loss(logits, y), "logits": logits}
+        total = (
+            w.w_stat * clean["stat"] + w.w_primal * clean["primal"] if w.w_stat > 0 else w.w_primal * clean["primal"]
+        )
         info = {
             "stat": float(clean["stat"].detach()),
             "primal": float(clean["primal"].detach()),
@@ -165,9 +199,13 @@ class DeepKKT:
         if self.augment and w.w_aug > 0:
             if generator is None:
                 raise ValueError("augmented DeepKKT needs a torch.Generator")
-            augmented = self.kkt_terms(self.augment(x, generator), y, lam)
-            total = total + w.w_aug * (w.w_stat * augmented["stat"] + w.w_primal * augmented["primal"])
-            info["stat_aug"] = float(augmented["stat"].detach())
+            xa = self.augment(x, generator)
+            if w.w_stat > 0:
+                augmented = self.kkt_terms(xa, y, lam)
+                total = total + w.w_aug * (w.w_stat * augmented["stat"] + w.w_primal * augmented["primal"])
+                info["stat_aug"] = float(augmented["stat"].detach())
+            else:
+                total = total + w.w_aug * w.w_primal * primal_loss(self.model(xa), y)
         if w.w_tv:
             total = total + w.w_tv * tv_prior(x)
         if w.w_norm:
@@ -176,20 +214,24 @@ class DeepKKT:
         return total, info
 
 
+_distance = distance  # the module-level function, reachable where a parameter is named ``distance``
+
+
 class KKTState:
     """Multipliers of a fixed set of candidates and their optimiser: the DeepKKT term of a synthesis.
 
+    λ starts at ``initial_multiplier(M, weight_decay)`` (``weight_decay``: the teacher's);
     ``loss(x)`` evaluates the objective on the candidates still alive; ``step()`` updates λ
-    (Adam, learning rate relative to the fitted starting scale) and prunes negative ones.
-    Used alone (DSV synthesis) or added to another loss (DM + DeepKKT).
+    (Adam, learning rate relative to the starting value) and prunes negative ones. Used alone
+    (DSV synthesis) or added to another loss (DM + DeepKKT).
     """
 
-    def __init__(self, kkt: DeepKKT, x_init: torch.Tensor, y: torch.Tensor, lr_lambda: float) -> None:
+    def __init__(
+        self, kkt: DeepKKT, x_init: torch.Tensor, y: torch.Tensor, lr_lambda: float, weight_decay: float
+    ) -> None:
         self.kkt, self.y = kkt, y
-        with torch.no_grad():
-            grads, _ = kkt.flat_grads(x_init, y)
-            self.scale = fit_scale(kkt.theta_flat, grads, kkt.distance)
-        self.lam = Multipliers(torch.full((len(y),), self.scale, device=x_init.device))
+        self.scale = initial_multiplier(len(y), weight_decay)
+        self.lam = Multipliers(torch.full((len(y),), self.scale, device=x_init.device, dtype=x_init.dtype))
         self.optimizer = torch.optim.Adam([self.lam.values], lr=lr_lambda * self.scale)
         self.pruned = 0
 
@@ -200,13 +242,8 @@ class KKTState:
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         index = self.lam.alive.nonzero().squeeze(1)
         if len(index) == 0:
-            return x.sum() * 0.0, {
-                "stat": 0.0,
-                "primal": 0.0,
-                "entropy": float("nan"),
-                "accuracy": float("nan"),
-                "total": 0.0,
-            }
+            nan = float("nan")
+            return x.sum() * 0.0, {"stat": nan, "primal": 0.0, "entropy": nan, "accuracy": nan, "total": 0.0}
         return self.kkt.objective(x[index], self.y[index], self.lam.effective()[index], generator)
 
     def step(self) -> int:

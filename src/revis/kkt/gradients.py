@@ -1,15 +1,27 @@
-"""Per-sample parameter gradients of a classifier, in one vectorised pass (torch.func).
+"""Parameter gradients for the DeepKKT stationarity condition: the weighted sum in one backward pass,
+per-sample rows (torch.func) only where a matrix of them is really needed.
 
-DeepKKT's stationarity condition needs ∇_θ L(Φ(x_i; θ*), y_i) for every candidate i
-separately. ``vmap(grad(loss))`` over ``functional_call`` computes all of them in one batched
-pass instead of one backward per sample; the result stays differentiable in the inputs, so
-the stationarity loss can be back-propagated into synthetic images (double backward).
-``per_sample_grads_loop`` is the plain reference (one backward per sample) used by the tests
-and by ``python -m revis.kkt.benchmark``.
+Stationarity compares θ* with −Σ_i λ_i ∇_θ L_i. The sum never needs the per-sample rows:
+Σ_i λ_i ∇_θ L_i = ∇_θ (Σ_i λ_i L_i), one backward pass of the λ-weighted loss, with
+``create_graph=True`` so that the residual stays differentiable in the candidates x and in λ
+(``weighted_loss_grad``; memory O(P) instead of O(N·P)). Per-sample gradients
+(``per_sample_grads``, ``vmap(grad(...))``) remain for fitting λ to *fixed* real samples,
+where the N × P matrix is computed once and reused at every step.
 
-Per-sample gradients are exact only when samples do not interact inside the network:
-the model must be in eval mode (batch norm uses running statistics; instance norm and
-group norm are per sample anyway).
+Both need samples that do not interact inside the network: the model must be in eval mode
+(batch norm with running statistics; instance and group norm are per sample anyway).
+
+**Identifiable parameters.** A convolution followed by instance (or group / layer) norm is
+scale-invariant: its output does not change when its weight and bias are scaled together, and
+its bias is removed by the norm's mean. The loss gradient of such a block is therefore
+orthogonal to the block (and zero for its bias), so θ_B = −Σ λ_i g_{B,i} has no solution
+(‖θ_B + Σ λ_i g_{B,i}‖ ≥ ‖θ_B‖ for every x and λ), and a weight-decayed network has no
+stationary point in those coordinates. The same holds for an instance norm's affine parameters
+when the next convolution is normalised again. In the DC ConvNet only the last block's norm
+and the classifier escape (the last layer, where "a network is an SVM" is literally true:
+W = −Σ λ_i (p_i − e_{y_i}) h_iᵀ). ``identifiable_parameters`` finds them numerically (a
+forward-mode derivative along each layer's own parameters): the parameters in which the
+DeepKKT stationarity condition can hold.
 """
 
 from __future__ import annotations
@@ -22,9 +34,84 @@ from torch.func import functional_call, grad, vmap
 Grads = dict[str, torch.Tensor]  # parameter name -> (N, *parameter shape)
 
 
-def frozen_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
-    """θ* as detached tensors (name -> tensor), in ``named_parameters`` order."""
-    return {name: p.detach() for name, p in model.named_parameters()}
+def frozen_parameters(model: nn.Module, names: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """θ* as detached tensors (name -> tensor), in ``named_parameters`` order (optionally only ``names``)."""
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    return params if names is None else {name: params[name] for name in names}
+
+
+def _parameter_groups(model: nn.Module) -> dict[str, list[str]]:
+    """Module name -> the names of the parameters it holds directly (weight and bias scale together)."""
+    groups: dict[str, list[str]] = {}
+    for prefix, module in model.named_modules():
+        names = [f"{prefix}.{n}" if prefix else n for n, _ in module.named_parameters(recurse=False)]
+        if names:
+            groups[prefix] = names
+    return groups
+
+
+@torch.no_grad()
+def scale_invariant_parameters(model: nn.Module, example: torch.Tensor, tolerance: float = 1e-3) -> list[str]:
+    """Parameters of the layers whose joint rescaling leaves the logits unchanged on ``example`` inputs.
+
+    For each module's own parameters B, the directional derivative of the logits along θ_B
+    (a forward-mode jvp, d/dα Φ(x; θ_B ← αθ_B) at α = 1) is compared with the logits; a layer
+    is scale-invariant when it vanishes (up to ``tolerance``, relative): a convolution feeding
+    instance norm, and also an instance norm's affine parameters when the next layer is
+    normalised again (ReLU and pooling are positively homogeneous, a conv bias is removed by
+    the norm's mean). Batch norm in eval mode breaks the invariance and is handled correctly.
+    """
+    if model.training:
+        raise ValueError("scale invariance is checked in eval mode")
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+    example = example.detach()
+
+    def logits(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return functional_call(model, {**p, **buffers}, (example,))
+
+    base = logits(params)
+    scale = float(base.abs().mean()) + 1e-12
+    invariant: list[str] = []
+    for names in _parameter_groups(model).values():
+        tangent = {name: (p if name in names else torch.zeros_like(p)) for name, p in params.items()}
+        _, change = torch.func.jvp(logits, (params,), (tangent,))
+        if float(change.abs().mean()) <= tolerance * scale:
+            invariant += names
+    return invariant
+
+
+def identifiable_parameters(model: nn.Module, example: torch.Tensor) -> list[str]:
+    """Names of the parameters in which θ* = −Σ λ_i ∇_θ L_i can hold (all but the scale-invariant ones)."""
+    invariant = set(scale_invariant_parameters(model, example))
+    return [name for name, _ in model.named_parameters() if name not in invariant]
+
+
+def weighted_loss_grad(
+    model: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    create_graph: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(∇_θ Σ_i w_i CE(Φ(x_i), y_i) flattened over ``params``, logits), in one backward pass.
+
+    ``params`` (name -> θ*) are the coordinates differentiated; every other parameter and
+    buffer of ``model`` is held fixed. With ``create_graph`` the result is differentiable in
+    ``x`` and ``weights`` (double backward), which is what the stationarity loss needs.
+    """
+    if model.training:
+        raise ValueError("the stationarity gradient needs the model in eval mode (samples must not interact)")
+    leaves = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+    fixed = {name: p.detach() for name, p in model.named_parameters() if name not in leaves}
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+    with torch.enable_grad():
+        logits = functional_call(model, {**fixed, **leaves, **buffers}, (x,))
+        loss = (weights * F.cross_entropy(logits, y, reduction="none")).sum()
+        grads = torch.autograd.grad(loss, list(leaves.values()), create_graph=create_graph)
+    return torch.cat([g.flatten() for g in grads]), logits
 
 
 def per_sample_grads(
@@ -34,16 +121,20 @@ def per_sample_grads(
     params: dict[str, torch.Tensor] | None = None,
     chunk_size: int | None = None,
 ) -> tuple[Grads, torch.Tensor]:
-    """(∇_θ CE(Φ(x_i), y_i) for every i, logits) in one vmapped pass; differentiable in ``x``."""
+    """(∇_θ CE(Φ(x_i), y_i) for every i, logits) in one vmapped pass; differentiable in ``x``.
+
+    ``params`` (default: all of θ*) are the coordinates differentiated; the others stay fixed.
+    """
     if model.training:
         raise ValueError("per-sample gradients need the model in eval mode (samples must not interact)")
     params = frozen_parameters(model) if params is None else params
+    fixed = {name: p.detach() for name, p in model.named_parameters() if name not in params}
     buffers = {name: b.detach() for name, b in model.named_buffers()}
 
     def sample_loss(
         p: dict[str, torch.Tensor], xi: torch.Tensor, yi: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = functional_call(model, {**p, **buffers}, (xi.unsqueeze(0),))
+        logits = functional_call(model, {**fixed, **p, **buffers}, (xi.unsqueeze(0),))
         return F.cross_entropy(logits, yi.unsqueeze(0)), logits.squeeze(0)
 
     grads, logits = vmap(grad(sample_loss, has_aux=True), in_dims=(None, 0, 0), chunk_size=chunk_size)(params, x, y)
@@ -51,15 +142,15 @@ def per_sample_grads(
 
 
 def per_sample_grads_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Grads:
-    """The reference: one forward/backward per sample (slow; for tests and the benchmark)."""
+    """The reference: one forward/backward per sample (slow; for tests)."""
     if model.training:
         raise ValueError("per-sample gradients need the model in eval mode (samples must not interact)")
     names = [name for name, _ in model.named_parameters()]
     rows: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for i in range(len(x)):
         loss = F.cross_entropy(model(x[i : i + 1]), y[i : i + 1])
-        for name, g in zip(names, torch.autograd.grad(loss, list(model.parameters()))):
-            rows[name].append(g)
+        for name, g in zip(names, torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)):
+            rows[name].append(torch.zeros_like(dict(model.named_parameters())[name]) if g is None else g)
     return {name: torch.stack(rows[name]) for name in names}
 
 

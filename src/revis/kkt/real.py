@@ -1,29 +1,46 @@
 """DeepKKT use (a): multipliers λ for the real training samples, with the images fixed.
 
 With x fixed the per-sample gradients G (N x P) are constants, computed once in vectorised
-chunks; only λ is optimised: minimise D(θ*, −λᵀG) with λ ≥ 0 by pruning. The result ranks
-the training set: the samples with the largest λ carry the most of θ* (the model's support
-vectors), and Σλ per class says how much of θ* each class accounts for.
+chunks (``vmap``): here the matrix is reused at every step, so per-sample rows pay off
+(``method="matrix"``). When N x P does not fit in memory (CIFAR-10 with all parameters of a
+width-128 ConvNet: 50,000 x 320,000), ``method="implicit"`` never forms G: each step computes
+the residual r = θ* + ∇_θ Σ λ_i L_i with one backward pass per chunk, and the gradient in λ,
+(G s)_i = ∇_θ L_i · s with s = ∂D/∂r, with one forward-mode pass (jvp) per chunk. Only
+λ is optimised: minimise D(θ*, −λᵀG)/D(θ*, 0) with λ ≥ 0 by pruning, starting from the KKT
+multipliers of the training objective, λ_i = 1/(N·wd). The result ranks the training set: the
+samples with the largest λ carry the most of θ* (the model's support vectors), and Σλ per
+class says how much of θ* each class accounts for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call, jvp
 from tqdm.auto import tqdm
 
-from revis.kkt.deepkkt import Distance, Multipliers, fit_scale, stationarity_loss
-from revis.kkt.gradients import flatten_grads, flatten_params, frozen_parameters, per_sample_grads
+from revis.kkt.deepkkt import Distance, Multipliers, ParameterSet, distance, initial_multiplier, stationarity_loss
+from revis.kkt.gradients import (
+    flatten_grads,
+    flatten_params,
+    frozen_parameters,
+    identifiable_parameters,
+    per_sample_grads,
+    weighted_loss_grad,
+)
 
 
 @dataclass
 class RealMultipliers:
     lam: torch.Tensor  # (N,) λ ≥ 0 (pruned samples hold 0)
     alive: torch.Tensor  # (N,) bool
-    scale: float  # the least-squares starting value of every λ
-    history: dict[str, list[float]] = field(default_factory=dict)  # stat loss and alive count per step
+    scale: float  # the starting value of every λ, 1/(N·wd)
+    history: dict[str, list[float]] = field(default_factory=dict)  # stationarity ratio and alive count per step
 
 
 def real_multipliers(
@@ -31,44 +48,100 @@ def real_multipliers(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
+    weight_decay: float,
     steps: int,
     lr: float,
-    distance: Distance = "l1",
+    distance_kind: Distance = "l1",
+    parameters: ParameterSet = "identifiable",
     chunk_size: int = 256,
+    method: Literal["matrix", "implicit"] = "matrix",
     device: str | torch.device = "cpu",
     progress: bool = True,
     desc: str = "lambda",
 ) -> RealMultipliers:
-    """Fit λ for fixed real samples (Adam, learning rate relative to the starting scale; pruning)."""
+    """Fit λ for fixed real samples (Adam, learning rate relative to the starting value; pruning)."""
     model = model.to(device).eval().requires_grad_(False)
-    theta = frozen_parameters(model)
+    names = identifiable_parameters(model, x[:4].to(device)) if parameters == "identifiable" else None
+    theta = frozen_parameters(model, names)
     theta_flat = flatten_params(theta)
-    rows = []
-    with torch.no_grad():
-        for start in range(0, len(x), chunk_size):
-            grads, _ = per_sample_grads(
-                model, x[start : start + chunk_size].to(device), y[start : start + chunk_size].to(device), theta
-            )
-            rows.append(flatten_grads(grads))
-    grads = torch.cat(rows)
-    scale = fit_scale(theta_flat, grads, distance)
-    lam = Multipliers(torch.full((len(x),), scale, device=device))
+    theta_scale = float(distance(theta_flat, distance_kind))
+    scale = initial_multiplier(len(x), weight_decay)
+    lam = Multipliers(torch.full((len(x),), scale, device=device, dtype=x.dtype))
     optimizer = torch.optim.Adam([lam.values], lr=lr * scale)
     history: dict[str, list[float]] = {"stat": [], "alive": []}
+    if method == "matrix":
+        rows = []
+        with torch.no_grad():
+            for start in range(0, len(x), chunk_size):
+                grads, _ = per_sample_grads(
+                    model, x[start : start + chunk_size].to(device), y[start : start + chunk_size].to(device), theta
+                )
+                rows.append(flatten_grads(grads))
+        matrix = torch.cat(rows)
+
+        def ratio(values: torch.Tensor) -> torch.Tensor:
+            return stationarity_loss(theta_flat, matrix, values, distance_kind) / theta_scale
+
+        def step_gradient() -> float:
+            loss = ratio(lam.effective())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            return float(loss.detach())
+
+    elif method == "implicit":
+        chunks = [
+            (x[i : i + chunk_size].to(device), y[i : i + chunk_size].to(device)) for i in range(0, len(x), chunk_size)
+        ]
+
+        def residual(values: torch.Tensor) -> torch.Tensor:
+            total = theta_flat.clone()
+            for i, (xc, yc) in enumerate(chunks):
+                weights = values[i * chunk_size : i * chunk_size + len(yc)].detach()
+                total += weighted_loss_grad(model, theta, xc, yc, weights, create_graph=False)[0].detach()
+            return total
+
+        def ratio(values: torch.Tensor) -> torch.Tensor:
+            return distance(residual(values), distance_kind) / theta_scale
+
+        def step_gradient() -> float:
+            r = residual(lam.effective()).requires_grad_(True)
+            loss = distance(r, distance_kind) / theta_scale
+            (s,) = torch.autograd.grad(loss, r)
+            tangent = _unflatten(s, theta)
+            directional = []
+            for xc, yc in chunks:  # (G s)_i for the chunk: one jvp of the per-sample losses along s
+                _, dl = jvp(partial(_sample_losses, model, x=xc, y=yc), (theta,), (tangent,))
+                directional.append(dl)
+            optimizer.zero_grad(set_to_none=True)
+            lam.values.grad = torch.cat(directional) * lam.alive
+            return float(loss.detach())
+
+    else:
+        raise ValueError(f"method must be 'matrix' or 'implicit', got {method!r}")
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for _ in bar:
-        loss = stationarity_loss(theta_flat, grads, lam.effective(), distance)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        history["stat"].append(step_gradient())
         optimizer.step()
         lam.prune()
-        history["stat"].append(float(loss.detach()))
         history["alive"].append(int(lam.alive.sum()))
         bar.set_postfix(stat=f"{history['stat'][-1]:.4g}", alive=history["alive"][-1])
     with torch.no_grad():
-        history["stat"].append(float(stationarity_loss(theta_flat, grads, lam.effective(), distance)))
-        history["stat_at_zero"] = [float(stationarity_loss(theta_flat, grads, torch.zeros_like(lam.values), distance))]
+        history["stat"].append(float(ratio(lam.effective())))
     return RealMultipliers(lam.effective().detach().cpu(), lam.alive.cpu(), scale, history)
+
+
+def _unflatten(flat: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out, start = {}, 0
+    for name, p in like.items():
+        out[name] = flat[start : start + p.numel()].view_as(p)
+        start += p.numel()
+    return out
+
+
+def _sample_losses(model: nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    fixed = {name: p.detach() for name, p in model.named_parameters() if name not in params}
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+    return F.cross_entropy(functional_call(model, {**fixed, **params, **buffers}, (x,)), y, reduction="none")
 
 
 def top_lambda_per_class(lam: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
@@ -89,3 +162,25 @@ def random_per_class(y: torch.Tensor, k: int, seed: int) -> torch.Tensor:
         members = (y == c).nonzero().squeeze(1)
         chosen.append(members[torch.randperm(len(members), generator=generator)[:k]])
     return torch.cat(chosen)
+
+
+def fit_real_job(job: dict) -> dict:
+    """One λ fit (a worker job): ``job`` holds the teacher (model config, shape, state dict, wd), x, y, the settings."""
+    from revis.models import build_model
+
+    net = build_model(job["model"], *job["shape"])
+    net.load_state_dict(job["state_dict"])
+    result = real_multipliers(
+        net.eval(),
+        job["x"],
+        job["y"],
+        weight_decay=job["weight_decay"],
+        steps=job["steps"],
+        lr=job["lr"],
+        distance_kind=job["distance"],
+        parameters=job["parameters"],
+        chunk_size=job["chunk_size"],
+        method=job.get("method", "matrix"),
+        progress=False,
+    )
+    return {"lam": result.lam, "alive": result.alive, "scale": result.scale, "history": result.history}

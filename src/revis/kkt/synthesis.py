@@ -1,10 +1,11 @@
 """DeepKKT use (b): synthesise Deep Support Vectors, from noise (0-shot) or from a few real images.
 
-Candidates X and multipliers λ are optimised jointly (Adam on both); λ starts at the
-least-squares scale of the initial candidates and a candidate whose λ turns negative is
-removed. Images are kept in [0, 1] (projected after every step). The candidates' mean
-predictive entropy is recorded at every step: DSVs drift towards the decision boundary, so
-it rises (the paper: ≈ 0.2 → ≈ 1.0 on CIFAR-10).
+Candidates X and multipliers λ are optimised jointly (Adam on both); λ starts at
+1/(M·wd) (``revis.kkt.deepkkt.initial_multiplier``) and a candidate whose λ turns negative is
+removed. Images are kept inside the valid pixel range (``bounds``, projected after every
+step). The candidates' mean predictive entropy and the stationarity ratio are recorded at
+every step: DSVs drift towards the decision boundary, so the entropy rises (the paper:
+≈ 0.2 → ≈ 1.0 on CIFAR-10).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from revis.curves import log_curve
 from revis.kkt.deepkkt import DeepKKT, KKTState, predictive_entropy
+
+HISTORY = ("entropy", "accuracy", "stat", "primal", "total")
 
 
 @dataclass
@@ -28,9 +32,9 @@ class Synthesis:
 
 
 def noise_candidates(labels: torch.Tensor, shape: tuple[int, int, int], seed: int) -> torch.Tensor:
-    """0-shot starting points: uniform noise in [0, 1]."""
+    """0-shot starting points: N(0, 1) noise in the standardised image space (uniform-ish pixels around the mean)."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.rand(len(labels), *shape, generator=generator)
+    return torch.randn(len(labels), *shape, generator=generator)
 
 
 def synthesize(
@@ -41,51 +45,146 @@ def synthesize(
     steps: int,
     lr_images: float,
     lr_lambda: float,
+    weight_decay: float,
     seed: int,
+    bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
     desc: str = "dsv",
+    curve: str | None = None,
 ) -> Synthesis:
-    """Optimise candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective."""
+    """Optimise candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
+
+    ``weight_decay`` is the teacher's (it sets λ's starting value); ``bounds`` = (low, high)
+    broadcastable image tensors; ``curve`` names the tracker curves (``<curve>.stat`` ...).
+    """
     x_init, y = x_init.to(device), y.to(device)
     generator = torch.Generator().manual_seed(seed)
+    if bounds is not None:
+        low, high = (b.to(device) for b in bounds)
+        x_init = torch.maximum(torch.minimum(x_init, high), low)
     x = x_init.clone().requires_grad_(True)
-    state = KKTState(kkt, x_init, y, lr_lambda)
+    state = KKTState(kkt, x_init, y, lr_lambda, weight_decay)
     optimizer = torch.optim.Adam([x], lr=lr_images)
-    history: dict[str, list[float]] = {
-        "entropy": [],
-        "accuracy": [],
-        "stat": [],
-        "primal": [],
-        "total": [],
-        "alive": [],
-    }
+    history: dict[str, list[float]] = {key: [] for key in (*HISTORY, "alive")}
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
-    for _ in bar:
+    for step in bar:
         loss, info = state.loss(x, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         state.step()
-        with torch.no_grad():
-            x.clamp_(0.0, 1.0)
-        for key in ("entropy", "accuracy", "stat", "primal", "total"):
+        if bounds is not None:
+            with torch.no_grad():
+                x.copy_(torch.maximum(torch.minimum(x, high), low))
+        for key in HISTORY:
             history[key].append(info[key])
         history["alive"].append(int(state.alive.sum()))
+        if curve is not None:
+            log_curve({f"{curve}.{key}": info[key] for key in ("stat", "primal", "entropy")}, step)
         bar.set_postfix(H=f"{info['entropy']:.3f}", stat=f"{info['stat']:.4g}", alive=history["alive"][-1])
     alive = state.alive.clone()
     with torch.no_grad():  # the state after the last step closes the curves
-        logits = kkt.model(x[alive])
-        history["entropy"].append(float(predictive_entropy(logits).mean()) if alive.any() else float("nan"))
-        history["accuracy"].append(
-            float((logits.argmax(1) == y[alive]).float().mean()) if alive.any() else float("nan")
-        )
-    history["lambda_scale"] = [state.scale]
+        lam = state.lam.effective().detach()
+        if alive.any():
+            logits = kkt.model(x[alive])
+            history["entropy"].append(float(predictive_entropy(logits).mean()))
+            history["accuracy"].append(float((logits.argmax(1) == y[alive]).float().mean()))
+            history["stat"].append(float(kkt.stationarity_ratio(x[alive].detach(), y[alive], lam[alive])))
+        else:
+            for key in ("entropy", "accuracy", "stat"):
+                history[key].append(float("nan"))
+    history["lambda_start"] = [state.scale]
     return Synthesis(
         images=x.detach()[alive].cpu(),
         labels=y[alive].cpu(),
-        lam=state.lam.effective().detach()[alive].cpu(),
+        lam=lam[alive].cpu(),
         initial=x_init.detach().cpu(),
         alive=alive.cpu(),
         history=history,
     )
+
+
+def synthesize_job(job: dict) -> dict:
+    """One DSV synthesis (a worker job): the teacher (model, shape, state dict, wd), the start, the settings.
+
+    ``job["params"]`` is a ``revis.kkt.config.SynthesisParams``; ``job["primal_only"]`` zeroes w_stat.
+    """
+    from revis.augment import DiffAugment
+    from revis.models import build_model
+
+    net = build_model(job["model"], *job["shape"])
+    net.load_state_dict(job["state_dict"])
+    params = job["params"]
+    kkt = DeepKKT(
+        net.eval(),
+        params.weights.to_weights(primal_only=job["primal_only"]),
+        params.distance,
+        DiffAugment(params.augment) if params.augment else None,
+        params.parameters,
+        example=job["example"],
+    )
+    result = synthesize(
+        kkt,
+        job["x_init"],
+        job["labels"],
+        steps=params.steps,
+        lr_images=params.lr_images,
+        lr_lambda=params.lr_lambda,
+        weight_decay=job["weight_decay"],
+        seed=job["seed"],
+        bounds=job["bounds"],
+        progress=False,
+    )
+    return {
+        "images": result.images,
+        "labels": result.labels,
+        "lam": result.lam,
+        "initial": result.initial,
+        "initial_labels": job["labels"],
+        "alive": result.alive,
+        "history": result.history,
+    }
+
+
+def dm_dkkt_job(job: dict) -> dict:
+    """DM + λ_dkkt · DeepKKT (a worker job): ``dm_job``'s fields plus the teacher and ``term`` (a DKKT KKTParams).
+
+    The DeepKKT term is a ``KKTState`` over the synthetic images: its λ start at 1/(M·wd) and
+    are updated after every image step (``distribution_matching``'s ``extra``).
+    """
+    from revis.augment import DiffAugment
+    from revis.distill.dm import distribution_matching
+    from revis.models import build_model
+
+    net = build_model(job["model"], *job["shape"])
+    net.load_state_dict(job["state_dict"])
+    term = job["term"]
+    kkt = DeepKKT(
+        net.eval(),
+        term.weights.to_weights(),
+        term.distance,
+        DiffAugment(term.augment) if term.augment else None,
+        term.parameters,
+        example=job["real_x"][:4],
+    )
+    state = KKTState(kkt, job["init"], job["labels"], term.lr_lambda, job["weight_decay"])
+    result = distribution_matching(
+        job["real_x"],
+        job["real_y"],
+        job["init"],
+        job["labels"],
+        job["config"],
+        num_classes=job["num_classes"],
+        seed=job["seed"],
+        extra=state,
+        extra_weight=job["weight"],
+        progress=False,
+    )
+    return {
+        "images": result.images,
+        "labels": result.labels,
+        "history": result.history,
+        "lam": state.lam.effective().detach(),
+        "alive": state.alive.clone(),
+    }

@@ -20,3 +20,4 @@ class ModelConfig(BaseModel):
     norm: Literal["instancenorm", "batchnorm", "none"] = "instancenorm"
     weights: DataPath = None  # a local state-dict file (e.g. torchvision's ResNet-50 ImageNet weights)
     patch: int = Field(4, ge=1, le=64)  # patch-grid models: the grid is image_size // patch
+    grey_stem_padding: int = Field(1, ge=0, le=4)  # convnet: first conv's padding on 1-channel images (DC: 3)

@@ -24,7 +24,15 @@ def _resnet18(in_channels: int, num_classes: int, image_size: int, config: Model
 
 
 def _convnet(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
-    return ConvNet(in_channels, num_classes, image_size, width=config.width, depth=config.depth, norm=config.norm)
+    return ConvNet(
+        in_channels,
+        num_classes,
+        image_size,
+        width=config.width,
+        depth=config.depth,
+        norm=config.norm,
+        grey_stem_padding=config.grey_stem_padding,
+    )
 
 
 def _resnet50(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:

@@ -1,5 +1,8 @@
-"""``dkkt``: dataset distillation from partial data with a Deep-KKT loss (Lee et al., 2024) on DM."""
+"""``dkkt``: dataset distillation from partial data with a Deep-KKT loss on DM (Lee et al., 2024)."""
 
-from revis.pipelines.dkkt.pipeline import create_pipeline
 
-__all__ = ["create_pipeline"]
+def create_pipeline(**kwargs):
+    """Kedro's pipeline discovery entry; imports the wiring (and its node modules) only when asked."""
+    from revis.pipelines.dkkt.pipeline import create_pipeline as create
+
+    return create(**kwargs)

@@ -1,43 +1,53 @@
 """params.yaml section ``dkkt`` (distillation from partial data with a Deep-KKT loss).
 
-The datasets and the CIFAR-10 folder come from ``dsv.data`` (dkkt reuses the dsv teacher θ*,
-trained on the full data); ``datasets`` here picks which of them dkkt distils.
+The teachers θ* are dsv's (trained on the full data: the knowledge an edge device can ship
+without its data), one per (dataset, chain seed); ``datasets`` here picks which of dsv's
+datasets and seeds dkkt distils from, and which fractions of the training split are visible.
+Loading (``dsv.data``) and the evaluation protocol (``dsv.evaluation``) are dsv's too.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
 from revis.config.types import STRICT, Fraction, Seed
-from revis.pipelines.dsv.params import AugmentOp, DatasetName, DMRecipe, KKTWeightsParams, PerClass, Retrain, Runtime
+from revis.distill.config import DMConfig, RuntimeParams
+from revis.distill.data import DatasetName
+from revis.kkt.config import KKTParams
 
-NonNegative = Annotated[float, Field(ge=0)]
+NonNegative = Annotated[float, Field(ge=0, le=1e6)]
+PerClass = Annotated[int, Field(ge=1, le=100_000)]
 
 
-class Partial(BaseModel):
-    """The visible part of the training split: a stratified random fraction (at least one image per class)."""
+class PartialData(BaseModel):
+    """Visible fractions of one dataset's training split (stratified, at least one image per class) and chain seeds."""
 
     model_config = STRICT
     fractions: list[Fraction] = Field(min_length=1)
-    seed: Seed = 0
+    seeds: list[Seed] = Field(min_length=1, max_length=50)  # each needs a dsv teacher of the same seed
 
 
-class DKKTParams(BaseModel):
-    """The Deep-KKT term added to DM: λ_dkkt · (stationarity + primal, with augmentation); unpublished values."""
+class PartialDatasets(RootModel[dict[DatasetName, PartialData]]):
+    """Dataset name -> its visible fractions and chain seeds (a subset of dsv.data.datasets)."""
 
-    model_config = STRICT
-    weight: float = Field(ge=0)  # λ_dkkt
-    sweep: list[NonNegative] = []  # more λ_dkkt values, run at the smallest fraction and ipc
-    distance: Literal["l1", "l2"] = "l1"
-    weights: KKTWeightsParams
-    augment: list[AugmentOp] = []
-    lr_lambda: float = Field(gt=0, le=10)
+    def items(self):
+        return self.root.items()
+
+    def __iter__(self):
+        return iter(self.root)
 
 
-class DSVParams(BaseModel):
-    """DSV synthesis from the same real starting images (the DKKT settings, no DM term)."""
+class DKKTTerm(KKTParams):
+    """λ_dkkt · DeepKKT(S; θ*) added to DM (unpublished values: a sweep runs at the smallest fraction)."""
+
+    weight: float = Field(ge=0, le=1e6)  # λ_dkkt
+    sweep: list[NonNegative] = []
+
+
+class DSVSynthesis(BaseModel):
+    """DSV synthesis from the same starting images (the DKKT term's settings, no DM)."""
 
     model_config = STRICT
     steps: int = Field(ge=1, le=1_000_000)
@@ -46,17 +56,14 @@ class DSVParams(BaseModel):
 
 class Distill(BaseModel):
     model_config = STRICT
-    ipc: list[PerClass] = Field(min_length=1)
-    seed: Seed = 0
-    dm: DMRecipe
-    dkkt: DKKTParams
-    dsv: DSVParams
+    ipc: list[PerClass] = Field(min_length=1)  # DM ∪ DSV holds 2·ipc per class and is compared with sets of 2·ipc
+    dm: DMConfig
+    dkkt: DKKTTerm
+    dsv: DSVSynthesis
 
 
 class Params(BaseModel):
     model_config = STRICT
-    datasets: list[DatasetName] = Field(min_length=1)
-    runtime: Runtime
-    partial: Partial
+    datasets: PartialDatasets
+    runtime: RuntimeParams
     distill: Distill
-    train: Retrain

@@ -1,13 +1,13 @@
 """``dkkt`` pipeline (namespace ``dkkt``): distill -> train -> evaluate.
 
-It reads the teacher θ* of the ``dsv`` pipeline (``dsv.teacher``, trained on the full data:
-the knowledge an edge device can ship without its data) and dsv's dataset choice
-(``params:dsv.data``), and distils from a visible fraction of the training split.
+It reads dsv's teachers θ* (``dsv.teachers``, trained on the full data), dsv's dataset choice
+(``params:dsv.data``) and dsv's evaluation protocol (``params:dsv.evaluation``), and distils
+from visible fractions of the training split.
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.dkkt import nodes
+from revis.pipelines.dkkt import nodes_distill, nodes_evaluate, nodes_train
 
 DATA = {"shapes": "shapes", "digits": "digits", "data": "params:dsv.data"}
 
@@ -16,42 +16,44 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                nodes.sample_partial,
-                inputs={**DATA, "datasets": "params:datasets", "partial": "params:partial"},
-                outputs="partial_data",
-                name="sample_partial",
-                tags=["distill"],
-            ),
-            node(
-                nodes.distill_partial,
+                nodes_distill.distill_partial,
                 inputs={
-                    "teacher": "teacher",
-                    "partial": "partial_data",
+                    "teachers": "teachers",
                     **DATA,
                     "datasets": "params:datasets",
                     "runtime": "params:runtime",
                     "distill": "params:distill",
                 },
-                outputs="distilled",
+                outputs=["visible", "distilled"],
                 name="distill_partial",
                 tags=["distill"],
             ),
             node(
-                nodes.train_on_distilled,
-                inputs={"distilled": "distilled", **DATA, "runtime": "params:runtime", "train": "params:train"},
-                outputs="trained",
-                name="train_on_distilled",
+                nodes_train.train_evaluation_networks,
+                inputs={
+                    "distilled": "distilled",
+                    "runtime": "params:runtime",
+                    "evaluation": "params:dsv.evaluation",
+                },
+                outputs="networks",
+                name="train_evaluation_networks",
                 tags=["train"],
             ),
             node(
-                nodes.evaluate_dkkt,
-                inputs={"trained": "trained", "distilled": "distilled", **DATA},
-                outputs=["metrics", "plot_distilled_grids", "plot_accuracy"],
+                nodes_evaluate.evaluate_dkkt,
+                inputs={
+                    "networks": "networks",
+                    "distilled": "distilled",
+                    **DATA,
+                    "datasets": "params:datasets",
+                    "runtime": "params:runtime",
+                },
+                outputs=["metrics", "plot_distilled_grids", "plot_accuracy", "plot_dm_loss"],
                 name="evaluate_dkkt",
                 tags=["evaluate"],
             ),
         ],
         namespace="dkkt",
-        inputs={"shapes": "world.shapes", "digits": "world.digits", "teacher": "dsv.teacher"},
-        parameters={"params:dsv.data"},
+        inputs={"shapes": "world.shapes", "digits": "world.digits", "teachers": "dsv.teachers"},
+        parameters={"params:dsv.data", "params:dsv.evaluation"},
     )

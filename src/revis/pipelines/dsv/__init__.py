@@ -1,5 +1,8 @@
 """``dsv``: Deep Support Vectors (Lee et al., NeurIPS 2024) on digits and the shapes world."""
 
-from revis.pipelines.dsv.pipeline import create_pipeline
 
-__all__ = ["create_pipeline"]
+def create_pipeline(**kwargs):
+    """Kedro's pipeline discovery entry; imports the wiring (and its node modules) only when asked."""
+    from revis.pipelines.dsv.pipeline import create_pipeline as create
+
+    return create(**kwargs)

@@ -1,13 +1,12 @@
 """``dsv`` pipeline (namespace ``dsv``): features -> select -> distill -> train -> evaluate.
 
-The teacher θ* is a ``features`` node (the frozen model every later stage reads), so that
-retraining on the selected / synthesised sets (``train``) is its own DVC stage after
-``select`` and ``distill``: changing a retraining parameter never retrains the teacher.
+The teachers θ* (one per dataset and chain seed) are the ``features`` stage, so retraining on
+the selected / synthesised sets (``train``) never retrains them.
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.dsv import nodes
+from revis.pipelines.dsv import nodes_distill, nodes_evaluate, nodes_features, nodes_select, nodes_train
 
 DATA = {"shapes": "shapes", "digits": "digits", "data": "params:data"}
 
@@ -16,31 +15,24 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                nodes.train_teacher,
+                nodes_features.train_teachers,
                 inputs={**DATA, "runtime": "params:runtime", "teacher": "params:teacher"},
-                outputs="teacher",
-                name="train_teacher",
+                outputs="teachers",
+                name="train_teachers",
                 tags=["features"],
             ),
             node(
-                nodes.rank_training_set,
-                inputs={"teacher": "teacher", **DATA, "runtime": "params:runtime", "select": "params:select"},
+                nodes_select.rank_training_sets,
+                inputs={"teachers": "teachers", **DATA, "runtime": "params:runtime", "select": "params:select"},
                 outputs=["lambdas", "subsets"],
-                name="rank_training_set",
+                name="rank_training_sets",
                 tags=["select"],
             ),
             node(
-                nodes.choose_shots,
-                inputs={**DATA, "distill": "params:distill"},
-                outputs="shots",
-                name="choose_shots",
-                tags=["distill"],
-            ),
-            node(
-                nodes.synthesize_dsvs,
+                nodes_distill.synthesize_dsvs,
                 inputs={
-                    "teacher": "teacher",
-                    "shots": "shots",
+                    "teachers": "teachers",
+                    "subsets": "subsets",
                     **DATA,
                     "runtime": "params:runtime",
                     "distill": "params:distill",
@@ -50,37 +42,29 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=["distill"],
             ),
             node(
-                nodes.distill_dm_at_shots,
-                inputs={"shots": "shots", **DATA, "runtime": "params:runtime", "dm": "params:dm"},
-                outputs="dm_sets",
-                name="distill_dm_at_shots",
-                tags=["distill"],
-            ),
-            node(
-                nodes.retrain_on_sets,
+                nodes_train.train_evaluation_networks,
                 inputs={
                     "subsets": "subsets",
                     "dsvs": "dsvs",
-                    "dm_sets": "dm_sets",
                     **DATA,
                     "runtime": "params:runtime",
-                    "retrain": "params:retrain",
+                    "evaluation": "params:evaluation",
                 },
-                outputs="retrained",
-                name="retrain_on_sets",
+                outputs="networks",
+                name="train_evaluation_networks",
                 tags=["train"],
             ),
             node(
-                nodes.evaluate_dsv,
+                nodes_evaluate.evaluate_dsv,
                 inputs={
-                    "retrained": "retrained",
-                    "teacher": "teacher",
+                    "networks": "networks",
+                    "teachers": "teachers",
                     "lambdas": "lambdas",
                     "dsvs": "dsvs",
-                    "dm_sets": "dm_sets",
                     **DATA,
+                    "runtime": "params:runtime",
                 },
-                outputs=["metrics", "plot_dsv_grids", "plot_entropy", "plot_lambda", "plot_retrain"],
+                outputs=["metrics", "plot_dsv_grids", "plot_synthesis_curves", "plot_lambda", "plot_retrain"],
                 name="evaluate_dsv",
                 tags=["evaluate"],
             ),

@@ -1,0 +1,58 @@
+"""Schemas shared by the distillation pipelines (dsv, dkkt): Distribution Matching and the evaluation protocol.
+
+Defaults are the reference's (VICO-UoE/DatasetCondensation, ``main_DM.py`` / ``utils.py``);
+pipelines scale them down in params.yaml and say so in the README.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from revis.config.types import STRICT
+from revis.models import ModelConfig
+
+AugmentOp = Literal["color", "crop", "cutout", "flip", "scale", "rotate", "noise"]
+DSA_STRATEGY: list[AugmentOp] = ["color", "crop", "cutout", "flip", "scale", "rotate"]  # the reference's default
+
+
+def _reference_convnet() -> ModelConfig:
+    # get_default_convnet_setting(): width 128, depth 3, ReLU, instance norm, average pooling;
+    # networks.py pads the first convolution by 3 on one-channel images
+    return ModelConfig(name="convnet", width=128, depth=3, norm="instancenorm", grey_stem_padding=3)
+
+
+class DMConfig(BaseModel):
+    """Distribution Matching (main_DM.py): a fresh network per iteration, mean embeddings per class, DSA."""
+
+    model_config = STRICT
+    iterations: int = Field(20_000, ge=1, le=1_000_000)
+    lr: float = Field(1.0, gt=0, le=100)  # image learning rate (SGD)
+    momentum: float = Field(0.5, ge=0, lt=1)
+    batch_real: int = Field(256, ge=1, le=100_000)  # real images per class and iteration
+    model: ModelConfig = Field(default_factory=_reference_convnet)
+    augment: list[AugmentOp] = Field(default_factory=lambda: list(DSA_STRATEGY))
+    init: Literal["real", "noise"] = "real"
+
+
+class EvalProtocol(BaseModel):
+    """evaluate_synset(): fresh networks trained on the set alone, SGD, lr x0.1 after half the epochs, DSA."""
+
+    model_config = STRICT
+    model: ModelConfig = Field(default_factory=_reference_convnet)
+    epochs: int = Field(1000, ge=1, le=100_000)  # the reference trains epochs + 1 passes
+    batch_size: int = Field(256, ge=1, le=65_536)
+    lr: float = Field(0.01, gt=0, le=10)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0, le=1)
+    augment: list[AugmentOp] = Field(default_factory=lambda: list(DSA_STRATEGY))
+
+
+class RuntimeParams(BaseModel):
+    """Where the distillation pipelines compute: device, torch threads per process, worker processes."""
+
+    model_config = STRICT
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    threads: int = Field(1, ge=1, le=256)  # torch intra-op threads (1 is fastest for these small nets)
+    workers: int = Field(1, ge=1, le=64)  # processes for independent jobs (networks, syntheses); CPU only

@@ -1,0 +1,154 @@
+"""The teacher θ*: a classifier trained towards a KKT point of its weight-decayed training loss.
+
+DeepKKT's stationarity condition θ* = −Σ_i λ_i ∇_θ L_i (λ_i = 1/(N·wd)) holds only at a
+stationary point of mean_i L_i + (wd/2)‖θ‖². SGD with a decaying learning rate ends near one
+but not at it; ``polish_to_stationarity`` finishes the job on the identifiable parameters
+(``revis.kkt.gradients``: the others have no stationary point) with full-batch L-BFGS on the
+same objective, the rest of the network frozen (for the DC ConvNet the frozen prefix's
+activations are computed once). ``stationarity_report`` measures how close the teacher is:
+the ratio D(θ*, −Σ λ_i g_i)/D(θ*, 0) at the derivation's λ_i = 1/(N·wd), and the cosine
+between θ* and −Σ g_i, over the identifiable parameters and over all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from revis.kkt.deepkkt import Distance, distance
+from revis.kkt.gradients import flatten_params, frozen_parameters, identifiable_parameters, weighted_loss_grad
+from revis.models import ModelConfig, build_model
+
+
+def _frozen_prefix(model: nn.Module, names: set[str]) -> tuple[Callable, Callable]:
+    """(prefix, suffix) with model = suffix ∘ prefix and no identifiable parameter in the prefix."""
+    features, classifier = getattr(model, "features", None), getattr(model, "classifier", None)
+    if isinstance(features, nn.Sequential) and isinstance(classifier, nn.Module):
+        owners = [
+            i
+            for i, (child, _) in enumerate(features.named_children())
+            if any(f"features.{child}." in name for name in names)
+        ]
+        k = min(owners) if owners else len(features)
+        return features[:k], lambda z: classifier(features[k:](z).flatten(1))
+    return nn.Identity(), model
+
+
+def polish_to_stationarity(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weight_decay: float,
+    *,
+    iterations: int = 200,
+    chunk: int = 2048,
+) -> dict[str, float]:
+    """Full-batch L-BFGS on mean L + (wd/2)‖θ_I‖² over the identifiable parameters θ_I (others frozen).
+
+    Returns the objective before and after. The model ends in eval mode, parameters frozen.
+    """
+    model.eval()
+    names = set(identifiable_parameters(model, x[:4]))
+    params = [p for name, p in model.named_parameters() if name in names]
+    for name, p in model.named_parameters():
+        p.requires_grad_(name in names)
+    prefix, suffix = _frozen_prefix(model, names)
+    with torch.no_grad():
+        z = torch.cat([prefix(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+
+    def objective() -> torch.Tensor:
+        return F.cross_entropy(suffix(z), y) + 0.5 * weight_decay * sum(p.pow(2).sum() for p in params)
+
+    optimizer = torch.optim.LBFGS(
+        params,
+        lr=1.0,
+        max_iter=iterations,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective()
+        loss.backward()
+        return loss
+
+    with torch.no_grad():
+        before = float(objective())
+    optimizer.step(closure)
+    with torch.no_grad():
+        after = float(objective())
+    model.requires_grad_(False)
+    return {"objective_before": before, "objective_after": after}
+
+
+def stationarity_report(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: float, kind: Distance = "l1", chunk: int = 2048
+) -> dict[str, float]:
+    """How far θ* is from θ* = −Σ λ_i g_i at λ_i = 1/(N·wd): ratios and cosines, identifiable and all parameters."""
+    model.eval()
+    report: dict[str, float] = {}
+    for label, names in (("identifiable", identifiable_parameters(model, x[:4])), ("all", None)):
+        theta = frozen_parameters(model, names)
+        flat = flatten_params(theta)
+        total = torch.zeros_like(flat)
+        for start in range(0, len(x), chunk):  # Σ_i g_i, one backward per chunk
+            xs, ys = x[start : start + chunk], y[start : start + chunk]
+            g, _ = weighted_loss_grad(model, theta, xs, ys, torch.ones(len(xs)), create_graph=False)
+            total += g.detach()
+        residual = flat + total / (len(x) * weight_decay)
+        report[f"ratio_{label}"] = float(distance(residual, kind) / distance(flat, kind))
+        report[f"cosine_{label}"] = float(F.cosine_similarity(flat, -total, dim=0))
+        report[f"parameters_{label}"] = int(flat.numel())
+    return report
+
+
+def teacher_network(checkpoint: dict[str, Any], name: str, seed: int) -> nn.Module:
+    """θ* of dataset ``name`` and chain seed ``seed`` from a teacher checkpoint (frozen, eval mode)."""
+    key = f"{name}/{seed}"
+    runs = checkpoint["runs"]
+    if key not in runs:
+        raise KeyError(
+            f"the teacher checkpoint holds no network for dataset {name!r}, seed {seed} (has {sorted(runs)}); "
+            "train it in dsv (dsv.data.datasets, dsv.seeds)"
+        )
+    run = runs[key]
+    net = build_model(ModelConfig.model_validate(checkpoint["model"]), *run["shape"])
+    net.load_state_dict(run["state_dict"])
+    return net.eval().requires_grad_(False)
+
+
+def fit_teacher(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one teacher (a worker job): SGD with weight decay, L-BFGS polish, stationarity before and after.
+
+    ``job``: x, y (standardised training split), shape (C, K, S), model (ModelConfig), train
+    (revis.training.TrainConfig), polish_iterations, seed, device, desc.
+    """
+    from revis.training import train_classifier
+
+    torch.manual_seed(job["seed"])
+    net = build_model(job["model"], *job["shape"])
+    x, y, device = job["x"], job["y"], job.get("device", "cpu")
+    history = train_classifier(net, x, y, job["train"], job["seed"], device=device, progress=False)
+    net = net.cpu().eval()
+    wd = job["train"].weight_decay
+    before = stationarity_report(net, x, y, wd)
+    polish = (
+        polish_to_stationarity(net, x, y, wd, iterations=job["polish_iterations"]) if job["polish_iterations"] else {}
+    )
+    after = stationarity_report(net, x, y, wd)
+    return {
+        "state_dict": net.state_dict(),
+        "shape": list(job["shape"]),
+        "weight_decay": wd,
+        "history": history.to_dict(),
+        "stationarity_sgd": before,
+        "stationarity": after,
+        "polish": polish,
+    }

@@ -1,0 +1,41 @@
+"""``dsv-train``: fresh evaluation networks on every real subset and DSV set (the distillation protocol)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revis.datasets.imageset import ImageSet
+from revis.distill.config import EvalProtocol, RuntimeParams
+from revis.distill.data import DataParams, load_splits
+from revis.distill.evaluation import train_networks
+from revis.runtime import apply_runtime
+
+
+def train_evaluation_networks(
+    subsets: dict[str, Any],
+    dsvs: dict[str, Any],
+    shapes: dict[str, Any],
+    digits: dict[str, ImageSet],
+    data: DataParams,
+    runtime: RuntimeParams,
+    evaluation: EvalProtocol,
+) -> dict[str, Any]:
+    """``{"<dataset>/<kind>/<size>/<seed>": network}``: a chain's seed also seeds its evaluation network."""
+    apply_runtime(runtime.device, runtime.threads)
+    sets: dict[str, tuple] = {}
+    for name, choice in data.datasets.items():
+        splits = load_splits(name, shapes, digits, data)
+        for seed in choice.seeds:
+            chain = f"{name}/{seed}"
+            for kind, by_size in subsets[chain].items():
+                for k, index in by_size.items():
+                    sets[f"{name}/{kind}/{k}/{seed}"] = (
+                        splits.x_train[index],
+                        splits.y_train[index],
+                        seed,
+                        splits.shape,
+                    )
+            for key, entry in dsvs[chain].items():
+                sets[f"{name}/{key}/{seed}"] = (entry["images"], entry["labels"], seed, splits.shape)
+    networks = train_networks(sets, evaluation, workers=runtime.workers, desc="evaluation networks")
+    return {"protocol": evaluation.model_dump(), "networks": networks}

@@ -1,0 +1,62 @@
+"""dkkt: the wiring in memory (fast), on dsv's tiny teachers."""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from revis.datasets.imageset import ImageSet
+from revis.reporting.claims import ClaimsFile, claim_paths, lookup
+from revis.reporting.summary import flat_numbers
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def merged(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def image_set(n_per_class: int, classes: int, size: int, channels: int, seed: int) -> ImageSet:
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(classes), n_per_class)
+    images = rng.integers(0, 60, (len(labels), size, size, channels), dtype=np.uint8)
+    for i, c in enumerate(labels):
+        images[i, c % size] = 220
+    return ImageSet(images, labels, [str(c) for c in range(classes)])
+
+
+def test_dkkt_wiring_in_memory(run_in_memory, tiny_params):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    tiny = {s: merged(params[s], tiny_params.get(s, {})) for s in ("dsv", "dkkt")}
+    inputs = {  # 100 digits per class: 2 % is two images per class, 10 % ten
+        "world.digits": {"train": image_set(100, 10, 8, 1, 0), "test": image_set(3, 10, 8, 1, 1)},
+        "world.shapes": {"train": image_set(200, 5, 16, 3, 2), "test": image_set(3, 5, 16, 3, 3)},
+    }
+    out = dict(inputs)
+    out.update(run_in_memory("dsv", inputs=out, params=tiny, tags=["features"]))
+    for kind in ("distill", "train", "evaluate"):
+        out.update(run_in_memory("dkkt", inputs=out, params=tiny, tags=[kind]))
+    metrics = out["dkkt.metrics"]
+    digits = metrics["digits"]
+    assert set(digits["methods"]) == {"random", "dm", "dm_dkkt", "dsv", "union", "random_x2", "dm_x2", "dsv_x2"}
+    # ipc 200 needs 400 visible images per class: skipped at every fraction
+    assert set(digits["methods"]["dm"]) == {"2pct", "10pct"} and set(digits["methods"]["dm"]["10pct"]) == {"1"}
+    assert digits["methods"]["union"]["10pct"]["1"]["n"] == 2 and digits["visible_images"] == {"2pct": 20, "10pct": 100}
+    assert digits["sweep"]["at"] == "2pct/1" and "0_5" in digits["sweep"] and digits["chance"] == pytest.approx(0.1)
+    assert digits["gap_at_smallest_fraction"]["n"] == 2 and digits["gap_at_largest_fraction"]["n"] == 2
+    assert set(metrics["shapes"]["methods"]["dm"]) == {"1pct"}  # 1 % of 200 per class: two images
+    assert digits["dm"]["dm"]["10pct"]["1"]["loss_start"]["n"] == 2
+    networks = out["dkkt.networks"]["networks"]
+    union = {f"digits/union/{f}/1/{s}" for f in ("2pct", "10pct") for s in (0, 1)}
+    assert {k for k in networks if k.startswith("digits/union/")} == union
+    assert networks["digits/union/10pct/1/0"]["size"] == 20 == networks["digits/dm_x2/10pct/1/0"]["size"]
+    claims = ClaimsFile.model_validate(yaml.safe_load((REPO / "claims/dkkt.yaml").read_text()))
+    for claim in claims.claims:  # the tiny sizes produce every metric a claim reads
+        for path in claim_paths(claim):
+            lookup(metrics, path)
+    assert [m for m in flat_numbers(metrics) if claims.rule_for(m) is None] == []
