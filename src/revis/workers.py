@@ -1,0 +1,60 @@
+"""Independent jobs (one per seed, per layer, per learning rate, ...) on a few worker processes.
+
+Small CPU models use a core badly through intra-op threads (their ops are too small to split),
+so a stage with several independent runs gets more from one process per core, each with one
+torch thread. ``workers = 1`` runs the jobs in this process (tests, debugging), in order.
+Workers are spawned (a fresh interpreter: no forked torch or OpenMP state); a job is a picklable
+top-level function and its arguments, and its result comes back pickled. ``shared`` (e.g. the
+dataset every job reads) goes to each worker once instead of once per job: the function is then
+called as ``function(shared, *job)``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from tqdm.auto import tqdm
+
+_NOTHING = object()
+_shared: tuple = ()  # in a worker: (shared,) when the jobs share a value, else ()
+
+
+def _start_worker(shared: tuple) -> None:
+    import torch
+
+    global _shared
+    torch.set_num_threads(1)
+    _shared = shared
+
+
+def _call(function: Callable[..., Any], job: tuple) -> Any:
+    return function(*_shared, *job)
+
+
+def run_jobs(
+    function: Callable[..., Any],
+    jobs: Sequence[tuple],
+    workers: int = 1,
+    desc: str = "jobs",
+    shared: Any = _NOTHING,
+) -> list[Any]:
+    """``[function(*job) for job in jobs]`` (``function(shared, *job)`` with ``shared``) on up to
+    ``workers`` processes; results in job order."""
+    workers = max(1, min(workers, len(jobs)))
+    head = () if shared is _NOTHING else (shared,)  # a tuple: the sentinel itself does not survive pickling
+    if workers == 1:
+        return [function(*head, *job) for job in tqdm(jobs, desc=desc, leave=False)]
+    results: dict[int, Any] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(head,)
+    ) as pool:
+        futures = {pool.submit(_call, function, job): i for i, job in enumerate(jobs)}
+        for future in tqdm(
+            as_completed(futures), total=len(futures), desc=f"{desc} ({workers} processes)", leave=False
+        ):
+            results[futures[future]] = future.result()
+    return [results[i] for i in range(len(jobs))]
