@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Literal
 
 import torch
-import torchvision
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
@@ -30,6 +29,8 @@ class ModelConfig(BaseModel):
 
 
 def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    import torchvision  # here, not at import: torchvision pulls in torch._dynamo (seconds per process)
+
     model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     if image_size <= 64 or in_channels != 3:  # small images: CIFAR-style 3x3 stem, no max-pool
         model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
