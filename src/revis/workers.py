@@ -1,9 +1,14 @@
-"""Independent seeded jobs over a few worker processes (the CPU's cores), or inline.
+"""Independent jobs (one per seed, per layer, per learning rate, ...) on a few worker processes.
 
-A job is a picklable argument of a module-level function; every job seeds itself, so the
-results do not depend on how many workers run them or in which order they finish. Workers are
-spawned (fresh interpreters, no forked torch state) and use one torch thread each; with
-``workers <= 1`` (tests, notebooks) the jobs run inline in the calling process.
+Small CPU models use a core badly through intra-op threads (their ops are too small to split),
+so a stage with several independent runs gets more from one process per core, each with
+``threads`` torch threads. ``workers <= 1`` runs the jobs in this process (tests, debugging), in
+order. Workers are spawned (a fresh interpreter: no forked torch or OpenMP state); a job is a
+tuple of picklable arguments of a top-level function, and its result comes back pickled. Every
+job seeds itself, so results do not depend on the number of workers or the finishing order.
+``shared`` (e.g. the dataset every job reads) goes to each worker once instead of once per job:
+the function is then called as ``function(shared, *job)``. ``cost`` (an estimate per job)
+submits the largest jobs first, so that the workers finish together.
 """
 
 from __future__ import annotations
@@ -11,41 +16,51 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import Any
 
 from tqdm.auto import tqdm
 
-T = TypeVar("T")
+_NOTHING = object()
+_shared: tuple = ()  # in a worker: (shared,) when the jobs share a value, else ()
 
 
-def _start_worker(threads: int) -> None:
+def _start_worker(shared: tuple, threads: int) -> None:
     import torch
 
+    global _shared
     torch.set_num_threads(threads)
+    _shared = shared
+
+
+def _call(function: Callable[..., Any], job: tuple) -> Any:
+    return function(*_shared, *job)
 
 
 def run_jobs(
-    fn: Callable[[Any], T],
-    jobs: Sequence[Any],
-    *,
+    function: Callable[..., Any],
+    jobs: Sequence[tuple],
     workers: int = 1,
-    threads: int = 1,
-    cost: Callable[[Any], float] | None = None,
     desc: str = "jobs",
-) -> list[T]:
-    """``[fn(job) for job in jobs]``, in order, over ``workers`` spawned processes (inline when ``workers <= 1``).
-
-    ``cost`` (an estimate per job) submits the largest jobs first, so the workers finish together.
-    """
-    if workers <= 1 or len(jobs) <= 1:
-        return [fn(job) for job in tqdm(jobs, desc=desc, leave=False)]
-    results: list[Any] = [None] * len(jobs)
+    shared: Any = _NOTHING,
+    *,
+    threads: int = 1,
+    cost: Callable[[tuple], float] | None = None,
+) -> list[Any]:
+    """``[function(*job) for job in jobs]`` (``function(shared, *job)`` with ``shared``) on up to
+    ``workers`` processes; results in job order."""
+    workers = max(1, min(workers, len(jobs)))
+    head = () if shared is _NOTHING else (shared,)  # a tuple: the sentinel itself does not survive pickling
+    if workers == 1:
+        return [function(*head, *job) for job in tqdm(jobs, desc=desc, leave=False)]
+    results: dict[int, Any] = {}
+    order = sorted(range(len(jobs)), key=lambda i: -cost(jobs[i])) if cost else range(len(jobs))
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), mp_context=context, initializer=_start_worker, initargs=(threads,)
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(head, threads)
     ) as pool:
-        order = sorted(range(len(jobs)), key=lambda i: -cost(jobs[i])) if cost else range(len(jobs))
-        futures = {pool.submit(fn, jobs[i]): i for i in order}
-        for future in tqdm(as_completed(futures), total=len(jobs), desc=f"{desc} ({workers} workers)", leave=False):
+        futures = {pool.submit(_call, function, jobs[i]): i for i in order}
+        for future in tqdm(
+            as_completed(futures), total=len(futures), desc=f"{desc} ({workers} processes)", leave=False
+        ):
             results[futures[future]] = future.result()
-    return results
+    return [results[i] for i in range(len(jobs))]

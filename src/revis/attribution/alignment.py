@@ -72,3 +72,52 @@ def best_match(iou: np.ndarray, point: np.ndarray, count: np.ndarray, min_images
         "mean_pointing": float(point[rows, best[rows]].mean()) if len(rows) else float("nan"),
         "n_concepts": int(len(rows)),
     }
+
+
+def concept_alignment(
+    head: torch.nn.Module,
+    x: torch.Tensor,
+    coefficients: torch.Tensor,
+    directions: torch.Tensor,
+    masks: torch.Tensor,
+    concepts: torch.Tensor,
+    max_images: int,
+    min_images: int = 5,
+    active_share: float = 0.1,
+) -> dict:
+    """``best_match`` of the chosen ``concepts`` (indices) from their gradient ERFs.
+
+    A concept is *active* in an image when its coefficient mass there is positive and at least
+    ``active_share`` of its largest mass over the images; its ERF is computed on its
+    ``max_images`` most active images only (cost: one input gradient per image and concept).
+    ``coefficients`` (N, K, h, w); ``directions`` (K, C); ``masks`` (N, G, H, W) bool.
+    """
+    from revis.attribution.erf import paired_concept_erfs
+
+    mass = coefficients.flatten(2).sum(2).cpu()  # (N, K)
+    pairs_image, pairs_concept = [], []
+    for q in concepts.tolist():
+        m = mass[:, q]
+        active = torch.nonzero((m > 0) & (m >= active_share * m.max())).flatten()
+        chosen = active[torch.argsort(m[active], descending=True)[:max_images]]
+        pairs_image.append(chosen)
+        pairs_concept.append(torch.full_like(chosen, q))
+    images, which = torch.cat(pairs_image), torch.cat(pairs_concept)
+    erfs = paired_concept_erfs(
+        head, x, images, coefficients[images.to(coefficients.device), which.to(coefficients.device)], directions[which]
+    ).cpu()
+    present = masks.flatten(2).any(2)  # (N, G)
+    g = masks.shape[1]
+    iou, point = np.zeros((len(concepts), g)), np.zeros((len(concepts), g))
+    count = np.zeros((len(concepts), g), dtype=np.int64)
+    start = 0
+    for row, chosen in enumerate(pairs_image):
+        block = erfs[start : start + len(chosen)]
+        start += len(chosen)
+        for c in range(g):
+            keep = present[chosen, c]
+            count[row, c] = int(keep.sum())
+            if count[row, c]:
+                iou[row, c] = float(rank_iou(block[keep], masks[chosen[keep], c]).mean())
+                point[row, c] = float(pointing_hits(block[keep], masks[chosen[keep], c]).float().mean())
+    return best_match(iou, point, count, min_images)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.cluster import BisectingKMeans
-from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
+
+# scikit-learn is imported inside the functions that fit or code: a stage (or worker process) that
+# only reads fitted bases does not pay its import
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -38,6 +38,8 @@ def concept_count(channels: int, ratio: float, n_samples: int) -> int:
 
 def bisecting_kmeans_concepts(pfvs: np.ndarray, k: int, seed: int) -> np.ndarray:
     """Centroids (k, C) of bisecting k-means over the PFVs."""
+    from sklearn.cluster import BisectingKMeans
+
     model = BisectingKMeans(n_clusters=k, random_state=seed, n_init=1, bisecting_strategy="biggest_inertia")
     with threadpool_limits(1):  # small problems: OpenMP/BLAS threads cost more than they give (100x on a busy CPU)
         model.fit(pfvs.astype(np.float64))
@@ -48,6 +50,9 @@ def dictionary_learning_concepts(
     pfvs: np.ndarray, k: int, lam: float, seed: int, max_iter: int = 20, positive: bool = True
 ) -> np.ndarray:
     """Atoms (k, C) of sparse dictionary learning with the same lam as the Lasso coding."""
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+    from sklearn.exceptions import ConvergenceWarning
+
     model = MiniBatchDictionaryLearning(
         n_components=k,
         alpha=lam,
@@ -76,6 +81,9 @@ def lasso_codes(
     pfvs: np.ndarray, vectors: np.ndarray, lam: float, positive: bool = True, max_iter: int = 500
 ) -> np.ndarray:
     """Sparse coefficients U (n, k) with ``pfvs ~ U @ unit_rows(vectors)``."""
+    from sklearn.decomposition import sparse_encode
+    from sklearn.exceptions import ConvergenceWarning
+
     if len(pfvs) == 0:
         return np.zeros((0, len(vectors)), dtype=np.float32)
     with warnings.catch_warnings(), threadpool_limits(1):
@@ -146,3 +154,27 @@ def lasso_penalty(pfvs: np.ndarray, lasso_alpha: float) -> float:
     """lam = lasso_alpha x median PFV norm: the penalty scales with the layer's activations."""
     norms = np.linalg.norm(pfvs, axis=1)
     return float(lasso_alpha * max(np.median(norms), 1e-6))
+
+
+DECOMPOSITIONS = ("kmeans", "dictlearn", "random")
+
+
+def fit_concept_bases(
+    pfvs: np.ndarray, ratio: float, lasso_alpha: float, seed: int, dictlearn_iter: int = 20, positive: bool = True
+) -> dict[str, ConceptBasis]:
+    """One layer's concept bases from its sampled PFVs: bisecting k-means (the paper's), dictionary
+    learning (its alternative) and random directions (no learning), all with k = ratio x channels
+    and one Lasso penalty lam."""
+    k = concept_count(pfvs.shape[1], ratio, len(pfvs))
+    lam = lasso_penalty(pfvs, lasso_alpha)
+    vectors = {
+        "kmeans": bisecting_kmeans_concepts(pfvs, k, seed),
+        "dictlearn": dictionary_learning_concepts(pfvs, k, lam, seed, dictlearn_iter, positive),
+        "random": random_concepts(pfvs.shape[1], k, seed, positive),
+    }
+    return {name: ConceptBasis(v, lam, positive) for name, v in vectors.items()}
+
+
+def bases_from_dict(saved: dict[str, dict], kind: str) -> dict[str, ConceptBasis]:
+    """``{layer: ConceptBasis}`` of one decomposition from ``{layer: {kind: basis.to_dict()}}``."""
+    return {layer: ConceptBasis.from_dict(by_kind[kind]) for layer, by_kind in saved.items()}

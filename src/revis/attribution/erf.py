@@ -78,3 +78,31 @@ def concept_erfs(
             part = idx[start : start + batch_size]
             out[part, q] = concept_erf(head, x[part], coefficients[part, q], directions[q])
     return out
+
+
+def paired_concept_erfs(
+    head: nn.Module,
+    x: torch.Tensor,
+    images: torch.Tensor,
+    coefficients: torch.Tensor,
+    directions: torch.Tensor,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Gradient ERFs (M, H, W) of M (image, concept) pairs in one batched backward per chunk.
+
+    ``images`` (M,): which image of ``x`` each pair reads; ``coefficients`` (M, h, w): the pair's
+    concept coefficients; ``directions`` (M, C): the pair's concept vector. Item i is
+    ``concept_erf(head, x[images[i]], coefficients[i], directions[i])``: the objectives of
+    different items do not interact, so one backward over their sum gives every ERF.
+    """
+    unit = directions / directions.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    out = []
+    for start in range(0, len(images), batch_size):
+        part = slice(start, start + batch_size)
+        v, u = unit[part].to(x), coefficients[part].to(x)
+
+        def objective(act: torch.Tensor, v: torch.Tensor = v, u: torch.Tensor = u) -> torch.Tensor:
+            return (torch.einsum("nchw,nc->nhw", act, v.to(act.dtype)) * u).flatten(1).sum(1)
+
+        out.append(_input_gradient(head, x[images[part].to(x.device)], objective))
+    return torch.cat(out) if out else x.new_zeros(0, *x.shape[-2:])

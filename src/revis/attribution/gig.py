@@ -26,10 +26,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from captum.attr._utils.approximation_methods import approximation_parameters
 
 Method = Literal["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"]
 Target = int | torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None
+
+
+def _approximation(method: Method):
+    """Captum's Riemann / Gauss-Legendre step sizes and alphas (imported here: captum is slow to import)."""
+    from captum.attr._utils.approximation_methods import approximation_parameters
+
+    return approximation_parameters(method)
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ class GeneralizedIntegratedGradients:
         return_convergence_delta: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Attributions (N, k, *spatial) for one scalar target; optionally the completeness delta (N,)."""
-        step_sizes, alphas = approximation_parameters(method)
+        step_sizes, alphas = _approximation(method)
         grads = self.path_gradients(inputs, target, alphas(n_steps), step_sizes(n_steps), internal_batch_size)
         if grads.shape[0] != 1:
             raise ValueError("attribute() takes one scalar target; use attribute_targets() for several")
@@ -181,7 +187,7 @@ class GeneralizedIntegratedGradients:
         internal_batch_size: int | None = None,
     ) -> GigResult:
         """Per-concept GIG scores (N, T, k) for T targets at once, and the completeness gap."""
-        step_sizes, alphas = approximation_parameters(method)
+        step_sizes, alphas = _approximation(method)
         grads = self.path_gradients(inputs, target, alphas(n_steps), step_sizes(n_steps), internal_batch_size)
         attributions = grads.transpose(0, 1) * inputs[:, None]  # (N, T, k, ...)
         scores = attributions.flatten(3).sum(3)

@@ -95,3 +95,16 @@ def layered(model: nn.Module, normalization: tuple[list[float], list[float]] | N
         model = nn.Sequential(OrderedDict(normalize=norm, net=model))
         stages = [nn.Sequential(norm, stages[0]), *stages[1:]]
     return LayeredNetwork(model=model, stages=stages, names=names, hook_modules=hooks).eval()
+
+
+def network_from_checkpoint(checkpoint: dict, device: str | torch.device = "cpu") -> LayeredNetwork:
+    """The staged network of a self-describing checkpoint ``{"model", "shape", "state_dict", "normalize"}``."""
+    from revis.models import ModelConfig, build_model
+
+    config = ModelConfig.model_validate({**checkpoint["model"], "weights": None})  # weights: the state dict
+    net = build_model(config, *checkpoint["shape"])
+    net.load_state_dict(checkpoint["state_dict"])
+    normalize = checkpoint.get("normalize")
+    network = layered(net, None if normalize is None else (normalize[0], normalize[1]))
+    network.model.to(device)
+    return network

@@ -14,7 +14,13 @@ import torch
 from tqdm.auto import tqdm
 
 from revis.attribution.concepts import ConceptBasis, reconstruction_error
-from revis.attribution.faithfulness import deletion_insertion, normalised_auc, order_by
+from revis.attribution.faithfulness import (
+    curve_steps,
+    deletion_insertion,
+    normalised_auc,
+    order_by,
+    random_active_order,
+)
 from revis.attribution.gig import ConceptProjection, GeneralizedIntegratedGradients, Method
 from revis.attribution.layered import LayeredNetwork
 from revis.attribution.pfv import layer_activations
@@ -38,6 +44,30 @@ def presence(coefficients: torch.Tensor) -> torch.Tensor:
 def top_targets(coefficients_b: torch.Tensor, count: int) -> torch.Tensor:
     """The ``count`` layer-b concepts with the most coefficient mass over the images (most present first)."""
     return torch.argsort(presence(coefficients_b).mean(0), descending=True)[:count]
+
+
+@torch.no_grad()
+def built_up_targets(
+    net: LayeredNetwork,
+    a: str,
+    b: str,
+    basis_a: ConceptBasis,
+    basis_b: ConceptBasis,
+    coefficients_a: torch.Tensor,
+    count: int | None = None,
+) -> torch.Tensor:
+    """The layer-b concepts that layer a builds up the most: largest mean g(F(X~)) - g(F(0)) over the
+    images first, at most ``count``.
+
+    A target whose value mostly comes from F(0) (biases, batch-norm shifts) has nothing for the
+    layer-a concepts to explain, and its deletion curve is flat (``inter_layer_faithfulness``
+    skips targets without a positive span).
+    """
+    gig = GeneralizedIntegratedGradients(net.tail(a, b), basis_a.tensor(coefficients_a))
+    full, zero = gig.endpoints(coefficients_a, ConceptProjection(basis_b.tensor(coefficients_a)))
+    span = (full - zero).double().mean(0)
+    order = torch.argsort(span, descending=True, stable=True)
+    return (order if count is None else order[:count]).cpu()
 
 
 def pair_gig(
@@ -127,18 +157,23 @@ def inter_layer_faithfulness(
     n_targets: int,
     seed: int,
     batch_size: int = 2048,
+    curve_points: int | None = None,
 ) -> dict[str, dict]:
     """Deletion/insertion AUC of layer-b targets when layer-a concepts go in each order.
 
     Targets: the ``n_targets`` layer-b concepts with the largest positive mean change
-    g(F(X~)) - g(F(0)). Orders per image and target: ``gig``; ``random``; ``magnitude`` (coefficient mass);
+    g(F(X~)) - g(F(0)). Orders per image and target: ``gig``; ``random`` (the image's present
+    concepts in random order, then the absent ones); ``magnitude`` (coefficient mass);
     ``gradient`` (plain gradient, summed over positions); ``gradient_x_input``.
+    Curves are read at ``curve_points`` evenly spaced counts of concepts (None: every count).
     Also ``curves``: mean normalised curves per order (for the picture) and per-target AUCs.
     """
     tail = net.tail(a, b)
     vectors = basis_a.tensor(coefficients_a)
     generator = torch.Generator().manual_seed(seed)
     n, k = coefficients_a.shape[:2]
+    steps = curve_steps(k, curve_points)
+    fractions = steps / k
     mass = presence(coefficients_a)
     per_order: dict[str, list[dict[str, float]]] = {name: [] for name in ORDERS}
     curves: dict[str, list[np.ndarray]] = {name: [] for name in ORDERS}
@@ -152,15 +187,15 @@ def inter_layer_faithfulness(
         target = ConceptProjection(basis_b.tensor(coefficients_a)[r])
         orders = {
             "gig": order_by(pair["gig"][:, t]),
-            "random": torch.stack([torch.randperm(k, generator=generator) for _ in range(n)]).to(mass.device),
+            "random": random_active_order(mass, generator),
             "magnitude": order_by(mass),
             "gradient": order_by(pair["gradient"][:, t]),
             "gradient_x_input": order_by(pair["gradient_x_input"][:, t]),
         }
         row = {}
         for name, order in orders.items():
-            deletion, insertion = deletion_insertion(tail, coefficients_a, vectors, order, target, batch_size)
-            auc = normalised_auc(deletion, insertion)
+            deletion, insertion = deletion_insertion(tail, coefficients_a, vectors, order, target, batch_size, steps)
+            auc = normalised_auc(deletion, insertion, fractions)
             if auc is None:
                 break
             row[name] = auc
@@ -190,6 +225,7 @@ def inter_layer_faithfulness(
         "summary": summary,
         "gig_win_rate": gig_wins,
         "per_target": per_target,
+        "fractions": fractions,
         "curves": {name: np.mean(c, axis=0) for name, c in curves.items() if c},
     }
 
@@ -203,12 +239,14 @@ def concept_class_faithfulness(
     scores: torch.Tensor,
     classes: torch.Tensor,
     batch_size: int = 2048,
+    curve_points: int | None = None,
 ) -> dict[str, float]:
     """C-Deletion / C-Insertion of the class logit with layer-a concepts in GIG order (Fel et al.)."""
+    steps = curve_steps(coefficients_a.shape[1], curve_points)
     deletion, insertion = deletion_insertion(
-        net.tail(a), coefficients_a, basis_a.tensor(coefficients_a), order_by(scores[:, 0]), classes, batch_size
+        net.tail(a), coefficients_a, basis_a.tensor(coefficients_a), order_by(scores[:, 0]), classes, batch_size, steps
     )
-    auc = normalised_auc(deletion, insertion)
+    auc = normalised_auc(deletion, insertion, steps / coefficients_a.shape[1])
     if auc is None:
         return {"c_deletion": float("nan"), "c_insertion": float("nan"), "ins_minus_del": float("nan")}
     return {

@@ -1,4 +1,8 @@
-"""Pictures of the concept pathway: the concept atlas, the concept graph, completeness, curves."""
+"""Pictures of the concept pathway: the concept atlas, the concept graph, completeness, curves.
+
+The low-level drawers take plain arrays; ``atlas_figure`` and ``graph_figure`` build them from
+one seed's network, concepts and GIG results (what the ``gig`` evaluate stage draws).
+"""
 
 from __future__ import annotations
 
@@ -127,12 +131,15 @@ def completeness_plot(sweeps: dict[str, dict[int, float]], title: str) -> plt.Fi
     return fig
 
 
-def deletion_insertion_plot(curves: dict[str, dict[str, np.ndarray]], title: str) -> plt.Figure:
-    """``curves[pair][order]`` = (2, k+1) normalised deletion and insertion curves."""
-    fig, axes = plt.subplots(2, len(curves), figsize=(3.4 * len(curves), 5.4), squeeze=False)
+def deletion_insertion_plot(
+    curves: dict[str, dict[str, np.ndarray]], title: str, fractions: dict[str, np.ndarray] | None = None
+) -> plt.Figure:
+    """``curves[pair][order]`` = (2, S) normalised deletion and insertion curves, read at
+    ``fractions[pair]`` of the concepts (default: evenly spaced)."""
+    fig, axes = plt.subplots(2, max(1, len(curves)), figsize=(3.4 * max(1, len(curves)), 5.4), squeeze=False)
     for j, (pair, by_order) in enumerate(curves.items()):
         for name, c in by_order.items():
-            x = np.linspace(0, 1, c.shape[1])
+            x = np.linspace(0, 1, c.shape[1]) if fractions is None else fractions[pair]
             style = {"lw": 2.0 if name == "gig" else 1.0, "label": name}
             axes[0, j].plot(x, c[0], **style)
             axes[1, j].plot(x, c[1], **style)
@@ -148,3 +155,79 @@ def deletion_insertion_plot(curves: dict[str, dict[str, np.ndarray]], title: str
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# --- from one seed's results to the drawers' inputs -------------------------------------------------
+def concept_importance(class_scores: torch.Tensor) -> torch.Tensor:
+    """Dataset-wide importance (k,) of each concept: mean |GIG| to the predicted class, scores (N, 1, k)."""
+    return class_scores[:, 0].abs().mean(0)
+
+
+def concept_labels(concepts: Sequence[int], match: dict | None, names: Sequence[str] | None) -> list[str]:
+    """``c<q>``, plus the best-matching ground-truth concept and its IoU where ``match`` (``best_match``) has one."""
+    labels = []
+    for row, q in enumerate(concepts):
+        g = -1 if match is None else match["match"][row]
+        labels.append(f"c{q}" if g < 0 or names is None else f"c{q} {names[g]} {match['iou'][row]:.2f}")
+    return labels
+
+
+def atlas_rows(
+    head: torch.nn.Module,
+    images: np.ndarray,
+    x: torch.Tensor,
+    coefficients: torch.Tensor,
+    vectors: torch.Tensor,
+    concepts: Sequence[int],
+    labels: Sequence[str],
+    crops: int,
+) -> list[dict]:
+    """Atlas rows of one layer: per concept, gradient-ERF crops of its strongest PFV in each of its
+    ``crops`` most responsive images. ``images`` (N, H, W, 3) uint8; ``coefficients`` (N, k, h, w)."""
+    from revis.attribution.erf import pfv_erf
+
+    rows = []
+    coefficients = coefficients.cpu()
+    for q, label in zip(concepts, labels):
+        per_image = coefficients[:, q].flatten(1)
+        value, flat = per_image.max(1)  # one crop per image: its strongest position
+        chosen = torch.argsort(value, descending=True)[:crops]
+        chosen = chosen[value[chosen] > 0]
+        row_crops = []
+        if len(chosen):
+            w = coefficients.shape[-1]
+            positions = torch.stack([flat[chosen] // w, flat[chosen] % w], dim=1)
+            erf = pfv_erf(head, x[chosen.to(x.device)], positions.to(x.device), vectors[q]).cpu()
+            row_crops = [erf_crop(images[i], e.numpy()) for i, e in zip(chosen.tolist(), erf)]
+        rows.append({"label": label, "crops": row_crops})
+    return rows
+
+
+def graph_edges(
+    layers: Sequence[str],
+    shown: dict[str, list[int]],
+    pair_scores: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]],
+    class_scores: torch.Tensor,
+    classes: torch.Tensor,
+    class_ids: Sequence[int],
+    per_node: int,
+) -> list[tuple[str, int, str, int, float]]:
+    """The strongest ``per_node`` incoming edges of every drawn node, weights = dataset-wide mean GIG.
+
+    ``pair_scores[(a, b)]`` = (GIG (N, T, k_a), targets (T,)); ``class_scores`` (N, k) of the last
+    layer to each image's class ``classes`` (N,); ``shown[layer]`` the drawn concepts, in order.
+    """
+    edges = []
+    for (a, b), (scores, targets) in pair_scores.items():
+        weights = scores.double().mean(0).cpu().numpy()  # (T, k_a)
+        for t, r in enumerate(targets.tolist()):
+            if r not in shown[b]:
+                continue
+            sources = [q for q in np.argsort(-np.abs(weights[t])) if q in shown[a]][:per_node]
+            edges += [(a, shown[a].index(int(q)), b, shown[b].index(r), float(weights[t, q])) for q in sources]
+    last = layers[-1]
+    for j, c in enumerate(class_ids):
+        weights = class_scores[classes == c].double().mean(0).cpu().numpy()
+        sources = [q for q in np.argsort(-np.abs(weights)) if q in shown[last]][:per_node]
+        edges += [(last, shown[last].index(int(q)), "classes", j, float(weights[q])) for q in sources]
+    return edges

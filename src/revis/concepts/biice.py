@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from revis.models import ModelConfig, build_model
+from revis.models.patches import PatchMLPClassifier, mlp_hidden_width
 
 
 @dataclass
@@ -171,14 +172,31 @@ def build_concept_classifier(
     iterations: int = 3,
     heads: int = 1,
 ) -> nn.Module:
-    """``linear``: the registry's patch classifier (mean over patches + linear head); any other
-    variant: the same backbone under a Bi-ICE head with ``num_concepts`` slots."""
+    """The same patch backbone under one of the heads compared:
+
+    - ``linear``: the registry's patch classifier (mean over patches + linear head);
+    - ``mlp``: an MLP on the same mean-pooled features, with as many parameters as the Bi-ICE head;
+    - any other variant (``biice``, ``biice_expl``): the Bi-ICE head with ``num_concepts`` slots.
+    """
     model = build_model(backbone, in_channels, num_classes, image_size)
     if not hasattr(model, "features") or not hasattr(model.features, "grid"):
         raise ValueError(f"Bi-ICE needs a patch backbone (patch_cnn, tiny_vit), got {backbone}")
     if variant == "linear":
         return model
+    if variant == "mlp":
+        hidden = mlp_hidden_width(
+            biice_head_parameters(model.features.dim, num_concepts, num_classes, iterations, heads),
+            model.features.dim,
+            num_classes,
+        )
+        return PatchMLPClassifier(model.features, num_classes, hidden)
     return BiICEClassifier(model.features, num_concepts, num_classes, iterations, heads)
+
+
+def biice_head_parameters(dim: int, num_concepts: int, num_classes: int, iterations: int = 3, heads: int = 1) -> int:
+    """Parameters of a Bi-ICE head (the capacity the MLP baseline is matched to)."""
+    head = BiICEHead(dim, num_concepts, num_classes, iterations, heads)
+    return sum(p.numel() for p in head.parameters())
 
 
 @torch.no_grad()

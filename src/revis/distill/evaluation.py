@@ -69,8 +69,7 @@ def score(model: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor) -> float
     return accuracy(model, x_test, y_test)
 
 
-def _train_job(job: tuple) -> dict:
-    x, y, shape, protocol, seed = job
+def _train_job(x, y, shape, protocol, seed) -> dict:
     net = train_on_set(x, y, shape, protocol, seed)
     return {"state_dict": net.state_dict(), "seed": seed, "size": len(x), "shape": list(shape)}
 

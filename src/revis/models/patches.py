@@ -4,9 +4,14 @@ Both map images (B, C, S, S) to a grid of patch embeddings (B, L, D) with L = (S
 the input a concept head such as Bi-ICE (``revis.concepts``) works on. As registry models
 they are classifiers: ``PatchClassifier`` = patch embedder + mean over patches + linear head
 (the "backbone + linear head" baseline); ``.features`` is the embedder alone.
+``PatchMLPClassifier`` is the nonlinear baseline head: an MLP on the same mean-pooled patch
+features as the linear head; ``mlp_hidden_width`` sizes it to a given parameter count, so heads
+can be compared at equal capacity.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -84,3 +89,47 @@ class PatchClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
+
+
+class PatchMLPClassifier(nn.Module):
+    """Patch embedder + mean over patches + an MLP head (LayerNorm, two hidden GELU layers of width ``hidden``).
+
+    (An MLP on every patch with its logits averaged was tried too: on the shapes world's validation
+    split it was worse, 0.78 against 0.90 at the best learning rate of each, and 64x the head's compute.)
+    """
+
+    def __init__(self, features: PatchCNN | TinyViT, num_classes: int, hidden: int) -> None:
+        super().__init__()
+        self.features = features
+        dim = features.dim
+        self.classifier = nn.Sequential(
+            nn.LayerNorm(dim),
+            nn.Linear(dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def patches(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).mean(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+def mlp_head_parameters(dim: int, num_classes: int, hidden: int) -> int:
+    """Parameters of ``PatchMLPClassifier.classifier``: LayerNorm + D->h + h->h + h->C (with biases)."""
+    return 2 * dim + (dim + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * num_classes
+
+
+def mlp_hidden_width(parameters: int, dim: int, num_classes: int) -> int:
+    """The hidden width whose MLP head has the parameter count closest to ``parameters``."""
+    # h^2 + (D + C + 2) h + (2D + C - P) = 0, then the nearer of the two integers around the root
+    b, c = dim + num_classes + 2, 2 * dim + num_classes - parameters
+    root = (-b + math.sqrt(max(b * b - 4 * c, 0.0))) / 2
+    candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
+    return min(candidates, key=lambda h: abs(mlp_head_parameters(dim, num_classes, h) - parameters))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torchvision
 from torch import nn
 
 from revis.datasets.imageset import DataError
@@ -16,6 +15,8 @@ from revis.models.resnet import resnet50
 
 
 def _resnet18(in_channels: int, num_classes: int, image_size: int, config: ModelConfig) -> nn.Module:
+    import torchvision  # here, not at import: torchvision pulls in torch._dynamo (seconds per process)
+
     model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     if image_size <= 64 or in_channels != 3:  # small images: CIFAR-style 3x3 stem, no max-pool
         model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)

@@ -1,4 +1,4 @@
-"""params.yaml section ``biice``."""
+"""params.yaml section ``biice``: one model per stage's sub-section (DVC tracks the keys each stage reads)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from revis.config.types import STRICT, Fraction, Seed
+from revis.config.types import STRICT, DataPath, Device, Fraction, Seed
 from revis.models import ModelConfig
 
-Variant = Literal["linear", "biice", "biice_expl"]
+Variant = Literal["linear", "mlp", "biice", "biice_expl"]
 
 
 class DataParams(BaseModel):
     model_config = STRICT
     dataset: Literal["shapes", "cifar100", "cub"] = "shapes"
-    root: str | None = None  # local folder: cifar-100-python/ or CUB_200_2011/ (read, never downloaded)
+    root: DataPath = None  # local folder: cifar-100-python/ or CUB_200_2011/ (read, never downloaded)
     image_size: int = Field(224, ge=8, le=1024)  # cub only: crop to the bird's box, resize to this
     rule_min_frequency: Fraction = 0.1  # cifar100/cub: a class's concepts = those in >= this share of its images
 
@@ -28,8 +28,9 @@ class DataParams(BaseModel):
 
 class ComputeParams(BaseModel):
     model_config = STRICT
-    device: Literal["cpu", "cuda"] = "cpu"
-    threads: int = Field(1, ge=1, le=512)  # torch CPU threads; 1 is fastest for these small models on a busy machine
+    device: Device = "cpu"
+    threads: int = Field(1, ge=1, le=512)  # torch CPU threads of the stage's own process
+    workers: int = Field(1, ge=1, le=64)  # processes for the runs (one torch thread each)
 
 
 class HeadParams(BaseModel):
@@ -40,13 +41,14 @@ class HeadParams(BaseModel):
 
 class TrainParams(BaseModel):
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1)
+    seeds: list[Seed] = Field(min_length=1, max_length=64)  # whole chain: validation split, init, batches, lr pick
     variants: list[Variant] = Field(min_length=1)
     backbone: ModelConfig
     head: HeadParams
+    validation_fraction: Fraction  # of the training split, per class, held out to pick the learning rate
+    lr_grid: dict[Variant, list[float]]  # per head: candidates; each seed keeps the best on its validation split
     epochs: int = Field(ge=1, le=10_000)
     batch_size: int = Field(ge=1, le=65_536)
-    lr: float = Field(gt=0, le=1)
     weight_decay: float = Field(ge=0, le=1)
     warmup_epochs: float = Field(ge=0, le=1000)
     expl_weight: float = Field(gt=0, le=1000)  # weight of the explanation loss in biice_expl
@@ -60,13 +62,27 @@ class TrainParams(BaseModel):
             raise ValueError(f"Bi-ICE works on patch embeddings: use patch_cnn or tiny_vit, not {value.name}")
         return value
 
+    @model_validator(mode="after")
+    def _a_grid_per_head(self) -> TrainParams:
+        missing = [v for v in self.variants if not self.lr_grid.get(v)]
+        if missing:
+            raise ValueError(f"lr_grid needs at least one learning rate for {missing}")
+        bad = [lr for grid in self.lr_grid.values() for lr in grid if not 0 < lr <= 1]
+        if bad:
+            raise ValueError(f"learning rates must lie in (0, 1], got {bad}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        return self
+
 
 class AttributeParams(BaseModel):
     model_config = STRICT
-    match_fraction: Fraction  # share of the test split that maps slots to concepts; metrics use the rest
-    split_seed: Seed = 0
+    match_fraction: (
+        Fraction  # share of the test split that maps slots to concepts (a seeded draw); metrics use the rest
+    )
+    trace_images: int = Field(ge=1, le=100_000)  # held-out test images traced over binding iterations
     trace_iterations: int = Field(ge=1, le=200)  # binding iterations traced for ||S_t - S_{t-1}||
-    deletion_images: int = Field(ge=1)
+    deletion_images: int = Field(ge=1, le=100_000)
     deletion_steps: int = Field(ge=1, le=1024)
     random_orders: int = Field(ge=1, le=100)
     picture_images: int = Field(ge=1, le=16)
@@ -75,7 +91,7 @@ class AttributeParams(BaseModel):
 class EvaluateParams(BaseModel):
     model_config = STRICT
     iou_threshold: Fraction  # of the min-max normalised, upsampled map
-    random_maps: int = Field(ge=1, le=100)  # draws of the random-map baseline
+    random_maps: int = Field(ge=1, le=100)  # draws of the baseline: each run's own maps, patches shuffled per image
 
 
 class Params(BaseModel):

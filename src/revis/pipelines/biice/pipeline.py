@@ -2,29 +2,29 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.biice import nodes
+from revis.pipelines.biice import nodes_attribute, nodes_evaluate, nodes_train
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                nodes.train_models,
+                nodes_train.train_models,
                 inputs=["shapes", "params:data", "params:compute", "params:train"],
                 outputs=["models", "histories"],
                 name="train_models",
                 tags=["train"],
             ),
             node(
-                nodes.attribute_models,
+                nodes_attribute.attribute_models,
                 inputs=["models", "shapes", "params:data", "params:compute", "params:attribute"],
                 outputs="attributions",
                 name="attribute_models",
                 tags=["attribute"],
             ),
             node(
-                nodes.evaluate_models,
-                inputs=["attributions", "histories", "shapes", "params:data", "params:compute", "params:evaluate"],
+                nodes_evaluate.evaluate_models,
+                inputs=["attributions", "histories", "shapes", "params:data", "params:evaluate"],
                 outputs=["metrics", "plot_concept_maps", "plot_contributions", "plot_convergence", "plot_deletion"],
                 name="evaluate_models",
                 tags=["evaluate"],

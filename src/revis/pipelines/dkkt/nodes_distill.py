@@ -123,7 +123,7 @@ def distill_partial(
         _run,
         [(runner, job) for runner, _, job in jobs],
         workers=runtime.workers,
-        cost=lambda item: (3.0 if item[0] == "dm_dkkt" else 1.0) * len(item[1]["labels"]),
+        cost=lambda job: (3.0 if job[0] == "dm_dkkt" else 1.0) * len(job[1]["labels"]),
         desc="dkkt distillation",
     )
     for (runner, (chain, key, method), _), result in zip(jobs, results):
@@ -159,6 +159,5 @@ def _synthesis(distill: Distill):
     return SynthesisParams.model_validate({**term, **distill.dsv.model_dump()})
 
 
-def _run(item: tuple[str, dict]) -> dict:
-    runner, job = item
+def _run(runner: str, job: dict) -> dict:
     return {"dm": dm_job, "dm_dkkt": dm_dkkt_job, "dsv": synthesize_job}[runner](job)

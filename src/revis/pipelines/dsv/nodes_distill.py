@@ -58,7 +58,11 @@ def synthesize_dsvs(
                             }
                         )
     results = run_jobs(
-        synthesize_job, jobs, workers=runtime.workers, cost=lambda job: len(job["labels"]), desc="dsv synthesis"
+        synthesize_job,
+        [(job,) for job in jobs],
+        workers=runtime.workers,
+        cost=lambda job: len(job[0]["labels"]),
+        desc="dsv synthesis",
     )
     out: dict[str, Any] = {}
     for (chain, key), result in zip(keys, results):

@@ -38,5 +38,5 @@ def train_teachers(
                 }
             )
     workers = runtime.workers if device.type == "cpu" else 1
-    runs = run_jobs(fit_teacher, jobs, workers=workers, desc="teachers")
+    runs = run_jobs(fit_teacher, [(job,) for job in jobs], workers=workers, desc="teachers")
     return {"model": teacher.model.model_dump(), "runs": dict(zip(keys, runs))}

@@ -43,7 +43,7 @@ def rank_training_sets(
             )
     # λ fits of fixed images cost a second or two each on CPU: inline beats spawning workers
     workers = runtime.workers if sum(len(job["y"]) for job in jobs) > 100_000 else 1
-    results = run_jobs(fit_real_job, jobs, workers=workers, desc="lambda")
+    results = run_jobs(fit_real_job, [(job,) for job in jobs], workers=workers, desc="lambda")
     lambdas, subsets = {}, {}
     for (name, seed), result in zip(keys, results):
         y = labels[name]

@@ -1,5 +1,8 @@
-"""``gig``: dataset-wide concept pathways — PFVs, gradient ERFs, concept vectors and GIG (arXiv 2409.01610)."""
+"""``gig``: concept vectors from PFVs and the Generalized Integrated Gradients pathway between layers (arXiv 2409.01610)."""
 
-from revis.pipelines.gig.pipeline import create_pipeline
 
-__all__ = ["create_pipeline"]
+def create_pipeline(**kwargs):
+    """Kedro's pipeline discovery entry; imports the wiring (and its node modules) only when asked."""
+    from revis.pipelines.gig.pipeline import create_pipeline as create
+
+    return create(**kwargs)

@@ -1,4 +1,4 @@
-"""params.yaml section ``gig``."""
+"""params.yaml section ``gig``: one model per stage's sub-section (DVC tracks the keys each stage reads)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, Fraction, Seed
+from revis.config.types import STRICT, DataPath, Device, Fraction, Seed
 from revis.models import ModelConfig
 
 Method = Literal["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
+
+
+class Compute(BaseModel):
+    """Where the networks run and how many seeds run at once."""
+
+    model_config = STRICT
+    device: Device = "cpu"  # Lasso, k-means and dictionary learning stay on the CPU
+    threads: int = Field(1, ge=1, le=512)  # torch CPU threads of the stage's own process
+    workers: int = Field(1, ge=1, le=64)  # processes for per-seed jobs (one torch thread each)
 
 
 class Data(BaseModel):
@@ -17,13 +26,13 @@ class Data(BaseModel):
 
     model_config = STRICT
     source: Literal["shapes", "imagefolder"] = "shapes"
-    root: str | None = None  # imagefolder: root/<class>/<image>
+    root: DataPath = None  # imagefolder: root/<class>/<image>
     image_size: int = Field(224, ge=8, le=1024)  # imagefolder only
     per_class: int = Field(10, ge=2, le=100_000)  # imagefolder only: images kept per class
     test_fraction: Fraction = 0.5  # imagefolder only: held out for attribution and evaluation
     # per-channel (mean, std) applied inside the model, e.g. ImageNet's for pretrained weights
     normalize: list[list[float]] | None = None
-    seed: Seed = 0
+    seed: Seed = 0  # imagefolder only: which images, which split
 
     @model_validator(mode="after")
     def _folder_needs_root(self) -> Data:
@@ -37,14 +46,20 @@ class Data(BaseModel):
 
 
 class Train(BaseModel):
-    """The classifier; ``epochs: 0`` uses the model as built (e.g. pretrained weights) untrained."""
+    """The classifier, one per seed; ``epochs: 0`` uses the model as built (e.g. pretrained weights)."""
 
     model_config = STRICT
+    seeds: list[Seed] = Field(min_length=1, max_length=64)  # whole chain: network, PFVs, concepts, images
     model: ModelConfig
     epochs: int = Field(ge=0, le=10_000)
     batch_size: int = Field(128, ge=1, le=65_536)
     lr: float = Field(0.05, gt=0, le=10)
-    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _distinct_seeds(self) -> Train:
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        return self
 
 
 class Features(BaseModel):
@@ -52,35 +67,33 @@ class Features(BaseModel):
 
     model_config = STRICT
     layers: list[str] | None = None  # None: every block of the model
-    n_images: int = Field(ge=2, le=1_000_000)  # training images whose PFVs are sampled
+    n_images: int = Field(ge=2, le=1_000_000)  # training images whose PFVs are sampled (a seeded draw)
     per_image: int = Field(ge=1, le=100_000)  # PFVs drawn per image and layer
     uniform_share: float = Field(0.05, ge=0, le=1)  # share of uniform sampling mixed in
-    seed: Seed = 0
 
 
 class Concepts(BaseModel):
-    """Concept vectors (bisecting k-means; dictionary learning as the alternative) and Lasso coding."""
+    """Concept vectors (bisecting k-means; dictionary learning and random directions to compare) and Lasso."""
 
     model_config = STRICT
     ratio: float = Field(gt=0, le=64)  # k = ratio x channels (paper: 8)
     lasso_alpha: float = Field(gt=0, le=10)  # lam = lasso_alpha x median PFV norm of the layer
     positive: bool = True  # non-negative coefficients (and dictionary atoms)
     dictlearn_iter: int = Field(20, ge=1, le=10_000)
-    seed: Seed = 0
 
 
 class Attribute(BaseModel):
-    """GIG between consecutive layers and from every layer to the classes."""
+    """GIG between consecutive layers and from every layer to the classes, on a seeded test subset."""
 
     model_config = STRICT
-    n_images: int = Field(ge=1, le=100_000)  # test images attributed
+    n_images: int = Field(ge=1, le=100_000)  # test images per seed (attribution, evaluation, alignment)
     n_steps: int = Field(ge=2, le=10_000)  # m of the Riemann sum
     method: Method = "riemann_right"
-    steps_sweep: list[int] = Field(min_length=2)  # completeness gap for each m
+    max_targets: int = Field(ge=1, le=100_000)  # layer-b concepts per pair (the most built-up ones)
+    steps_sweep: list[int] = Field(min_length=2, max_length=16)  # completeness gap for each m
     sweep_images: int = Field(ge=1, le=100_000)
-    sweep_targets: int = Field(4, ge=1)  # layer-b concepts per pair in the sweep (most present first)
-    max_targets: int | None = Field(None, ge=1)  # layer-b target concepts per pair (None: all; most present first)
-    internal_batch_size: int = Field(512, ge=1)
+    sweep_targets: int = Field(2, ge=1, le=1_000)  # layer-b concepts per pair in the sweep
+    internal_batch_size: int = Field(512, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _steps(self) -> Attribute:
@@ -92,18 +105,19 @@ class Attribute(BaseModel):
 class Evaluate(BaseModel):
     model_config = STRICT
     targets_per_pair: int = Field(ge=1, le=10_000)  # layer-b concepts used as deletion/insertion targets
-    alignment_images: int = Field(ge=1, le=100_000)  # test images for the ERF / ground-truth alignment
-    min_images: int = Field(5, ge=1)  # a concept needs this many active images to be matched
-    atlas_concepts: int = Field(8, ge=1, le=64)  # concepts per layer shown in the atlas
+    curve_points: int | None = Field(33, ge=2, le=100_000)  # deletion/insertion points (None: one per concept)
+    alignment_concepts: int = Field(ge=1, le=100_000)  # concepts per layer and basis scored (a seeded draw)
+    alignment_max_images: int = Field(ge=1, le=100_000)  # a concept's ERFs on its most active images
+    min_images: int = Field(5, ge=1, le=100_000)  # a (concept, ground-truth concept) pair needs this many
+    atlas_concepts: int = Field(8, ge=1, le=64)  # concepts per layer shown in the atlas (seed 0)
     atlas_crops: int = Field(6, ge=1, le=32)
     graph_nodes: int = Field(16, ge=1, le=256)  # concepts (and classes) drawn per column, most important first
     graph_edges: int = Field(2, ge=1, le=64)  # strongest incoming edges drawn per node
-    seed: Seed = 0
 
 
 class Params(BaseModel):
     model_config = STRICT
-    device: Literal["cpu", "cuda"] = "cpu"  # where the network runs (Lasso / k-means stay on the CPU)
+    compute: Compute
     data: Data
     train: Train
     features: Features

@@ -1,117 +1,73 @@
-"""``gig`` pipeline (namespace ``gig``): ``features`` -> ``attribute`` -> ``evaluate``.
+"""``gig`` pipeline (namespace ``gig``): ``features`` -> ``attribute`` -> ``evaluate``, every seed a whole chain.
 
-features: images, the classifier (trained here, or pretrained weights at paper scale), PFVs
-sampled per layer. attribute: concept vectors and Lasso coefficients, GIG between consecutive
-layers and to the classes, the completeness sweep. evaluate: deletion/insertion, C-insertion -
-C-deletion, reconstruction, ERF alignment with ground-truth masks, pictures, metrics.
+features: images, one classifier per seed (trained here, or pretrained weights at paper scale),
+PFVs sampled per layer. attribute: concept vectors and Lasso coefficients, GIG between
+consecutive layers and to the classes, the completeness sweep. evaluate: deletion/insertion,
+C-insertion - C-deletion, reconstruction, ERF alignment with ground-truth masks, metrics, pictures.
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.gig import nodes
+from revis.pipelines.gig import nodes_attribute, nodes_evaluate, nodes_features
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                nodes.select_images,
+                nodes_features.select_images,
                 inputs=["shapes", "params:data"],
                 outputs="images",
                 name="select_images",
                 tags=["features"],
             ),
             node(
-                nodes.train_model,
-                inputs=["images", "params:train", "params:data", "params:device"],
-                outputs="model",
-                name="train_model",
+                nodes_features.train_and_sample,
+                inputs=["images", "params:train", "params:features", "params:data", "params:compute"],
+                outputs=["models", "pfvs"],
+                name="train_and_sample",
                 tags=["features"],
             ),
             node(
-                nodes.sample_features,
-                inputs=["model", "images", "params:features", "params:device"],
-                outputs="pfvs",
-                name="sample_pfvs",
-                tags=["features"],
-            ),
-            node(
-                nodes.fit_concepts,
-                inputs=["pfvs", "params:concepts"],
-                outputs="concepts",
-                name="fit_concepts",
-                tags=["attribute"],
-            ),
-            node(
-                nodes.attribute_pathways,
-                inputs=["model", "images", "concepts", "params:attribute", "params:device"],
-                outputs="pathways",
+                nodes_attribute.attribute_pathways,
+                inputs=["models", "pfvs", "images", "params:concepts", "params:attribute", "params:compute"],
+                outputs=["concepts", "pathways"],
                 name="attribute_pathways",
                 tags=["attribute"],
             ),
             node(
-                nodes.evaluate_faithfulness,
-                inputs=["model", "images", "concepts", "pathways", "params:evaluate", "params:device"],
-                outputs="faithfulness",
-                name="evaluate_faithfulness",
+                nodes_evaluate.evaluate_pathways,
+                inputs=["models", "images", "concepts", "pathways", "params:evaluate", "params:compute"],
+                outputs="evaluation",
+                name="evaluate_pathways",
                 tags=["evaluate"],
             ),
             node(
-                nodes.encode_alignment_images,
-                inputs=["model", "images", "concepts", "params:evaluate", "params:device"],
-                outputs="alignment_codes",
-                name="encode_alignment_images",
+                nodes_evaluate.summarise,
+                inputs=["models", "concepts", "pathways", "evaluation", "params:attribute"],
+                outputs="metrics",
+                name="summarise",
                 tags=["evaluate"],
             ),
             node(
-                nodes.evaluate_alignment,
-                inputs=["model", "images", "concepts", "alignment_codes", "params:evaluate", "params:device"],
-                outputs="alignment",
-                name="evaluate_alignment",
+                nodes_evaluate.draw_concept_pictures,
+                inputs=["models", "images", "concepts", "pathways", "params:evaluate"],
+                outputs=["plot_concept_atlas", "plot_concept_graph"],
+                name="draw_concept_pictures",
                 tags=["evaluate"],
             ),
             node(
-                nodes.draw_concept_atlas,
-                inputs=[
-                    "model",
-                    "images",
-                    "concepts",
-                    "pathways",
-                    "alignment_codes",
-                    "alignment",
-                    "params:evaluate",
-                    "params:device",
-                ],
-                outputs="plot_concept_atlas",
-                name="draw_concept_atlas",
-                tags=["evaluate"],
-            ),
-            node(
-                nodes.draw_concept_graph,
-                inputs=["images", "pathways", "alignment", "params:evaluate"],
-                outputs="plot_concept_graph",
-                name="draw_concept_graph",
-                tags=["evaluate"],
-            ),
-            node(
-                nodes.draw_completeness,
+                nodes_evaluate.draw_completeness,
                 inputs="pathways",
                 outputs="plot_completeness",
                 name="draw_completeness",
                 tags=["evaluate"],
             ),
             node(
-                nodes.draw_deletion_insertion,
-                inputs="faithfulness",
+                nodes_evaluate.draw_deletion_insertion,
+                inputs="evaluation",
                 outputs="plot_deletion_insertion",
                 name="draw_deletion_insertion",
-                tags=["evaluate"],
-            ),
-            node(
-                nodes.summarise,
-                inputs=["model", "concepts", "pathways", "faithfulness", "alignment", "params:attribute"],
-                outputs="metrics",
-                name="summarise",
                 tags=["evaluate"],
             ),
         ],

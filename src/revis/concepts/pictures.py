@@ -1,4 +1,7 @@
-"""Pictures of the ``biice`` pipeline (matplotlib figures; saved and logged by the catalog)."""
+"""Pictures of the Bi-ICE study (matplotlib figures; the ``biice`` pipeline saves and logs them).
+
+``per[variant][measure]`` holds one entry per seed (``revis.concepts.scoring.score_run`` outputs).
+"""
 
 from __future__ import annotations
 
@@ -24,16 +27,20 @@ def _first_run(runs: dict[str, Any], variant: str) -> tuple[str, dict[str, Any]]
 
 
 def concept_maps(
-    test: ImageSet, attributions: dict[str, Any], assignments: dict[str, np.ndarray], names: list[str]
+    test: ImageSet,
+    runs: dict[str, Any],
+    picture_index: Any,
+    assignments: dict[str, np.ndarray],
+    names: list[str],
 ) -> plt.Figure:
     """Per picture image and Bi-ICE variant (first seed): the input, then each concept's map A
     over it, with the ground-truth mask outlined where the world provides one."""
     rows = []
     for variant in ("biice_expl", "biice"):
-        found = _first_run(attributions["runs"], variant)
+        found = _first_run(runs, variant)
         if found is not None:
             rows.append((variant, *found))
-    pictures = attributions["picture_index"].tolist()
+    pictures = picture_index.tolist()
     first = rows[0][2] if rows else None
     if first is None:
         fig, ax = plt.subplots()
@@ -128,14 +135,18 @@ def contributions(
     return fig
 
 
-def convergence(per: dict[str, Any], variants: list[str], attributions: dict[str, Any]) -> plt.Figure:
-    """Binding: ||S_t - S_{t-1}|| per iteration; training: slot drift per epoch."""
+def convergence(per: dict[str, Any], variants: list[str]) -> plt.Figure:
+    """Binding: ||S_t - S_{t-1}|| per iteration (trained and untrained head); training: slot drift per epoch."""
     fig, (ax_iter, ax_epoch) = plt.subplots(1, 2, figsize=(9, 3.2))
     trained = None
     for v in variants:
         trace = np.stack(per[v]["trace"])  # (seeds, T_trace)
         steps = np.arange(1, trace.shape[1] + 1)
-        ax_iter.errorbar(steps, trace.mean(0), yerr=trace.std(0), color=COLOURS[v], label=LABELS[v], capsize=2)
+        spread = trace.std(0, ddof=1) if len(trace) > 1 else None
+        ax_iter.errorbar(steps, trace.mean(0), yerr=spread, color=COLOURS[v], label=LABELS[v], capsize=2)
+        if v == variants[0]:  # both variants start from the same initialisation per seed
+            untrained = np.stack(per[v]["trace_untrained"]).mean(0)
+            ax_iter.plot(steps, untrained, color="gray", ls=":", label="untrained head (same seeds)")
         trained = np.stack(per[v]["trained_steps"]).shape[1]
         drift = np.stack(per[v]["slot_drift"])
         bound = np.stack(per[v]["bound_drift"])

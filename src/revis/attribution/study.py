@@ -1,0 +1,326 @@
+"""One seed of the concept-pathway study, step by step (what the ``gig`` stages run per seed).
+
+A seed fixes the whole chain: the trained network, the training images whose PFVs are sampled
+and the sampling itself, the concept fitting (k-means, dictionary learning, random directions),
+and the test images attributed and evaluated. Each step is a plain function of plain inputs so
+that a stage can run its seeds on worker processes (``revis.workers.run_jobs``); tensors come
+back on the CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from revis.attribution.alignment import concept_alignment
+from revis.attribution.concepts import DECOMPOSITIONS, ConceptBasis, fit_concept_bases
+from revis.attribution.gig import ConceptProjection
+from revis.attribution.layered import layered, network_from_checkpoint
+from revis.attribution.pathways import (
+    built_up_targets,
+    class_gig,
+    completeness_sweep,
+    concept_class_faithfulness,
+    encode_layers,
+    inter_layer_faithfulness,
+    pair_gig,
+    reconstruction_report,
+)
+from revis.attribution.pfv import layer_activations, sample_dataset_pfvs
+from revis.datasets.imageset import ImageSet
+from revis.models import ModelConfig, build_model
+from revis.training import TrainConfig, accuracy, train_classifier
+
+CLASS_DECOMPOSITIONS = ("kmeans", "dictlearn")  # concept -> class GIG and C-deletion / C-insertion
+
+
+def cpu(tree: Any) -> Any:
+    """Tensors to the CPU (detached), numpy arrays and scalars to tensors and numbers, so that the
+    results load with ``torch.load(weights_only=True)``."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu()
+    if isinstance(tree, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(tree))
+    if isinstance(tree, np.generic):
+        return tree.item()
+    if isinstance(tree, dict):
+        return {key: cpu(value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(cpu(value) for value in tree)
+    return tree
+
+
+def pairs(layers: list[str]) -> list[tuple[str, str]]:
+    """Consecutive layers (a, b)."""
+    return list(zip(layers[:-1], layers[1:]))
+
+
+def pair_key(a: str, b: str) -> str:
+    return f"{a}_to_{b}"
+
+
+def attribution_subset(n_test: int, count: int, seed: int) -> np.ndarray:
+    """A seeded, sorted draw of ``count`` test images (all of them when there are fewer)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_test, min(count, n_test), replace=False))
+
+
+def train_network(
+    images: dict[str, ImageSet],
+    model: dict[str, Any],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    normalize: list[list[float]] | None,
+    source: str,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Train the classifier of one seed (as built when ``epochs`` is 0); a self-describing checkpoint."""
+    train_set, test_set = images["train"], images["test"]
+    config = ModelConfig.model_validate(model)
+    torch.manual_seed(seed)
+    base = build_model(config, train_set.channels, train_set.num_classes, train_set.image_size)
+    net = layered(base, None if normalize is None else (normalize[0], normalize[1]))
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    if epochs > 0:
+        x, y = train_set.tensors()
+        tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr)
+        history = train_classifier(net.model, x, y, tc, seed, device=device, desc=f"gig model seed {seed}").to_dict()
+    return {
+        "seed": seed,
+        "model": config.model_dump(),
+        "shape": [train_set.channels, train_set.num_classes, train_set.image_size],
+        "state_dict": cpu(base.state_dict()),
+        "normalize": normalize,
+        "history": history,
+        "source": source,
+        "test_accuracy": accuracy(net.model.eval(), *test_set.tensors()),  # (moves the model to the CPU)
+    }
+
+
+def sample_pfvs(
+    train: ImageSet,
+    checkpoint: dict[str, Any],
+    layers: list[str] | None,
+    n_images: int,
+    per_image: int,
+    uniform_share: float,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Contribution-weighted PFVs of each layer over a draw of training images (seeded by the checkpoint's seed)."""
+    seed = int(checkpoint["seed"])
+    net = network_from_checkpoint(checkpoint, device)
+    layers = layers or net.names
+    unknown = sorted(set(layers) - set(net.names))
+    if unknown:
+        raise ValueError(f"gig.features.layers: {unknown} are not layers of the model (it has {net.names})")
+    rng = np.random.default_rng(seed)
+    index = np.sort(rng.choice(len(train), min(n_images, len(train)), replace=False))
+    x = train.subset(index).tensors()[0].to(device)
+    samples = sample_dataset_pfvs(net, x, per_image, seed, layers, uniform_share=uniform_share)
+    for layer in layers:
+        samples[layer]["origin"][:, 0] = torch.from_numpy(index)[samples[layer]["origin"][:, 0]]
+    return {"seed": seed, "layers": list(layers), "samples": cpu(samples)}
+
+
+def fit_layer(pfvs: torch.Tensor, ratio: float, lasso_alpha: float, seed: int, dictlearn_iter: int, positive: bool):
+    """Every decomposition of one layer, serialised: ``{kind: basis.to_dict()}``."""
+    bases = fit_concept_bases(pfvs.numpy(), ratio, lasso_alpha, seed, dictlearn_iter, positive)
+    return {kind: basis.to_dict() for kind, basis in bases.items()}
+
+
+def _bases(concepts: dict[str, Any], kind: str) -> dict[str, ConceptBasis]:
+    return {layer: ConceptBasis.from_dict(concepts["bases"][layer][kind]) for layer in concepts["layers"]}
+
+
+def attribute_seed(
+    test: ImageSet,
+    checkpoint: dict[str, Any],
+    concepts: dict[str, Any],
+    n_images: int,
+    n_steps: int,
+    method: str,
+    max_targets: int,
+    steps_sweep: list[int],
+    sweep_images: int,
+    sweep_targets: int,
+    internal_batch_size: int,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """GIG of one seed on its test subset: coefficients of every decomposition, GIG between consecutive
+    layers (k-means concepts, the most built-up layer-b targets) and to the predicted class (k-means and
+    dictionary learning), with the one-point baselines and the completeness sweep over m."""
+    seed = int(checkpoint["seed"])
+    net = network_from_checkpoint(checkpoint, device)
+    layers = concepts["layers"]
+    index = attribution_subset(len(test), n_images, seed)
+    x = test.subset(index).tensors()[0].to(device)
+    with torch.no_grad():
+        classes = net.model(x).argmax(1)
+    out: dict[str, Any] = {"seed": seed, "layers": layers, "index": index, "classes": classes}
+    bases = {kind: _bases(concepts, kind) for kind in DECOMPOSITIONS}
+    out["coefficients"] = {kind: encode_layers(net, x, bases[kind])[1] for kind in DECOMPOSITIONS}
+    ibs = internal_batch_size
+    out["to_class"] = {
+        kind: {
+            a: class_gig(net, a, bases[kind][a], out["coefficients"][kind][a], classes, n_steps, method, ibs)
+            for a in layers
+        }
+        for kind in CLASS_DECOMPOSITIONS
+    }
+    km, codes = bases["kmeans"], out["coefficients"]["kmeans"]
+    out["pairs"], out["sweep"] = {}, {}
+    n_sweep = min(sweep_images, len(x))
+    for a, b in pairs(layers):
+        targets = built_up_targets(net, a, b, km[a], km[b], codes[a], max_targets)
+        out["pairs"][pair_key(a, b)] = pair_gig(net, a, b, km[a], km[b], codes[a], targets, n_steps, method, ibs)
+        directions = km[b].tensor(x)[targets[:sweep_targets].to(x.device)]
+        out["sweep"][pair_key(a, b)] = completeness_sweep(
+            net, a, b, km[a], codes[a][:n_sweep], ConceptProjection(directions), steps_sweep, method, ibs
+        )
+    for a in layers:
+        out["sweep"][pair_key(a, "class")] = completeness_sweep(
+            net, a, None, km[a], codes[a][:n_sweep], classes[:n_sweep], steps_sweep, method, ibs
+        )
+    return cpu(out)
+
+
+def evaluate_seed(
+    test: ImageSet,
+    checkpoint: dict[str, Any],
+    concepts: dict[str, Any],
+    pathway: dict[str, Any],
+    targets_per_pair: int,
+    curve_points: int | None,
+    alignment_concepts: int,
+    alignment_max_images: int,
+    min_images: int,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """One seed's faithfulness (inter-layer deletion/insertion per order, C-insertion - C-deletion per
+    decomposition), reconstruction error per decomposition, and gradient-ERF alignment with the
+    ground-truth concept masks (k-means against random concepts) where the images have masks."""
+    seed = int(pathway["seed"])
+    net = network_from_checkpoint(checkpoint, device)
+    layers = pathway["layers"]
+    subset = test.subset(pathway["index"].numpy())
+    x = subset.tensors()[0].to(device)
+    bases = {kind: _bases(concepts, kind) for kind in DECOMPOSITIONS}
+    codes = {kind: {a: c.to(device) for a, c in pathway["coefficients"][kind].items()} for kind in DECOMPOSITIONS}
+    classes = pathway["classes"].to(device)
+    inter = {}
+    for a, b in pairs(layers):
+        key = pair_key(a, b)
+        pair = {name: value.to(device) for name, value in pathway["pairs"][key].items()}
+        inter[key] = inter_layer_faithfulness(
+            net,
+            a,
+            b,
+            bases["kmeans"][a],
+            bases["kmeans"][b],
+            codes["kmeans"][a],
+            pair,
+            targets_per_pair,
+            seed,
+            curve_points=curve_points,
+        )
+    to_class = {
+        a: {
+            kind: concept_class_faithfulness(
+                net,
+                a,
+                bases[kind][a],
+                codes[kind][a],
+                pathway["to_class"][kind][a]["gig"].to(device),
+                classes,
+                curve_points=curve_points,
+            )
+            for kind in CLASS_DECOMPOSITIONS
+        }
+        for a in layers
+    }
+    acts = layer_activations(net, x, layers)
+    reconstruction = {
+        a: {kind: reconstruction_report(net, a, acts[a], bases[kind][a], codes[kind][a]) for kind in DECOMPOSITIONS}
+        for a in layers
+    }
+    out: dict[str, Any] = {
+        "seed": seed,
+        "inter_layer": inter,
+        "to_class": to_class,
+        "reconstruction": reconstruction,
+        "alignment": None,
+    }
+    if subset.concept_masks is not None:
+        masks = torch.from_numpy(subset.concept_masks)
+        generator = torch.Generator().manual_seed(seed)
+        alignment: dict[str, Any] = {}
+        for a in layers:
+            k = bases["kmeans"][a].k
+            chosen = torch.randperm(k, generator=generator)[: min(alignment_concepts, k)].sort().values
+            alignment[a] = {
+                kind: {
+                    "concepts": chosen.tolist(),
+                    **concept_alignment(
+                        net.head(a),
+                        x,
+                        codes[kind][a],
+                        bases[kind][a].tensor(x),
+                        masks,
+                        chosen,
+                        alignment_max_images,
+                        min_images,
+                    ),
+                }
+                for kind in ("kmeans", "random")
+            }
+        out["alignment"] = alignment
+    return cpu(out)
+
+
+def features_seed(
+    images: dict[str, ImageSet],
+    model: dict[str, Any],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    normalize: list[list[float]] | None,
+    source: str,
+    layers: list[str] | None,
+    n_images: int,
+    per_image: int,
+    uniform_share: float,
+    device: str = "cpu",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The features stage of one seed: its network (``train_network``) and its PFVs (``sample_pfvs``)."""
+    checkpoint = train_network(images, model, epochs, batch_size, lr, seed, normalize, source, device)
+    return checkpoint, sample_pfvs(images["train"], checkpoint, layers, n_images, per_image, uniform_share, device)
+
+
+def attribute_chain(
+    test: ImageSet,
+    checkpoint: dict[str, Any],
+    pfvs: dict[str, Any],
+    ratio: float,
+    lasso_alpha: float,
+    dictlearn_iter: int,
+    positive: bool,
+    attribute: dict[str, Any],
+    device: str = "cpu",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The attribute stage of one seed: every layer's concept bases (``fit_layer``), then ``attribute_seed``
+    with ``attribute`` (its keyword arguments)."""
+    seed = int(pfvs["seed"])
+    concepts = {
+        "seed": seed,
+        "layers": pfvs["layers"],
+        "bases": {
+            layer: fit_layer(pfvs["samples"][layer]["pfvs"], ratio, lasso_alpha, seed, dictlearn_iter, positive)
+            for layer in pfvs["layers"]
+        },
+    }
+    return concepts, attribute_seed(test, checkpoint, concepts, **attribute, device=device)

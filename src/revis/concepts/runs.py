@@ -1,0 +1,162 @@
+"""One run of the Bi-ICE study: train a head at one learning rate, then read out what it learned.
+
+The study compares heads on the same patch backbone (``build_concept_classifier``): ``linear``,
+``mlp`` (capacity-matched), ``biice`` and ``biice_expl`` (with concept supervision). A seed fixes
+the whole chain: the validation split carved from the training split, the initialisation, the
+batch order, and through the validation accuracy which learning rate of the grid is kept.
+Functions here take plain inputs (so a stage can run them on worker processes,
+``revis.workers.run_jobs``) and return tensors on the CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from revis.concepts.biice import build_concept_classifier, explain_batches
+from revis.concepts.deletion import deletion_curves, random_orders
+from revis.concepts.training import ConceptTrainConfig, train_concept_classifier
+from revis.datasets.imageset import ImageSet
+from revis.training import predict_logits
+
+CONCEPT_HEADS = ("biice", "biice_expl")
+
+
+def build_from_spec(spec: dict[str, Any], variant: str, seed: int | None = None) -> torch.nn.Module:
+    """A model of ``spec`` (``{"backbone", "head", "shape"}``); with ``seed``: its initialisation for that seed."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    shape = spec["shape"]
+    return build_concept_classifier(
+        variant,
+        spec["backbone"],
+        shape["channels"],
+        shape["classes"],
+        shape["image_size"],
+        shape["concepts"],
+        **spec["head"],
+    )
+
+
+def train_run(
+    train: ImageSet,
+    spec: dict[str, Any],
+    variant: str,
+    lr: float,
+    seed: int,
+    fit_index: np.ndarray,
+    validation_index: np.ndarray,
+    config: dict[str, Any],
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Train ``variant`` at ``lr`` on the fit part of the training split; its validation accuracy and weights."""
+    x, y = train.tensors()
+    masks = None if train.concept_masks is None else torch.from_numpy(train.concept_masks[fit_index])
+    presence = None if train.concept_presence is None else torch.from_numpy(train.concept_presence[fit_index])
+    fit = torch.from_numpy(fit_index)
+    model = build_from_spec(spec, variant, seed)
+    settings = ConceptTrainConfig(
+        **{
+            **config,
+            "lr": lr,
+            "expl_weight": config["expl_weight"] if variant == "biice_expl" else 0.0,
+            "sparsity_weight": config["sparsity_weight"] if variant in CONCEPT_HEADS else 0.0,
+        }
+    )
+    start = time.perf_counter()
+    history = train_concept_classifier(
+        model,
+        x[fit],
+        y[fit],
+        settings,
+        seed,
+        masks=masks,
+        presence=presence,
+        device=device,
+        progress=False,
+        desc=f"{variant} lr {lr:g} seed {seed}",
+    )
+    seconds = time.perf_counter() - start
+    validation = torch.from_numpy(validation_index)
+    predicted = predict_logits(model, x[validation], device=device).argmax(1)
+    return {
+        "variant": variant,
+        "seed": seed,
+        "lr": lr,
+        "validation_accuracy": float((predicted == y[validation]).float().mean()),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": {**history.to_dict(), "seconds": seconds},
+    }
+
+
+def attribute_run(
+    test: ImageSet,
+    spec: dict[str, Any],
+    run: dict[str, Any],
+    held_out: torch.Tensor,
+    picture_index: torch.Tensor,
+    deletion_index: torch.Tensor,
+    trace_images: int,
+    trace_iterations: int,
+    deletion_steps: int,
+    random_orders_count: int,
+    random_seed: int,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """On the test split: logits; for Bi-ICE heads also the concept maps, contributions to each image's own
+    class, binding traces (trained and untrained head) and patch-deletion curves by three orders."""
+    x, y = test.tensors()
+    model = build_from_spec(spec, run["variant"])
+    model.load_state_dict(run["state_dict"])
+    model.eval().to(device)
+    record: dict[str, Any] = {"variant": run["variant"], "seed": run["seed"], "lr": run["lr"]}
+    if run["variant"] not in CONCEPT_HEADS:
+        record["logits"] = predict_logits(model, x, device=device).cpu()
+        return record
+    spatial = test.concept_masks is not None
+    ex = explain_batches(model, x, device=device)
+    contributions = ex["contributions"]
+    traced = x[held_out[:trace_images]]
+    untrained = build_from_spec(spec, run["variant"], run["seed"]).eval()  # the same seed's initialisation
+    record.update(
+        {
+            "grid": model.grid,
+            "logits": ex["logits"],
+            # the slice that is analysed: contributions to each image's own class, (N, K)
+            "own_contributions": contributions[torch.arange(len(x)), y],
+            "contribution_sum_error": float((contributions.sum(-1) - ex["logits"]).abs().max()),
+            "mass": ex["attention"].mean(1),  # (N, K) attention mass per concept
+            "binding_steps": ex["binding_steps"],
+            "trace": explain_batches(model, traced, iterations=trace_iterations, device=device)["binding_steps"],
+            "trace_untrained": explain_batches(untrained, traced, iterations=trace_iterations, device=device)[
+                "binding_steps"
+            ],
+            # (N, L, K) maps are kept where masks can score them; otherwise for the pictures only
+            "attention": ex["attention"] if spatial else ex["attention"][picture_index],
+            "attention_index": torch.arange(len(x)) if spatial else picture_index,
+        }
+    )
+    xd = x[deletion_index]
+    target = ex["logits"][deletion_index].argmax(1)
+    weights = contributions[deletion_index, target].clamp_min(0)  # (n, K): concepts that speak for the class
+    concept_order = torch.einsum("nlk,nk->nl", ex["attention"][deletion_index], weights).argsort(1, descending=True)
+    patch_logits = ex["patch_logits"][deletion_index]
+    patch_order = patch_logits.gather(2, target[:, None, None].expand(-1, patch_logits.shape[1], 1))[..., 0]
+    patch_order = patch_order.argsort(1, descending=True)
+    length = ex["attention"].shape[1]
+
+    def curves(order: torch.Tensor) -> torch.Tensor:
+        return deletion_curves(model, xd, target, order, grid=model.grid, steps=deletion_steps, device=device)
+
+    with torch.no_grad():
+        record["deletion"] = {
+            "concept_attention": curves(concept_order),
+            "per_patch_logit": curves(patch_order),
+            "random": torch.stack(
+                [curves(random_orders(len(xd), length, random_seed + r)) for r in range(random_orders_count)]
+            ).mean(0),
+        }
+    return record
