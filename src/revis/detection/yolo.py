@@ -33,6 +33,8 @@ import yaml
 from revis.datasets.imageset import DataError
 from revis.detection.ultralytics_env import import_ultralytics
 
+EVAL_BATCH = 32
+
 
 @dataclass(frozen=True)
 class YoloConfig:
@@ -188,6 +190,7 @@ def evaluate_yolo(
             "name": run_dir.name,
             "exist_ok": True,
             **_common(config),
+            "batch": max(config.batch, EVAL_BATCH),  # inference only: larger batches, the same AP
         },
     )
     per_image: list[dict[str, Any]] = []
