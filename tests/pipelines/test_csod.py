@@ -205,7 +205,7 @@ def test_wiring_in_memory_produces_every_output(in_memory):
         "csod.subsets",
         "csod.runs",
         "csod.metrics",
-        "csod.plot_ap50_vs_budget",
+        "csod.plot_ap50_per_seed",
         "csod.plot_lambda_sweep",
         "csod.plot_selected_images",
     }
@@ -218,7 +218,7 @@ def test_wiring_in_memory_produces_every_output(in_memory):
     assert ("balanced_random", 2) in labels and ("balanced_random", 3) not in labels  # smallest budget only
     assert {("csod_lam0", 2), ("csod_lam1", 2)} <= labels and ("csod_lam0", 3) not in labels
     assert all(
-        isinstance(outputs[f"csod.plot_{n}"], plt.Figure) for n in ("ap50_vs_budget", "lambda_sweep", "selected_images")
+        isinstance(outputs[f"csod.plot_{n}"], plt.Figure) for n in ("ap50_per_seed", "lambda_sweep", "selected_images")
     )
 
 
@@ -275,7 +275,7 @@ def test_end_to_end_writes_metrics_pictures_and_mlflow_runs(ran):
     assert metrics["schedule"]["steps"] == {"b2": 1, "b3": 2}
     assert metrics["data"]["reader"]["boxes_clipped"] == 0 and metrics["data"]["labels"]["images"] > 0
     assert 0 <= metrics["full_data"]["ap50"]["mean"] <= 1
-    for picture in ("ap50_vs_budget", "lambda_sweep", "selected_images"):
+    for picture in ("ap50_per_seed", "lambda_sweep", "selected_images"):
         assert (root / "reports/csod/plots" / f"{picture}.png").stat().st_size > 5_000
     import mlflow
 
@@ -284,7 +284,7 @@ def test_end_to_end_writes_metrics_pictures_and_mlflow_runs(ran):
     runs = {r.data.tags["dvc_stage"]: r for r in client.search_runs([experiment.experiment_id])}
     assert set(runs) == {"csod-features", "csod-select", "csod-train", "csod-evaluate"}
     artifacts = {a.path for a in client.list_artifacts(runs["csod-evaluate"].info.run_id, "plots")}
-    assert artifacts == {"plots/ap50_vs_budget.png", "plots/lambda_sweep.png", "plots/selected_images.png"}
+    assert artifacts == {"plots/ap50_per_seed.png", "plots/lambda_sweep.png", "plots/selected_images.png"}
     assert not (root / "mlruns").exists() and not (root / "runs").exists()  # ultralytics scattered nothing
     assert not any((root / "data/ultralytics/work/csod").glob("*/*"))  # scratch folders are removed
 

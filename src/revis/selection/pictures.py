@@ -18,25 +18,34 @@ def _budget(key: str) -> int:
     return int(key[1:])
 
 
-def ap_vs_budget_figure(metrics: dict[str, Any], methods: Sequence[str], n_seeds: int) -> plt.Figure:
-    """AP50 and AP50-95 of each method's subsets against the budget (mean ± sd over seeds)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+def ap_per_seed_figure(metrics: dict[str, Any], labels: Sequence[str], n_seeds: int) -> plt.Figure:
+    """Test AP50 of every arm, one panel per budget: each seed's value, seeds joined across arms (they pair)."""
     budgets = sorted({_budget(k) for table in metrics["ap50"].values() for k in table})
-    for ax, (name, table) in zip(axes, [("AP50", metrics["ap50"]), ("AP50-95", metrics["ap50_95"])]):
-        for label in methods:
-            points = sorted((_budget(k), v["mean"], v["std"] or 0.0) for k, v in table.get(label, {}).items())
-            if points:
-                x, y, err = zip(*points)
-                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, lw=2 if label == "csod" else 1, label=label)
-        reference = metrics["full_data"]["ap50" if name == "AP50" else "ap50_95"]["mean"]
-        ax.axhline(reference, ls="--", c="grey", lw=1, label=f"all {metrics['full_data']['images']} images")
-        ax.set(xlabel="selected images (budget)", ylabel=f"test {name}", xticks=budgets)
-    axes[0].legend(fontsize=7)
+    fig, axes = plt.subplots(1, len(budgets), figsize=(1.2 + 1.3 * len(labels) * len(budgets), 3.6), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    reference = metrics["full_data"]["ap50"]
+    for ax, budget in zip(axes[0], budgets):
+        key = f"b{budget}"
+        arms = [label for label in labels if key in metrics["ap50"].get(label, {})]
+        by_seed: dict[int, list[tuple[int, float]]] = {}
+        for x, label in enumerate(arms):
+            summary = metrics["ap50"][label][key]
+            for seed, value in zip(summary["seeds"], summary["values"]):
+                by_seed.setdefault(seed, []).append((x, value))
+            ax.errorbar(x + 0.15, summary["mean"], yerr=summary["std"] or 0.0, fmt="o", c="k", capsize=3, ms=4)
+        for i, (seed, points) in enumerate(sorted(by_seed.items())):
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker=".", lw=0.8, alpha=0.8, c=colours(i % 10), label=f"seed {seed}")
+        ax.axhline(reference["mean"], ls="--", c="grey", lw=1, label=f"all {metrics['full_data']['images']} images")
+        ax.set_xticks(range(len(arms)), [a.replace("_", "\n", 1) for a in arms], fontsize=7)
+        ax.set(ylabel="test AP50", title=f"{budget} images")
+    axes[0][0].legend(fontsize=7)
     steps = sorted(set(metrics["schedule"]["steps"].values()))
     fig.suptitle(
-        f"csod: YOLOv8n trained on each subset ({'/'.join(map(str, steps))} optimiser steps), "
-        f"mean ± sd over {n_seeds} whole-chain seeds; test split of {metrics['test_split']['images']} images",
-        fontsize=9,
+        f"csod: YOLOv8n per subset ({'/'.join(map(str, steps))} optimiser steps; the full-pool detectors get "
+        f"{metrics['schedule']['feature_detector_steps']}), {n_seeds} whole-chain seeds (black: mean ± sd); "
+        f"test split of {metrics['test_split']['images']} images",
+        fontsize=8,
     )
     fig.tight_layout()
     return fig

@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 from revis.datasets.voc import VocData
 from revis.detection.data import detection_splits
 from revis.pipelines.csod.params import DataParams, SelectParams
-from revis.selection.pictures import ap_vs_budget_figure, lambda_sweep_figure, selected_images_figure
+from revis.selection.grid import lam_label
+from revis.selection.pictures import ap_per_seed_figure, lambda_sweep_figure, selected_images_figure
 from revis.selection.results import summarize_experiment
 
 COUNTS = ("records", "boxes", "boxes_clipped", "filename_fallbacks", "size_from_image")
@@ -32,7 +33,7 @@ def evaluate_csod(
     data: DataParams,
     select: SelectParams,
 ) -> tuple[dict[str, Any], plt.Figure, plt.Figure, plt.Figure]:
-    """Metrics, AP-vs-budget curves, the lambda sweep and the first picks of each method."""
+    """Metrics, AP50 of every arm per seed, the lambda sweep and the first picks of each method."""
     features = {int(s): r for s, r in detector_report["seeds"].items()}
     metrics = summarize_experiment(
         runs,
@@ -57,6 +58,7 @@ def evaluate_csod(
         f"{len(seeds)} whole-chain seeds (feature detector, selection, training), YOLOv8n from scratch, "
         f"{max(r['steps'] for r in runs)} optimiser steps per subset; paper: VOC07+12 16551 -> 200 images, Faster R-CNN"
     )
+    arms = [*select.methods, *(f"csod_{lam_label(v)}" for v in select.lambda_sweep.values if v != select.csod.lam)]
     splits = detection_splits(world, data.voc_root, data.train_splits, data.test_split, data.class_names)
     budget, seed = budgets[0], seeds[0]
     chosen = {
@@ -72,7 +74,7 @@ def evaluate_csod(
     )
     return (
         metrics,
-        ap_vs_budget_figure(metrics, select.methods, len(seeds)),
+        ap_per_seed_figure(metrics, arms, len(seeds)),
         lambda_sweep_figure(metrics, select.csod.reduction),
         picks,
     )

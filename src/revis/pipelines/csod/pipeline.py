@@ -44,7 +44,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:data",
                     "params:select",
                 ],
-                outputs=["metrics", "plot_ap50_vs_budget", "plot_lambda_sweep", "plot_selected_images"],
+                outputs=["metrics", "plot_ap50_per_seed", "plot_lambda_sweep", "plot_selected_images"],
                 name="evaluate_csod",
                 tags=["evaluate"],
             ),
