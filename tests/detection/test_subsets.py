@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from revis.datasets.voc import VocObject, VocScene, read_voc_folder, write_voc
-from revis.detection.subsets import epochs_for_steps, steps_per_epoch, train_on_subsets
+from revis.detection.subsets import epochs_for_steps, run_jobs, steps_per_epoch, train_on_subsets
 from revis.detection.ultralytics_env import import_ultralytics
 from revis.detection.yolo import YoloConfig
 
@@ -36,6 +36,25 @@ def voc(tmp_path_factory):
     return root, read_voc_folder(root / "VOCmini")
 
 
+def _job(job_dir, fail):
+    job_dir.mkdir(parents=True)
+    (job_dir / "partial.txt").write_text("half-written")
+    if fail:
+        raise RuntimeError("detector failed")
+    return {"ok": True}
+
+
+def test_a_failed_job_leaves_no_scratch_folders_behind(tmp_path):
+    # issue 12: a failed detector stage left its partial outputs (job folders) under data/
+    workdir = tmp_path / "work"
+    (workdir / "job9999").mkdir(parents=True)  # a killed run's leftovers are cleared first
+    with pytest.raises(RuntimeError, match="detector failed"):
+        run_jobs(_job, [(False,), (True,)], workdir, workers=1)
+    assert not workdir.exists()
+    assert run_jobs(_job, [(False,)], workdir, workers=1) == [{"ok": True}] and not workdir.exists()
+
+
+@pytest.mark.integration
 def test_one_or_two_processes_give_the_same_results(voc):
     root, data = voc
     train, test = data.split("train"), data.split("test")
@@ -55,7 +74,8 @@ def test_one_or_two_processes_give_the_same_results(voc):
     keys = ("weights_l1", "ap50", "ap50_95", "epochs", "steps", "reused", "n_images")
     assert [{k: r[k] for k in keys} for r in parallel] == [{k: r[k] for k in keys} for r in serial]
     assert all(r["n_images"] == 2 for r in serial)
-    assert not (root / "serial").exists() or not any((root / "serial").iterdir())  # job folders are cleaned up
+    assert not (root / "serial").exists() and not (root / "parallel").exists()  # scratch folders are removed
+    assert all(len(r["ap50_halves"]) == 2 and r["history"] for r in serial)
 
 
 def test_unknown_images_are_refused(voc):

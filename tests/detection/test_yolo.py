@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from revis.datasets.imageset import DataError
 from revis.datasets.voc import VocObject, VocScene, read_voc_folder, write_voc
 from revis.detection.ultralytics_env import INTEGRATIONS, import_ultralytics
-from revis.detection.yolo import YoloConfig, evaluate_yolo, load_model_state, model_state, train_yolo
+from revis.detection.yolo import YoloConfig, ap50_of, evaluate_yolo, load_model_state, model_state, train_yolo
 from revis.detection.yolo_format import write_yolo_dataset
 
 TINY = YoloConfig(imgsz=64, epochs=1, batch=2)
@@ -46,7 +47,9 @@ def trained(tmp_path_factory):
             ) as run:  # what a Kedro stage has open while YOLO trains
                 net = train_yolo(data_yaml, TINY, seed=0, run_dir=root / "data" / "ultralytics" / "runs" / "t")
                 before = {k: v.clone() for k, v in net.state_dict().items()}
-                result = evaluate_yolo(net, data_yaml, TINY, root / "data" / "ultralytics" / "runs" / "v")
+                result = evaluate_yolo(
+                    net, data_yaml, TINY, root / "data" / "ultralytics" / "runs" / "v", keep_stats=True
+                )
             client = mlflow.MlflowClient()
             runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
             params = client.get_run(run.info.run_id).data.params
@@ -55,6 +58,7 @@ def trained(tmp_path_factory):
         yield {"root": root, "net": net, "before": before, "result": result, "runs": runs, "params": params}
 
 
+@pytest.mark.integration
 def test_mlflow_callback_is_off_and_nothing_scatters(trained):
     # the name starts with test_mlflow: ultralytics' own pytest guard would let its callback run if it were on
     from ultralytics.utils import SETTINGS
@@ -98,6 +102,7 @@ def test_settings_and_runs_live_under_data():
     assert not str(SETTINGS.file).startswith(str(Path.home() / ".config"))
 
 
+@pytest.mark.integration
 def test_evaluation_reports_ap_and_leaves_the_model_unfused(trained):
     result = trained["result"]
     assert 0 <= result["ap50"] <= 1 and 0 <= result["ap50_95"] <= result["ap50"] + 1e-9
@@ -107,6 +112,15 @@ def test_evaluation_reports_ap_and_leaves_the_model_unfused(trained):
     assert all(torch.equal(after[k], v) for k, v in trained["before"].items())
 
 
+@pytest.mark.integration
+def test_ap50_recomputed_from_the_kept_matches_equals_ultralytics(trained):
+    result = trained["result"]
+    assert len(result["stats"]) == result["n_images"] == 2
+    assert ap50_of(result["stats"]) == pytest.approx(result["ap50"], abs=1e-9)
+    assert len(result["ap50_halves"]) == 2
+
+
+@pytest.mark.integration
 def test_model_state_round_trips(trained):
     net = trained["net"]
     clone = load_model_state(model_state(net))
@@ -114,3 +128,41 @@ def test_model_state_round_trips(trained):
     with torch.no_grad():
         assert torch.allclose(net(x)[0], clone(x)[0], atol=1e-5)
     assert clone.names == net.names
+
+
+@pytest.fixture
+def small_yolo_dataset(tmp_path):
+    scenes = _scenes(4)
+    ids = [s.image_id for s in scenes]
+    write_voc(tmp_path / "VOCmini", scenes, {"train": ids[:2], "test": ids[2:]}, ["square", "circle"])
+    voc = read_voc_folder(tmp_path / "VOCmini")
+    import_ultralytics(tmp_path / "data" / "ultralytics")
+    dataset = write_yolo_dataset(tmp_path / "yolo", voc.split("train") + voc.split("test"), voc.class_names)
+    return tmp_path, dataset, ids
+
+
+def test_an_image_ultralytics_skips_in_evaluation_is_an_error_naming_it(small_yolo_dataset):
+    # issue 12: a label ultralytics cannot use (the out-of-image box of the report) dropped the image silently
+    root, dataset, ids = small_yolo_dataset
+    (dataset.root / "labels" / f"{ids[3]}.txt").write_text("0 1.277 1.316 -0.555 -0.633\n")
+    data_yaml = dataset.write_yaml("t", ids[:2], ids[2:])
+    net = load_model_state(model_state(_untrained_net()))
+    with pytest.raises(DataError, match=rf"skipped 1 of 2 test images.*{ids[3]}.*ignoring corrupt"):
+        evaluate_yolo(net, data_yaml, TINY, root / "val")
+
+
+def test_an_image_ultralytics_skips_in_training_is_an_error_naming_it(small_yolo_dataset):
+    root, dataset, ids = small_yolo_dataset
+    (dataset.root / "labels" / f"{ids[1]}.txt").write_text("0 0.5 0.5 0.2\n")  # four columns
+    data_yaml = dataset.write_yaml("t", ids[:2], ids[2:])
+    with pytest.raises(DataError, match=rf"skipped 1 of 2 training images.*{ids[1]}"):
+        train_yolo(data_yaml, TINY, seed=0, run_dir=root / "run")
+
+
+def _untrained_net() -> torch.nn.Module:
+    import_ultralytics()
+    from ultralytics.nn.tasks import DetectionModel
+
+    net = DetectionModel(cfg="yolov8n.yaml", nc=2, verbose=False)
+    net.names = {0: "square", 1: "circle"}
+    return net.eval()

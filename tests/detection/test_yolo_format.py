@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from revis.datasets.imageset import DataError
-from revis.datasets.voc import VocObject, VocRecord, VocScene, read_voc, read_voc_folder, write_voc
+from revis.datasets.voc import VocObject, VocRecord, VocScene, parse_voc_xml, read_voc, read_voc_folder, write_voc
 from revis.detection.data import detection_splits
-from revis.detection.yolo_format import write_yolo_dataset, yolo_label_lines, yolo_line_to_box
+from revis.detection.yolo_format import YoloReport, write_yolo_dataset, yolo_label_lines, yolo_line_to_box
 
 FIXTURE = Path(__file__).parents[1] / "datasets" / "fixtures" / "VOC2007"
 
@@ -17,12 +17,62 @@ def record(objects, width=100, height=50, path="x.jpg") -> VocRecord:
     return VocRecord(image_id="000001", image_path=Path(path), width=width, height=height, objects=objects)
 
 
-def test_label_lines_are_exact_normalised_centres_and_sizes():
+def test_label_lines_are_exact_normalised_centres_and_sizes_in_ultralytics_convention():
+    # VOC corners 11,6,30,25 (1-based inclusive) -> ultralytics' box [xmin - 1, xmax - 1] = [10, 29] x [5, 24]
     rec = record([VocObject("ring", (10.0, 5.0, 30.0, 25.0)), VocObject("circle", (0.0, 0.0, 100.0, 50.0))])
     assert yolo_label_lines(rec, ["circle", "ring"]) == [
-        "1 0.200000 0.300000 0.200000 0.400000",
-        "0 0.500000 0.500000 1.000000 1.000000",
+        "1 0.195000 0.290000 0.190000 0.380000",
+        "0 0.495000 0.490000 0.990000 0.980000",
     ]
+
+
+def _ultralytics_convert_label():
+    """``convert_label`` exactly as ultralytics' VOC.yaml defines it (its download script, cut before the download)."""
+    import xml.etree.ElementTree as ET
+
+    import yaml as pyyaml
+
+    from revis.detection.ultralytics_env import import_ultralytics
+
+    ultralytics = import_ultralytics()
+    spec = pyyaml.safe_load((Path(ultralytics.__file__).parent / "cfg" / "datasets" / "VOC.yaml").read_text())
+    script = spec["download"]
+    source = script[script.index("def convert_label") : script.index("# Download")]
+    namespace = {"ET": ET, "yaml": spec}
+    exec(source, namespace)  # noqa: S102 -- ultralytics' own converter, read from the installed package
+    return namespace["convert_label"], list(spec["names"].values())
+
+
+def test_labels_equal_ultralytics_own_voc_conversion(tmp_path):
+    convert_label, names = _ultralytics_convert_label()
+    rng = np.random.default_rng(3)
+    root = tmp_path / "VOCdevkit" / "VOC2007"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    for i in range(20):
+        w, h = int(rng.integers(60, 500)), int(rng.integers(60, 500))
+        objects = []
+        for k in range(int(rng.integers(1, 5))):
+            xmin, ymin = int(rng.integers(1, w - 3)), int(rng.integers(1, h - 3))
+            box = (xmin, ymin, int(rng.integers(xmin + 2, w + 1)), int(rng.integers(ymin + 2, h + 1)))
+            objects.append((names[int(rng.integers(len(names)))], box, int(k == 3)))
+        body = "".join(
+            f"<object><name>{n}</name><difficult>{d}</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
+            f"<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
+            for n, b, d in objects
+        )
+        xml = f"<annotation><filename>{i:06d}.jpg</filename><size><width>{w}</width><height>{h}</height></size>{body}</annotation>"
+        (root / "Annotations" / f"{i:06d}.xml").write_text(xml)
+        Image.new("RGB", (w, h)).save(root / "JPEGImages" / f"{i:06d}.jpg")
+        theirs_path = tmp_path / f"{i:06d}.txt"
+        convert_label(tmp_path / "VOCdevkit", theirs_path, "2007", f"{i:06d}")
+        theirs = [[float(v) for v in line.split()] for line in theirs_path.read_text().splitlines()]
+        ours = [
+            [float(v) for v in line.split()]
+            for line in yolo_label_lines(parse_voc_xml(root / "Annotations" / f"{i:06d}.xml"), names)
+        ]
+        assert len(ours) == len(theirs) == sum(1 for *_, d in objects if not d)
+        assert np.allclose(ours, theirs, atol=2e-6)
 
 
 def test_label_lines_round_trip_to_the_voc_box():
@@ -30,16 +80,30 @@ def test_label_lines_round_trip_to_the_voc_box():
     for _ in range(50):
         w, h = int(rng.integers(20, 600)), int(rng.integers(20, 600))
         x0, y0 = float(rng.integers(0, w - 2)), float(rng.integers(0, h - 2))
-        box = (x0, y0, float(rng.integers(x0 + 1, w + 1)), float(rng.integers(y0 + 1, h + 1)))
+        box = (x0, y0, float(rng.integers(x0 + 2, w + 1)), float(rng.integers(y0 + 2, h + 1)))
         (line,) = yolo_label_lines(record([VocObject("a", box)], w, h), ["a"])
         cls, back = yolo_line_to_box(line, w, h)
         assert cls == 0 and np.allclose(back, box, atol=1e-5 * max(w, h))
 
 
-def test_difficult_objects_are_left_out_unknown_classes_refused_borders_clipped():
-    rec = record([VocObject("a", (1, 1, 5, 5), difficult=True), VocObject("a", (-1.0, 2, 101.0, 6))])
-    (line,) = yolo_label_lines(rec, ["a"])
-    assert line == "0 0.500000 0.080000 1.000000 0.080000"
+def test_difficult_one_pixel_and_duplicate_boxes_are_left_out_and_counted_unknown_classes_refused():
+    rec = record(
+        [
+            VocObject("a", (1, 1, 5, 5), difficult=True),
+            VocObject("a", (-1.0, 2, 101.0, 6)),
+            VocObject("a", (-1.0, 2, 101.0, 6)),  # an exact duplicate (ultralytics would drop it silently)
+            VocObject("a", (7, 7, 8, 20)),  # one pixel wide: zero width in ultralytics' convention
+        ]
+    )
+    report = YoloReport()
+    (line,) = yolo_label_lines(rec, ["a"], report=report)
+    assert line == "0 0.495000 0.070000 0.990000 0.060000"
+    assert (report.boxes, report.difficult_left_out, report.duplicates_left_out, report.one_pixel_left_out) == (
+        1,
+        1,
+        1,
+        1,
+    )
     assert len(yolo_label_lines(rec, ["a"], include_difficult=True)) == 2
     with pytest.raises(DataError, match="'b'"):
         yolo_label_lines(record([VocObject("b", (1, 1, 5, 5))]), ["a"])
@@ -54,7 +118,8 @@ def test_a_real_vocdevkit_annotation_converts(tmp_path):
     dataset = write_yolo_dataset(tmp_path / "yolo", [rec], ["chair"])
     lines = (dataset.root / "labels" / "000005.txt").read_text().splitlines()
     assert len(lines) == 2  # the difficult chair is left out, as in ultralytics' VOC conversion
-    assert lines[0] == "0 0.586000 0.732000 0.124000 0.344000"  # VOC 263,211,324,339 (1-based inclusive)
+    # VOC 263,211,324,339 (1-based inclusive) -> ultralytics: centre (263 + 324) / 2 - 1, width 324 - 263
+    assert lines[0] == "0 0.585000 0.730667 0.122000 0.341333"
 
 
 def _tiny_voc(root: Path, n: int = 4, size: int = 64) -> None:
@@ -103,7 +168,8 @@ def test_ultralytics_reads_the_written_layout_back_to_the_same_boxes(tmp_path):
             ],
             1,
         )
-        assert np.allclose(boxes, [o.box for o in rec.objects], atol=1e-3)
+        # ultralytics' convention: the reader's (x0, y0, x1, y1) as [x0, x1 - 1] x [y0, y1 - 1]
+        assert np.allclose(boxes, [(o.box[0], o.box[1], o.box[2] - 1, o.box[3] - 1) for o in rec.objects], atol=1e-3)
         assert label["cls"].ravel().tolist() == [0, 1]
 
 
@@ -136,3 +202,23 @@ def test_bad_vocdevkit_inputs_name_what_is_wrong(tmp_path):
     Path(records[0].image_path).unlink()
     with pytest.raises(DataError, match="missing image file .*000000"):
         write_yolo_dataset(tmp_path / "yolo", records, ["circle", "ring"])
+
+
+def test_truncated_tiny_and_unterminated_images_never_reach_ultralytics_silently(tmp_path):
+    _tiny_voc(tmp_path / "VOCmini", n=4)
+    records = read_voc_folder(tmp_path / "VOCmini").split("train")
+    # a JPEG that decodes but does not end with its end marker (trailing bytes, as some real files have),
+    # which ultralytics would re-encode: copied with the marker appended, the original untouched, counted
+    path = Path(records[0].image_path)
+    original = path.read_bytes()
+    assert original.endswith(b"\xff\xd9")
+    path.write_bytes(original + b"\x00\x00")
+    dataset = write_yolo_dataset(tmp_path / "yolo", records, ["circle", "ring"])
+    copy = dataset.image_path(records[0].image_id)
+    assert not copy.is_symlink() and copy.read_bytes() == original + b"\x00\x00\xff\xd9"
+    assert path.read_bytes() == original + b"\x00\x00"
+    assert dataset.report.jpeg_end_marker_added == 1 and dataset.report.images == 3
+    # a truncated JPEG (issue 12: the test stage ran on 44 of 45 images) is an error naming the file
+    path.write_bytes(original[: len(original) // 2])
+    with pytest.raises(DataError, match=f"corrupt or unreadable image file .*{path.name}"):
+        write_yolo_dataset(tmp_path / "yolo2", records, ["circle", "ring"])

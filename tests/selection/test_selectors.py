@@ -211,3 +211,35 @@ def test_grid_labels_and_lambda_sweep():
     assert len(specs) == 2 * 2 * 2 + 2 * 1 * 2 and lam_label(4.0) == "lam4"
     rows = run_selection(random_pool(8), specs)
     assert all(len(r["image_ids"]) == r["budget"] and r["seconds"] >= 0 for r in rows)
+
+
+def test_grid_runs_extra_baselines_at_the_smallest_budget_and_each_seed_on_its_own_pool():
+    specs = selection_grid(
+        ["random", "facility_location"], [5, 10], [0, 1], {}, smallest_budget_only=["facility_location"]
+    )
+    assert {(s.label, s.budget) for s in specs} == {("random", 5), ("random", 10), ("facility_location", 5)}
+    pools = {0: random_pool(1), 1: random_pool(2)}
+    rows = run_selection(pools, [s for s in specs if s.label == "facility_location"])
+    # facility location is deterministic: different picks can only come from the seeds' different pools
+    assert [pools[r["seed"]].image_ids.index(i) for r in rows[:1] for i in r["image_ids"]] == (
+        build_selector("facility_location").select(pools[0], 5).tolist()
+    )
+    assert [pools[1].image_ids.index(i) for i in rows[1]["image_ids"]] == (
+        build_selector("facility_location").select(pools[1], 5).tolist()
+    )
+
+
+def test_detectable_difference_is_the_one_sided_paired_t_threshold():
+    from scipy import stats
+
+    from revis.selection.results import detectable_difference, paired
+
+    differences, seeds = paired({0: 0.30, 1: 0.32, 2: 0.35}, {0: 0.28, 1: 0.31, 2: 0.30, 3: 0.1})
+    assert seeds == [0, 1, 2] and differences == pytest.approx([0.02, 0.01, 0.05])
+    threshold = detectable_difference(differences)
+    sd = np.std(differences, ddof=1)
+    assert threshold == pytest.approx(stats.t.ppf(0.95, 2) * sd / np.sqrt(3))
+    # a mean difference just above the threshold is exactly what a one-sided paired t test calls significant
+    shifted = np.asarray(differences) - np.mean(differences) + threshold * 1.001
+    assert stats.ttest_1samp(shifted, 0.0, alternative="greater").pvalue < 0.05
+    assert detectable_difference([0.1]) is None

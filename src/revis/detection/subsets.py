@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any
 from tqdm import tqdm
 
 from revis.datasets.voc import VocRecord
-from revis.detection.yolo import YoloConfig, evaluate_yolo, train_yolo
+from revis.detection.yolo import YoloConfig, evaluate_yolo, model_state, train_yolo
 from revis.detection.yolo_format import write_yolo_dataset
 
 
@@ -52,22 +52,82 @@ def train_one(
     class_names: Sequence[str],
     config: YoloConfig,
     seed: int,
+    keep_state: bool = False,
 ) -> dict[str, Any]:
-    """Train on ``subset`` in its own folder, evaluate on ``test``; the folder is removed afterwards."""
+    """Train on ``subset`` in its own folder, evaluate on ``test``; the folder is removed afterwards.
+
+    The result holds the test AP (overall, per class, on each half of the test split), the
+    training time and per-epoch losses, a fingerprint of the weights, and with ``keep_state``
+    the trained model (``model_state``).
+    """
     job_dir = Path(job_dir)
-    dataset = write_yolo_dataset(job_dir / "dataset", [*subset, *test], class_names)
-    test_ids = [r.image_id for r in test]
-    # training validates once, after its last epoch: one image keeps that cheap (nothing is picked on it)
-    train_yaml = dataset.write_yaml("subset", [r.image_id for r in subset], test_ids[:1])
-    eval_yaml = dataset.write_yaml("test", test_ids[:1], test_ids)
-    start = time.perf_counter()
-    net = train_yolo(train_yaml, config, seed, job_dir / "run")
-    seconds = time.perf_counter() - start
-    # a fingerprint of the trained weights: equal runs (1 or n processes, reruns) must agree on it
-    weights_l1 = float(sum(float(v.double().abs().sum()) for v in net.state_dict().values() if v.is_floating_point()))
-    result = evaluate_yolo(net, eval_yaml, config, job_dir / "val")
-    shutil.rmtree(job_dir, ignore_errors=True)
-    return {**result, "train_seconds": seconds, "weights_l1": weights_l1}
+    try:
+        dataset = write_yolo_dataset(job_dir / "dataset", [*subset, *test], class_names)
+        test_ids = [r.image_id for r in test]
+        # training validates once, after its last epoch: one image keeps that cheap (nothing is picked on it)
+        train_yaml = dataset.write_yaml("subset", [r.image_id for r in subset], test_ids[:1])
+        eval_yaml = dataset.write_yaml("test", test_ids[:1], test_ids)
+        history: list[dict[str, float]] = []
+        start = time.perf_counter()
+        net = train_yolo(train_yaml, config, seed, job_dir / "run", history=history)
+        seconds = time.perf_counter() - start
+        # a fingerprint of the trained weights: equal runs (1 or n processes, reruns) must agree on it
+        weights_l1 = float(
+            sum(float(v.double().abs().sum()) for v in net.state_dict().values() if v.is_floating_point())
+        )
+        result = evaluate_yolo(net, eval_yaml, config, job_dir / "val")
+        result.update(
+            {"train_seconds": seconds, "weights_l1": weights_l1, "history": history, "labels": dataset.report.to_dict()}
+        )
+        if keep_state:
+            result["state"] = model_state(net)
+        return result
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def run_jobs(
+    function: Callable[..., dict[str, Any]],
+    jobs: Sequence[tuple],
+    workdir: str | os.PathLike,
+    workers: int = 1,
+    desc: str = "YOLO runs",
+) -> list[dict[str, Any]]:
+    """``function(workdir / job<i>, *args)`` for every args tuple, ``workers`` processes at once; results in order.
+
+    ``workdir`` is scratch: emptied before, and removed when a job fails, so a failed stage
+    leaves nothing behind under ``data/`` (each job also removes its own folder).
+    """
+    workdir = Path(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed run
+    results: dict[int, dict[str, Any]] = {}
+    progress = tqdm(total=len(jobs), desc=f"{desc} ({workers} at once)")
+    try:
+        if workers <= 1:
+            for index, args in enumerate(jobs):
+                results[index] = function(workdir / f"job{index:04d}", *args)
+                progress.update()
+        else:
+            # spawn: a fresh interpreter per worker (no forked torch/ultralytics state)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {
+                    pool.submit(function, workdir / f"job{index:04d}", *args): index for index, args in enumerate(jobs)
+                }
+                try:
+                    for future in as_completed(futures):
+                        results[futures[future]] = future.result()
+                        progress.update()
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    finally:
+        progress.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+    return [results[i] for i in range(len(jobs))]
 
 
 def train_on_subsets(
@@ -85,8 +145,6 @@ def train_on_subsets(
     ``subsets``: rows with ``image_ids``, ``budget``, ``seed`` (also the training seed),
     ``label`` and ``method``; every detector gets ``steps`` optimiser steps (see the module doc).
     """
-    workdir = Path(workdir)
-    shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed run
     records = {r.image_id: r for r in train}
     missing = sorted({i for s in subsets for i in s["image_ids"]} - set(records))
     if missing:
@@ -105,31 +163,11 @@ def train_on_subsets(
                 "steps": epochs * steps_per_epoch(budget, config.batch),
                 "records": [records[i] for i in subset["image_ids"]],
             }
-
-    def args(job: dict[str, Any]) -> tuple:
-        return (
-            workdir / f"job{job['index']:04d}",
-            job["records"],
-            list(test),
-            list(class_names),
-            replace(config, epochs=job["epochs"]),
-            job["seed"],
-        )
-
-    results: dict[int, dict[str, Any]] = {}
-    progress = tqdm(total=len(jobs), desc=f"YOLO per subset x seed ({workers} at once)")
-    if workers <= 1:
-        for job in jobs.values():
-            results[job["index"]] = train_one(*args(job))
-            progress.update()
-    else:
-        # spawn: a fresh interpreter per worker (no forked torch/ultralytics state)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(train_one, *args(job)): job["index"] for job in jobs.values()}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                progress.update()
-    progress.close()
+    arguments = [
+        (job["records"], list(test), list(class_names), replace(config, epochs=job["epochs"]), job["seed"])
+        for job in jobs.values()
+    ]
+    results = run_jobs(train_one, arguments, workdir, workers, desc="YOLO per subset x seed")
     rows, seen = [], set()
     for subset in subsets:
         key = (frozenset(subset["image_ids"]), int(subset["seed"]))

@@ -7,21 +7,33 @@ Small-data settings that matter (ultralytics' defaults assume large datasets):
 - ``warmup_epochs`` is a parameter (0 by default here): ultralytics' warm-up ramps the
   learning rate over whole epochs, most of a short run on a small subset;
 - validation runs once, after the last epoch (``val=False``), so no model is picked on the
-  held-out split; the test AP comes from one explicit ``evaluate_yolo`` call.
+  held-out split; the test AP comes from one explicit ``evaluate_yolo`` call;
+- AdamW runs with ``foreach`` kernels: torch's default on CPU is a Python loop over the ~200
+  parameter tensors, a sixth of a step at 64 px.
+
+ultralytics skips an image it cannot use with a log line ("ignoring corrupt image/label") and
+trains or evaluates on the rest. Here every image ultralytics loaded is compared with the list
+it was given, for training and for evaluation; a skipped image is a ``DataError`` naming it
+(and quoting ultralytics' reason), never a quieter dataset.
 """
 
 from __future__ import annotations
 
 import copy
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
+from revis.datasets.imageset import DataError
 from revis.detection.ultralytics_env import import_ultralytics
+
+EVAL_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -38,30 +50,91 @@ class YoloConfig:
     device: str = "cpu"
 
 
+def ultralytics_device(device: str) -> str:
+    """revis' device names (``revis.config.types.Device``) in ultralytics' spelling: cpu, 0, 0,1."""
+    if device == "auto":
+        return "0" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        return "0"
+    return device.removeprefix("cuda:")
+
+
 def _common(config: YoloConfig) -> dict[str, Any]:
     return {
         "imgsz": config.imgsz,
         "batch": config.batch,
-        "device": config.device,
+        "device": ultralytics_device(config.device),
         "workers": 0,
         "plots": False,
         "verbose": False,
     }
 
 
+def listed_images(data_yaml: str | Path, split: str) -> list[str]:
+    """The image paths that a dataset yaml's ``split`` list file names."""
+    document = yaml.safe_load(Path(data_yaml).read_text())
+    return [line.strip() for line in Path(document[split]).read_text().splitlines() if line.strip()]
+
+
+def _ultralytics_messages(dataset: Any) -> list[str]:
+    """ultralytics' per-image messages from its label cache (why it skipped an image), if readable."""
+    try:
+        from ultralytics.data.utils import load_dataset_cache_file
+
+        cache = load_dataset_cache_file(Path(dataset.label_files[0]).parent.with_suffix(".cache"))
+        return [str(m) for m in cache.get("msgs", [])]
+    except Exception:  # the cache is only for the message; the check itself does not need it
+        return []
+
+
+def check_loaded(dataset: Any, expected: Sequence[str], what: str) -> None:
+    """``DataError`` when ultralytics' ``dataset`` did not load every image of ``expected``."""
+    loaded = {str(Path(p)) for p in dataset.im_files}
+    missing = [p for p in expected if str(Path(p)) not in loaded]
+    if missing:
+        reasons = [m for m in _ultralytics_messages(dataset) if any(Path(p).name in m for p in missing)]
+        raise DataError(
+            f"ultralytics skipped {len(missing)} of {len(expected)} {what} images, e.g. {missing[:3]}: "
+            + ("; ".join(reasons[:3]) or "no reason recorded")
+        )
+
+
+def _training_callbacks(data_yaml: Path, history: list[dict[str, float]]) -> dict[str, Any]:
+    expected = listed_images(data_yaml, "train")
+
+    def before_training(trainer: Any) -> None:
+        check_loaded(trainer.train_loader.dataset, expected, "training")
+        for group in trainer.optimizer.param_groups:
+            group["foreach"] = True  # one kernel per op over all tensors (torch's CPU default loops in Python)
+
+    def after_epoch(trainer: Any) -> None:
+        losses = {f"loss.{k.split('/')[-1]}": float(v) for k, v in (trainer.tloss or {}).items()}
+        history.append({"epoch": int(trainer.epoch) + 1, **losses})
+
+    return {"on_pretrain_routine_end": before_training, "on_train_epoch_end": after_epoch}
+
+
 def train_yolo(
-    data_yaml: str | Path, config: YoloConfig, seed: int, run_dir: str | Path, keep_run: bool = False
+    data_yaml: str | Path,
+    config: YoloConfig,
+    seed: int,
+    run_dir: str | Path,
+    keep_run: bool = False,
+    history: list[dict[str, float]] | None = None,
 ) -> torch.nn.Module:
     """Train ``config.model`` from scratch on ``data_yaml``'s train list; return the final DetectionModel (eval).
 
     ``run_dir`` is ultralytics' save dir (weights, results.csv); it is deleted afterwards
-    unless ``keep_run``.
+    unless ``keep_run``. ``history``, when given, receives the mean training losses per epoch.
+    A training image that ultralytics skips is a ``DataError``.
     """
     import_ultralytics()
     from ultralytics import YOLO
 
     run_dir = Path(run_dir).resolve()
     model = YOLO(config.model, task="detect")
+    for event, callback in _training_callbacks(Path(data_yaml), history if history is not None else []).items():
+        model.add_callback(event, callback)
     model.train(
         data=str(data_yaml),
         epochs=config.epochs,
@@ -89,9 +162,19 @@ def train_yolo(
 
 
 def evaluate_yolo(
-    net: torch.nn.Module, data_yaml: str | Path, config: YoloConfig, run_dir: str | Path, split: str = "test"
+    net: torch.nn.Module,
+    data_yaml: str | Path,
+    config: YoloConfig,
+    run_dir: str | Path,
+    split: str = "test",
+    keep_stats: bool = False,
 ) -> dict[str, Any]:
-    """AP50 and AP50-95 (ultralytics' COCO-style, 101-point) on ``split``, overall and per class."""
+    """AP50 and AP50-95 (ultralytics' COCO-style, 101-point) on ``split``, overall and per class.
+
+    Every image of the split's list must be evaluated: one that ultralytics skips is a ``DataError``.
+    ``ap50_halves``: AP50 on the even and on the odd images (the split's sampling noise, see
+    ``ap50_of``); ``keep_stats`` adds the per-image matches (``stats``).
+    """
     import_ultralytics()
     from ultralytics.models.yolo.detect import DetectionValidator
 
@@ -107,19 +190,53 @@ def evaluate_yolo(
             "name": run_dir.name,
             "exist_ok": True,
             **_common(config),
+            "batch": max(config.batch, EVAL_BATCH),  # inference only: larger batches, the same AP
         },
     )
+    per_image: list[dict[str, Any]] = []
+    update_stats = validator.metrics.update_stats
+
+    def keep(stat: dict[str, Any]) -> None:  # ultralytics clears its stats after computing AP; keep a copy
+        per_image.append({k: stat[k] for k in ("tp", "conf", "pred_cls", "target_cls")})
+        update_stats(stat)
+
+    validator.metrics.update_stats = keep
     validator(model=copy.deepcopy(net))  # ultralytics fuses conv+bn in place; keep the caller's model intact
+    expected = listed_images(data_yaml, split)
+    check_loaded(validator.dataloader.dataset, expected, f"{split}")
+    if int(validator.seen) != len(expected):
+        raise DataError(f"ultralytics evaluated {validator.seen} of the {len(expected)} {split} images of {data_yaml}")
     box = validator.metrics.box
     names = validator.names
     per_class = {names[int(c)]: float(ap) for c, ap in zip(validator.metrics.ap_class_index, box.ap50)}
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {
+    result = {
         "ap50": float(box.map50),
         "ap50_95": float(box.map),
         "ap50_per_class": per_class,
+        "ap50_halves": [ap50_of(per_image[0::2]), ap50_of(per_image[1::2])],
         "n_images": int(validator.seen),
     }
+    if keep_stats:
+        result["stats"] = per_image
+    return result
+
+
+def ap50_of(stats: Sequence[dict[str, Any]]) -> float | None:
+    """AP50 (ultralytics' ``ap_per_class``, mean over the classes present) of some images' matched detections.
+
+    Over the two halves of a split (even and odd images) it measures the split's own sampling
+    noise: sd(AP50 of the whole split) ~ sd(half A - half B) / 2.
+    """
+    from ultralytics.utils.metrics import ap_per_class
+
+    if not stats:
+        return None
+    joined = {k: np.concatenate([s[k] for s in stats], 0) for k in ("tp", "conf", "pred_cls", "target_cls")}
+    if joined["target_cls"].size == 0:
+        return None
+    ap = ap_per_class(joined["tp"], joined["conf"], joined["pred_cls"], joined["target_cls"])[5]
+    return float(ap[:, 0].mean()) if len(ap) else 0.0
 
 
 def config_dict(config: YoloConfig) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +36,15 @@ def selection_grid(
     csod: dict[str, Any],
     sweep_values: Sequence[float] = (),
     sweep_budgets: Sequence[int] = (),
+    smallest_budget_only: Sequence[str] = (),
 ) -> list[SubsetSpec]:
+    """Every (method, budget, seed) -- ``smallest_budget_only`` methods at the smallest budget only -- then the
+    sweep of CSOD's lambda (``csod_lam<value>`` labels) at ``sweep_budgets``."""
     specs = []
     for method in methods:
         for budget in budgets:
+            if method in smallest_budget_only and budget != min(budgets):
+                continue
             for seed in seeds:
                 specs.append(SubsetSpec(method, method, budget, seed, dict(csod) if method == "csod" else {}))
     for value in sweep_values:
@@ -50,10 +55,16 @@ def selection_grid(
     return specs
 
 
-def run_selection(pool: SelectionPool, specs: Sequence[SubsetSpec]) -> list[dict[str, Any]]:
-    """Each spec's selected image ids (in pick order), coverage and selection time."""
+def run_selection(
+    pools: SelectionPool | Mapping[int, SelectionPool], specs: Sequence[SubsetSpec]
+) -> list[dict[str, Any]]:
+    """Each spec's selected image ids (in pick order), coverage and selection time.
+
+    ``pools``: one pool for every seed, or one per seed (seed s selects on its own feature detector's vectors).
+    """
     out = []
     for spec in tqdm(specs, desc="selection", leave=False):
+        pool = pools[spec.seed] if isinstance(pools, Mapping) else pools
         selector = build_selector(spec.method, **spec.params)
         start = time.perf_counter()
         picks = selector.select(pool, spec.budget, spec.seed)

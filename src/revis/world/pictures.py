@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -11,7 +12,25 @@ from matplotlib.patches import Rectangle
 
 from revis.datasets.images import load_image
 from revis.datasets.imageset import ImageSet
-from revis.datasets.voc import VocData, VocRecord
+from revis.datasets.voc import VocData, VocObject
+
+
+@dataclass
+class _Scene:
+    image_id: str
+    pixels: Any  # an array, or the path of the image file
+    objects: list[VocObject]
+
+    def image(self) -> np.ndarray:
+        return self.pixels if isinstance(self.pixels, np.ndarray) else load_image(self.pixels)
+
+
+def scenes_of(detection: VocData, split: str) -> list[_Scene]:
+    """A split's scenes, from records read back from disk or from the scenes in memory (before writing)."""
+    if detection.records:
+        return [_Scene(r.image_id, r.image_path, r.objects) for r in detection.split(split)]
+    by_id = {s.image_id: s for s in detection.scenes or []}
+    return [_Scene(i, by_id[i].image, by_id[i].objects) for i in detection.split_ids[split]]
 
 
 def shapes_samples_figure(data: ImageSet, n: int = 6) -> plt.Figure:
@@ -36,14 +55,14 @@ def shapes_samples_figure(data: ImageSet, n: int = 6) -> plt.Figure:
     return fig
 
 
-def detection_samples_figure(records: list[VocRecord], n: int = 8) -> plt.Figure:
+def detection_samples_figure(records: list[_Scene], n: int = 8) -> plt.Figure:
     cols = 4
     rows = (min(n, len(records)) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
     colours = plt.get_cmap("tab10")
     names = sorted({o.name for r in records for o in r.objects})
     for ax, record in zip(axes.ravel(), records[:n]):
-        ax.imshow(load_image(record.image_path))
+        ax.imshow(record.image())
         for obj in record.objects:
             x0, y0, x1, y1 = obj.box
             colour = colours(names.index(obj.name) % 10)
@@ -69,7 +88,7 @@ def world_statistics(shapes: dict[str, Any], digits: dict[str, ImageSet], detect
         zip(shapes["train"].concept_names, shapes["train"].concept_masks.mean(axis=(0, 2, 3)).round(4).tolist())
     )
     for split in ("train", "test"):
-        records = detection.split(split)
+        records = scenes_of(detection, split)
         boxes = Counter(o.name for r in records for o in r.objects)
         stats["detection"][split] = {
             "images": len(records),
@@ -78,7 +97,8 @@ def world_statistics(shapes: dict[str, Any], digits: dict[str, ImageSet], detect
         }
     stats["scale"] = (
         f"mini world: shapes {len(shapes['train'])}/{len(shapes['test'])} images of {shapes['train'].image_size} px; "
-        f"detection {len(detection.records)} scenes; digits {len(digits['train'])}/{len(digits['test'])}"
+        f"detection {stats['detection']['train']['images']}/{stats['detection']['test']['images']} scenes "
+        f"(pool/test); digits {len(digits['train'])}/{len(digits['test'])}"
     )
     train_boxes = stats["detection"]["train"]["boxes_per_class"]
     stats["detection"]["imbalance_ratio"] = max(train_boxes.values()) / max(1, min(train_boxes.values()))

@@ -1,53 +1,51 @@
-"""``csod`` pipeline (namespace ``csod``): ``features`` -> ``select`` -> ``train`` -> ``evaluate``."""
+"""``csod`` pipeline (namespace ``csod``): ``features`` -> ``select`` -> ``train`` -> ``evaluate``.
+
+One node per stage: a stage that fails leaves none of its outputs behind (Kedro saves a node's
+outputs only when it returns), and the detector stages clean their scratch folders.
+"""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.csod import nodes
+from revis.pipelines.csod import nodes_evaluate, nodes_features, nodes_select, nodes_train
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                nodes.train_feature_detector,
-                inputs=["detection", "params:data", "params:yolo", "params:features"],
-                outputs=["detector", "detector_report"],
-                name="train_feature_detector",
+                nodes_features.build_features,
+                inputs=["detection", "params:seeds", "params:data", "params:yolo", "params:features"],
+                outputs=["detectors", "detector_report", "representatives"],
+                name="build_features",
                 tags=["features"],
             ),
             node(
-                nodes.extract_representatives,
-                inputs=["detector", "detection", "params:data", "params:yolo", "params:features"],
-                outputs="representatives",
-                name="extract_representatives",
-                tags=["features"],
-            ),
-            node(
-                nodes.select_subsets,
-                inputs=["representatives", "params:select"],
+                nodes_select.select_subsets,
+                inputs=["representatives", "params:seeds", "params:select"],
                 outputs="subsets",
                 name="select_subsets",
                 tags=["select"],
             ),
             node(
-                nodes.train_subsets,
+                nodes_train.train_subsets,
                 inputs=["subsets", "detection", "params:data", "params:yolo", "params:train"],
                 outputs="runs",
                 name="train_subsets",
                 tags=["train"],
             ),
             node(
-                nodes.evaluate_csod,
-                inputs=["runs", "subsets", "detector_report", "params:select"],
-                outputs=["metrics", "plot_ap50_vs_budget", "plot_lambda_sweep"],
+                nodes_evaluate.evaluate_csod,
+                inputs=[
+                    "runs",
+                    "subsets",
+                    "detector_report",
+                    "detection",
+                    "params:seeds",
+                    "params:data",
+                    "params:select",
+                ],
+                outputs=["metrics", "plot_ap50_per_seed", "plot_lambda_sweep", "plot_selected_images"],
                 name="evaluate_csod",
-                tags=["evaluate"],
-            ),
-            node(
-                nodes.plot_selected_images,
-                inputs=["subsets", "detection", "params:data", "params:select"],
-                outputs="plot_selected_images",
-                name="plot_selected_images",
                 tags=["evaluate"],
             ),
         ],

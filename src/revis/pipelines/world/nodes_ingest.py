@@ -11,7 +11,7 @@ from revis.datasets.imageset import ImageSet
 from revis.datasets.voc import VocData
 from revis.pipelines.world.params import DetectionParams, DigitsParams, ShapesParams
 from revis.world.detection import generate_detection_world
-from revis.world.pictures import detection_samples_figure, shapes_samples_figure, world_statistics
+from revis.world.pictures import detection_samples_figure, scenes_of, shapes_samples_figure, world_statistics
 from revis.world.shapes import generate_shapes, world_rules
 
 
@@ -36,13 +36,14 @@ def make_detection(seed: int, p: DetectionParams) -> VocData:
         seed=seed,
         n_families=p.n_families,
         family_size=tuple(p.family_size),
+        n_test_families=p.n_test_families,
+        test_family_size=tuple(p.test_family_size),
         image_size=p.image_size,
         objects_per_scene=tuple(p.objects_per_scene),
         radius_range=tuple(p.radius),
         class_frequencies=tuple(p.class_frequencies),
         jitter=p.jitter,
         clutter=tuple(p.clutter),
-        test_fraction=p.test_fraction,
     )
     return VocData(class_names=world.class_names, split_ids=world.splits, scenes=world.scenes)
 
@@ -59,4 +60,4 @@ def plot_shapes(shapes: dict[str, Any]) -> plt.Figure:
 
 def plot_detection(detection: VocData) -> plt.Figure:
     """Sample detection scenes with their boxes, read back through the VOC reader."""
-    return detection_samples_figure(detection.split("train"))
+    return detection_samples_figure(scenes_of(detection, "train"))

@@ -1,0 +1,37 @@
+"""``csod-train``: a YOLO per subset x seed (seed = the whole chain's seed), AP on the test split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revis.curves import log_curve
+from revis.datasets.voc import VocData
+from revis.detection.data import detection_splits
+from revis.detection.subsets import train_on_subsets
+from revis.detection.ultralytics_env import ultralytics_home
+from revis.detection.yolo import YoloConfig
+from revis.pipelines.csod.params import DataParams, TrainParams, YoloParams
+
+
+def train_subsets(
+    subsets: list[dict[str, Any]], world: VocData, data: DataParams, yolo: YoloParams, train: TrainParams
+) -> list[dict[str, Any]]:
+    """Every subset's detector, the same optimiser steps whatever its size; wall times go to MLflow."""
+    splits = detection_splits(world, data.voc_root, data.train_splits, data.test_split, data.class_names)
+    runs = train_on_subsets(
+        splits.train,
+        splits.test,
+        splits.class_names,
+        subsets,
+        YoloConfig(**yolo.model_dump(exclude={"workers"})),
+        train.steps,
+        ultralytics_home() / "work" / "csod" / "train",
+        workers=yolo.workers,
+    )
+    for index, run in enumerate(r for r in runs if not r["reused"]):
+        final = run["history"][-1] if run["history"] else {}
+        log_curve(
+            {"train_seconds": run["train_seconds"], **{f"final_{k}": v for k, v in final.items() if k != "epoch"}},
+            index,
+        )
+    return runs
