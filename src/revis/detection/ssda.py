@@ -31,7 +31,7 @@ import math
 import multiprocessing
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -108,7 +108,9 @@ class Schedule:
     burn_in: int = 20  # supervised adaptation steps before the arm's method
     batch: int = 8  # labeled images per step
     unlabeled_batch: int = 4  # unlabeled images per teacher-student step
-    lr: float = 0.003
+    lr: float = 0.003  # AdamW, source pretraining
+    adapt_lr: float = 0.001  # AdamW, adaptation (a fresh optimiser, warmed up linearly)
+    warmup: int = 10  # adaptation steps of linear warm-up: Adam's first steps would jolt the pretrained weights
     weight_decay: float = 0.0005
     target_share: float | None = 0.25  # share of labeled target images in a mixed batch (None: uniform)
     log_every: int = 10
@@ -212,6 +214,17 @@ def _boxes_by_file(path: Path, imgsz: int, pool: LetterboxedSet) -> dict[str, to
             out[name] = torch.from_numpy(image.boxes).float() * scale + offset
         _CACHE[key] = out
     return _CACHE[key]
+
+
+def _clone(tree: Any) -> Any:
+    """A copy of a (nested) state dict: tensors cloned, containers rebuilt (``copy.deepcopy`` is far slower)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {k: _clone(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_clone(v) for v in tree)
+    return tree
 
 
 def _untrained(model_yaml: str) -> torch.nn.Module:
@@ -320,10 +333,13 @@ def _step_loop(
     steps: range,
     log_every: int,
     phase: str,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> list[dict[str, float]]:
     curve, window = [], []
     for step in steps:
         window.append(supervised_step(model, optimizer, *batches.next(), generator))
+        if scheduler is not None:
+            scheduler.step()
         if step % log_every == 0 or step == steps[-1]:
             curve.append(_window(window, step, phase))
             window = []
@@ -378,33 +394,26 @@ def run_chain(
     if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
         add_coordconv(model, detector.coord_layers, detector.coord_with_r)
     model = model.to(device)
-    optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay)
+    optimizer = make_optimizer(model, schedule.adapt_lr, schedule.weight_decay)
+    warm = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / max(1, schedule.warmup)))
     generator = torch.Generator().manual_seed(derived_seed(job.seed, f"burn-in/{job.key}"))
     batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
     start = schedule.pretrain_steps
-    curve = (
-        _step_loop(
-            model,
-            optimizer,
-            batches,
-            generator,
-            range(start + 1, start + schedule.burn_in + 1),
-            schedule.log_every,
-            "burn_in",
-        )
-        if schedule.burn_in
-        else []
-    )
-    fork_model, fork_optimizer = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+    burn_in = range(start + 1, start + schedule.burn_in + 1)
+    curve = _step_loop(model, optimizer, batches, generator, burn_in, schedule.log_every, "burn_in", warm)
+    fork_model, fork_optimizer = _clone(model.state_dict()), _clone(optimizer.state_dict())
+    fork_warm = _clone(warm.state_dict())
+    average = copy.deepcopy(model).eval()  # the teacher of a teacher-student arm (weights set per arm)
+    for p in average.parameters():
+        p.requires_grad_(False)
     results = []
     for arm in job.arms:
         model.load_state_dict(fork_model)
-        optimizer.load_state_dict(fork_optimizer)
+        optimizer.load_state_dict(_clone(fork_optimizer))
+        warm.load_state_dict(fork_warm)
+        average.load_state_dict(fork_model)
         generator = torch.Generator().manual_seed(derived_seed(job.seed, arm.name))
         batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
-        average = copy.deepcopy(model).eval()  # the teacher of a teacher-student arm
-        for p in average.parameters():
-            p.requires_grad_(False)
         pool = hidden = None
         if arm.method == "teacher_student":
             full_pool = _letterboxed(Path(source.unlabeled), source.images, imgsz)
@@ -438,6 +447,7 @@ def run_chain(
                     generator,
                     hidden=[hidden[i] for i in idx] if hidden is not None else None,
                 )
+            warm.step()
             window.append(report)
             if step % schedule.log_every == 0 or step == last:
                 arm_curve.append(_window(window, step, arm.method))
@@ -499,17 +509,20 @@ def run_arms(
             progress.update()
     else:
         with _pool(workers) as pool:
-            futures = {pool.submit(run_pretrain, job, sources, schedule, detector): job for job in pretrain_jobs}
-            for future in as_completed(futures):
-                pretrained[futures[future]] = future.result()
-                progress.update()
-            chain_futures = [
-                pool.submit(run_chain, chain, pretrained[chain.pretrain], sources, schedule, detector, teacher)
-                for chain in chains
-            ]
-            for future in as_completed(chain_futures):
-                results += future.result()
-                progress.update()
+            # a chain starts as soon as its pretraining is done (no barrier after all pretrainings)
+            pending = {pool.submit(run_pretrain, job, sources, schedule, detector): job for job in pretrain_jobs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    if isinstance(job, PretrainJob):
+                        pretrained[job] = future.result()
+                        for chain in (c for c in chains if c.pretrain == job):
+                            args = (chain, pretrained[job], sources, schedule, detector, teacher)
+                            pending[pool.submit(run_chain, *args)] = chain
+                    else:
+                        results += future.result()
+                    progress.update()
     progress.close()
     order = {(name, seed): i for i, (name, seed) in enumerate((n, s) for n in arm_names for s in seeds)}
     return {

@@ -71,12 +71,12 @@ SOURCE = DomainStyle(
     size_weights=(1.0,),
 )
 TARGET = DomainStyle(
-    sky_top=(0.55, 0.55, 0.62),
-    sky_horizon=(0.86, 0.80, 0.70),
-    terrain=(0.52, 0.43, 0.28),
+    sky_top=(0.42, 0.50, 0.70),
+    sky_horizon=(0.84, 0.82, 0.78),
+    terrain=(0.44, 0.40, 0.24),
     smoke=(0.80, 0.80, 0.83),
-    haze=(0.15, 0.40),
-    haze_colour=(0.88, 0.84, 0.78),
+    haze=(0.08, 0.28),
+    haze_colour=(0.88, 0.85, 0.80),
     horizon=(0.50, 0.64),
     sizes=((128, 96), (192, 128), (80, 60), (100, 75)),
     size_weights=(0.45, 0.35, 0.1, 0.1),
