@@ -1,0 +1,531 @@
+"""Semi-supervised domain adaptation experiments: arms, a shared source pretraining, equal steps, workers.
+
+An *arm* is one way to train a detector for the target domain (source-only, target-only
+fine-tuning, source + labeled target, teacher-student, with CoordConv, on fragment labels, on
+the control world). Every arm trains in two phases and gets the same optimiser steps:
+
+1. *source pretraining*, ``pretrain_steps`` supervised steps from scratch on the source split
+   of its world and label policy. It is the same for every arm of that world and policy, so
+   it is trained once and shared -- per seed (``pretrain_per_seed``: the whole chain varies
+   with the seed) or once for all seeds (the default on a CPU budget: like the ImageNet
+   weights every run of the paper starts from, the pretrained source detector is then fixed
+   and the seeds vary everything after it);
+2. *adaptation*, ``steps`` steps from the pretrained weights with a fresh optimiser:
+   ``burn_in`` supervised steps on the arm's labeled splits (source and/or labeled target),
+   then the arm's method (more supervised steps, or teacher-student). Arms with the same
+   burn-in (world, labels, policy, architecture, seed) share it: the chain trains it once and
+   forks. CoordConv arms get their coordinate channels when adaptation starts, with zero
+   weights, so they start from exactly the pretrained function.
+
+Every arm is evaluated through an exponential moving average of its weights taken from the
+end of the burn-in with the same rate ``alpha`` -- for a teacher-student arm that average *is*
+the teacher -- so arms differ only in their data and in the loss on pseudo-labels, not in
+weight averaging. Chains run in ``workers`` spawned processes (one CPU thread each); results
+do not depend on ``workers``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import multiprocessing
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from tqdm import tqdm
+
+from revis.datasets.coco import read_coco_detections
+from revis.datasets.lada import release_file
+from revis.detection.coordconv import add_coordconv
+from revis.detection.detector import build_detector, detections
+from revis.detection.letterboxed import LetterboxedSet, letterbox_coco
+from revis.detection.mean_teacher import (
+    MeanTeacherConfig,
+    StepReport,
+    ema_update,
+    make_optimizer,
+    supervised_step,
+    teacher_student_step,
+)
+
+Method = Literal["supervised", "teacher_student"]
+Policy = Literal["merged", "fragment"]
+SPLIT_SUFFIX = {"05": "target_0.5", "1": "target_1", "3": "target_3"}
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    world: str  # "main" or "control": which data source
+    labeled: tuple[str, ...]  # release splits with labels
+    method: Method
+    policy: Policy = "merged"
+    coordconv: bool = False
+
+    @property
+    def target_split(self) -> str | None:
+        return next((s for s in self.labeled if s.startswith("target_")), None)
+
+
+def arm_registry() -> dict[str, Arm]:
+    """Every arm by name; ``_05``, ``_1``, ``_3``: 0.5 %, 1 %, 3 % of the target pool labeled."""
+    arms = {"source_only": Arm("source_only", "main", ("source",), "supervised")}
+    for suffix, split in SPLIT_SUFFIX.items():
+        both = ("source", split)
+        for arm in (
+            Arm(f"target_only_{suffix}", "main", (split,), "supervised"),
+            Arm(f"supervised_{suffix}", "main", both, "supervised"),
+            Arm(f"supervised_coordconv_{suffix}", "main", both, "supervised", coordconv=True),
+            Arm(f"teacher_student_{suffix}", "main", both, "teacher_student"),
+            Arm(f"teacher_student_coordconv_{suffix}", "main", both, "teacher_student", coordconv=True),
+            Arm(f"teacher_student_fragment_{suffix}", "main", both, "teacher_student", policy="fragment"),
+            Arm(f"control_teacher_student_{suffix}", "control", both, "teacher_student"),
+            Arm(f"control_teacher_student_coordconv_{suffix}", "control", both, "teacher_student", coordconv=True),
+        ):
+            arms[arm.name] = arm
+    return arms
+
+
+@dataclass(frozen=True)
+class ReleaseSource:
+    """Where one world's (or the real release's) files are."""
+
+    labels: str  # folder with the release's label files
+    images: str  # local image root (``<camera-folder>/<file>`` below it)
+    unlabeled: str  # COCO file listing the target train pool (annotations, if any, are ignored)
+    hidden: str | None = None  # folder with the pool's ground truth (mini world only): pseudo-label scores
+
+
+@dataclass(frozen=True)
+class Schedule:
+    pretrain_steps: int = 300  # source pretraining, from scratch
+    steps: int = 100  # adaptation steps of every arm
+    burn_in: int = 20  # supervised adaptation steps before the arm's method
+    batch: int = 8  # labeled images per step
+    unlabeled_batch: int = 4  # unlabeled images per teacher-student step
+    lr: float = 0.003  # AdamW, source pretraining
+    adapt_lr: float = 0.001  # AdamW, adaptation (a fresh optimiser, warmed up linearly)
+    warmup: int = 10  # adaptation steps of linear warm-up: Adam's first steps would jolt the pretrained weights
+    weight_decay: float = 0.0005
+    target_share: float | None = 0.25  # share of labeled target images in a mixed batch (None: uniform)
+    log_every: int = 10
+    pretrain_per_seed: bool = False
+    pretrain_seed: int = 0  # the shared pretraining's seed (when not per seed)
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    model: str = "yolov8n.yaml"
+    imgsz: int = 96
+    coord_layers: tuple[int, ...] = (0,)
+    coord_with_r: bool = False
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class PretrainJob:
+    world: str
+    policy: Policy
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.world}/source/{self.policy}/pretrain-seed{self.seed}"
+
+
+@dataclass
+class ChainJob:
+    seed: int
+    world: str
+    labeled: tuple[str, ...]
+    policy: Policy
+    coordconv: bool
+    pretrain: PretrainJob
+    arms: list[Arm] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        cc = "+coordconv" if self.coordconv else ""
+        return f"{self.world}/{'+'.join(self.labeled)}/{self.policy}{cc}/seed{self.seed}"
+
+
+def plan_chains(arm_names: Sequence[str], seeds: Sequence[int], schedule: Schedule) -> list[ChainJob]:
+    """Group arms that share a burn-in into chains, one per seed; longest chains first."""
+    registry = arm_registry()
+    unknown = [a for a in arm_names if a not in registry]
+    if unknown:
+        raise KeyError(f"unknown arms {unknown}; known: {sorted(registry)}")
+    chains: dict[tuple, ChainJob] = {}
+    for seed in seeds:
+        for name in arm_names:
+            arm = registry[name]
+            pretrain = PretrainJob(
+                arm.world, arm.policy, seed if schedule.pretrain_per_seed else schedule.pretrain_seed
+            )
+            key = (seed, arm.world, arm.labeled, arm.policy, arm.coordconv)
+            if key not in chains:
+                chains[key] = ChainJob(seed, arm.world, arm.labeled, arm.policy, arm.coordconv, pretrain)
+            chains[key].arms.append(arm)
+    return sorted(chains.values(), key=lambda c: -sum(2 if a.method == "teacher_student" else 1 for a in c.arms))
+
+
+def torch_device(name: str) -> torch.device:
+    """``cpu``, ``auto`` (CUDA when present), ``cuda[:N]``, or ultralytics-style GPU indices ``0`` / ``0,1`` (first one)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.replace(",", "").isdigit():
+        return torch.device(f"cuda:{name.split(',')[0]}")
+    return torch.device(name)
+
+
+def derived_seed(seed: int, name: str) -> int:
+    return zlib.crc32(f"{seed}/{name}".encode()) & 0x7FFFFFFF
+
+
+# ---------------------------------------------------------------------------------------------
+# data (cached per process: a worker reads each file once)
+
+_CACHE: dict[tuple, Any] = {}
+
+
+def _letterboxed(path: Path, images: str, imgsz: int) -> LetterboxedSet:
+    key = ("lb", str(path), images, imgsz)
+    if key not in _CACHE:
+        _CACHE[key] = letterbox_coco(read_coco_detections(path, images), imgsz)
+    return _CACHE[key]
+
+
+def _boxes_by_file(path: Path, imgsz: int, pool: LetterboxedSet) -> dict[str, torch.Tensor]:
+    """Hidden ground truth of the pool, mapped onto the pool's canvases."""
+    key = ("hidden", str(path), imgsz)
+    if key not in _CACHE:
+        data = read_coco_detections(path, None, check_files=False)
+        by_file = {image.file_name: image for image in data.images}
+        out = {}
+        for index, name in enumerate(pool.file_names):
+            image = by_file[name]
+            scale, (left, top) = float(pool.scale[index]), pool.pad[index].tolist()
+            offset = torch.tensor([left, top, left, top])
+            out[name] = torch.from_numpy(image.boxes).float() * scale + offset
+        _CACHE[key] = out
+    return _CACHE[key]
+
+
+def _clone(tree: Any) -> Any:
+    """A copy of a (nested) state dict: tensors cloned, containers rebuilt (``copy.deepcopy`` is far slower)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {k: _clone(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_clone(v) for v in tree)
+    return tree
+
+
+def _untrained(model_yaml: str) -> torch.nn.Module:
+    """A fresh copy of a once-built model (building one runs a forward pass to find its strides)."""
+    key = ("model", model_yaml)
+    if key not in _CACHE:
+        _CACHE[key] = build_detector(model_yaml, 1, 0)
+    return copy.deepcopy(_CACHE[key])
+
+
+class _Cycle:
+    """Indices from a shuffled permutation, reshuffled when used up (epoch-style sampling)."""
+
+    def __init__(self, n: int, generator: torch.Generator) -> None:
+        if n < 1:
+            raise ValueError("cannot sample batches from an empty split")
+        self.n, self.generator, self.order, self.pos = n, generator, [], 0
+
+    def take(self, k: int) -> list[int]:
+        out = []
+        while len(out) < k:
+            if self.pos >= len(self.order):
+                self.order, self.pos = torch.randperm(self.n, generator=self.generator).tolist(), 0
+            out.append(self.order[self.pos])
+            self.pos += 1
+        return out
+
+
+class _Labeled:
+    """Labeled batches from one or two splits (source and target, target at a fixed share)."""
+
+    def __init__(self, parts: list[LetterboxedSet], batch: int, share: float | None, generator: torch.Generator):
+        self.parts, self.batch = parts, batch
+        if len(parts) == 2 and share is not None:
+            n_target = min(batch, max(1, round(batch * share)))
+            self.counts = [batch - n_target, n_target]
+            self.cycles = [_Cycle(len(p), generator) for p in parts]
+        else:
+            self.counts = [batch]
+            merged = parts[0] if len(parts) == 1 else _concat(parts)
+            self.parts = [merged]
+            self.cycles = [_Cycle(len(merged), generator)]
+
+    def next(self) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        images, boxes, classes = [], [], []
+        for part, cycle, count in zip(self.parts, self.cycles, self.counts):
+            idx = cycle.take(count)
+            images.append(part.images[idx])
+            boxes += [part.boxes[i] for i in idx]
+            classes += [part.classes[i] for i in idx]
+        return torch.cat(images), boxes, classes
+
+
+def _concat(parts: list[LetterboxedSet]) -> LetterboxedSet:
+    return LetterboxedSet(
+        images=torch.cat([p.images for p in parts]),
+        boxes=[b for p in parts for b in p.boxes],
+        classes=[c for p in parts for c in p.classes],
+        scale=torch.cat([p.scale for p in parts]),
+        pad=torch.cat([p.pad for p in parts]),
+        image_ids=[i for p in parts for i in p.image_ids],
+        file_names=[f for p in parts for f in p.file_names],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# one chain
+
+
+def _window(reports: list[StepReport], step: int, phase: str) -> dict[str, float]:
+    n = len(reports)
+    row = {
+        "step": step,
+        "phase": phase,
+        "loss_sup": sum(r.loss_sup for r in reports) / n,
+        "loss_unsup": sum(r.loss_unsup for r in reports) / n,
+    }
+    pseudo, hits, hidden = (sum(getattr(r, k) for r in reports) for k in ("pseudo", "pseudo_hits", "hidden"))
+    if phase == "teacher_student":
+        row["pseudo_labels"] = pseudo
+        if hidden:
+            row["pseudo_precision"] = hits / pseudo if pseudo else math.nan
+            row["pseudo_recall"] = hits / hidden
+    return row
+
+
+def _predict(model: torch.nn.Module, test: LetterboxedSet) -> torch.Tensor:
+    """(n, 7) float32: test index, x, y, w, h (file pixels), score, class."""
+    rows = []
+    for index, (boxes, scores, classes) in enumerate(detections(model, test.images)):
+        if len(boxes) == 0:
+            continue
+        original = test.to_original(index, boxes)
+        xywh = torch.cat([original[:, :2], original[:, 2:] - original[:, :2]], dim=1)
+        rows.append(
+            torch.cat([torch.full((len(boxes), 1), float(index)), xywh, scores[:, None], classes[:, None].float()], 1)
+        )
+    return torch.cat(rows) if rows else torch.zeros(0, 7)
+
+
+def _step_loop(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: _Labeled,
+    generator: torch.Generator,
+    steps: range,
+    log_every: int,
+    phase: str,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> list[dict[str, float]]:
+    curve, window = [], []
+    for step in steps:
+        window.append(supervised_step(model, optimizer, *batches.next(), generator))
+        if scheduler is not None:
+            scheduler.step()
+        if step % log_every == 0 or step == steps[-1]:
+            curve.append(_window(window, step, phase))
+            window = []
+    return curve
+
+
+def run_pretrain(
+    job: PretrainJob, sources: dict[str, ReleaseSource], schedule: Schedule, detector: DetectorSpec
+) -> dict[str, Any]:
+    """Source pretraining from scratch (module doc); the state dict, its curve and its test detections."""
+    torch.set_num_threads(1)
+    source = sources[job.world]
+    device = torch_device(detector.device)
+    labeled = [_letterboxed(release_file(source.labels, "source", job.policy), source.images, detector.imgsz)]
+    test = _letterboxed(release_file(source.labels, "test", "merged"), source.images, detector.imgsz)
+    model = build_detector(detector.model, 1, job.seed).to(device)
+    optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay)
+    generator = torch.Generator().manual_seed(derived_seed(job.seed, job.key))
+    batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
+    curve = _step_loop(
+        model, optimizer, batches, generator, range(1, schedule.pretrain_steps + 1), schedule.log_every, "pretrain"
+    )
+    return {
+        "key": job.key,
+        "world": job.world,
+        "policy": job.policy,
+        "seed": job.seed,
+        "steps": schedule.pretrain_steps,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "curve": curve,
+        "detections": _predict(model, test),
+    }
+
+
+def run_chain(
+    job: ChainJob,
+    pretrained: dict[str, Any],
+    sources: dict[str, ReleaseSource],
+    schedule: Schedule,
+    detector: DetectorSpec,
+    teacher: MeanTeacherConfig,
+) -> list[dict[str, Any]]:
+    """Adapt the pretrained detector: shared burn-in, then every arm's continuation; one result per arm."""
+    torch.set_num_threads(1)
+    source = sources[job.world]
+    imgsz = detector.imgsz
+    device = torch_device(detector.device)
+    labeled = [_letterboxed(release_file(source.labels, s, job.policy), source.images, imgsz) for s in job.labeled]
+    test = _letterboxed(release_file(source.labels, "test", "merged"), source.images, imgsz)
+    model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
+    model.load_state_dict(pretrained["state_dict"])
+    if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
+        add_coordconv(model, detector.coord_layers, detector.coord_with_r)
+    model = model.to(device)
+    optimizer = make_optimizer(model, schedule.adapt_lr, schedule.weight_decay)
+    warm = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / max(1, schedule.warmup)))
+    generator = torch.Generator().manual_seed(derived_seed(job.seed, f"burn-in/{job.key}"))
+    batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
+    start = schedule.pretrain_steps
+    burn_in = range(start + 1, start + schedule.burn_in + 1)
+    curve = _step_loop(model, optimizer, batches, generator, burn_in, schedule.log_every, "burn_in", warm)
+    fork_model, fork_optimizer = _clone(model.state_dict()), _clone(optimizer.state_dict())
+    fork_warm = _clone(warm.state_dict())
+    average = copy.deepcopy(model).eval()  # the teacher of a teacher-student arm (weights set per arm)
+    for p in average.parameters():
+        p.requires_grad_(False)
+    results = []
+    for arm in job.arms:
+        model.load_state_dict(fork_model)
+        optimizer.load_state_dict(_clone(fork_optimizer))
+        warm.load_state_dict(fork_warm)
+        average.load_state_dict(fork_model)
+        generator = torch.Generator().manual_seed(derived_seed(job.seed, arm.name))
+        batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
+        pool = hidden = None
+        if arm.method == "teacher_student":
+            full_pool = _letterboxed(Path(source.unlabeled), source.images, imgsz)
+            taken: set[str] = set()
+            if arm.target_split is not None:
+                split_file = release_file(source.labels, arm.target_split, "merged")
+                taken = set(_letterboxed(split_file, source.images, imgsz).file_names)
+            pool = full_pool.subset([i for i, name in enumerate(full_pool.file_names) if name not in taken])
+            if source.hidden is not None:
+                hidden_boxes = _boxes_by_file(
+                    release_file(source.hidden, "target_unlabeled", arm.policy), imgsz, full_pool
+                )
+                hidden = [hidden_boxes[name] for name in pool.file_names]
+            unlabeled = _Cycle(len(pool), generator)
+        arm_curve, window = [], []
+        first = start + schedule.burn_in + 1
+        last = start + schedule.steps
+        for step in range(first, last + 1):
+            if arm.method == "supervised":
+                report = supervised_step(model, optimizer, *batches.next(), generator)
+                ema_update(average, model, teacher.alpha)
+            else:
+                idx = unlabeled.take(schedule.unlabeled_batch)
+                report = teacher_student_step(
+                    model,
+                    average,
+                    optimizer,
+                    batches.next(),
+                    pool.images[idx],
+                    teacher,
+                    generator,
+                    hidden=[hidden[i] for i in idx] if hidden is not None else None,
+                )
+            warm.step()
+            window.append(report)
+            if step % schedule.log_every == 0 or step == last:
+                arm_curve.append(_window(window, step, arm.method))
+                window = []
+        results.append(
+            {
+                "arm": arm.name,
+                "seed": job.seed,
+                "world": arm.world,
+                "policy": arm.policy,
+                "coordconv": arm.coordconv,
+                "method": arm.method,
+                "labeled": list(arm.labeled),
+                "chain": job.key,
+                "pretrain": job.pretrain.key,
+                "steps": schedule.pretrain_steps + schedule.steps,
+                "adaptation_steps": schedule.steps,
+                "burn_in": schedule.burn_in,
+                "unlabeled_images": len(pool) if pool is not None else 0,
+                "curve": pretrained["curve"] + curve + arm_curve,
+                "detections": _predict(average, test),
+                "test_images": len(test),
+            }
+        )
+    return results
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn: a fresh interpreter per worker (no forked torch/ultralytics state)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def run_arms(
+    arm_names: Sequence[str],
+    seeds: Sequence[int],
+    sources: dict[str, ReleaseSource],
+    schedule: Schedule,
+    detector: DetectorSpec,
+    teacher: MeanTeacherConfig,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Every arm x seed (module doc): ``{"runs": [...] in arm then seed order, "pretrained": [...]}``."""
+    if not 0 <= schedule.burn_in <= schedule.steps:
+        raise ValueError(f"burn_in ({schedule.burn_in}) must lie in [0, steps = {schedule.steps}]")
+    chains = plan_chains(arm_names, seeds, schedule)
+    missing = {c.world for c in chains} - set(sources)
+    if missing:
+        raise KeyError(f"arms need data sources {sorted(missing)}, given {sorted(sources)}")
+    pretrain_jobs = list(dict.fromkeys(c.pretrain for c in chains))
+    pretrained: dict[PretrainJob, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    progress = tqdm(total=len(pretrain_jobs) + len(chains), desc=f"SSDA: pretrain, then chains ({workers} at once)")
+    if workers <= 1:
+        for job in pretrain_jobs:
+            pretrained[job] = run_pretrain(job, sources, schedule, detector)
+            progress.update()
+        for chain in chains:
+            results += run_chain(chain, pretrained[chain.pretrain], sources, schedule, detector, teacher)
+            progress.update()
+    else:
+        with _pool(workers) as pool:
+            # a chain starts as soon as its pretraining is done (no barrier after all pretrainings)
+            pending = {pool.submit(run_pretrain, job, sources, schedule, detector): job for job in pretrain_jobs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    if isinstance(job, PretrainJob):
+                        pretrained[job] = future.result()
+                        for chain in (c for c in chains if c.pretrain == job):
+                            args = (chain, pretrained[job], sources, schedule, detector, teacher)
+                            pending[pool.submit(run_chain, *args)] = chain
+                    else:
+                        results += future.result()
+                    progress.update()
+    progress.close()
+    order = {(name, seed): i for i, (name, seed) in enumerate((n, s) for n in arm_names for s in seeds)}
+    return {
+        "runs": sorted(results, key=lambda r: order[(r["arm"], r["seed"])]),
+        "pretrained": [{k: v for k, v in p.items() if k != "state_dict"} for p in pretrained.values()],
+    }

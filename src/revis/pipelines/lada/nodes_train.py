@@ -1,0 +1,54 @@
+"""``lada-train``: every arm x seed with equal optimiser steps; detections on the target test split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revis.curves import log_curve
+from revis.detection.mean_teacher import MeanTeacherConfig
+from revis.detection.ssda import DetectorSpec, ReleaseSource, Schedule, run_arms
+from revis.pipelines.lada.params import DataParams, TrainParams
+from revis.world.smoke import SmokeWorldFolder
+
+
+def data_sources(world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams) -> dict[str, ReleaseSource]:
+    """``main``: the real release when its paths are given, else the smoke world; ``control``: the control world."""
+    control_source = ReleaseSource(
+        str(control.labels), str(control.images), str(control.unlabeled), str(control.hidden)
+    )
+    if data.release_images is not None:
+        main = ReleaseSource(data.release_labels, data.release_images, data.release_unlabeled, None)
+    else:
+        main = ReleaseSource(str(world.labels), str(world.images), str(world.unlabeled), str(world.hidden))
+    return {"main": main, "control": control_source}
+
+
+def train_arms(
+    world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams, train: TrainParams
+) -> dict[str, Any]:
+    """Source pretraining, then each arm's adaptation per seed (shared burn-ins forked); EMA weights predict the test split."""
+    s, d, t = train.schedule, train.detector, train.teacher
+    schedule = Schedule(
+        pretrain_steps=s.pretrain_steps,
+        steps=s.steps,
+        burn_in=s.burn_in,
+        batch=s.batch,
+        unlabeled_batch=s.unlabeled_batch,
+        lr=s.lr,
+        adapt_lr=s.adapt_lr,
+        warmup=s.warmup,
+        weight_decay=s.weight_decay,
+        target_share=s.target_share,
+        log_every=s.log_every,
+        pretrain_per_seed=s.pretrain_per_seed,
+        pretrain_seed=s.pretrain_seed,
+    )
+    detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, device=train.device)
+    teacher = MeanTeacherConfig(t.tau, t.lambda_u, t.alpha, t.nms_iou, t.max_pseudo, t.unsup_loss)
+    sources = data_sources(world, control, data)
+    out = run_arms(train.arms, train.seeds, sources, schedule, detector, teacher, workers=train.workers)
+    for run in out["runs"]:
+        for point in run["curve"]:
+            values = {k: v for k, v in point.items() if k not in ("step", "phase")}
+            log_curve({f"{run['arm']}.seed{run['seed']}.{k}": v for k, v in values.items()}, int(point["step"]))
+    return {**out, "real_release": data.release_images is not None}

@@ -1,0 +1,158 @@
+"""params.yaml section ``lada``: smoke world, data paths, arms and schedule, teacher-student, pictures."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from revis.config.types import STRICT, DataPath, Device, IntRange, Seed
+
+SPLITS = ("05", "1", "3")  # 0.5 %, 1 %, 3 % of the target pool labeled
+ARM_KINDS = (
+    "target_only",
+    "supervised",
+    "supervised_coordconv",
+    "teacher_student",
+    "teacher_student_coordconv",
+    "teacher_student_fragment",
+    "control_teacher_student",
+    "control_teacher_student_coordconv",
+)
+# the arms of revis.detection.ssda.arm_registry (a test checks they agree; importing it here would import torch)
+ARM_NAMES = ("source_only", *(f"{kind}_{split}" for kind in ARM_KINDS for split in SPLITS))
+ArmName = Literal[ARM_NAMES]
+
+
+class WorldParams(BaseModel):
+    """The smoke world's generator (``revis.world.smoke``); the control world differs only in placement."""
+
+    model_config = STRICT
+    seed: Seed = 0
+    source_cameras: int = Field(ge=1, le=50)
+    source_frames: int = Field(ge=2, le=500)  # per camera
+    target_cameras: int = Field(ge=1, le=500)  # the target train pool's cameras
+    target_frames: int = Field(ge=2, le=500)
+    test_cameras: int = Field(ge=1, le=200)  # held-out target cameras
+    test_frames: int = Field(ge=2, le=500)
+    negative_fraction: float = Field(0.4, ge=0, le=0.9)
+    parts: IntRange = [2, 4]  # parts (fragment boxes) per plume
+    second_plume: float = Field(0.15, ge=0, le=1)
+    clouds: float = Field(0.8, ge=0, le=5)  # mean look-alike clouds per frame
+    overrun: float = Field(0.3, ge=0, le=1)  # chance that a border-touching merged box runs past the border
+
+    @model_validator(mode="after")
+    def _sizes(self) -> WorldParams:
+        if self.parts[0] < 1 or self.parts[1] > 8:
+            raise ValueError(f"parts must lie in [1, 8], got {self.parts}")
+        frames = self.source_cameras * self.source_frames + self.target_cameras * self.target_frames
+        if frames + self.test_cameras * self.test_frames > 20_000:
+            raise ValueError(f"{frames} frames: the mini world is bounded at 20000 images (use real data beyond)")
+        return self
+
+
+class DataParams(BaseModel):
+    """The real release (paper scale): LADA's label files and the HPWREN FIgLib images, read from local paths.
+
+    All three null (default): the arms train on the smoke world. ``release_labels`` alone:
+    only the label-policy statistics of the real files are computed.
+    """
+
+    model_config = STRICT
+    release_labels: DataPath = None  # folder holding hpwren_source.json, target_label_1.0%.json, ... (BloomBerry/LADA)
+    release_images: DataPath = None  # the local HPWREN-FIgLib-Data folder: <camera-folder>/<file>.jpg
+    release_unlabeled: DataPath = None  # a COCO file listing the unlabeled target train images (no labels needed)
+    max_overrun: float = Field(8.0, ge=0, le=1000)  # px a box may run past the border before it is an error
+
+    @model_validator(mode="after")
+    def _complete(self) -> DataParams:
+        if (self.release_images is None) != (self.release_unlabeled is None):
+            raise ValueError("release_images and release_unlabeled go together (training on the real release)")
+        if self.release_images is not None and self.release_labels is None:
+            raise ValueError("release_images needs release_labels (the label files)")
+        return self
+
+
+class ScheduleParams(BaseModel):
+    """Every arm: ``pretrain_steps`` on source labels from scratch, then ``steps`` of adaptation (equal steps)."""
+
+    model_config = STRICT
+    pretrain_steps: int = Field(ge=0, le=1_000_000)  # source pretraining (shared by the arms of a world and policy)
+    pretrain_per_seed: bool = False  # true: one pretraining per seed (whole chain); false: one for all seeds
+    pretrain_seed: Seed = 0  # the shared pretraining's seed
+    steps: int = Field(ge=1, le=1_000_000)  # adaptation steps of every arm
+    burn_in: int = Field(ge=0, le=1_000_000)  # supervised adaptation steps before the arm's method
+    batch: int = Field(ge=1, le=512)  # labeled images per step
+    unlabeled_batch: int = Field(ge=1, le=512)
+    lr: float = Field(gt=0, le=1)  # AdamW, source pretraining
+    adapt_lr: float = Field(gt=0, le=1)  # AdamW, adaptation (a fresh optimiser)
+    warmup: int = Field(ge=0, le=1_000_000)  # adaptation steps of linear learning-rate warm-up
+    weight_decay: float = Field(ge=0, le=1)
+    target_share: float | None = Field(ge=0, le=1)  # labeled target share of a mixed batch; null: uniform
+    log_every: int = Field(10, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _burn_in(self) -> ScheduleParams:
+        if self.burn_in > self.steps:
+            raise ValueError(f"burn_in ({self.burn_in}) exceeds steps ({self.steps})")
+        return self
+
+
+class DetectorParams(BaseModel):
+    model_config = STRICT
+    model: str = Field(pattern=r"^yolov8[nsmlx]\.yaml$")  # built from its yaml, no pretrained weights
+    imgsz: int = Field(ge=32, le=2048, multiple_of=32)
+    coord_layers: list[int] = Field(min_length=1)  # layers of the DetectionModel that get x/y channels
+    coord_with_r: bool = False
+
+    @model_validator(mode="after")
+    def _layers(self) -> DetectorParams:
+        # YOLOv8: 0-9 backbone, 10-21 neck; Concat (11, 14, 17, 20) and Upsample (10, 13) have no convolution
+        bad = [i for i in self.coord_layers if i < 0 or i > 21 or i in (10, 11, 13, 14, 17, 20)]
+        if bad or len(set(self.coord_layers)) != len(self.coord_layers):
+            raise ValueError(f"coord_layers {self.coord_layers}: use distinct convolution layers of 0-21, not {bad}")
+        return self
+
+
+class TeacherParams(BaseModel):
+    """Mean teacher (typical Unbiased-Teacher values in the defaults; LADA's own values are unverified)."""
+
+    model_config = STRICT
+    tau: float = Field(0.7, ge=0, le=1)  # pseudo-label score threshold after NMS
+    lambda_u: float = Field(4.0, ge=0, le=1000)  # weight of the loss on pseudo-labels
+    alpha: float = Field(0.9996, gt=0, lt=1)  # EMA rate of the teacher
+    nms_iou: float = Field(0.5, gt=0, le=1)
+    max_pseudo: int = Field(20, ge=1, le=1000)
+    unsup_loss: Literal["cls", "all"] = "cls"
+
+
+class TrainParams(BaseModel):
+    model_config = STRICT
+    arms: list[ArmName] = Field(min_length=1)
+    seeds: list[Seed] = Field(min_length=1)
+    workers: int = Field(ge=1, le=64)  # chains trained at once, one process (one CPU thread) each
+    device: Device = "cpu"
+    schedule: ScheduleParams
+    detector: DetectorParams
+    teacher: TeacherParams = TeacherParams()
+
+    @model_validator(mode="after")
+    def _unique(self) -> TrainParams:
+        if len(set(self.arms)) != len(self.arms) or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("arms and seeds must not repeat")
+        return self
+
+
+class EvaluateParams(BaseModel):
+    model_config = STRICT
+    picture_seed: Seed = 0  # whose predictions the picture shows
+    picture_images: int = Field(6, ge=1, le=32)
+    adapted_arm: ArmName = "teacher_student_coordconv_1"  # the adapted detector shown against source-only
+
+
+class Params(BaseModel):
+    model_config = STRICT
+    world: WorldParams
+    data: DataParams = DataParams()
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
