@@ -150,6 +150,7 @@ def _train(seed: int, expl: float):
     return model, train_concept_classifier(model, x, y, config, seed, masks=masks, progress=False)
 
 
+@pytest.mark.integration  # trains two heads for tens of seconds
 def test_training_with_concept_supervision_reduces_the_explanation_loss_and_tracks_slot_drift():
     (model, history), (again, _) = _train(0, 5.0), _train(0, 5.0)
     assert all(torch.equal(p, q) for p, q in zip(model.state_dict().values(), again.state_dict().values()))

@@ -68,6 +68,7 @@ def test_local_overrides_apply_to_local_env_only(project):
     assert local["baseline"]["lr"] == base["baseline"]["lr"]  # the rest still comes from params.yaml
 
 
+@pytest.mark.integration  # two KedroSession runs in a project copy
 def test_a_value_changed_in_params_yaml_reaches_the_node(project, kedro_run):
     kedro_run(project, "world")
     for epochs in (2, 3):

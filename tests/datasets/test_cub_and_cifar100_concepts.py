@@ -110,9 +110,11 @@ def test_cifar100_superclasses_with_fine_classes_as_concepts(tmp_path):
 
 
 def test_the_biice_pipeline_reads_cub_with_rules_from_attribute_frequencies(tmp_path):
-    from revis.pipelines.biice.nodes import load_concept_data
+    from revis.concepts.data import load_concept_data
+    from revis.pipelines.biice.params import DataParams
 
     root = write_tiny_cub(tmp_path)
-    loaded = load_concept_data({}, {"dataset": "cub", "root": str(root), "image_size": 16, "rule_min_frequency": 0.5})
+    data = DataParams.model_validate({"dataset": "cub", "root": str(root), "image_size": 16, "rule_min_frequency": 0.5})
+    loaded = load_concept_data(None, data.dataset, data.root, data.image_size, data.rule_min_frequency)
     assert loaded.source == "cub" and len(loaded.train) == 4 and len(loaded.test) == 2
     assert 0 in loaded.rules[0] and 3 in loaded.rules[0]  # class 0's two training birds show attributes 1 and 4

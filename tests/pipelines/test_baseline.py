@@ -37,7 +37,14 @@ def test_train_and_evaluate_in_memory(run_in_memory, tiny_params, tiny_world):
     }
     out = run_in_memory("baseline", {"world.shapes": shapes, "world.digits": digits}, params)
     metrics = out["baseline.metrics"]
-    assert set(out) == {"baseline.models", "baseline.histories", "baseline.metrics", "baseline.plot_training_curves"}
+    assert set(out) == {
+        "baseline.models",
+        "baseline.histories",
+        "baseline.metrics",
+        "baseline.plot_training_curves",
+        "baseline.curve_train_loss",
+        "baseline.curve_train_accuracy",
+    }
     for name in ("shapes", "digits"):
         accuracy = metrics[name]["test_accuracy"]
         assert accuracy["n"] == 2 and accuracy["seeds"] == [0, 1] and len(accuracy["values"]) == 2

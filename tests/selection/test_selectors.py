@@ -137,6 +137,7 @@ def test_shared_accounting_counts_a_pick_for_its_other_classes():
     assert 1 <= per_class[1] <= 5  # class 1 has selected nothing yet: the densest cluster C
 
 
+@pytest.mark.integration  # apricot's numba compilation takes ~10 s
 def test_single_class_csod_is_apricot_graph_cut():
     rng = np.random.default_rng(0)
     features = np.abs(rng.normal(size=(80, 12))).astype(np.float32)

@@ -60,6 +60,7 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     assert state["epoch"] == 2 and torch.equal(fresh(torch.ones(1, 1, 8, 8)), net(torch.ones(1, 1, 8, 8)))
 
 
+@pytest.mark.integration  # two torchrun processes
 def test_ddp_under_torchrun_with_two_processes(tmp_path):
     save_imagesets_npz(tmp_path / "digits.npz", sklearn_digits(0.3, seed=0))
     cmd = [

@@ -20,6 +20,7 @@ _WHERE = {
     "ImageSetsDataset": "images",
     "CifarFolderDataset": "images",
     "VocFolderDataset": "voc",
+    "SmokeWorldDataset": "smoke",
 }
 __all__ = sorted(_WHERE)
 

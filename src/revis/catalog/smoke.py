@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.io import DatasetError
 
-from revis.catalog.datasets import _FileDataset
+from revis.catalog.base import FileDataset as _FileDataset
 from revis.world.smoke import SmokeWorld, SmokeWorldFolder, read_smoke_world, write_smoke_world
 
 
