@@ -25,7 +25,7 @@ def _env(root, **extra):
     return {**env, "PATH": path, "REVIS_MLFLOW_DB": str(root.parent / "mlflow.db"), **extra}
 
 
-def dvc(root, *args, check=True, timeout=1800):
+def dvc(root, *args, check=True, timeout=900):
     result = subprocess.run(
         [str(BIN / "dvc"), *args],
         cwd=root,
@@ -50,8 +50,11 @@ def dvc_project(git_dvc_project):
     return root
 
 
-def changed_stages(root) -> set[str]:
-    status = json.loads(dvc(root, "status", "--json").stdout or "{}")
+CHAIN = "baseline-evaluate"  # check-params -> world-ingest -> baseline-train -> baseline-evaluate
+
+
+def changed_stages(root, *targets: str) -> set[str]:
+    status = json.loads(dvc(root, "status", "--json", "--with-deps", *targets).stdout or "{}")
     return set(status) - {"check-params"}  # always changed by design
 
 
@@ -61,15 +64,16 @@ def touch_module(root, relative: str) -> None:
 
 
 def test_incremental_repro_precise_invalidation_and_dvc_exp_params(dvc_project):
+    # one chain end to end (every paper's stages at tiny sizes would take most of CI's hour; the
+    # generated deps of every stage are checked in tests/test_dvc_stages.py)
     root = dvc_project
-    first = dvc(root, "repro")  # a fresh shell: dvc's own path, nothing activated
-    every_stage = set(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])  # every paper's, at tiny sizes
-    assert {"check-params", "world-ingest", "baseline-train", "baseline-evaluate", "scoreboard-report"} <= every_stage
-    assert ran_stages(first.stdout) == every_stage
-    assert changed_stages(root) == set()
+    first = dvc(root, "repro", CHAIN)  # a fresh shell: dvc's own path, nothing activated
+    chain = {"check-params", "world-ingest", "baseline-train", "baseline-evaluate"}
+    assert ran_stages(first.stdout) == chain
+    assert changed_stages(root, CHAIN) == set()
 
     started = time.perf_counter()
-    noop = dvc(root, "repro")
+    noop = dvc(root, "repro", CHAIN)
     elapsed = time.perf_counter() - started
     assert ran_stages(noop.stdout) == {"check-params"}  # only the always-changed validation
     print(f"no-op dvc repro: {elapsed:.2f} s")
@@ -78,23 +82,22 @@ def test_incremental_repro_precise_invalidation_and_dvc_exp_params(dvc_project):
     # module reruns every stage that imports it, and nothing else
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     touch_module(root, "src/revis/pipelines/baseline/nodes_evaluate.py")
-    assert changed_stages(root) == {"baseline-evaluate"}
+    assert changed_stages(root, CHAIN) == {"baseline-evaluate"}
     touch_module(root, "src/revis/training/trainer.py")
     importers = {name for name, stage in stages.items() if "src/revis/training/trainer.py" in stage.get("deps", [])}
-    assert {"baseline-train", "baseline-evaluate"} <= importers
-    assert changed_stages(root) == importers
-    dvc(root, "repro")
-    assert changed_stages(root) == set()
+    assert {"baseline-train", "baseline-evaluate"} <= importers and "world-ingest" not in importers
+    assert changed_stages(root, CHAIN) == importers & chain
+    dvc(root, "repro", CHAIN)
+    assert changed_stages(root, CHAIN) == set()
 
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["baseline"]["lr"] = 0.05
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    changed = dvc(root, "repro")
+    changed = dvc(root, "repro", CHAIN)
     ran = ran_stages(changed.stdout)
-    assert {"baseline-train", "baseline-evaluate"} <= ran and "world-ingest" not in ran
-    assert ran <= {"check-params", "baseline-train", "baseline-evaluate", "scoreboard-report"}
+    assert ran == {"check-params", "baseline-train", "baseline-evaluate"}
 
-    dvc(root, "exp", "run", "-S", "baseline.epochs=2")
+    dvc(root, "exp", "run", "-S", "baseline.epochs=2", CHAIN)
     histories = json.loads((root / "data/06_models/baseline/histories.json").read_text())
     assert {len(h["loss"]) for h in histories.values()} == {2}  # the node saw the -S value
 
@@ -120,7 +123,7 @@ def test_bad_parameters_cost_nothing_even_when_no_stage_would_rerun(dvc_project)
         assert result.returncode != 0 and "unknown parameter" in result.stdout + result.stderr
 
     (root / "params.yaml").write_text(clean)
-    exp = dvc(root, "exp", "run", "-S", "+baseline.dropout=0.5", check=False)
+    exp = dvc(root, "exp", "run", "-S", "+baseline.dropout=0.5", CHAIN, check=False)
     assert exp.returncode != 0 and "'baseline.dropout': unknown parameter" in exp.stdout + exp.stderr
     assert "git checkout -- params.yaml" in exp.stdout + exp.stderr
 
@@ -150,6 +153,6 @@ def test_killed_stage_leaves_nothing_half_written(dvc_project):
         data = read_voc_folder(voc)
         assert len(list((voc / "JPEGImages").iterdir())) == len(data.records)
     assert not (root / "reports/world/metrics.json").exists()
-    dvc(root, "repro")
-    assert dvc(root, "status").stdout.strip() == "Data and pipelines are up to date."
+    dvc(root, "repro", "world-ingest")
+    assert changed_stages(root, "world-ingest") == set()
     assert not [p for p in (root / "data/01_raw").rglob(".*tmp-*")]  # stale temporaries were cleaned up
