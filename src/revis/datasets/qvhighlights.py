@@ -263,12 +263,15 @@ class QvhCorpus:
         source = self.frame_source(vid)
         if source.suffix == ".npy":
             try:
-                array = np.load(source, allow_pickle=False)
+                # memory-mapped: a caller that indexes a few clips reads only those from disk
+                array = np.load(source, allow_pickle=False, mmap_mode="r")
             except (OSError, ValueError) as exc:
                 raise DataError(f"cannot read frames {source}: {exc}") from exc
             if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
                 raise DataError(f"{source}: frames must be uint8 (clips, H, W, 3), got {array.dtype} {array.shape}")
-            return array if image_size is None or array.shape[1] == image_size else _resize(list(array), image_size)
+            if image_size is None or array.shape[1] == image_size:
+                return array
+            return _resize([np.asarray(frame) for frame in array], image_size)
         from PIL import Image
 
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -35,6 +35,7 @@ length (beyond a tolerance, default 0), non-finite scores and malformed windows 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -144,11 +145,11 @@ def validate_submission(
     qids = [d.get("qid") if isinstance(d, Mapping) else None for d in submission]
     if any(q is None for q in qids):
         raise SubmissionError("every prediction needs a 'qid'")
-    duplicates = sorted({q for q in qids if qids.count(q) > 1}, key=str)
+    duplicates = sorted((q for q, n in Counter(qids).items() if n > 1), key=str)
     if duplicates:
         raise SubmissionError(f"duplicate qids in the submission: {duplicates[:10]}")
     truth_qids = [_field(r, "qid") for r in ground_truth]
-    truth_duplicates = sorted({q for q in truth_qids if truth_qids.count(q) > 1}, key=str)
+    truth_duplicates = sorted((q for q, n in Counter(truth_qids).items() if n > 1), key=str)
     if truth_duplicates:
         raise SubmissionError(f"duplicate qids in the ground truth: {truth_duplicates[:10]}")
     predicted, truth = set(qids), set(truth_qids)
@@ -189,52 +190,73 @@ def validate_submission(
 # --------------------------------------------------------------------------- highlight detection
 
 
-def average_precision(y_true: Sequence[float], y_score: Sequence[float]) -> float:
-    """The official ``get_ap`` (interpolated, every distinct recall level weighted equally), in [0, 1].
+def average_precisions(y_true: np.ndarray, y_score: Sequence[float]) -> np.ndarray:
+    """The official ``get_ap`` of one score list against each 0/1 column of ``y_true`` (T, C): (C,) in [0, 1].
 
-    Equal to: ``precision, recall, _ = sklearn.metrics.precision_recall_curve(y_true, y_score)``;
-    running maximum of precision from index 0; mean of precision where recall changes.
+    Per column, equal to: ``precision, recall, _ = sklearn.metrics.precision_recall_curve(y, score)``;
+    running maximum of precision from index 0; mean of precision where recall changes. A column
+    without positives has AP 0, a column of positives only AP 1 (as ``get_ap``).
     """
     truth = np.asarray(y_true, dtype=float)
+    truth = truth[:, None] if truth.ndim == 1 else truth
     score = np.asarray(y_score, dtype=float)
-    if truth.shape != score.shape or truth.ndim != 1:
-        raise ValueError(f"labels and scores must be flat and of equal length, got {truth.shape} and {score.shape}")
-    values = set(truth.tolist())
-    if len(values) == 1:
-        return 0.0 if truth[0] == 0 else 1.0
-    if values != {0.0, 1.0}:
-        raise ValueError(f"labels must be 0/1, got values {sorted(values)}")
+    if truth.ndim != 2 or score.ndim != 1 or truth.shape[0] != score.shape[0]:
+        raise ValueError(f"labels (T, C) and scores (T,) must agree, got {truth.shape} and {score.shape}")
+    if ((truth != 0) & (truth != 1)).any():
+        raise ValueError(f"labels must be 0/1, got values {sorted(set(truth.ravel().tolist()))}")
+    positives = truth.sum(0)
+    out = np.where(positives == truth.shape[0], 1.0, 0.0)  # constant columns: all 1 -> 1, all 0 -> 0
+    mixed = (positives > 0) & (positives < truth.shape[0])
+    if not mixed.any():
+        return out
     # scikit-learn's binary curve: scores in decreasing order, one point per distinct score
     order = np.argsort(score, kind="mergesort")[::-1]
-    sorted_score, sorted_truth = score[order], truth[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_score)), sorted_truth.size - 1]
-    tps = np.cumsum(sorted_truth)[last_of_tie]
-    fps = 1 + last_of_tie - tps
+    sorted_score, sorted_truth = score[order], truth[order][:, mixed]
+    last_of_tie = np.append(np.flatnonzero(np.diff(sorted_score)), score.size - 1)
+    tps = np.cumsum(sorted_truth, axis=0)[last_of_tie]
+    fps = 1 + last_of_tie[:, None] - tps
     precision = tps / (tps + fps)
     recall = tps / tps[-1]
     # precision_recall_curve's order: lowest threshold first, then the (precision 1, recall 0) end point
-    precision = np.r_[precision[::-1], 1.0]
-    recall = np.r_[recall[::-1], 0.0].astype(np.float32)
-    precision = np.maximum.accumulate(precision)
-    changes = np.flatnonzero(np.diff(recall))
-    return float(np.mean(precision[changes]))
+    ones = np.ones((1, precision.shape[1]))
+    precision = np.maximum.accumulate(np.concatenate([precision[::-1], ones]), axis=0)
+    recall = np.concatenate([recall[::-1], 0 * ones]).astype(np.float32)
+    changes = np.diff(recall, axis=0) != 0
+    out[mixed] = (precision[:-1] * changes).sum(0) / changes.sum(0)
+    return out
+
+
+def average_precision(y_true: Sequence[float], y_score: Sequence[float]) -> float:
+    """The official ``get_ap`` (interpolated, every distinct recall level weighted equally), in [0, 1]."""
+    return float(average_precisions(np.asarray(y_true, dtype=float), y_score)[0])
 
 
 def _fit_length(scores: np.ndarray, clips: int) -> np.ndarray:
     """Truncate or zero-pad predicted scores to the ground truth's clip count (official behaviour)."""
     if scores.size >= clips:
         return scores[:clips]
-    return np.r_[scores, np.zeros(clips - scores.size)]
+    return np.concatenate([scores, np.zeros(clips - scores.size)])
+
+
+def query_highlight_levels(truth: np.ndarray, scores: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+    """One query at every level: ``{level: (AP per annotator in [0, 1], HIT@1 0 or 1)}``."""
+    scores = np.asarray(scores, dtype=float)
+    fitted = _fit_length(scores, truth.shape[0])
+    levels = list(SALIENCY_LEVELS.items())
+    binary = np.concatenate([(truth >= minimum).astype(float) for _, minimum in levels], axis=1)
+    aps = average_precisions(binary, fitted).reshape(len(levels), truth.shape[1])
+    top = int(np.argmax(scores))
+    out = {}
+    for i, (name, minimum) in enumerate(levels):
+        hit = float((truth[top] >= minimum).any()) if top < truth.shape[0] else 0.0
+        out[name] = (aps[i], hit)
+    return out
 
 
 def query_highlight_scores(truth: np.ndarray, scores: np.ndarray, min_score: int) -> tuple[np.ndarray, float]:
     """One query at one level: AP per annotator column (in [0, 1]) and HIT@1 (0 or 1)."""
-    binary = (truth >= min_score).astype(float)
-    fitted = _fit_length(np.asarray(scores, dtype=float), binary.shape[0])
-    aps = np.array([average_precision(binary[:, a], fitted) for a in range(binary.shape[1])])
-    top = int(np.argmax(scores))
-    hit = float(binary[top].max()) if top < binary.shape[0] else 0.0
-    return aps, hit
+    name = next(n for n, m in SALIENCY_LEVELS.items() if m == min_score)
+    return query_highlight_levels(truth, scores)[name]
 
 
 def eval_highlight(
@@ -242,16 +264,12 @@ def eval_highlight(
 ) -> dict[str, dict[str, float]]:
     """``{"HL-min-Fair": {"HL-mAP", "HL-Hit1"}, ...}`` in percent (inputs already validated)."""
     truth = {_field(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
+    per_query = [query_highlight_levels(truth[d["qid"]], d["pred_saliency_scores"]) for d in submission]
     results: dict[str, dict[str, float]] = {}
-    for name, min_score in SALIENCY_LEVELS.items():
-        aps, hits = [], []
-        for d in submission:
-            ap, hit = query_highlight_scores(truth[d["qid"]], np.asarray(d["pred_saliency_scores"]), min_score)
-            aps.append(ap)
-            hits.append(hit)
+    for name in SALIENCY_LEVELS:
         results[f"HL-min-{name}"] = {
-            "HL-mAP": 100.0 * float(np.mean(np.concatenate(aps))),
-            "HL-Hit1": 100.0 * float(np.mean(hits)),
+            "HL-mAP": 100.0 * float(np.mean(np.concatenate([q[name][0] for q in per_query]))),
+            "HL-Hit1": 100.0 * float(np.mean([q[name][1] for q in per_query])),
         }
     return results
 
@@ -266,7 +284,7 @@ def per_query_highlight(
     truth = {_field(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
     out = {}
     for d in submission:
-        ap, hit = query_highlight_scores(truth[d["qid"]], np.asarray(d["pred_saliency_scores"]), SALIENCY_LEVELS[level])
+        ap, hit = query_highlight_levels(truth[d["qid"]], np.asarray(d["pred_saliency_scores"]))[level]
         out[d["qid"]] = {"ap": float(ap.mean()), "hit1": hit}
     return out
 
@@ -426,3 +444,41 @@ def official_rounding(results: Any) -> Any:
     if isinstance(results, float) and math.isfinite(results):
         return float(f"{results:.2f}")
     return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m revis.highlights.evaluation --submission_path P --gt_path G --save_path S`` (the official CLI)."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="QVHighlights moment retrieval and highlight detection metrics")
+    parser.add_argument("--submission_path", required=True, help="predictions, one JSON object per line")
+    parser.add_argument("--gt_path", required=True, help="a highlight_*_release.jsonl file with labels")
+    parser.add_argument("--save_path", help="where to write the metrics JSON (default: print only)")
+    parser.add_argument("--length_tolerance", type=int, default=0, help="allowed clip-count difference")
+    parser.add_argument("--not_match_number", action="store_true", help="score only the qids in both files")
+    args = parser.parse_args(argv)
+    from revis.datasets.qvhighlights import read_jsonl
+
+    lines = Path(args.submission_path).read_text().splitlines()
+    submission = [json.loads(line) for line in lines if line.strip()]
+    try:
+        results = eval_submission(
+            submission,
+            read_jsonl(args.gt_path),
+            length_tolerance=args.length_tolerance,
+            match_number=not args.not_match_number,
+        )
+    except SubmissionError as exc:
+        print(f"error: {exc}")
+        return 2
+    text = json.dumps(official_rounding(results), indent=4)
+    print(text)
+    if args.save_path:
+        Path(args.save_path).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from revis.curves import log_curve
 from revis.datasets.qvhighlights import QvhQuery
 from revis.vl.checkpoint import encoder_checkpoint, load_encoder, trainable_names
-from revis.vl.encoder import DualEncoder, cached_prefix, frozen_prefix_blocks, set_trainable
+from revis.vl.encoder import DualEncoder, cached_prefix, embed_texts_sharing_prefix, frozen_prefix_blocks, set_trainable
 from revis.vl.towers import State, Tower
 
 NORMALISATIONS = ("mean_div4", "mean_minmax", "mean_div4_signed")
@@ -146,28 +146,59 @@ def score_queries(
     frames: Mapping[str, np.ndarray] | FrameSource,
     queries: Sequence[QvhQuery],
     clip_length: float = 2.0,
-    batch_size: int = 256,
+    batch_size: int = 512,
 ) -> dict[int, np.ndarray]:
-    """Cosine of every clip of each query's video with the query: ``{qid: (clips,) scores}``.
+    """Cosine of every clip of each query's video with the query: ``{qid: (clips,) scores}``."""
+    return score_with_encoders({"encoder": encoder}, frames, queries, clip_length, batch_size)["encoder"]
 
-    A video with fewer frames than the evaluation counts clips (real data, off by one) repeats
-    its last frame's score; extra frames are dropped.
+
+def score_with_encoders(
+    encoders: Mapping[str, DualEncoder],
+    frames: Mapping[str, np.ndarray] | FrameSource,
+    queries: Sequence[QvhQuery],
+    clip_length: float = 2.0,
+    batch_size: int = 512,
+    max_frames: int = 8192,
+) -> dict[str, dict[int, np.ndarray]]:
+    """``score_queries`` for several encoders: frames read once, text blocks the encoders share run once.
+
+    Frames are embedded in large batches over chunks of videos (one pass per video would be
+    dominated by call overhead on a CPU; all videos at once would not fit in memory on real data). A video with fewer frames than the evaluation counts clips (real data,
+    off by one) repeats its last frame's score; extra frames are dropped.
     """
-    text_z = encoder.embed_texts([q.query for q in queries], batch_size)
+    names = list(encoders)
+    text_z = dict(zip(names, embed_texts_sharing_prefix([encoders[n] for n in names], [q.query for q in queries])))
     by_vid: dict[str, list[int]] = {}
     for i, q in enumerate(queries):
         by_vid.setdefault(q.vid, []).append(i)
-    out: dict[int, np.ndarray] = {}
-    for vid, members in by_vid.items():
-        image_z = encoder.embed_images(_frames_of(frames, vid), batch_size)
-        similarity = (image_z @ text_z[members].T).numpy().astype(float)
-        for column, i in enumerate(members):
-            q = queries[i]
-            clips = q.num_clips(clip_length)
-            scores = similarity[:clips, column]
-            if len(scores) < clips:
-                scores = np.r_[scores, np.full(clips - len(scores), scores[-1])]
-            out[q.qid] = scores
+    out: dict[str, dict[int, np.ndarray]] = {name: {} for name in names}
+    chunk: list[tuple[str, np.ndarray]] = []
+    held = 0
+
+    def flush() -> None:
+        starts = np.cumsum([0] + [len(f) for _, f in chunk])
+        everything = np.concatenate([f for _, f in chunk])
+        for name in names:
+            image_z = encoders[name].embed_images(everything, batch_size)
+            for v, (vid, _) in enumerate(chunk):
+                for i in by_vid[vid]:
+                    q = queries[i]
+                    similarity = (image_z[starts[v] : starts[v + 1]] @ text_z[name][i]).numpy().astype(float)
+                    clips = q.num_clips(clip_length)
+                    scores = similarity[:clips]
+                    if len(scores) < clips:
+                        scores = np.concatenate([scores, np.full(clips - len(scores), scores[-1])])
+                    out[name][q.qid] = scores
+
+    for vid in by_vid:  # videos in chunks of about max_frames frames: real videos do not all fit in memory
+        frames_of_vid = np.asarray(_frames_of(frames, vid))
+        chunk.append((vid, frames_of_vid))
+        held += len(frames_of_vid)
+        if held >= max_frames:
+            flush()
+            chunk, held = [], 0
+    if chunk:
+        flush()
     return out
 
 

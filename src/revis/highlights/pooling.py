@@ -16,7 +16,7 @@ def pool_scores(scores: np.ndarray, w: int) -> np.ndarray:
         raise ValueError(f"pooling window w must be >= 0, got {w}")
     if w == 0 or scores.size == 0:
         return scores.copy()
-    sums = np.r_[0.0, np.cumsum(scores)]
+    sums = np.concatenate([[0.0], np.cumsum(scores)])
     index = np.arange(scores.size)
     low = np.clip(index - w, 0, scores.size)
     high = np.clip(index + w + 1, 0, scores.size)

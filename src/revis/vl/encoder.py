@@ -117,3 +117,44 @@ def cached_prefix(tower: Tower, inputs: Sequence[object] | np.ndarray, stop: int
     finally:
         tower.train(was_training)
     return concat_states(states)
+
+
+def _shared_depth(reference: Tower, tower: Tower) -> int:
+    """How many leading blocks of ``tower`` hold exactly the same weights as ``reference``'s."""
+    if type(reference) is not type(tower):
+        return 0
+    depth = 0
+    for a, b in zip(reference.blocks(), tower.blocks()):
+        if len(a.parameters) != len(b.parameters) or not all(
+            torch.equal(x, y) for x, y in zip(a.parameters, b.parameters)
+        ):
+            break
+        depth += 1
+    return depth
+
+
+@torch.no_grad()
+def embed_texts_sharing_prefix(encoders: Sequence[DualEncoder], texts: Sequence[str]) -> list[torch.Tensor]:
+    """``[e.embed_texts(texts) for e in encoders]``, computing blocks that the encoders share only once.
+
+    Encoders fine-tuned from one text backbone (zero-shot, last-k tuned) keep its first blocks
+    unchanged; those are run once for all of them (exact: the weights are equal, checked).
+    """
+    texts = list(texts)
+    reference = encoders[0].text
+    depths = [_shared_depth(reference, e.text) for e in encoders]
+    sharing = [d for d in depths if d > 0]
+    start = min(sharing) if sharing else 0
+    prefix = cached_prefix(reference, texts, start) if start else None
+    out = []
+    for encoder, depth in zip(encoders, depths):
+        if prefix is not None and depth >= start:
+            was_training = encoder.training
+            encoder.eval()
+            tower = encoder.text
+            z = tower.project(tower.pool(tower.run(prefix.to(encoder.device), start)))
+            encoder.train(was_training)
+            out.append(nn.functional.normalize(z, dim=-1).cpu())
+        else:
+            out.append(encoder.embed_texts(texts))
+    return out

@@ -42,7 +42,8 @@ def pretraining_figure(histories: dict[str, dict[str, list[float]]], title: str)
         temp_axis.plot(history["temperature"], label=name, lw=1)
     loss_axis.set(xlabel="step", ylabel="symmetric InfoNCE", title="loss")
     temp_axis.set(xlabel="step", ylabel="temperature", title="learned temperature")
-    loss_axis.legend(fontsize=8)
+    if histories:
+        loss_axis.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -29,13 +29,14 @@ folder: the three ``highlight_*_release.jsonl`` files, ``videos/<vid>.npy`` and 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from revis.datasets.qvhighlights import CLIP_LENGTH, QvhQuery
-from revis.world.draw import place_without_overlap, shape_mask, smooth_background, stripe_pattern
+from revis.world.draw import place_without_overlap, smooth_background, stripe_pattern
 
 ATTRIBUTES = ("count", "colour", "texture", "shape", "motion")
 VALUES: dict[str, tuple[Any, ...]] = {
@@ -333,8 +334,41 @@ def visibility_profile(length: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(bump + rng.normal(0, 0.04, size=length), 0.15, 1.0)
 
 
-def _blend(frame: np.ndarray, mask: np.ndarray, pixels: np.ndarray, alpha: float) -> None:
-    frame[mask] = alpha * pixels[mask] + (1 - alpha) * frame[mask]
+@functools.lru_cache(maxsize=4)
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    return ys, xs
+
+
+def shape_masks(
+    shape: str, size: int, cy: np.ndarray, cx: np.ndarray, radius: np.ndarray, angle: np.ndarray
+) -> np.ndarray:
+    """(n, size, size) boolean masks of one shape at n placements: ``revis.world.draw.shape_mask``, vectorised."""
+    ys, xs = _grid(size)
+    cy, cx, radius, angle = (np.asarray(a, dtype=np.float32)[:, None, None] for a in (cy, cx, radius, angle))
+    dy, dx = ys - cy, xs - cx
+    cos, sin = np.cos(angle), np.sin(angle)
+    u, v = cos * dx + sin * dy, -sin * dx + cos * dy
+    if shape == "circle":
+        return dx**2 + dy**2 <= radius**2
+    if shape == "square":
+        half = radius * 0.82
+        return (np.abs(u) <= half) & (np.abs(v) <= half)
+    if shape == "triangle":
+        inside = np.ones(u.shape, dtype=bool)
+        for theta in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3):
+            inside &= u * np.float32(np.cos(theta)) + v * np.float32(np.sin(theta)) <= radius * 0.5
+        return inside
+    if shape == "cross":
+        arm = radius * 0.32
+        return ((np.abs(u) <= arm) & (np.abs(v) <= radius)) | ((np.abs(v) <= arm) & (np.abs(u) <= radius))
+    if shape == "ring":
+        d2 = dx**2 + dy**2
+        return (d2 <= radius**2) & (d2 >= (radius * 0.55) ** 2)
+    raise ValueError(f"unknown shape {shape!r}")
+
+
+GHOSTS = ((2.2, 0.15), (1.1, 0.35))  # trail behind a moving object: (offset in radii, opacity)
 
 
 def render(spec: VideoSpec, image_size: int, noise: float, rng: np.random.Generator) -> RenderedVideo:
@@ -353,27 +387,40 @@ def render(spec: VideoSpec, image_size: int, noise: float, rng: np.random.Genera
         while centres is None:  # three small objects fit within a few tries
             centres = place_without_overlap(rng, radii, s, s, gap=1.5 * scale)
         angles = rng.uniform(-0.3, 0.3, size=event.count)
-        tints = rng.normal(0, 10, size=(event.count, 3))
+        paints = []
+        for tint in rng.normal(0, 10, size=(event.count, 3)):
+            colour = np.clip(np.array(COLOUR_RGB[event.colour], dtype=np.float32) + tint, 0, 255)
+            pixels = np.broadcast_to(colour, (s, s, 3)).copy()
+            if event.texture == "striped":
+                lines = stripe_pattern(s, s, period=max(2, round(4 * scale)), phase=int(rng.integers(0, 4)))
+                pixels[lines] = pixels[lines] * 0.3 + 255 * 0.7
+            paints.append(pixels)
         direction = np.array(DIRECTIONS[event.motion])
-        speed = 1.4 * scale
         profile = visibility_profile(segment.length, rng)
-        for k, clip in enumerate(segment.clips):
-            alpha = float(profile[k])
-            visibility[clip] = alpha
-            offset = direction * speed * (k - (segment.length - 1) / 2)
+        visibility[segment.start : segment.start + segment.length] = profile
+        # every (clip, object, layer) placement of the segment at once; layers: trail ghosts, then the object
+        layers = [*(GHOSTS if event.motion != "still" else ()), (0.0, 1.0)]
+        k = np.arange(segment.length)[:, None, None]
+        offset = 1.4 * scale * (k - (segment.length - 1) / 2)
+        radius = np.array(radii)[None, :, None] * (0.65 + 0.35 * profile[:, None, None])  # faint = smaller too
+        back = np.array([g for g, _ in layers])[None, None, :] * radius
+        cy = np.array([c[0] for c in centres])[None, :, None] + direction[0] * (offset - back)
+        cx = np.array([c[1] for c in centres])[None, :, None] + direction[1] * (offset - back)
+        shape_of = (segment.length, event.count, len(layers))
+        masks = shape_masks(
+            event.shape,
+            s,
+            cy.ravel(),
+            cx.ravel(),
+            np.broadcast_to(radius, shape_of).ravel(),
+            np.broadcast_to(angles[None, :, None], shape_of).ravel(),
+        ).reshape(*shape_of, s, s)
+        for k_index, clip in enumerate(segment.clips):
             frame = frames[clip]
-            for full_radius, (cy, cx), angle, tint in zip(radii, centres, angles, tints):
-                radius = full_radius * (0.65 + 0.35 * alpha)  # faint objects are also smaller (further away)
-                cy, cx = cy + offset[0], cx + offset[1]
-                colour = np.clip(np.array(COLOUR_RGB[event.colour], dtype=np.float32) + tint, 0, 255)
-                pixels = np.broadcast_to(colour, (s, s, 3)).copy()
-                if event.texture == "striped":
-                    lines = stripe_pattern(s, s, period=max(2, round(4 * scale)), phase=int(rng.integers(0, 4)))
-                    pixels[lines] = pixels[lines] * 0.3 + 255 * 0.7
-                for ghost, fade in ((2.2, 0.15), (1.1, 0.35)) if event.motion != "still" else ():
-                    gy, gx = cy - direction[0] * ghost * radius, cx - direction[1] * ghost * radius
-                    _blend(frame, shape_mask(event.shape, s, s, gy, gx, radius, angle), pixels, alpha * fade)
-                _blend(frame, shape_mask(event.shape, s, s, cy, cx, radius, angle), pixels, alpha)
+            for j, pixels in enumerate(paints):
+                for layer, (_, fade) in enumerate(layers):
+                    weight = (profile[k_index] * fade * masks[k_index, j, layer])[..., None]
+                    frame += weight * (pixels - frame)
     frames += rng.normal(0, noise, size=frames.shape).astype(np.float32)
     return RenderedVideo(frames=frames.clip(0, 255).astype(np.uint8), visibility=visibility)
 

@@ -10,8 +10,9 @@ import numpy as np
 
 from revis.datasets.qvhighlights import QvhQuery, VideoCorpus, open_corpus
 from revis.highlights.comparison import compare_runs
-from revis.highlights.hlclip import random_scores, score_queries
+from revis.highlights.hlclip import random_scores, score_with_encoders
 from revis.highlights.pictures import finetuning_figure, pooling_figure, strips_figure
+from revis.highlights.pooling import pool_scores
 from revis.pipelines.hlclip.params import DataParams, EvaluateParams
 from revis.reporting.summary import mean_std
 from revis.runtime import apply_runtime
@@ -36,21 +37,20 @@ def predict_saliency(
     frames = functools.partial(corpus.frames, image_size=data.image_size)
     eval_queries = corpus.labelled(data.eval_split)
     select_queries = _selection(corpus.labelled(data.train_split), evaluate.select_w_queries)
+    encoders_by_run = {}
     runs: dict[str, dict[str, dict[int, list[float]]]] = {}
-
-    def record(name: str, scorer: Any) -> None:
-        runs[name] = {
-            split: {qid: s.tolist() for qid, s in scorer(queries).items()}
+    for seed in models["seeds"]:
+        runs[f"random/seed{seed}"] = {
+            split: {qid: s.tolist() for qid, s in random_scores(queries, seed, corpus.clip_length).items()}
             for split, queries in (("eval", eval_queries), ("select", select_queries))
         }
-
-    for seed in models["seeds"]:
-        record(f"random/seed{seed}", lambda qs, s=seed: random_scores(qs, s, corpus.clip_length))
-        checkpoints = {"zeroshot": encoders["checkpoints"][f"seed{seed}"]}
-        checkpoints.update({arm: models["checkpoints"][f"{arm}/seed{seed}"] for arm in models["arms"]})
-        for arm, checkpoint in checkpoints.items():
-            encoder = load_encoder(checkpoint, device)
-            record(f"{arm}/seed{seed}", lambda qs, e=encoder: score_queries(e, frames, qs, corpus.clip_length))
+        encoders_by_run[f"zeroshot/seed{seed}"] = load_encoder(encoders["checkpoints"][f"seed{seed}"], device)
+        for arm in models["arms"]:
+            encoders_by_run[f"{arm}/seed{seed}"] = load_encoder(models["checkpoints"][f"{arm}/seed{seed}"], device)
+    for split, queries in (("eval", eval_queries), ("select", select_queries)):
+        scored = score_with_encoders(encoders_by_run, frames, queries, corpus.clip_length)
+        for name, by_qid in scored.items():
+            runs.setdefault(name, {})[split] = {qid: s.tolist() for qid, s in by_qid.items()}
     return {
         "eval_split": data.eval_split,
         "select_split": data.train_split,
@@ -93,8 +93,6 @@ def evaluate_highlights(
     w_star = int(round(metrics["best_w"][tuned]["values"][0]))
     shown = eval_queries[: evaluate.picture_queries]
     frames = {q.vid: corpus.frames(q.vid, data.image_size) for q in shown}
-    from revis.highlights.pooling import pool_scores
-
     curves = {
         "zero-shot": runs["zeroshot"][first]["eval"],
         f"HL-CLIP {tuned}": runs[tuned][first]["eval"],

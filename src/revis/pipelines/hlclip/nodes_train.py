@@ -10,6 +10,7 @@ from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.highlights.hlclip import FinetuneConfig, finetune_checkpoint
 from revis.parallel import map_jobs
 from revis.pipelines.hlclip.params import DataParams, TrainParams
+from revis.runtime import apply_runtime
 
 
 def finetune_encoders(
@@ -19,6 +20,7 @@ def finetune_encoders(
     missing = [s for s in train.seeds if f"seed{s}" not in encoders["checkpoints"]]
     if missing:
         raise ValueError(f"hlclip.train.seeds {missing} have no vl encoder: add them to vl.train.seeds")
+    apply_runtime(train.device, 1)
     corpus = open_corpus(videos, data.root)
     queries = corpus.labelled(data.train_split)
     frames = functools.partial(corpus.frames, image_size=data.image_size)

@@ -8,6 +8,7 @@ from revis.curves import log_curve
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.parallel import map_jobs
 from revis.pipelines.vl.params import DataParams, TrainParams
+from revis.runtime import apply_runtime
 from revis.vl.checkpoint import encoder_checkpoint
 from revis.vl.config import EncoderConfig
 from revis.vl.contrastive import PretrainConfig, pretrain_encoder
@@ -21,6 +22,7 @@ def pretrain_encoders(
 
     ``kind: clip`` trains nothing: every seed's checkpoint is the local CLIP (its config only).
     """
+    apply_runtime(train.device, 1)
     if encoder.kind == "clip":
         from revis.vl.checkpoint import build_encoder
 

@@ -6,6 +6,7 @@ import pytest
 from revis.highlights.evaluation import (
     SubmissionError,
     average_precision,
+    average_precisions,
     detection_ap,
     eval_submission,
     official_rounding,
@@ -45,11 +46,14 @@ def test_average_precision_by_hand():
 
 def test_average_precision_equals_the_scikit_learn_formulation_with_ties():
     rng = np.random.default_rng(0)
-    for _ in range(400):
+    for _ in range(120):
         n = int(rng.integers(2, 40))
-        truth = (rng.random(n) < rng.uniform(0.05, 0.7)).astype(int)
+        truth = (rng.random((n, 4)) < rng.uniform(0.05, 0.7)).astype(int)
+        truth[:, 3] = truth[0, 3]  # a constant column among them
         score = rng.integers(0, 5, n) / 4.0 if rng.random() < 0.5 else rng.normal(size=n)
-        assert average_precision(truth, score) == pytest.approx(_sklearn_reference_ap(truth, score), abs=1e-12)
+        expected = [_sklearn_reference_ap(truth[:, c], score) for c in range(4)]
+        assert average_precisions(truth, score) == pytest.approx(expected, abs=1e-12)  # all columns at once
+        assert average_precision(truth[:, 0], score) == pytest.approx(expected[0], abs=1e-12)
 
 
 def _ground_truth():
@@ -190,3 +194,21 @@ def test_detection_ap_matches_each_ground_truth_once():
     # precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1 -> interpolated AP = 1/2 * 1 + 1/2 * 2/3
     ap = detection_ap(gt, np.array([[0, 10, 0.9], [0, 10, 0.8], [20, 30, 0.7]]))
     assert ap[0] == pytest.approx(0.5 + 0.5 * 2 / 3)
+
+
+def test_command_line_like_the_official_script(tmp_path, capsys):
+    import json
+
+    from revis.highlights.evaluation import main
+
+    gt, preds = tmp_path / "gt.jsonl", tmp_path / "preds.jsonl"
+    gt.write_text("".join(json.dumps(line) + "\n" for line in _ground_truth()))
+    preds.write_text(json.dumps({"qid": 1, "pred_saliency_scores": [0.1, 0.9, 0.5, 0.3]}) + "\n")
+    assert main(["--submission_path", str(preds), "--gt_path", str(gt)]) == 2  # qid 2 has no prediction
+    assert "1 qids have no prediction" in capsys.readouterr().out
+    save = tmp_path / "metrics.json"
+    assert (
+        main(["--submission_path", str(preds), "--gt_path", str(gt), "--save_path", str(save), "--not_match_number"])
+        == 0
+    )
+    assert json.loads(save.read_text())["brief"]["HL-min-VeryGood-mAP"] == 66.67
