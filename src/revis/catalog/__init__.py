@@ -21,6 +21,7 @@ _WHERE = {
     "CifarFolderDataset": "images",
     "VocFolderDataset": "voc",
     "SmokeWorldDataset": "smoke",
+    "QvhFolderDataset": "videos",
 }
 __all__ = sorted(_WHERE)
 
