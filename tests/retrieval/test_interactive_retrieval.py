@@ -292,6 +292,7 @@ def test_round_loop_folds_answers_in():
     assert all("red" in t.lower() or "crimson" in t.lower() or "scarlet" in t.lower() for t in texts)
 
 
+@pytest.mark.integration
 def test_transformers_backend_with_a_tiny_random_model(tmp_path):
     from revis.retrieval.llm import TransformersChat, write_tiny_causal_lm
 

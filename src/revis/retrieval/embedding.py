@@ -13,7 +13,7 @@ The labelled surrogate ``minilm_embedder`` embeds text with the packaged all-Min
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -74,3 +74,24 @@ def minilm_fn(path: str | None = None) -> Callable[[list[str]], np.ndarray]:
         return model.encode(list(texts), batch_size=256, normalize_embeddings=True, convert_to_numpy=True)
 
     return embed
+
+
+def encoders_by_seed(encoders: dict, seeds: Sequence[int], device: object = "cpu") -> Iterator[tuple[int, object]]:
+    """``(seed, DualEncoder)`` for each seed of a ``vl.encoders`` bundle, building the model only once.
+
+    Weights loaded from a pretrained source (the frozen MiniLM) are not stored in the checkpoints
+    and are the same for every seed, so after the first build only the stored tensors are swapped
+    in (exact; ``load_encoder`` semantics). Falls back to a fresh build when configs differ.
+    """
+    from revis.vl.checkpoint import load_encoder
+
+    encoder, config = None, None
+    for seed in seeds:
+        checkpoint = encoders["checkpoints"][f"seed{seed}"]
+        if encoder is None or checkpoint["config"] != config:
+            encoder, config = load_encoder(checkpoint, device), checkpoint["config"]
+        else:
+            result = encoder.load_state_dict(checkpoint["state_dict"], strict=False)
+            if result.unexpected_keys:
+                raise ValueError(f"vl checkpoint of seed {seed} does not fit: {result.unexpected_keys[:5]}")
+        yield seed, encoder

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from revis.datasets.qvhighlights import VideoCorpus
 from revis.pipelines.merlin.params import EvaluateParams, LLMParams
 from revis.reporting.summary import mean_std
-from revis.retrieval.embedding import CachedTextEmbedder, vl_text_fn
+from revis.retrieval.embedding import CachedTextEmbedder, encoders_by_seed, vl_text_fn
 from revis.retrieval.interactive import run_rounds, transcript
 from revis.retrieval.pictures import example_figure, recall_figure
 from revis.retrieval.queries import Query
@@ -19,7 +19,6 @@ from revis.retrieval.questioners import EntropyQuestioner, LLMQuestioner, Questi
 from revis.retrieval.ranking import rank_metrics, target_ranks
 from revis.retrieval.user import SimulatedUser
 from revis.runtime import apply_runtime
-from revis.vl.checkpoint import load_encoder
 
 MEASURES = ("r1", "r5", "r10", "mdr", "mnr")
 
@@ -72,7 +71,7 @@ def run_interactive_retrieval(
     pooling_other: list[dict[str, float]] = []
     example = None
     errors: dict[str, int] = {}
-    for seed in seeds:
+    for seed, encoder in encoders_by_seed(encoders, seeds, device):
         data = features["per_seed"][f"seed{seed}"]
         gallery = data["gallery"].numpy()
         query_z = data["query_z"].numpy()
@@ -81,7 +80,6 @@ def run_interactive_retrieval(
         pooling_other.append(
             rank_metrics(target_ranks(query_z, data["gallery_other"].numpy(), [q.target for q in queries]))
         )
-        encoder = load_encoder(encoders["checkpoints"][f"seed{seed}"], device)
         embedder = CachedTextEmbedder(vl_text_fn(encoder))
         rng = np.random.default_rng([seed, 31])
         others = [vids[(q.target + 1 + int(rng.integers(len(vids) - 1))) % len(vids)] for q in queries]

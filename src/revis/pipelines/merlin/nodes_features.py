@@ -9,10 +9,9 @@ import torch
 
 from revis.datasets.qvhighlights import VideoCorpus
 from revis.pipelines.merlin.params import FeaturesParams
-from revis.retrieval.embedding import pool_frames
+from revis.retrieval.embedding import encoders_by_seed, pool_frames
 from revis.retrieval.queries import sample_queries
 from revis.runtime import apply_runtime
-from revis.vl.checkpoint import load_encoder
 
 
 def embed_gallery_and_queries(
@@ -34,12 +33,11 @@ def embed_gallery_and_queries(
     gallery = sorted(vid for vid, m in meta.items() if m["split"] in features.splits)
     if not gallery:
         raise ValueError(f"no videos in splits {features.splits}")
-    clips = [videos.frames(vid) for vid in gallery]
+    clips = [videos.frames(vid)[:: features.frame_stride] for vid in gallery]
     offsets = np.cumsum([0] + [len(c) for c in clips])
     frames = np.concatenate(clips)
     per_seed: dict[str, Any] = {}
-    for seed in features.seeds:
-        encoder = load_encoder(encoders["checkpoints"][f"seed{seed}"], device)
+    for seed, encoder in encoders_by_seed(encoders, features.seeds, device):
         frame_z = encoder.embed_images(frames).numpy()
         pooled = {
             how: np.stack(
