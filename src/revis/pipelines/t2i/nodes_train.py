@@ -1,0 +1,48 @@
+"""``t2i-train``: the text-conditioned UNet on the caption world's training split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from revis.diffusion.pipeline import MiniT2IPipeline
+from revis.diffusion.text import TextEncoder
+from revis.diffusion.training import DenoiserTraining, train_text_to_image
+from revis.diffusion.unet import build_unet, sampling_scheduler, training_scheduler
+from revis.pipelines.t2i.params import RuntimeParams, TrainParams
+from revis.runtime import apply_runtime
+
+
+def train_t2i(
+    captions: dict[str, Any], train: TrainParams, runtime: RuntimeParams
+) -> tuple[MiniT2IPipeline, dict[str, Any]]:
+    """A ``MiniT2IPipeline`` (EMA weights, the chosen sampler, the frozen text encoder) and its training history."""
+    device = apply_runtime(runtime.device, runtime.threads)
+    split = captions["train"]
+    encoder = TextEncoder(train.text_encoder, train.max_length, device)
+    torch.manual_seed(train.seed)
+    unet = build_unet(train.unet, split.images.shape[1], encoder.hidden_size).to(device)
+    scheduler = training_scheduler(train.num_train_timesteps, train.beta_schedule)
+    config = DenoiserTraining(
+        steps=train.steps,
+        batch_size=train.batch_size,
+        lr=train.lr,
+        warmup=train.warmup,
+        cond_dropout=train.cond_dropout,
+        min_snr_gamma=train.min_snr_gamma,
+        ema_decay=train.ema_decay,
+        seed=train.seed,
+    )
+    ema, history = train_text_to_image(unet, scheduler, encoder, split.images, split.captions, config, curve="t2i")
+    pipe = MiniT2IPipeline(
+        ema,
+        sampling_scheduler(scheduler, train.sampler),
+        encoder.model,
+        encoder.tokenizer,
+        text_encoder_name=train.text_encoder,
+        max_length=train.max_length,
+    )
+    history["parameters"] = int(sum(p.numel() for p in ema.parameters()))
+    history["images"] = len(split)
+    return pipe, history
