@@ -8,14 +8,13 @@ import pytest
 import torch
 
 from revis.diffusion.attention import CrossAttentionStore, record_cross_attention
-from revis.diffusion.config import UNetConfig
 from revis.diffusion.generate import generate
 from revis.diffusion.pipeline import MiniT2IPipeline, load_t2i, save_t2i
 from revis.diffusion.text import TextEncoder
 from revis.diffusion.training import DenoiserTraining, snr_weights, train_denoiser
 from revis.diffusion.unet import build_unet, sampling_scheduler, training_scheduler
 
-TINY = UNetConfig(block_out_channels=[8, 8], attention=[False, True], attention_head_dim=4, norm_num_groups=4)
+TINY = {"block_out_channels": [8, 8], "attention": [False, True], "attention_head_dim": 4, "norm_num_groups": 4}
 PROMPTS = ["a red circle on the left", "festive"]
 
 
@@ -28,7 +27,7 @@ def encoder():
 @pytest.fixture(scope="module")
 def pipe(encoder):
     torch.manual_seed(0)
-    unet = build_unet(TINY, 8, encoder.hidden_size).eval()
+    unet = build_unet(8, encoder.hidden_size, **TINY).eval()
     return MiniT2IPipeline(
         unet, sampling_scheduler(training_scheduler(), "dpm_solver"), encoder.model, encoder.tokenizer
     )
@@ -36,7 +35,7 @@ def pipe(encoder):
 
 def test_one_training_step_moves_the_weights_and_averages_them(encoder):
     torch.manual_seed(0)
-    unet = build_unet(TINY, 8, encoder.hidden_size)
+    unet = build_unet(8, encoder.hidden_size, **TINY)
     before = [p.detach().clone() for p in unet.parameters()]
     states, mask = encoder.encode(PROMPTS * 2)
     null_states, null_mask = encoder.encode([""])

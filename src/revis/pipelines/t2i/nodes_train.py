@@ -22,7 +22,7 @@ def train_t2i(
     split = captions["train"]
     encoder = TextEncoder(train.text_encoder, train.max_length, device)
     torch.manual_seed(train.seed)
-    unet = build_unet(train.unet, split.images.shape[1], encoder.hidden_size).to(device)
+    unet = build_unet(split.images.shape[1], encoder.hidden_size, **train.unet.model_dump()).to(device)
     scheduler = training_scheduler(train.num_train_timesteps, train.beta_schedule)
     config = DenoiserTraining(
         steps=train.steps,

