@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_t2i_nodes_run_in_memory(tiny_params):
-    out = run_nodes("t2i", {"t2i": merged(tiny_params, "t2i")}, keep=("t2i.captions", "t2i.judge"))
+    out = run_nodes("t2i", {"t2i": merged(tiny_params, "t2i")}, keep=("t2i.captions", "t2i.judge", "t2i.replicates"))
     metrics = out["t2i.metrics"]
     assert {"scale", "judge", "fidelity", "training"} <= set(metrics)
     for aspect in ("objects", "colours", "count"):
@@ -26,6 +26,9 @@ def test_t2i_nodes_run_in_memory(tiny_params):
     assert len(out["t2i.judge_history"]["segmenter"]) == 1
     assert out["t2i.captions"]["train"].images.shape[1:] == (8, 8, 3)
     assert set(out["t2i.judge"]) >= {"state_dict", "labels", "min_area"}
+    # whole-chain seeds: one more model per replicate seed, carrying its training seed
+    assert {k: m.config.seed for k, m in out["t2i.replicates"].items()} == {"1": 1}
+    assert len(out["t2i.replicate_history"]["1"]["loss"]) == 2
 
 
 def test_every_node_has_one_stage_kind_and_reads_its_own_params():
@@ -48,6 +51,7 @@ def test_every_node_has_one_stage_kind_and_reads_its_own_params():
         (("world", "radius"), [0.2, 0.4], "'t2i.world'"),
         (("train", "unet", "attention"), [True], "'t2i.train.unet'"),
         (("train", "sampler"), "euler", "'t2i.train.sampler'"),
+        (("train", "replicate_seeds"), [0], "'t2i.train'"),
         (("evaluate", "guidance_scale"), 0.5, "'t2i.evaluate.guidance_scale'"),
     ],
 )

@@ -13,7 +13,7 @@ from revis.dvc_stages import STAGE_KINDS
 @pytest.fixture(scope="module")
 def tiny_t2i(tiny_params):
     """A tiny caption world, judge and (two-step) t2i model, through the t2i pipeline's own nodes."""
-    keep = ("t2i.captions", "t2i.judge", "t2i.model")
+    keep = ("t2i.captions", "t2i.judge", "t2i.model", "t2i.replicates")
     out = run_nodes("t2i", {"t2i": merged(tiny_params, "t2i")}, keep=keep, tags=("ingest", "train"))
     return {k: out[k] for k in keep}
 
@@ -38,6 +38,20 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
     assert metrics["representations"]["items"] == 2 * 3 * 1
     assert set(metrics["judge"]["objects"]) == {"blue square", "red circle", "yellow circle", "green triangle"}
     assert out["whitebear.ablation_history"]["negated_captions"] > 0
+
+
+def test_whole_chain_seeds_pick_the_model_trained_with_each_seed():
+    from types import SimpleNamespace
+
+    from revis.pipelines.whitebear.nodes_evaluate import models_by_seed
+
+    def model(seed):
+        return SimpleNamespace(config={"seed": seed})
+
+    main, other = model(0), model(2)
+    assert models_by_seed(main, {"2": other}, [2, 0]) == {2: other, 0: main}
+    with pytest.raises(ValueError, match=r"\[1\] have no t2i model.*replicate_seeds"):
+        models_by_seed(main, {"2": other}, [0, 1])
 
 
 def test_every_node_has_one_stage_kind_and_train_reads_only_the_ablation():

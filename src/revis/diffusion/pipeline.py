@@ -41,10 +41,12 @@ class MiniT2IPipeline(DiffusionPipeline):
         tokenizer: Any = None,
         text_encoder_name: str = MINILM,
         max_length: int = 48,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
-        self.register_to_config(text_encoder_name=text_encoder_name, max_length=max_length)
+        # seed: the training seed (initialisation, batch order, noise); whole-chain seeds pick models by it
+        self.register_to_config(text_encoder_name=text_encoder_name, max_length=max_length, seed=seed)
         self.set_progress_bar_config(disable=True)
 
     @torch.no_grad()
@@ -156,6 +158,7 @@ def save_t2i(pipe: MiniT2IPipeline, folder: str | os.PathLike) -> None:
         pipe.scheduler,
         text_encoder_name=pipe.config.text_encoder_name,
         max_length=pipe.config.max_length,
+        seed=pipe.config.get("seed"),
     )
     bare.save_pretrained(str(folder), safe_serialization=True)
 

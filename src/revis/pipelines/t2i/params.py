@@ -87,7 +87,17 @@ class TrainParams(BaseModel):
     num_train_timesteps: int = Field(1000, ge=10, le=10_000)
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
     sampler: Literal["ddim", "dpm_solver"] = "ddim"
-    seed: Seed = 0
+    seed: Seed = 0  # the model t2i.model (orthoemb and whitebear read it)
+    # further whole-chain seeds: the same training from each seed (t2i.replicates); whitebear
+    # samples the model of training seed s with sampling seed s
+    replicate_seeds: list[Seed] = Field(default=[], max_length=16)
+
+    @model_validator(mode="after")
+    def _distinct_seeds(self) -> TrainParams:
+        seeds = [self.seed, *self.replicate_seeds]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("replicate_seeds must be distinct and differ from seed")
+        return self
 
 
 class EvaluateParams(BaseModel):

@@ -27,6 +27,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=["train"],
             ),
             node(
+                nodes_train.train_replicates,
+                ["captions", "params:train", "params:runtime"],
+                ["replicates", "replicate_history"],
+                name="train_replicates",
+                tags=["train"],
+            ),
+            node(
                 nodes_evaluate.evaluate_t2i,
                 ["model", "captions", "judge", "history", "params:evaluate", "params:runtime"],
                 ["metrics", "plot_samples", "plot_training_loss"],

@@ -71,12 +71,33 @@ def _count(judge: Any, images: np.ndarray, prompt: Prompt, alternative: str) -> 
     }
 
 
+def models_by_seed(model: Any, replicates: dict[str, Any], seeds: list[int]) -> dict[int, Any]:
+    """Whole-chain seeds: the t2i model trained with seed s, for every s of ``seeds``."""
+    found = {m.config.get("seed"): m for m in [model, *replicates.values()]}
+    missing = [s for s in seeds if s not in found]
+    if missing:
+        raise ValueError(
+            f"whitebear.attack.seeds {missing} have no t2i model trained with that seed "
+            f"(trained: {sorted(k for k in found if k is not None)}); add them to t2i.train.replicate_seeds"
+        )
+    return {s: found[s] for s in seeds}
+
+
 def run_attack(
-    model: Any, judge_state: dict[str, Any], prompts: PromptParams, attack: AttackParams, runtime: RuntimeParams
+    model: Any,
+    replicates: dict[str, Any],
+    judge_state: dict[str, Any],
+    prompts: PromptParams,
+    attack: AttackParams,
+    runtime: RuntimeParams,
 ) -> dict[str, Any]:
-    """Images of every prompt kind x pair x seed, judged; a few kept for the grid. Seed s gives every prompt the same noise."""
+    """Images of every prompt kind x pair x whole-chain seed, judged; a few kept for the grid.
+
+    Seed s: the t2i model trained with seed s, sampled with seed s (the same noise for every prompt).
+    """
     apply_runtime(runtime.device, runtime.threads)
     judge = load_judge(judge_state)
+    models = models_by_seed(model, replicates, attack.seeds)
     alternatives = {f"{p.word} | {p.object}": p.alternative for p in prompts.pairs}
     counts: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
     grid: dict[str, dict[str, np.ndarray]] = {}
@@ -87,7 +108,7 @@ def run_attack(
                 key = (prompt.text, prompt.negative, seed)
                 if key not in done:
                     done[key] = generate(
-                        model,
+                        models[seed],
                         [prompt.text],
                         prompt.negative,
                         seed=seed,
@@ -260,10 +281,11 @@ def report(
     n_images = attack.images_per_prompt
     metrics = {
         "scale": (
-            f"the t2i model of this project (small UNet trained here on the 16 px caption world, one training seed); "
-            f"{len(prompts.pairs)} word/object pairs, {n_images} images per prompt and sampling seed x {len(attack.seeds)} "
-            f"seeds (the same noise for every prompt at a seed); judge = the world's segmenter + blob classifier; "
-            f"ablation: {ablation_history.get('steps', '?')} fine-tuning steps per arm from the t2i model"
+            f"the t2i model of this project (small UNet trained here on the 16 px caption world); "
+            f"{len(attack.seeds)} whole-chain seeds (seed s: the model trained with seed s, sampled with seed s, the "
+            f"same noise for every prompt); {len(prompts.pairs)} word/object pairs, {n_images} images per prompt and "
+            f"seed; judge = the world's segmenter + blob classifier; ablation: {ablation_history.get('steps', '?')} "
+            f"fine-tuning steps per arm from t2i.model, sampled with every seed"
         ),
         "judge": judge_metrics,
         "representations": {

@@ -55,6 +55,7 @@ def train_ablation(
             model.tokenizer,
             text_encoder_name=model.config.text_encoder_name,
             max_length=model.config.max_length,
+            seed=model.config.get("seed"),
         )
         history[arm] = curve
     return arms["negation"], arms["control"], history

@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes_evaluate.run_attack,
-                ["t2i_model", "judge", "params:prompts", "params:attack", "params:runtime"],
+                ["t2i_model", "t2i_replicates", "judge", "params:prompts", "params:attack", "params:runtime"],
                 "attack_results",
                 name="run_attack",
                 tags=["evaluate"],
@@ -62,5 +62,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="whitebear",
-        inputs={"t2i_model": "t2i.model", "captions": "t2i.captions", "judge": "t2i.judge"},
+        inputs={
+            "t2i_model": "t2i.model",
+            "t2i_replicates": "t2i.replicates",
+            "captions": "t2i.captions",
+            "judge": "t2i.judge",
+        },
     )
