@@ -77,6 +77,7 @@ def test_t2i_runs_through_kedro_session(project_factory, kedro_run):
     assert (root / "data/01_raw/captions/train-000000.tar").is_file()
     assert (root / "data/06_models/t2i/model/model_index.json").is_file()
     assert (root / "data/06_models/t2i/model/unet/diffusion_pytorch_model.safetensors").is_file()
+    assert (root / "data/06_models/t2i/replicates/1/model_index.json").is_file()  # whole-chain seed 1
     metrics = json.loads((root / "reports/t2i/metrics.json").read_text())
     assert metrics["fidelity"]["objects"]["model"]["trials"] > 0
     for picture in ("world_samples", "samples", "training_loss"):
