@@ -86,6 +86,21 @@ def test_saved_folder_is_diffusers_style_without_the_text_encoder_and_loads_back
     assert np.array_equal(generate(again, PROMPTS, seed=3, steps=2), generate(pipe, PROMPTS, seed=3, steps=2))
 
 
+def test_catalog_saves_one_model_per_seed_and_loads_them_with_their_seed(pipe, tmp_path):
+    from revis.catalog.diffusers_folder import DiffusersFolderDataset, DiffusersFolderSetDataset
+
+    seeded = MiniT2IPipeline(pipe.unet, pipe.scheduler, pipe.text_encoder, pipe.tokenizer, seed=7)
+    one = DiffusersFolderDataset(str(tmp_path / "model"))
+    one.save(seeded)
+    assert one.load().config.seed == 7
+    models = DiffusersFolderSetDataset(str(tmp_path / "replicates"))
+    models.save({"7": seeded, "8": MiniT2IPipeline(pipe.unet, pipe.scheduler, seed=8)})
+    assert (tmp_path / "replicates" / "8" / "model_index.json").is_file()
+    loaded = models.load()
+    assert {k: m.config.seed for k, m in loaded.items()} == {"7": 7, "8": 8}
+    assert np.array_equal(generate(loaded["8"], PROMPTS, seed=1, steps=2), generate(pipe, PROMPTS, seed=1, steps=2))
+
+
 def test_inputs_embeds_reproduce_the_token_states(encoder):
     batch = encoder.tokenize(PROMPTS)
     states, mask = encoder.encode(PROMPTS)
