@@ -1,6 +1,7 @@
 """The t2i pipeline: nodes wired in memory on tiny sizes (fast), parameters named on error, one KedroSession run."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from memory_run import merged, run_nodes  # tests/pipelines/memory_run.py
 
 from revis.config.schema import ParameterError, validate_params
 from revis.dvc_stages import STAGE_KINDS
+from revis.reporting.summary import flat_numbers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_t2i_nodes_run_in_memory(tiny_params):
     out = run_nodes("t2i", {"t2i": merged(tiny_params, "t2i")}, keep=("t2i.captions", "t2i.judge", "t2i.replicates"))
     metrics = out["t2i.metrics"]
+    assert all(re.fullmatch(r"[\w\-. :/]+", key) for key in flat_numbers(metrics))  # MLflow metric names
     assert {"scale", "judge", "fidelity", "training"} <= set(metrics)
     for aspect in ("objects", "colours", "count"):
         for source in ("model", "shuffled_captions", "real_images"):

@@ -1,6 +1,7 @@
 """The whitebear pipeline: nodes wired in memory on a tiny t2i model (fast), parameters, one KedroSession run."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -8,6 +9,7 @@ from memory_run import REPO, merged, run_nodes  # tests/pipelines/memory_run.py
 
 from revis.config.schema import ParameterError, validate_params
 from revis.dvc_stages import STAGE_KINDS
+from revis.reporting.summary import flat_numbers
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +28,7 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
         keep=("whitebear.ablation_history",),
     )
     metrics = out["whitebear.metrics"]
+    assert all(re.fullmatch(r"[\w\-. :/]+", key) for key in flat_numbers(metrics))  # MLflow metric names
     rates = metrics["attack"]["rates"]
     assert set(rates) == {"base", "attack", "define", "alternative", "negative_prompt"}
     # 2 pairs x 2 images x 2 seeds per kind; the base prompt of a word is judged once per pair

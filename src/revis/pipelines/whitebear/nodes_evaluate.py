@@ -15,7 +15,7 @@ from revis.negation.attention import attention_on_mask, attention_share, phrase_
 from revis.negation.pictures import KIND_LABELS, attack_bars, attention_figure, similarity_heatmap
 from revis.negation.prompts import DEFENSES, KINDS, Prompt, build_prompts
 from revis.negation.representations import similarity_table
-from revis.pipelines.whitebear.params import AttackParams, PromptParams, RepresentationParams, RuntimeParams
+from revis.pipelines.whitebear.params import AttackParams, Pair, PromptParams, RepresentationParams, RuntimeParams
 from revis.reporting.summary import mean_std, proportion
 from revis.runtime import apply_runtime
 from revis.world.captions import ABSTRACT_WORDS, OBJECT_NAMES
@@ -23,8 +23,13 @@ from revis.world.fidelity import judged_scene
 from revis.world.judge import judge_images, judge_report, load_judge
 
 
+def pair_key(pair: Pair) -> str:
+    """A pair's name in metrics.json (characters MLflow accepts in metric names)."""
+    return f"{pair.word}: {pair.object}"
+
+
 def pair_prompts(prompts: PromptParams) -> dict[str, dict[str, Prompt]]:
-    """``{"festive | blue square": {kind: Prompt}}`` for every configured pair."""
+    """``{"festive: blue square": {kind: Prompt}}`` for every configured pair."""
     out = {}
     for pair in prompts.pairs:
         if pair.object not in OBJECT_NAMES:
@@ -36,9 +41,7 @@ def pair_prompts(prompts: PromptParams) -> dict[str, dict[str, Prompt]]:
                 f"whitebear.prompts.pairs: {pair.word!r} has no definition (the world defines {list(ABSTRACT_WORDS)})"
             )
         definition = pair.definition or ABSTRACT_WORDS[pair.word].definition
-        out[f"{pair.word} | {pair.object}"] = build_prompts(
-            pair.word, pair.object, definition, pair.alternative, prompts.templates
-        )
+        out[pair_key(pair)] = build_prompts(pair.word, pair.object, definition, pair.alternative, prompts.templates)
     return out
 
 
@@ -98,7 +101,7 @@ def run_attack(
     apply_runtime(runtime.device, runtime.threads)
     judge = load_judge(judge_state)
     models = models_by_seed(model, replicates, attack.seeds)
-    alternatives = {f"{p.word} | {p.object}": p.alternative for p in prompts.pairs}
+    alternatives = {pair_key(p): p.alternative for p in prompts.pairs}
     counts: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
     grid: dict[str, dict[str, np.ndarray]] = {}
     done: dict[tuple[str, str | None, int], np.ndarray] = {}  # base prompts shared by pairs of one word run once
@@ -196,7 +199,7 @@ def run_ablation(
     """Base and attack prompts on both fine-tuned arms (same seeds, same noise)."""
     apply_runtime(runtime.device, runtime.threads)
     judge = load_judge(judge_state)
-    alternatives = {f"{p.word} | {p.object}": p.alternative for p in prompts.pairs}
+    alternatives = {pair_key(p): p.alternative for p in prompts.pairs}
     counts: dict[str, dict[str, dict[str, dict[str, dict[str, int]]]]] = {}
     for arm, model in (("negation", negation_model), ("control", control_model)):
         for pair, kinds in pair_prompts(prompts).items():
