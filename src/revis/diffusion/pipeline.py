@@ -13,6 +13,7 @@ frozen text encoder is *not* copied into it (90 MB per model): ``model_index.jso
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -163,15 +164,19 @@ def save_t2i(pipe: MiniT2IPipeline, folder: str | os.PathLike) -> None:
     bare.save_pretrained(str(folder), safe_serialization=True)
 
 
+@functools.lru_cache(maxsize=4)
+def _frozen_text_encoder(path: str) -> tuple[BertModel, Any]:
+    """The frozen text encoder and its tokenizer, read once per process (models of several seeds share it)."""
+    return BertModel.from_pretrained(path).eval().requires_grad_(False), AutoTokenizer.from_pretrained(path)
+
+
 def load_t2i(folder: str | os.PathLike, device: str | torch.device = "cpu") -> MiniT2IPipeline:
     """Load a saved ``MiniT2IPipeline`` folder and attach its text encoder (MiniLM from the package by default)."""
     folder = Path(folder)
     if not (folder / "model_index.json").is_file():
         raise FileNotFoundError(f"{folder} is not a saved t2i model (no model_index.json)")
     config = MiniT2IPipeline.load_config(str(folder))
-    path = resolve_text_encoder(config.get("text_encoder_name", MINILM))
-    text_encoder = BertModel.from_pretrained(path).eval().requires_grad_(False)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    text_encoder, tokenizer = _frozen_text_encoder(str(resolve_text_encoder(config.get("text_encoder_name", MINILM))))
     pipe = MiniT2IPipeline.from_pretrained(str(folder), text_encoder=text_encoder, tokenizer=tokenizer)
     pipe.unet.eval().requires_grad_(False)
     return pipe.to(device)
