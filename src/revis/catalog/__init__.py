@@ -22,6 +22,9 @@ _WHERE = {
     "VocFolderDataset": "voc",
     "SmokeWorldDataset": "smoke",
     "QvhFolderDataset": "videos",
+    "CaptionWorldDataset": "caption_world",
+    "DiffusersFolderDataset": "diffusers_folder",
+    "DiffusersFolderSetDataset": "diffusers_folder",
 }
 __all__ = sorted(_WHERE)
 
