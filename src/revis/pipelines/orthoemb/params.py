@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, DataPath, Device, FloatRange, Seed
+from revis.config.types import STRICT, Device, FloatRange, Seed
 
 
 class RuntimeParams(BaseModel):
@@ -76,19 +76,9 @@ class EvaluateParams(BaseModel):
         return self
 
 
-class PaperScaleParams(BaseModel):
-    """DreamBench layout and the DINO / CLIP scorers (paper scale; nothing is read when the paths are null)."""
-
-    model_config = STRICT
-    dreambench: DataPath = None  # a folder of subject folders (images) + prompts list
-    dino: DataPath = None  # a transformers ViT folder (DINO ViT-S/16)
-    clip: DataPath = None  # a transformers CLIP folder (ViT-B/32 in the paper's tables)
-
-
 class Params(BaseModel):
     model_config = STRICT
     runtime: RuntimeParams = RuntimeParams()
     train: TrainParams = TrainParams()
     fixes: FixParams = FixParams()
     evaluate: EvaluateParams = EvaluateParams()
-    paper_scale: PaperScaleParams = PaperScaleParams()
