@@ -12,7 +12,7 @@ from typing import Any
 from kedro.io import DatasetError
 
 from revis.atomic import atomic_directory
-from revis.catalog.datasets import _FileDataset
+from revis.catalog.base import FileDataset as _FileDataset
 from revis.datasets.webdataset import read_shard, write_shard
 from revis.world.captions import CaptionSplit, from_samples, to_samples
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from revis.atomic import atomic_directory
-from revis.catalog.datasets import _FileDataset
+from revis.catalog.base import FileDataset as _FileDataset
 from revis.diffusion.pipeline import load_t2i, save_t2i
 
 
