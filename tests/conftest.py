@@ -232,3 +232,22 @@ def git_dvc_project(project_factory: Callable[..., Path], cli_env: dict[str, str
         return root
 
     return make
+
+
+# --- video world, vl, hlclip (paper/hlclip) -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 3-layer BERT with the packaged MiniLM tokenizer (offline): ``vl.encoder.text_path`` in fast tests."""
+    from revis.vl.tiny_models import write_tiny_bert
+
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random CLIPModel (+ tokenizer, image processor) saved to a folder, as a local CLIP would be."""
+    from revis.vl.tiny_models import write_tiny_clip
+
+    return write_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))

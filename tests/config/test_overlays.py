@@ -15,7 +15,8 @@ def test_set_param_args_flatten_to_dvc_syntax():
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=[p.stem for p in OVERLAYS])
-def test_every_paper_scale_overlay_validates(overlay: Path):
+def test_every_paper_scale_overlay_validates(overlay: Path, monkeypatch):
+    monkeypatch.setattr("revis.config.types.cuda_available", lambda: True)  # overlays are for GPU machines
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     validate_params(merge(params, yaml.safe_load(overlay.read_text())), source=overlay.name)
 

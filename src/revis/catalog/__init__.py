@@ -21,6 +21,10 @@ _WHERE = {
     "CifarFolderDataset": "images",
     "VocFolderDataset": "voc",
     "SmokeWorldDataset": "smoke",
+    "QvhFolderDataset": "videos",
+    "CaptionWorldDataset": "caption_world",
+    "DiffusersFolderDataset": "diffusers_folder",
+    "DiffusersFolderSetDataset": "diffusers_folder",
 }
 __all__ = sorted(_WHERE)
 

@@ -1,0 +1,9 @@
+"""The white-bear phenomenon (arXiv 2404.15154): negated objects in prompts, attacks and defenses.
+
+- ``prompts``: the prompt kinds -- base (abstract word alone), attack ("<word> without <object>"),
+  D1 (the word defined in the prompt), D2 (a concrete alternative named), negative prompt.
+- ``representations``: text-encoder similarities of "without X" vs "with X" vs the scene alone,
+  pooled and per token.
+- ``attention``: how much and where the UNet's cross-attention reads the negated object's tokens.
+- ``pictures``: sample grids per prompt kind, attack-success bars, similarity heat maps.
+"""

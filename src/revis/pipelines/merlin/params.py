@@ -1,0 +1,85 @@
+"""params.yaml section ``merlin``: interactive retrieval on the video world (``revis.retrieval``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from revis.config.types import STRICT, DataPath, Device, Seed
+
+
+class RealData(BaseModel):
+    """A real benchmark with pre-extracted embeddings (paper scale): only round 0 is measured (no answerer)."""
+
+    model_config = STRICT
+    dataset: Literal["msrvtt", "msvd", "anet"]
+    annotations: DataPath = None  # MSR-VTT 1k-A csv | MSVD captions | ActivityNet Captions json
+    embeddings: DataPath = None  # <root>/video_embeddings/<vid>.npy and text_embeddings/<vid>.npy (MERLIN's layout)
+    limit: int | None = Field(None, ge=1, le=100_000)  # MERLIN: the first 500 of MSR-VTT 1k-A
+
+
+class FeaturesParams(BaseModel):
+    """Gallery and query embeddings per whole-chain seed (seed s: vl encoder s, query sample s)."""
+
+    model_config = STRICT
+    seeds: list[Seed] = Field(min_length=1, max_length=20)
+    splits: list[str] = Field(default=["val", "test"], min_length=1)  # gallery: videos the encoder never saw
+    queries: int = Field(90, ge=3, le=100_000)  # per seed, an equal share per vagueness level
+    levels: list[int] = Field(default=[1, 2, 3], min_length=1)  # attributes a query names
+    frame_stride: int = Field(2, ge=1, le=100)  # embed every n-th frame (one frame per 2-s clip on disk)
+    pooling: Literal["mean", "attention"] = "mean"
+    attention_temperature: float = Field(0.1, gt=0, le=10)
+    real: RealData | None = None
+    device: Device = "cpu"
+
+
+class LLMParams(BaseModel):
+    """The LLM questioner (off in the default DAG): an OpenAI-compatible endpoint or a local causal LM."""
+
+    model_config = STRICT
+    backend: Literal["none", "http", "transformers"] = "none"
+    url: str | None = None  # the full .../v1/chat/completions address
+    model: str = "gpt-4o"
+    api_key_env: str | None = "OPENAI_API_KEY"  # the key is read from this environment variable only
+    timeout: float = Field(30.0, gt=0, le=600)
+    path: DataPath = None  # a local transformers causal LM folder
+    temperature: float = Field(0.2, ge=0, le=2)  # the first question (MERLIN: 0.2, then 0.7)
+    later_temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(64, ge=1, le=2048)
+    on_error: Literal["skip", "stop"] = "skip"
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> LLMParams:
+        if self.backend == "http" and not self.url:
+            raise ValueError("llm.backend 'http' needs llm.url")
+        if self.backend == "transformers" and not self.path:
+            raise ValueError("llm.backend 'transformers' needs llm.path")
+        return self
+
+
+class EvaluateParams(BaseModel):
+    model_config = STRICT
+    rounds: int = Field(5, ge=1, le=20)
+    alpha: float = Field(0.8, ge=0, le=1)  # MERLIN's code: 0.8
+    conventions: list[Literal["answer", "history"]] = Field(default=["answer", "history"], min_length=1)
+    questioners: list[Literal["rule", "entropy", "llm"]] = Field(default=["rule", "entropy"], min_length=1)
+    noise: list[float] = Field(default=[0.0, 0.2], min_length=1)  # wrong-answer rates
+    control: bool = True  # answers about a random non-target video (rule questioner, accurate answers)
+    top_k: int = Field(10, ge=1, le=1000)  # candidates the questioner sees
+    llm: LLMParams = LLMParams()
+    device: Device = "cpu"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvaluateParams:
+        if any(not 0 <= p <= 1 for p in self.noise) or 0.0 not in self.noise:
+            raise ValueError(f"noise must be rates in [0, 1] including 0 (accurate answers), got {self.noise}")
+        if "llm" in self.questioners and self.llm.backend == "none":
+            raise ValueError("questioner 'llm' needs llm.backend http or transformers")
+        return self
+
+
+class Params(BaseModel):
+    model_config = STRICT
+    features: FeaturesParams
+    evaluate: EvaluateParams = EvaluateParams()

@@ -1,0 +1,28 @@
+"""``merlin`` pipeline (namespace ``merlin``): ``features`` -> ``evaluate``."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from revis.pipelines.merlin import nodes_evaluate, nodes_features
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                nodes_features.embed_gallery_and_queries,
+                inputs=["encoders", "videos", "params:features"],
+                outputs="features",
+                name="embed_gallery_and_queries",
+                tags=["features"],
+            ),
+            node(
+                nodes_evaluate.run_interactive_retrieval,
+                inputs=["features", "encoders", "videos", "params:evaluate"],
+                outputs=["runs", "metrics", "plot_recall", "plot_example"],
+                name="run_interactive_retrieval",
+                tags=["evaluate"],
+            ),
+        ],
+        namespace="merlin",
+        inputs={"videos": "videos.qvhighlights", "encoders": "vl.encoders"},
+    )

@@ -1,0 +1,45 @@
+"""``t2i`` pipeline (namespace ``t2i``): ``ingest`` (caption world, judge) -> ``train`` (UNet) -> ``evaluate``."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from revis.pipelines.t2i import nodes_evaluate, nodes_ingest, nodes_train
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                nodes_ingest.make_caption_world, "params:world", "captions", name="make_caption_world", tags=["ingest"]
+            ),
+            node(
+                nodes_ingest.fit_judge,
+                ["captions", "params:judge", "params:runtime"],
+                ["judge", "judge_history"],
+                name="fit_judge",
+                tags=["ingest"],
+            ),
+            node(nodes_ingest.plot_world, "captions", "plot_world_samples", name="plot_world", tags=["ingest"]),
+            node(
+                nodes_train.train_t2i,
+                ["captions", "params:train", "params:runtime"],
+                ["model", "history"],
+                name="train_t2i",
+                tags=["train"],
+            ),
+            node(
+                nodes_train.train_replicates,
+                ["captions", "params:train", "params:runtime"],
+                ["replicates", "replicate_history"],
+                name="train_replicates",
+                tags=["train"],
+            ),
+            node(
+                nodes_evaluate.evaluate_t2i,
+                ["model", "captions", "judge", "history", "params:evaluate", "params:runtime"],
+                ["metrics", "plot_samples", "plot_training_loss"],
+                name="evaluate_t2i",
+                tags=["evaluate"],
+            ),
+        ],
+        namespace="t2i",
+    )

@@ -1,0 +1,46 @@
+"""``videos-ingest``: thin adapters over ``revis.world.videos``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from revis.datasets.qvhighlights import VideoCorpus
+from revis.pipelines.videos.params import Params
+from revis.world.video_pictures import video_strips_figure, video_world_statistics
+from revis.world.videos import VideoWorld, WorldConfig, generate_video_world
+
+
+def make_videos(p: Params) -> VideoWorld:
+    """Videos, queries with saliency, captions and families; saved as a QVHighlights folder."""
+    config = WorldConfig(
+        seed=p.seed,
+        n_families=p.n_families,
+        family_size=tuple(p.family_size),
+        clips=tuple(p.clips),
+        image_size=p.image_size,
+        events=tuple(p.events),
+        segment_length=tuple(p.segment_length),
+        gap=tuple(p.gap),
+        distractor_share=p.distractor_share,
+        queries_per_video=p.queries_per_video,
+        extra_attribute=p.extra_attribute,
+        background_in_query=p.background_in_query,
+        annotators=p.annotators,
+        annotator_bias=p.annotator_bias,
+        annotator_noise=p.annotator_noise,
+        noise=p.noise,
+        split_fractions=tuple(p.split_fractions),
+    )
+    return generate_video_world(config)
+
+
+def summarize_videos(videos: VideoCorpus) -> dict[str, Any]:
+    """Counts read back from disk: videos, queries, window lengths, saliency, content novelty."""
+    return video_world_statistics(videos)
+
+
+def plot_videos(videos: VideoCorpus) -> plt.Figure:
+    """A few training videos as strips with their query and the annotators' saliency."""
+    return video_strips_figure(videos, "train", n_queries=4)

@@ -1,0 +1,28 @@
+"""``vl`` pipeline (namespace ``vl``): ``train`` -> ``evaluate``."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from revis.pipelines.vl import nodes_evaluate, nodes_train
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                nodes_train.pretrain_encoders,
+                inputs=["videos", "params:data", "params:encoder", "params:train"],
+                outputs=["encoders", "histories"],
+                name="pretrain_encoders",
+                tags=["train"],
+            ),
+            node(
+                nodes_evaluate.evaluate_encoders,
+                inputs=["encoders", "histories", "videos", "params:data", "params:evaluate"],
+                outputs=["metrics", "plot_similarity", "plot_pretraining"],
+                name="evaluate_encoders",
+                tags=["evaluate"],
+            ),
+        ],
+        namespace="vl",
+        inputs={"videos": "videos.qvhighlights"},
+    )

@@ -1,0 +1,71 @@
+"""``whitebear`` pipeline (namespace ``whitebear``): ``train`` (negation ablation) -> ``evaluate``."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from revis.pipelines.whitebear import nodes_evaluate, nodes_train
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                nodes_train.train_ablation,
+                ["t2i_model", "captions", "params:ablation", "params:runtime"],
+                ["negation_model", "control_model", "ablation_history"],
+                name="train_ablation",
+                tags=["train"],
+            ),
+            node(
+                nodes_evaluate.analyse_representations,
+                ["t2i_model", "params:representations", "params:runtime"],
+                "representations",
+                name="analyse_representations",
+                tags=["evaluate"],
+            ),
+            node(
+                nodes_evaluate.run_attack,
+                ["t2i_model", "t2i_replicates", "judge", "params:prompts", "params:attack", "params:runtime"],
+                "attack_results",
+                name="run_attack",
+                tags=["evaluate"],
+            ),
+            node(
+                nodes_evaluate.run_attention,
+                ["t2i_model", "judge", "params:prompts", "params:attack", "params:runtime"],
+                "attention",
+                name="run_attention",
+                tags=["evaluate"],
+            ),
+            node(
+                nodes_evaluate.run_ablation,
+                ["negation_model", "control_model", "judge", "params:prompts", "params:attack", "params:runtime"],
+                "ablation_counts",
+                name="run_ablation",
+                tags=["evaluate"],
+            ),
+            node(
+                nodes_evaluate.report,
+                [
+                    "representations",
+                    "attack_results",
+                    "attention",
+                    "ablation_counts",
+                    "ablation_history",
+                    "captions",
+                    "judge",
+                    "params:prompts",
+                    "params:attack",
+                ],
+                ["metrics", "plot_samples", "plot_attack_success", "plot_similarity", "plot_attention"],
+                name="report",
+                tags=["evaluate"],
+            ),
+        ],
+        namespace="whitebear",
+        inputs={
+            "t2i_model": "t2i.model",
+            "t2i_replicates": "t2i.replicates",
+            "captions": "t2i.captions",
+            "judge": "t2i.judge",
+        },
+    )

@@ -1,0 +1,130 @@
+"""Chat backends for the LLM questioner: an OpenAI-compatible HTTP endpoint, or a local causal LM.
+
+Both take OpenAI-style ``messages`` (``[{"role": "system"|"user"|"assistant", "content": str}]``)
+and return the reply text. Failures raise ``LLMError`` with a message that says what failed
+(HTTP status and the start of the body, a timeout, a reply without ``choices[0].message.content``);
+the round loop then skips the round or stops, as configured.
+
+- ``HttpChat(url, model, api_key_env=..., timeout=...)``: POSTs to ``url`` (the full
+  ``.../v1/chat/completions`` address) with ``urllib``; the key, if any, comes from the
+  environment variable named ``api_key_env`` (never from a file or a parameter value).
+- ``TransformersChat(path)``: ``AutoModelForCausalLM`` + tokenizer from a local folder
+  (``local_files_only``), the tokenizer's chat template when it has one, else a plain
+  ``role: content`` transcript; greedy at temperature 0, else sampling from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Protocol
+
+Messages = list[dict[str, str]]
+
+
+class LLMError(RuntimeError):
+    """A chat backend failed; the message names the backend and the cause."""
+
+
+class ChatBackend(Protocol):
+    def chat(self, messages: Messages, temperature: float = 0.2, max_tokens: int = 64) -> str: ...
+
+
+class HttpChat:
+    def __init__(self, url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 30.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"chat url must start with http:// or https://, got {url!r}")
+        self.url, self.model, self.api_key_env, self.timeout = url, model, api_key_env, timeout
+
+    def request(self, messages: Messages, temperature: float, max_tokens: int) -> urllib.request.Request:
+        body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers, method="POST")
+
+    def chat(self, messages: Messages, temperature: float = 0.2, max_tokens: int = 64) -> str:
+        where = f"chat endpoint {self.url} (model {self.model})"
+        try:
+            with urllib.request.urlopen(self.request(messages, temperature, max_tokens), timeout=self.timeout) as r:
+                raw = r.read()
+        except urllib.error.HTTPError as exc:
+            body = exc.read()[:300].decode("utf-8", "replace")
+            raise LLMError(f"{where} answered HTTP {exc.code} {exc.reason}: {body}") from None
+        except TimeoutError:
+            raise LLMError(f"{where} did not answer within {self.timeout:g} s") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
+                raise LLMError(f"{where} did not answer within {self.timeout:g} s") from None
+            raise LLMError(f"{where} is unreachable: {exc.reason}") from None
+        try:
+            reply = json.loads(raw)
+            content = reply["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise LLMError(f"{where} sent a reply without choices[0].message.content: {raw[:200]!r}") from None
+        if not isinstance(content, str):
+            raise LLMError(f"{where} sent non-text content: {content!r}")
+        return content.strip()
+
+
+class TransformersChat:
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", seed: int = 0) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = Path(path)
+        if not folder.is_dir():
+            raise LLMError(f"local language model folder {folder} does not exist")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).to(device).eval()
+        except (OSError, ValueError) as exc:
+            raise LLMError(f"cannot load a causal language model from {folder}: {str(exc)[:300]}") from None
+        self.device, self.seed = device, seed
+
+    def prompt(self, messages: Messages) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return "".join(f"{m['role']}: {m['content'].strip()}\n" for m in messages) + "assistant:"
+
+    def chat(self, messages: Messages, temperature: float = 0.2, max_tokens: int = 64) -> str:
+        import torch
+
+        encoded = self.tokenizer(self.prompt(messages), return_tensors="pt", truncation=True, max_length=512)
+        encoded = {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
+        kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0}
+        if temperature > 0:
+            kwargs["temperature"] = temperature
+            torch.manual_seed(self.seed)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        with torch.no_grad():
+            out = self.model.generate(**encoded, pad_token_id=pad, **kwargs)
+        new = out[0, encoded["input_ids"].shape[1] :]
+        return self.tokenizer.decode(new, skip_special_tokens=True).strip()
+
+
+def write_tiny_causal_lm(folder: str | os.PathLike, hidden: int = 16, layers: int = 1, seed: int = 0) -> Path:
+    """A random GPT-2 with the packaged MiniLM tokenizer, saved as a local folder (offline tests, smoke runs)."""
+    import shutil
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from revis.vl.tiny_models import TOKENIZER_FILES
+    from revis.vl.towers import minilm_path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = minilm_path()
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, folder / name)
+    vocab = sum(1 for _ in (source / "vocab.txt").open())
+    config = GPT2Config(vocab_size=vocab, n_embd=hidden, n_layer=layers, n_head=2, n_positions=512)
+    torch.manual_seed(seed)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder

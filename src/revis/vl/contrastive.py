@@ -1,0 +1,163 @@
+"""LiT-style contrastive pretraining: image tower from scratch against a locked text backbone.
+
+Loss: symmetric InfoNCE over a batch of (frame, description) pairs with the encoder's learned
+temperature, ``(CE(logits, T) + CE(logitsᵀ, Tᵀ)) / 2``. Frames whose descriptions describe the
+same content (``keys`` equal: same background and event, any wording) are all positives of
+each other: the target rows ``T`` spread their mass uniformly over them. Without that, two
+frames of one segment in a batch would be pushed apart.
+
+The text backbone is frozen, so each description's pooled sentence embedding is computed once
+(``pooled_texts``); only the text head, the image tower and the temperature train.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from revis.curves import log_curve
+from revis.vl.checkpoint import build_encoder, encoder_checkpoint
+from revis.vl.config import EncoderConfig
+from revis.vl.encoder import LOGIT_SCALE_MAX, DualEncoder
+from revis.vl.pairs import FrameTextPairs
+
+
+@dataclass
+class PretrainConfig:
+    steps: int = 600
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup: int = 30
+    seed: int = 0
+
+
+@torch.no_grad()
+def pooled_texts(encoder: DualEncoder, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    """The frozen text backbone's pooled embedding of every text (before the trainable head)."""
+    tower = encoder.text
+    was_training = tower.training
+    tower.eval()
+    try:
+        out = [
+            tower.pool(tower.run(tower.prepare(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
+        ]
+    finally:
+        tower.train(was_training)
+    return torch.cat(out)
+
+
+def soft_targets(keys: torch.Tensor) -> torch.Tensor:
+    """Row-normalised positives: ``T[i, j] = [key_i == key_j] / #{j : key_j == key_i}``."""
+    same = (keys[:, None] == keys[None, :]).float()
+    return same / same.sum(1, keepdim=True)
+
+
+def info_nce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE with soft targets (images x texts logits)."""
+    image_to_text = -(targets * logits.log_softmax(dim=1)).sum(1).mean()
+    text_to_image = -(targets.T * logits.T.log_softmax(dim=1)).sum(1).mean()
+    return (image_to_text + text_to_image) / 2
+
+
+def _lr_factor(step: int, steps: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.5 * (1 + np.cos(np.pi * progress))
+
+
+def pretrain(
+    encoder: DualEncoder,
+    frames: np.ndarray,
+    text_index: np.ndarray,
+    pooled: torch.Tensor,
+    keys: np.ndarray,
+    config: PretrainConfig,
+    curve: str | None = "pretrain",
+) -> dict[str, list[float]]:
+    """Train the image tower, the text head and the temperature; returns the loss / temperature history.
+
+    ``frames`` uint8 (N, H, W, 3); ``text_index`` (N,) row of ``pooled`` describing each frame;
+    ``keys`` (N,) content id of each frame (equal keys are positives of each other).
+    ``curve``: name under which the loss is logged step by step (``revis.curves``); None: not logged.
+    """
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    for parameter in encoder.parameters():
+        parameter.requires_grad_(False)
+    trainable = [
+        *encoder.image.parameters(),
+        *encoder.text.head_parameters(),
+        encoder.logit_scale,
+    ]
+    for parameter in trainable:
+        parameter.requires_grad_(True)
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]
+    optimiser = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        fused=True,  # one kernel for all tensors: ~8x faster than the per-tensor loop on a CPU
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, config.steps, config.warmup))
+    pixels = torch.from_numpy(np.ascontiguousarray(frames))
+    keys_t = torch.as_tensor(np.asarray(keys), device=encoder.device)
+    index_t = torch.as_tensor(np.asarray(text_index), device=encoder.device)
+    batch = min(config.batch_size, len(frames))
+    history: dict[str, list[float]] = {"loss": [], "temperature": []}
+    order = rng.permutation(len(frames))
+    cursor = 0
+    encoder.train()
+    for step in tqdm(range(config.steps), desc=f"contrastive pretraining (seed {config.seed})", leave=False):
+        if cursor + batch > len(order):
+            order, cursor = rng.permutation(len(frames)), 0
+        picked = order[cursor : cursor + batch]
+        cursor += batch
+        on_device = torch.as_tensor(picked, device=encoder.device)
+        image_z = encoder.image_features(pixels[torch.as_tensor(picked)])
+        text_z = nn.functional.normalize(encoder.text.project(pooled[index_t[on_device]]), dim=-1)
+        loss = info_nce(encoder.logits(image_z, text_z), soft_targets(keys_t[on_device]))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        scheduler.step()
+        with torch.no_grad():
+            encoder.logit_scale.clamp_(max=LOGIT_SCALE_MAX)
+        value = float(loss.detach())
+        history["loss"].append(value)
+        history["temperature"].append(encoder.temperature)
+        if curve:
+            log_curve({f"{curve}.loss": value, f"{curve}.temperature": encoder.temperature}, step)
+    encoder.eval()
+    for parameter in encoder.parameters():
+        parameter.requires_grad_(False)
+    return history
+
+
+def pretrain_encoder(
+    config: EncoderConfig | dict, pairs: FrameTextPairs, pretrain_config: PretrainConfig, device: str = "cpu"
+) -> tuple[dict, dict[str, list[float]]]:
+    """One seed: a fresh encoder (initialised from the seed), pretrained on ``pairs``; (checkpoint, history)."""
+    torch.manual_seed(pretrain_config.seed)
+    encoder = build_encoder(config).to(device)
+    unique = list(dict.fromkeys(pairs.texts))
+    row = {text: i for i, text in enumerate(unique)}
+    key_id = {key: i for i, key in enumerate(dict.fromkeys(pairs.keys))}
+    pooled = pooled_texts(encoder, unique)
+    history = pretrain(
+        encoder,
+        pairs.frames,
+        np.array([row[t] for t in pairs.texts]),
+        pooled,
+        np.array([key_id[k] for k in pairs.keys]),
+        pretrain_config,
+        curve=None,  # the caller logs the history (also when this ran in a worker process)
+    )
+    meta = {"seed": pretrain_config.seed, "steps": pretrain_config.steps, "pairs": len(pairs), "texts": len(unique)}
+    return encoder_checkpoint(encoder.cpu(), config, meta=meta), history

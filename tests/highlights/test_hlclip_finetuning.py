@@ -1,0 +1,146 @@
+"""HL-CLIP pieces: saliency pooling, target normalisations, fine-tuning (frozen prefix, caching), w selection."""
+
+import numpy as np
+import pytest
+import torch
+
+from revis.datasets.qvhighlights import parse_line
+from revis.highlights.comparison import choose_window, compare_runs
+from revis.highlights.hlclip import FinetuneConfig, finetune, random_scores, saliency_targets, score_queries
+from revis.highlights.pooling import pool_scores
+from revis.vl.checkpoint import build_encoder, encoder_checkpoint, load_encoder
+from revis.world.videos import WorldConfig, generate_video_world
+
+LINE = {
+    "qid": 1,
+    "query": "two red circles",
+    "vid": "v_0.0_12.0",
+    "duration": 12,
+    "relevant_windows": [[2, 8]],
+    "relevant_clip_ids": [1, 2, 3],
+    "saliency_scores": [[4, 4, 4], [2, 3, 1], [0, 0, 0]],
+}
+
+
+def test_pooling_is_a_clipped_window_mean():
+    scores = np.array([0.0, 3.0, 0.0, 6.0, 3.0])
+    assert pool_scores(scores, 0).tolist() == scores.tolist()
+    # w=1: clip 0 averages clips 0-1, clip 4 averages clips 3-4 (the window is cut at the ends)
+    assert pool_scores(scores, 1).tolist() == pytest.approx([1.5, 1.0, 3.0, 3.0, 4.5])
+    assert pool_scores(np.full(6, 2.0), 3).tolist() == [2.0] * 6
+    with pytest.raises(ValueError, match=">= 0"):
+        pool_scores(scores, -1)
+
+
+def test_saliency_normalisations():
+    query = parse_line(LINE)
+    # annotator means per clip: 0, 4, 2, 0, 0, 0
+    assert saliency_targets(query, "mean_div4").tolist() == [0, 1, 0.5, 0, 0, 0]
+    assert saliency_targets(query, "mean_minmax").tolist() == [0, 1, 0.5, 0, 0, 0]
+    assert saliency_targets(query, "mean_div4_signed").tolist() == [-1, 1, 0, -1, -1, -1]
+    low = parse_line({**LINE, "saliency_scores": [[2, 2, 2], [1, 1, 1], [0, 0, 0]]})
+    assert saliency_targets(low, "mean_minmax").tolist() == [0, 1, 0.5, 0, 0, 0]
+    with pytest.raises(ValueError, match="unknown saliency normalisation"):
+        saliency_targets(query, "zscore")
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_video_world(WorldConfig(seed=1, n_families=4, clips=(10, 12), segment_length=(3, 4)))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_text_model):
+    torch.manual_seed(0)
+    config = {
+        "kind": "tiny",
+        "image": {"name": "tiny_vit", "width": 16, "depth": 3, "patch": 8},
+        "embed_dim": 8,
+        "text_path": str(tiny_text_model),
+    }
+    return encoder_checkpoint(build_encoder(config), config)
+
+
+def test_finetuning_the_last_two_layers_moves_only_them(world, checkpoint):
+    queries = world.split("train")
+    encoder = load_encoder(checkpoint)
+    before = {n: p.detach().clone() for n, p in encoder.named_parameters()}
+    result = finetune(
+        encoder,
+        world.videos,
+        queries,
+        FinetuneConfig(last_layers=2, steps=3, videos_per_batch=2, frames_per_video=4, lr=1e-2),
+    )
+    changed = {n for n, p in encoder.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(not n.startswith("text.bert.embeddings") for n in changed)
+    assert not any(
+        n.startswith(("text.bert.encoder.layer.0.", "image.backbone.encoder.layers.0.", "image.backbone.embed"))
+        for n in changed
+    )
+    assert any(n.startswith("text.bert.encoder.layer.2.") for n in changed)  # the tiny BERT has 3 layers: 1 and 2 train
+    assert "logit_scale" not in changed and result["trainable"]["trainable"] < result["trainable"]["total"]
+    assert len(result["loss"]) == 3
+
+
+def test_cached_prefix_gives_the_same_training_as_recomputing_it(world, checkpoint):
+    queries = world.split("train")
+    config = FinetuneConfig(last_layers=2, steps=2, videos_per_batch=2, frames_per_video=4, lr=1e-2)
+    cached, plain = load_encoder(checkpoint), load_encoder(checkpoint)
+    a = finetune(cached, world.videos, queries, config)
+    b = finetune(plain, world.frames, queries, FinetuneConfig(**{**config.__dict__, "cache_prefix": False}))
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    assert torch.allclose(
+        cached.embed_images(world.videos[queries[0].vid]), plain.embed_images(world.videos[queries[0].vid]), atol=1e-5
+    )
+
+
+def test_scores_cover_every_clip(world, checkpoint):
+    queries = world.split("val")
+    scores = score_queries(load_encoder(checkpoint), world.videos, queries)
+    assert all(len(scores[q.qid]) == q.num_clips() for q in queries)
+    assert all(np.all(np.abs(s) <= 1 + 1e-6) for s in scores.values())  # cosines
+
+
+def _agreeing_queries():
+    """Three 10-clip queries whose annotators agree, so a score equal to the truth ranks perfectly."""
+    lines = []
+    for qid, start in enumerate((1, 4, 6)):
+        clips = list(range(start, start + 4))
+        levels = [[2, 2, 2], [4, 4, 4], [3, 3, 3], [1, 1, 1]]
+        lines.append(
+            {
+                **LINE,
+                "qid": qid,
+                "duration": 20,
+                "relevant_windows": [[2 * start, 2 * start + 8]],
+                "relevant_clip_ids": clips,
+                "saliency_scores": levels,
+            }
+        )
+    return [parse_line(line) for line in lines]
+
+
+def test_w_is_chosen_on_the_selection_split():
+    queries = _agreeing_queries()
+    # perfect scores (distinct, in the truth's order): no pooling is best; pooling blurs the ranking
+    perfect = {q.qid: q.saliency().mean(1) - 0.01 * np.arange(q.num_clips()) for q in queries}
+    assert choose_window(perfect, queries, [0, 1, 2]) == 0
+
+    # the truth plus one isolated spike far from the highlight: it wins at w=0, pooling w=1 halves it below the peak
+    def spiked(q):
+        scores = q.saliency().mean(1).copy()
+        scores[9 if q.relevant_clip_ids[0] < 5 else 0] = 5.0
+        return scores
+
+    jitter = {q.qid: spiked(q) for q in queries}
+    assert choose_window(jitter, queries, [0, 1]) == 1
+    runs = {
+        "perfect": {0: {"eval": perfect, "select": perfect}},
+        "jitter": {0: {"eval": perfect, "select": jitter}},  # w chosen on the selection split, applied to eval
+        "random": {0: {"eval": random_scores(queries, 0), "select": random_scores(queries, 1)}},
+    }
+    metrics = compare_runs(runs, queries, queries, [0, 1])
+    assert metrics["vg"]["map"]["perfect"]["w0"]["values"] == [100.0]
+    assert metrics["vg"]["map"]["random"]["w0"]["mean"] < 100.0
+    assert metrics["best_w"]["jitter"]["values"] == [1.0] and metrics["best_w"]["perfect"]["values"] == [0.0]
+    assert metrics["vg"]["map"]["jitter"]["pooled"] == metrics["vg"]["map"]["perfect"]["w1"]  # eval scored at w*=1

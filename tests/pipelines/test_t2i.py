@@ -1,0 +1,87 @@
+"""The t2i pipeline: nodes wired in memory on tiny sizes (fast), parameters named on error, one KedroSession run."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from memory_run import merged, run_nodes  # tests/pipelines/memory_run.py
+
+from revis.config.schema import ParameterError, validate_params
+from revis.dvc_stages import STAGE_KINDS
+from revis.reporting.summary import flat_numbers
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_t2i_nodes_run_in_memory(tiny_params):
+    out = run_nodes("t2i", {"t2i": merged(tiny_params, "t2i")}, keep=("t2i.captions", "t2i.judge", "t2i.replicates"))
+    metrics = out["t2i.metrics"]
+    assert all(re.fullmatch(r"[\w\-. :/]+", key) for key in flat_numbers(metrics))  # MLflow metric names
+    assert {"scale", "judge", "fidelity", "training"} <= set(metrics)
+    for aspect in ("objects", "colours", "count"):
+        for source in ("model", "shuffled_captions", "real_images"):
+            counts = metrics["fidelity"][aspect][source]
+            assert 0 <= counts["successes"] <= counts["trials"] and counts["trials"] > 0
+    assert metrics["training"]["steps"] == 2
+    assert metrics["judge"]["clean"]["n_images"] == 16
+    assert len(out["t2i.judge_history"]["segmenter"]) == 1
+    assert out["t2i.captions"]["train"].images.shape[1:] == (8, 8, 3)
+    assert set(out["t2i.judge"]) >= {"state_dict", "labels", "min_area"}
+    # whole-chain seeds: one more model per replicate seed, carrying its training seed
+    assert {k: m.config.seed for k, m in out["t2i.replicates"].items()} == {"1": 1}
+    assert len(out["t2i.replicate_history"]["1"]["loss"]) == 2
+
+
+def test_every_node_has_one_stage_kind_and_reads_its_own_params():
+    from revis.pipelines.t2i import create_pipeline
+
+    stages: dict[str, set] = {}
+    for node in create_pipeline().nodes:
+        kinds = [t for t in node.tags if t in STAGE_KINDS]
+        assert len(kinds) == 1, node.name
+        stages.setdefault(kinds[0], set()).update(i for i in node.inputs if i.startswith("params:"))
+    assert set(stages) == {"ingest", "train", "evaluate"}
+    assert "params:t2i.train" not in stages["ingest"]  # a UNet change never regenerates the world or the judge
+    assert stages["train"] == {"params:t2i.train", "params:t2i.runtime"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("world", "image_size"), 4, "'t2i.world.image_size'"),
+        (("world", "radius"), [0.2, 0.4], "'t2i.world'"),
+        (("train", "unet", "attention"), [True], "'t2i.train.unet'"),
+        (("train", "sampler"), "euler", "'t2i.train.sampler'"),
+        (("train", "replicate_seeds"), [0], "'t2i.train'"),
+        (("evaluate", "guidance_scale"), 0.5, "'t2i.evaluate.guidance_scale'"),
+    ],
+)
+def test_bad_values_are_named(path, value, named):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    node = params["t2i"]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ParameterError) as info:
+        validate_params(params)
+    assert named in str(info.value)
+
+
+@pytest.mark.integration
+def test_t2i_runs_through_kedro_session(project_factory, kedro_run):
+    root = project_factory("t2i")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REVIS_MLFLOW_DB", str(root.parent / "mlflow.db"))
+        patch.chdir(root)
+        for kind in ("ingest", "train", "evaluate"):
+            kedro_run(root, "t2i", [kind])
+    assert (root / "data/01_raw/captions/train-000000.tar").is_file()
+    assert (root / "data/06_models/t2i/model/model_index.json").is_file()
+    assert (root / "data/06_models/t2i/model/unet/diffusion_pytorch_model.safetensors").is_file()
+    assert (root / "data/06_models/t2i/replicates/1/model_index.json").is_file()  # whole-chain seed 1
+    metrics = json.loads((root / "reports/t2i/metrics.json").read_text())
+    assert metrics["fidelity"]["objects"]["model"]["trials"] > 0
+    for picture in ("world_samples", "samples", "training_loss"):
+        assert (root / f"reports/t2i/plots/{picture}.png").stat().st_size > 5_000

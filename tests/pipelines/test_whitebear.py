@@ -1,0 +1,107 @@
+"""The whitebear pipeline: nodes wired in memory on a tiny t2i model (fast), parameters, one KedroSession run."""
+
+import json
+import re
+
+import pytest
+import yaml
+from memory_run import REPO, merged, run_nodes  # tests/pipelines/memory_run.py
+
+from revis.config.schema import ParameterError, validate_params
+from revis.dvc_stages import STAGE_KINDS
+from revis.reporting.summary import flat_numbers
+
+
+@pytest.fixture(scope="module")
+def tiny_t2i(tiny_params):
+    """A tiny caption world, judge and (two-step) t2i model, through the t2i pipeline's own nodes."""
+    keep = ("t2i.captions", "t2i.judge", "t2i.model", "t2i.replicates")
+    out = run_nodes("t2i", {"t2i": merged(tiny_params, "t2i")}, keep=keep, tags=("ingest", "train"))
+    return {k: out[k] for k in keep}
+
+
+def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
+    out = run_nodes(
+        "whitebear",
+        {"whitebear": merged(tiny_params, "whitebear")},
+        inputs=tiny_t2i,
+        keep=("whitebear.ablation_history",),
+    )
+    metrics = out["whitebear.metrics"]
+    assert all(re.fullmatch(r"[\w\-. :/]+", key) for key in flat_numbers(metrics))  # MLflow metric names
+    rates = metrics["attack"]["rates"]
+    assert set(rates) == {"base", "attack", "define", "alternative", "negative_prompt"}
+    # 2 pairs x 2 images x 2 seeds per kind; the base prompt of a word is judged once per pair
+    assert all(r["trials"] == 8 for r in rates.values())
+    assert set(metrics["attack"]["defenses"]) == {"define", "alternative", "negative_prompt"}
+    assert metrics["attack"]["per_seed"]["attack"]["seeds"] == [0, 1]
+    assert (
+        set(metrics["ablation"]) == {"negation", "control"} and metrics["ablation"]["control"]["attack"]["trials"] == 8
+    )
+    assert metrics["representations"]["items"] == 2 * 3 * 1
+    assert set(metrics["judge"]["objects"]) == {"blue square", "red circle", "yellow circle", "green triangle"}
+    assert out["whitebear.ablation_history"]["negated_captions"] > 0
+
+
+def test_whole_chain_seeds_pick_the_model_trained_with_each_seed():
+    from types import SimpleNamespace
+
+    from revis.pipelines.whitebear.nodes_evaluate import models_by_seed
+
+    def model(seed):
+        return SimpleNamespace(config={"seed": seed})
+
+    main, other = model(0), model(2)
+    assert models_by_seed(main, {"2": other}, [2, 0]) == {2: other, 0: main}
+    with pytest.raises(ValueError, match=r"\[1\] have no t2i model.*replicate_seeds"):
+        models_by_seed(main, {"2": other}, [0, 1])
+
+
+def test_every_node_has_one_stage_kind_and_train_reads_only_the_ablation():
+    from revis.pipelines.whitebear import create_pipeline
+
+    stages: dict[str, set] = {}
+    for node in create_pipeline().nodes:
+        kinds = [t for t in node.tags if t in STAGE_KINDS]
+        assert len(kinds) == 1, node.name
+        stages.setdefault(kinds[0], set()).update(i for i in node.inputs if i.startswith("params:"))
+    assert set(stages) == {"train", "evaluate"}
+    assert stages["train"] == {"params:whitebear.ablation", "params:whitebear.runtime"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("prompts", "pairs"), [], "'whitebear.prompts.pairs'"),
+        (("prompts", "templates"), {"attak": "{word}"}, "'whitebear.prompts'"),
+        (("attack", "seeds"), [], "'whitebear.attack.seeds'"),
+        (("attack", "ablation_kinds"), ["define"], "'whitebear.attack.ablation_kinds.0'"),
+        (("ablation", "negation_fraction"), 1.0, "'whitebear.ablation.negation_fraction'"),
+    ],
+)
+def test_bad_values_are_named(path, value, named):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    node = params["whitebear"]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ParameterError) as info:
+        validate_params(params)
+    assert named in str(info.value)
+
+
+@pytest.mark.integration
+def test_whitebear_runs_through_kedro_session(project_factory, kedro_run):
+    root = project_factory("whitebear")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REVIS_MLFLOW_DB", str(root.parent / "mlflow.db"))
+        patch.chdir(root)
+        kedro_run(root, "t2i", ["ingest"])
+        kedro_run(root, "t2i", ["train"])
+        kedro_run(root, "whitebear", ["train"])
+        kedro_run(root, "whitebear", ["evaluate"])
+    assert (root / "data/06_models/whitebear/negation_model/model_index.json").is_file()
+    metrics = json.loads((root / "reports/whitebear/metrics.json").read_text())
+    assert metrics["attack"]["rates"]["attack"]["trials"] > 0
+    for picture in ("samples", "attack_success", "similarity", "attention"):
+        assert (root / f"reports/whitebear/plots/{picture}.png").stat().st_size > 5_000
