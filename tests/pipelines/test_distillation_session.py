@@ -28,7 +28,7 @@ def ran(project_factory, kedro_run):
 def test_dsv_session_writes_metrics_and_pictures(ran):
     metrics = json.loads((ran / "reports/dsv/metrics.json").read_text())
     assert {"digits", "shapes", "scale"} <= set(metrics)
-    assert metrics["digits"]["retrain"]["top_lambda"]["2"]["seeds"] == [0, 1]
+    assert metrics["digits"]["retrain"]["top_lambda"]["1"]["seeds"] == [0, 1]
     for picture in ("dsv_grids", "synthesis_curves", "lambda", "retrain"):
         assert (ran / f"reports/dsv/plots/{picture}.png").stat().st_size > 5_000
 
