@@ -45,8 +45,8 @@ repro: $(STAMP)  ## run the whole default DAG (dvc repro), then print the per-st
 	@echo "      Scoreboard: reports/SCOREBOARD.md"
 	@echo "      MLflow:     make ui  (http://127.0.0.1:$(PORT))"
 
-test: $(STAMP)  ## the fast tests (no integration, slow or gpu ones)
-	"$(BIN)/python" -m pytest
+test: $(STAMP)  ## the fast tests (no integration, slow or gpu ones), on two processes (pytest-xdist)
+	"$(BIN)/python" -m pytest -n 2
 
 test-integration: $(STAMP)  ## stages through KedroSessions, the tracking agent, servers, DDP
 	"$(BIN)/python" -m pytest -m integration
