@@ -12,6 +12,7 @@ from revis.dvc_stages import (
     DagError,
     build_dvc_yaml,
     code_closure,
+    lazy_names,
     project_document,
     render,
     stamp_path,
@@ -76,6 +77,20 @@ def test_the_closure_includes_package_inits_and_transitive_imports():
     assert {"revis.models", "revis.models.config", "revis.training", "revis.training.trainer"} <= closure
     assert "revis.atomic" in closure  # trainer -> atomic (checkpoints)
     assert "revis.pipelines.baseline" not in closure  # the wiring package
+
+
+def test_names_of_lazy_packages_resolve_to_the_submodule_that_defines_them(tmp_path):
+    pkg = tmp_path / "revis" / "lazy"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text('_WHERE = {"fit": "heavy", "Schema": "config"}\n')
+    (pkg / "heavy.py").write_text("import revis.lazy.config\n")
+    (pkg / "config.py").write_text("")
+    (pkg / "other.py").write_text("")
+    (tmp_path / "revis" / "user.py").write_text("from revis.lazy import fit\n")
+    assert lazy_names(pkg / "__init__.py") == {"fit": "heavy", "Schema": "config"}
+    closure = code_closure({"revis.user"}, tmp_path)
+    assert {"revis.lazy", "revis.lazy.heavy", "revis.lazy.config"} <= closure
+    assert "revis.lazy.other" not in closure
 
 
 def _identity(x):

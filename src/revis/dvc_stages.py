@@ -105,7 +105,30 @@ def _module_file(module: str, src: Path) -> Path | None:
     return None
 
 
-def _imports(path: Path) -> set[str]:
+def lazy_names(init: Path) -> dict[str, str]:
+    """A package's lazy name map (PEP 562): its ``__init__``'s literal ``_WHERE = {name: submodule}``, else {}.
+
+    ``revis.catalog``, ``revis.distill`` and ``revis.kkt`` resolve names on first use, so that the
+    torch-free parts import without torch; ``from revis.kkt import synthesize`` really depends on
+    ``revis.kkt.synthesis``, which only this map says.
+    """
+    for stmt in ast.parse(init.read_text(), filename=str(init)).body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "_WHERE" for t in stmt.targets)
+            and isinstance(stmt.value, ast.Dict)
+        ):
+            pairs = zip(stmt.value.keys, stmt.value.values)
+            return {
+                k.value: v.value
+                for k, v in pairs
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+                if isinstance(k.value, str) and isinstance(v.value, str)
+            }
+    return {}
+
+
+def _imports(path: Path, src: Path) -> set[str]:
     """``revis.*`` modules imported by a source file (absolute imports; revis uses no relative ones)."""
     found: set[str] = set()
     for stmt in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -113,7 +136,9 @@ def _imports(path: Path) -> set[str]:
             found |= {alias.name for alias in stmt.names if alias.name.split(".")[0] == "revis"}
         elif isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module.split(".")[0] == "revis":
             found.add(stmt.module)
-            found |= {f"{stmt.module}.{alias.name}" for alias in stmt.names}
+            init = src.joinpath(*stmt.module.split("."), "__init__.py")
+            lazy = lazy_names(init) if init.is_file() else {}
+            found |= {f"{stmt.module}.{lazy.get(alias.name, alias.name)}" for alias in stmt.names}
     return found
 
 
@@ -139,7 +164,7 @@ def code_closure(roots: set[str], src: Path) -> set[str]:
             continue
         seen.add(module)
         parents = [".".join(module.split(".")[:i]) for i in range(2, module.count(".") + 1)]
-        todo += sorted((_imports(path) | set(parents)) - seen)
+        todo += sorted((_imports(path, src) | set(parents)) - seen)
     return seen
 
 

@@ -4,7 +4,7 @@ visual pseudo-tokens through the text transformer; a tiny end-to-end generation 
 import numpy as np
 import pytest
 import torch
-from diffusers.models.attention_processor import AttnProcessor
+from diffusers.models.attention_processor import AttnProcessor2_0
 
 from revis.diffusion.customize import ARMS, SwapSettings, customize
 from revis.diffusion.orthogonal import (
@@ -104,7 +104,7 @@ def _unet_out(unet, context, mask=None, seed=0):
 def test_projection_none_is_bit_identical_to_the_stock_processor(pipe, encoder):
     unet = pipe.unet
     composed = compose(encoder, ["a S* on the left", "a S*"], torch.randn(2, 2, encoder.hidden_size))
-    unet.set_attn_processor(AttnProcessor())
+    unet.set_attn_processor(AttnProcessor2_0())
     with torch.no_grad():
         stock = _unet_out(unet, composed.states, composed.mask)
         state = VisualTokenState()
@@ -114,11 +114,11 @@ def test_projection_none_is_bit_identical_to_the_stock_processor(pipe, encoder):
         unet.set_attn_processor(previous)
         install_projection(unet, state, "full")
         projected = _unet_out(unet, composed.states, composed.mask)
-        unet.set_attn_processor(AttnProcessor())
+        unet.set_attn_processor(AttnProcessor2_0())
     assert torch.equal(stock, ours)
     assert not torch.allclose(stock, projected)  # the full projection reaches the UNet's output
     n_cross = sum(".attn2." in n for n in unet.attn_processors)
-    assert n_cross > 0 and isinstance(OrthogonalProjectionProcessor(state), AttnProcessor)
+    assert n_cross > 0 and isinstance(OrthogonalProjectionProcessor(state), AttnProcessor2_0)
 
 
 def test_visual_tokens_go_through_the_text_transformer_with_the_text(encoder):
@@ -164,7 +164,7 @@ def test_swap_copies_reference_keys_values_only_in_configured_layers_and_steps(p
     assert {layer for _, layer in controller.log} == set(decoder)
     assert len(controller.log) == 2 * len(decoder)
     # outside the swap the processor is the stock one; inside, the main sample changes and the reference does not
-    unet.set_attn_processor(AttnProcessor())
+    unet.set_attn_processor(AttnProcessor2_0())
     with torch.no_grad():
         stock = [unet(torch.cat([main, ref]), torch.tensor([900 - 100 * s] * 2), context).sample for s in range(4)]
     for s in range(4):
@@ -188,7 +188,7 @@ def test_each_arm_generates_and_both_fixes_change_the_images(pipe, encoder):
     assert not np.array_equal(images["full"], images["mean"])
     again = customize(pipe, encoder, prompts, visual, noise, ARMS["both"], swap=SwapSettings("decoder", 1), steps=3)
     assert np.array_equal(again, images["both"])  # batch size does not change a picture
-    assert all(type(p) is AttnProcessor for p in pipe.unet.attn_processors.values())  # processors restored
+    assert all(type(p) is AttnProcessor2_0 for p in pipe.unet.attn_processors.values())  # processors restored
 
 
 def test_subject_encoder_trains_through_the_frozen_unet(pipe, encoder):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 from typing import Any
 
 import matplotlib
@@ -17,7 +18,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 from kedro.io import DatasetError
 
 from revis.atomic import atomic_file, write_bytes_atomic, write_text_atomic
@@ -70,9 +70,13 @@ class TorchDataset(_FileDataset):
     """Tensors / state dicts / plain containers via ``torch.save``; loaded with ``weights_only=True``."""
 
     def load(self) -> Any:
+        import torch  # here, not at module level: stages that read only JSON start without torch
+
         return torch.load(self._require(), map_location="cpu", weights_only=True)
 
     def save(self, data: Any) -> None:
+        import torch
+
         with atomic_file(self._filepath) as tmp:
             torch.save(data, tmp)
 
@@ -188,7 +192,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, (np.ndarray, torch.Tensor)):
+    torch = sys.modules.get("torch")  # a tensor can only exist if torch is imported
+    if isinstance(value, np.ndarray) or (torch is not None and isinstance(value, torch.Tensor)):
         return _plain(value.tolist())
     if isinstance(value, (np.generic,)):
         value = value.item()

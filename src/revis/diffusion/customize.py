@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers.models.attention_processor import AttnProcessor
+from diffusers.models.attention_processor import AttnProcessor2_0
 
 from revis.diffusion.attention import CrossAttentionRecorder, CrossAttentionStore
 from revis.diffusion.orthogonal import OrthogonalProjectionProcessor, Projection, VisualTokenState
@@ -127,7 +127,7 @@ def customize(
         elif ".attn1." in name and ref is not None:
             processors[name] = SelfAttentionSwapProcessor(controller, layer)
         else:
-            processors[name] = AttnProcessor()
+            processors[name] = AttnProcessor2_0()
     unet.set_attn_processor(processors)
     if ref is not None:
         controller.attach(unet)

@@ -16,7 +16,7 @@ default the prompt's word tokens without [CLS]/[SEP] and without the visual toke
 The processor learns which rows are visual and which span the basis from a
 ``VisualTokenState`` that the caller fills for the batch it is about to run (the rows of the
 classifier-free guidance batch, unconditional half first). It projects ``encoder_hidden_states``
-and then computes attention exactly as diffusers' ``AttnProcessor``; on Stable Diffusion
+and then computes attention exactly as diffusers' ``AttnProcessor2_0`` (scaled dot-product attention); on Stable Diffusion
 1.x / BLIP-Diffusion the same processor goes on every ``attn2``.
 """
 
@@ -27,7 +27,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from diffusers.models.attention_processor import Attention, AttnProcessor
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
 Projection = Literal["none", "full", "mean"]
 
@@ -107,8 +107,8 @@ class VisualTokenState:
         return out
 
 
-class OrthogonalProjectionProcessor(AttnProcessor):
-    """Cross-attention that reads ``[c_t ; c_v⊥]``: diffusers' ``AttnProcessor`` after projecting the visual rows."""
+class OrthogonalProjectionProcessor(AttnProcessor2_0):
+    """Cross-attention that reads ``[c_t ; c_v⊥]``: diffusers' ``AttnProcessor2_0`` (SDPA) after projecting the visual rows."""
 
     def __init__(self, state: VisualTokenState, projection: Projection = "full") -> None:
         super().__init__()

@@ -9,7 +9,7 @@ In a swapped self-attention layer (``attn1``) and step, the main samples' querie
 *reference* samples' keys and values (MasaCtrl's ``MutualSelfAttentionControl``: the target
 reads the source's K/V), so the subject's appearance flows from the clean visual-only pass into
 the main one; the reference samples attend to themselves as usual. Elsewhere the processor is
-diffusers' ``AttnProcessor`` unchanged.
+diffusers' ``AttnProcessor2_0`` unchanged.
 
 Which layers and which steps are swapped is unverified in the paper; they are parameters
 (default: decoder self-attention, from the third sampler step on).
@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from diffusers.models.attention_processor import Attention, AttnProcessor
+import torch.nn.functional as F
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
 SwapLayers = Literal["decoder", "encoder", "mid", "all"]
 PREFIXES = {"decoder": ("up_blocks",), "encoder": ("down_blocks",), "mid": ("mid_block",)}
@@ -84,7 +85,7 @@ def swap_keys_values(tensor: torch.Tensor, groups: int) -> torch.Tensor:
     return torch.stack([view[:, 1], view[:, 1]], 1).reshape(tensor.shape)
 
 
-class SelfAttentionSwapProcessor(AttnProcessor):
+class SelfAttentionSwapProcessor(AttnProcessor2_0):
     """Self-attention whose main samples read the reference samples' keys and values when the controller says so."""
 
     def __init__(self, controller: SwapController, layer: str) -> None:
@@ -119,8 +120,8 @@ class SelfAttentionSwapProcessor(AttnProcessor):
         key = swap_keys_values(attn.to_k(hidden_states), self.controller.groups)
         value = swap_keys_values(attn.to_v(hidden_states), self.controller.groups)
         query, key, value = attn.head_to_batch_dim(query), attn.head_to_batch_dim(key), attn.head_to_batch_dim(value)
-        probs = attn.get_attention_scores(query, key, attention_mask)
-        hidden_states = attn.batch_to_head_dim(torch.bmm(probs, value))
+        hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=attn.scale)
+        hidden_states = attn.batch_to_head_dim(hidden_states)
         hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
         if input_ndim == 4:
             hidden_states = hidden_states.transpose(-1, -2).reshape(batch_size, channel, height, width)

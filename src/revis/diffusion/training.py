@@ -155,6 +155,16 @@ def encode_unique(encoder: TextEncoder, captions: list[str]) -> tuple[torch.Tens
     return states[rows.to(states.device)], masks[rows.to(masks.device)]
 
 
+@torch.no_grad()
+def encode_captions(
+    encoder: TextEncoder, captions: list[str]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(states, masks) of every caption and of the empty caption (the unconditional input)."""
+    states, masks = encode_unique(encoder, captions)
+    null_states, null_mask = encoder.encode([""])
+    return states, masks, null_states, null_mask
+
+
 def train_text_to_image(
     unet: UNet2DConditionModel,
     scheduler: DDPMScheduler,
@@ -163,10 +173,13 @@ def train_text_to_image(
     captions: list[str],
     config: DenoiserTraining,
     curve: str = "t2i",
+    encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[UNet2DConditionModel, dict[str, Any]]:
-    """Encode the captions with the frozen encoder, train the UNet on (uint8 images, captions); EMA copy + history."""
-    states, masks = encode_unique(encoder, captions)
-    null_states, null_mask = encoder.encode([""])
+    """Encode the captions with the frozen encoder, train the UNet on (uint8 images, captions); EMA copy + history.
+
+    ``encoded``: ``encode_captions(encoder, captions)`` computed once for several trainings on the same captions.
+    """
+    states, masks, null_states, null_mask = encode_captions(encoder, captions) if encoded is None else encoded
     ema, history = train_denoiser(
         unet, scheduler, to_model_range(images), states, masks, null_states[0], null_mask[0], config, curve=curve
     )

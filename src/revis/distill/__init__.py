@@ -1,19 +1,30 @@
-"""Dataset distillation: Distribution Matching and the evaluation protocol, as in the DC/DM reference code."""
+"""Dataset distillation: Distribution Matching and the evaluation protocol, as in the DC/DM reference code.
 
-from revis.distill.config import DMConfig, EvalProtocol
-from revis.distill.dm import DMResult, class_mean_embedding_loss, distribution_matching, fresh_network, initial_images
-from revis.distill.evaluation import load_network, score, train_networks, train_on_set
+Names resolve lazily (PEP 562), so that importing the torch-free schemas in
+``revis.distill.config`` (params validation, every stage's start-up) does not import torch.
+"""
 
-__all__ = [
-    "DMConfig",
-    "DMResult",
-    "EvalProtocol",
-    "class_mean_embedding_loss",
-    "distribution_matching",
-    "fresh_network",
-    "initial_images",
-    "load_network",
-    "score",
-    "train_networks",
-    "train_on_set",
-]
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "DMConfig": "config",
+    "EvalProtocol": "config",
+    "DMResult": "dm",
+    "class_mean_embedding_loss": "dm",
+    "distribution_matching": "dm",
+    "fresh_network": "dm",
+    "initial_images": "dm",
+    "load_network": "evaluation",
+    "score": "evaluation",
+    "train_networks": "evaluation",
+    "train_on_set": "evaluation",
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'revis.distill' has no attribute {name!r}")
+    return getattr(import_module(f"revis.distill.{_WHERE[name]}"), name)

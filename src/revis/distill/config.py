@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT
+from revis.config.types import STRICT, DataPath, Seed
 from revis.models import ModelConfig
 
 AugmentOp = Literal["color", "crop", "cutout", "flip", "scale", "rotate", "noise"]
@@ -56,3 +56,29 @@ class RuntimeParams(BaseModel):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     threads: int = Field(1, ge=1, le=256)  # torch intra-op threads (1 is fastest for these small nets)
     workers: int = Field(1, ge=1, le=64)  # processes for independent jobs (networks, syntheses); CPU only
+
+
+# Which datasets dsv and dkkt run on (``dsv.data``); loading is in revis.distill.data.
+DatasetName = Literal["digits", "shapes", "cifar10"]
+
+
+class DatasetChoice(BaseModel):
+    """One dataset: the chain seeds run on it, and an optional smaller image side."""
+
+    model_config = STRICT
+    seeds: list[Seed] = Field(min_length=1, max_length=50)
+    image_size: int | None = Field(None, ge=4, le=512)  # resize (area averaging); null: as stored
+
+
+class DataParams(BaseModel):
+    """The datasets (each with its seeds); CIFAR-10 is read from a local folder of official batches."""
+
+    model_config = STRICT
+    datasets: dict[DatasetName, DatasetChoice] = Field(min_length=1)
+    cifar10_root: DataPath = None  # the local cifar-10-batches-py folder (python -m revis.datasets.fetch cifar10)
+
+    @model_validator(mode="after")
+    def _cifar_needs_a_folder(self) -> DataParams:
+        if "cifar10" in self.datasets and not self.cifar10_root:
+            raise ValueError("cifar10_root must name the local cifar-10-batches-py folder when datasets holds cifar10")
+        return self

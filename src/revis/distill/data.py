@@ -8,38 +8,15 @@ resized (area averaging) to fit the CPU budget, which the README states.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch.nn.functional as F
-from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, DataPath, Seed
 from revis.datasets.imageset import ImageSet
 from revis.datasets.named import Splits, standardised_splits
+from revis.distill.config import DataParams, DatasetChoice, DatasetName
 
-DatasetName = Literal["digits", "shapes", "cifar10"]
-
-
-class DatasetChoice(BaseModel):
-    """One dataset: the chain seeds run on it, and an optional smaller image side."""
-
-    model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=50)
-    image_size: int | None = Field(None, ge=4, le=512)  # resize (area averaging); null: as stored
-
-
-class DataParams(BaseModel):
-    """The datasets (each with its seeds); CIFAR-10 is read from a local folder of official batches."""
-
-    model_config = STRICT
-    datasets: dict[DatasetName, DatasetChoice] = Field(min_length=1)
-    cifar10_root: DataPath = None  # the local cifar-10-batches-py folder (python -m revis.datasets.fetch cifar10)
-
-    @model_validator(mode="after")
-    def _cifar_needs_a_folder(self) -> DataParams:
-        if "cifar10" in self.datasets and not self.cifar10_root:
-            raise ValueError("cifar10_root must name the local cifar-10-batches-py folder when datasets holds cifar10")
-        return self
+__all__ = ["DataParams", "DatasetChoice", "DatasetName", "load_splits"]
 
 
 def load_splits(name: str, shapes: dict[str, Any], digits: dict[str, ImageSet], data: DataParams) -> Splits:

@@ -6,7 +6,14 @@
 Both paths compute the same stationarity loss D(θ*, −Σ λ_i ∇_θ L_i) over all parameters (the
 old code's form) and back-propagate it into the candidates and λ (one objective evaluation =
 forward, residual, backward). ``old``: ``vmap(grad(...))`` per-sample gradients then λᵀG;
-``new``: ∇_θ(Σ λ_i L_i) with ``create_graph=True``. Each (path, N) runs in a fresh process so
+``new``: ∇_θ(Σ λ_i L_i) with ``create_graph=True``. Two more columns explain what speed-up is
+possible: ``loop`` (per-sample gradients one sample at a time, the Python loop the vmap path
+replaced; only up to ``--loop-max`` candidates) and ``floor`` (one forward and one first-order
+backward of the mean loss into the candidates: less than any evaluation of this objective, which
+needs a second-order backward). ``old / floor`` bounds the speed-up any residual computation can
+reach over the vmap path: per-sample gradients by vmap cost the same multiply-adds as the batch
+gradient (each sample's outer products, not summed), so the new path saves the N x P matrix and
+its memory traffic, not arithmetic. Each (path, N) runs in a fresh process so
 that its peak memory is its own: the peak resident set size during one evaluation minus the
 resident size before it. Prints the median wall time, the speed-up, the peak memory and the
 largest difference between the two losses and input gradients (they must agree).
@@ -24,6 +31,7 @@ import time
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from revis.kkt.deepkkt import distance, stationarity_loss
 from revis.kkt.gradients import flatten_grads, flatten_params, frozen_parameters, per_sample_grads, weighted_loss_grad
@@ -42,9 +50,17 @@ def objective(path: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     lam = lam.detach().requires_grad_(True)
     theta = frozen_parameters(model)
     flat = flatten_params(theta)
+    if path == "floor":  # first order only: a lower bound, not the objective
+        loss = F.cross_entropy(model(x), y) * lam.sum()
+        gx, gl = torch.autograd.grad(loss, [x, lam])
+        return loss.detach(), gx, gl
     if path == "old":
         grads, _ = per_sample_grads(model, x, y, theta)
         loss = stationarity_loss(flat, flatten_grads(grads), lam)
+    elif path == "loop":
+        ones = torch.ones(1)
+        rows = [weighted_loss_grad(model, theta, x[i : i + 1], y[i : i + 1], ones)[0] for i in range(len(x))]
+        loss = stationarity_loss(flat, torch.stack(rows), lam)
     else:
         total, _ = weighted_loss_grad(model, theta, x, y, lam)
         loss = distance(flat + total)
@@ -95,14 +111,29 @@ def measure(spec: dict[str, Any], isolate: bool = True) -> dict[str, Any]:
 
 
 def compare(
-    n: int, width: int, depth: int, channels: int, size: int, repeats: int, threads: int, isolate: bool = True
+    n: int,
+    width: int,
+    depth: int,
+    channels: int,
+    size: int,
+    repeats: int,
+    threads: int,
+    isolate: bool = True,
+    loop_max: int = 100,
 ) -> dict[str, Any]:
-    """Old vs new at one N: seconds, peak MiB, speed-up, agreement of loss and input gradients."""
+    """Old vs new at one N: seconds, peak MiB, speed-up, agreement of loss and input gradients; loop and floor."""
     base = {"n": n, "width": width, "depth": depth, "channels": channels, "size": size, "seed": 0}
     base |= {"repeats": repeats, "threads": threads}
     old, new = measure({**base, "path": "old"}, isolate), measure({**base, "path": "new"}, isolate)
+    floor = measure({**base, "path": "floor"}, isolate)
+    loop = measure({**base, "path": "loop", "repeats": 1}, isolate) if n <= loop_max else None
     scale = max(abs(v) for v in old["grad_x"]) or 1.0
     return {
+        "floor_s": floor["seconds"],
+        "bound": old["seconds"] / floor["seconds"],
+        "loop_s": None if loop is None else loop["seconds"],
+        "loop_speedup": None if loop is None else loop["seconds"] / new["seconds"],
+        "loop_loss_rel_diff": None if loop is None else abs(old["loss"] - loop["loss"]) / abs(old["loss"]),
         "n": n,
         "parameters": old["parameters"],
         "old_s": old["seconds"],
@@ -124,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads in each measuring process")
+    parser.add_argument("--loop-max", type=int, default=100, help="run the per-sample Python loop up to this N")
     parser.add_argument("--json", action="store_true", help="print one JSON line per N instead of the table")
     parser.add_argument(
         "--inline", action="store_true", help="measure in this process (quick; peak memory not isolated)"
@@ -134,7 +166,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.channels}x{args.size}x{args.size}, {args.threads} CPU thread(s), median of {args.repeats}"
     )
     for n in args.n or [100, 500]:
-        r = compare(n, args.width, args.depth, args.channels, args.size, args.repeats, args.threads, not args.inline)
+        r = compare(
+            n,
+            args.width,
+            args.depth,
+            args.channels,
+            args.size,
+            args.repeats,
+            args.threads,
+            not args.inline,
+            args.loop_max,
+        )
         if args.json:
             print(json.dumps(r))
             continue
@@ -142,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  N={n:4d} ({r['parameters']} params): old {r['old_s']:8.3f} s, {r['old_peak_mib']:8.1f} MiB | "
             f"new {r['new_s']:7.3f} s, {r['new_peak_mib']:7.1f} MiB | speed-up x{r['speedup']:.1f} | "
             f"loss diff {r['loss_rel_diff']:.1e}, grad diff {r['grad_x_rel_diff']:.1e}"
+        )
+        loop = "not run" if r["loop_s"] is None else f"{r['loop_s']:.3f} s (new is x{r['loop_speedup']:.1f} faster)"
+        print(
+            f"         per-sample loop {loop} | floor (forward + first-order backward) {r['floor_s']:.3f} s: "
+            f"no residual computation can beat the old path by more than x{r['bound']:.1f}"
         )
     return 0
 

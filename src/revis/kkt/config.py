@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from revis.config.types import STRICT
 from revis.distill.config import AugmentOp
-from revis.kkt.deepkkt import KKTWeights
+
+if TYPE_CHECKING:  # the library (torch) only when weights are built, not when params.yaml is validated
+    from revis.kkt.deepkkt import KKTWeights
 
 
 class KKTWeightsParams(BaseModel):
@@ -23,6 +25,8 @@ class KKTWeightsParams(BaseModel):
 
     def to_weights(self, primal_only: bool = False) -> KKTWeights:
         """The library's weights; ``primal_only`` zeroes the stationarity term (the paper's ablation)."""
+        from revis.kkt.deepkkt import KKTWeights
+
         values = self.model_dump()
         if primal_only:
             values["w_stat"] = 0.0

@@ -33,6 +33,8 @@ from revis.tracking.store import artifact_root, git_state, main_repo_root, track
 # Marks each paper's experiment as model training. MLflow 3.17's UI does not read it: a global
 # "GenAI | Model training" switch (``?workflowType=machine_learning`` in the URL, remembered by the
 # browser once clicked) picks the view, so `make ui` prints links that open the runs tables.
+STARTUP_PROBE = "REVIS_STARTUP_PROBE"  # set: print the start-up time at the first node and exit (the benchmark)
+
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
@@ -122,6 +124,11 @@ class TrackingHook:
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
+        if os.environ.get(STARTUP_PROBE) and not self._node_started:  # revis.tracking.startup: stop here
+            import psutil
+
+            print(f"{STARTUP_PROBE}={time.time() - psutil.Process().create_time():.3f}", flush=True)
+            os._exit(0)  # no node has run, nothing was written
         client = tracking.active()
         if client is not None and not self._node_started:  # start-up: process start -> the first node
             import resource

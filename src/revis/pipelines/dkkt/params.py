@@ -13,8 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, RootModel
 
 from revis.config.types import STRICT, Fraction, Seed
-from revis.distill.config import DMConfig, RuntimeParams
-from revis.distill.data import DatasetName
+from revis.distill.config import DatasetName, DMConfig, RuntimeParams
 from revis.kkt.config import KKTParams
 
 NonNegative = Annotated[float, Field(ge=0, le=1e6)]

@@ -12,8 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from revis.config.types import STRICT
-from revis.distill.config import EvalProtocol, RuntimeParams
-from revis.distill.data import DataParams
+from revis.distill.config import DataParams, EvalProtocol, RuntimeParams
 from revis.kkt.config import SynthesisParams
 from revis.models import ModelConfig
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 
 from revis.diffusion.pipeline import MiniT2IPipeline
 from revis.diffusion.text import TextEncoder
-from revis.diffusion.training import DenoiserTraining, train_text_to_image
+from revis.diffusion.training import DenoiserTraining, encode_captions, train_text_to_image
 from revis.diffusion.unet import build_unet, sampling_scheduler, training_scheduler
 from revis.pipelines.t2i.params import RuntimeParams, TrainParams
 from revis.runtime import apply_runtime
+
+
+@functools.lru_cache(maxsize=1)
+def _encoded(names: tuple[str, ...], text_encoder: str, max_length: int, device: str) -> tuple[torch.Tensor, ...]:
+    # the three models of the stage (t2i.model + replicates) train on the same captions: encode them once
+    return encode_captions(TextEncoder(text_encoder, max_length, torch.device(device)), list(names))
 
 
 def _train_model(
@@ -19,6 +26,7 @@ def _train_model(
 ) -> tuple[MiniT2IPipeline, dict[str, Any]]:
     split = captions["train"]
     encoder = TextEncoder(train.text_encoder, train.max_length, device)
+    encoded = _encoded(tuple(split.captions), train.text_encoder, train.max_length, str(device))
     torch.manual_seed(seed)
     unet = build_unet(split.images.shape[1], encoder.hidden_size, **train.unet.model_dump()).to(device)
     scheduler = training_scheduler(train.num_train_timesteps, train.beta_schedule)
@@ -32,7 +40,9 @@ def _train_model(
         ema_decay=train.ema_decay,
         seed=seed,
     )
-    ema, history = train_text_to_image(unet, scheduler, encoder, split.images, split.captions, config, curve=curve)
+    ema, history = train_text_to_image(
+        unet, scheduler, encoder, split.images, split.captions, config, curve=curve, encoded=encoded
+    )
     pipe = MiniT2IPipeline(
         ema,
         sampling_scheduler(scheduler, train.sampler),

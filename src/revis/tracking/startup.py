@@ -1,0 +1,70 @@
+"""Start-up benchmark: how long each DVC stage takes from process start to its first node.
+
+    python -m revis.tracking.startup [--repeat 2] [--stages world-ingest,baseline-train]
+
+Runs every stage's own command (``./run-stage <pipeline> <kind>``, from dvc.yaml) with
+``REVIS_STARTUP_PROBE`` set: the tracking hook prints the elapsed time when the first node is
+about to start and the process exits, so nothing is computed or written and no input needs to
+be current. Tracking is off (``REVIS_TRACKING=off``): the MLflow companion process starts in
+parallel with the stage and is not on its critical path. Prints seconds per stage (the best of
+``--repeat`` runs, as timeit does: the floor, not the noise) and their mean per stage kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from revis.tracking.hook import STARTUP_PROBE
+
+
+def stage_commands(dvc_yaml: Path) -> dict[str, list[str]]:
+    """``{stage: argv}`` of the stages that run a pipeline (not check-params)."""
+    stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    commands = {name: str(spec["cmd"]).split() for name, spec in stages.items()}
+    return {name: argv for name, argv in commands.items() if argv[0] == "./run-stage" and len(argv) == 3}
+
+
+def startup_seconds(argv: list[str], root: Path) -> float:
+    env = {**os.environ, STARTUP_PROBE: "1", "REVIS_TRACKING": "off"}
+    done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith(f"{STARTUP_PROBE}="):
+            return float(line.split("=", 1)[1])
+    raise RuntimeError(f"{' '.join(argv)} did not reach its first node:\n{done.stderr[-2000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--stages", default="", help="comma-separated stage names (default: all)")
+    args = parser.parse_args(argv)
+    root = Path.cwd()
+    commands = stage_commands(root / "dvc.yaml")
+    if args.stages:
+        unknown = sorted(set(args.stages.split(",")) - set(commands))
+        if unknown:
+            parser.error(f"unknown stages: {', '.join(unknown)}")
+        commands = {name: commands[name] for name in args.stages.split(",")}
+    by_kind: dict[str, list[float]] = {}
+    print(f"{'stage':<24} start-up s (best of {args.repeat})")
+    for name, command in commands.items():
+        seconds = min(startup_seconds(command, root) for _ in range(args.repeat))
+        by_kind.setdefault(command[2], []).append(seconds)
+        print(f"{name:<24} {seconds:6.2f}", flush=True)
+    every = [s for values in by_kind.values() for s in values]
+    print(f"\n{'kind':<12} {'stages':>6} {'mean s':>7} {'max s':>6}")
+    for kind, values in sorted(by_kind.items()):
+        print(f"{kind:<12} {len(values):>6} {statistics.mean(values):7.2f} {max(values):6.2f}")
+    print(f"{'all':<12} {len(every):>6} {statistics.mean(every):7.2f} {max(every):6.2f}  (sum {sum(every):.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
