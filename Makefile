@@ -21,7 +21,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
 .PHONY: help install repro test test-integration test-slow test-all ui viz dag dvc-yaml check-params \
-        check-regressions times lint format clean
+        check-regressions times startup lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' "$(CURDIR)/Makefile" | sed -E 's/:.*## /\t/' | expand -t 20
@@ -81,6 +81,9 @@ check-regressions: $(STAMP)  ## compare reports/*/metrics.json with the committe
 
 times: $(STAMP)  ## the per-stage time table of the last day's runs (MLflow records)
 	"$(BIN)/python" -m revis.tracking.report
+
+startup: $(STAMP)  ## start-up benchmark: seconds from process start to each stage's first node (nothing runs)
+	"$(BIN)/python" -m revis.tracking.startup
 
 lint: $(STAMP)  ## ruff check, ruff format --check, dvc.yaml is current, mypy on the typed library areas
 	"$(BIN)/ruff" check src tests

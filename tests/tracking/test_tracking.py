@@ -135,3 +135,28 @@ def test_runs_left_running_by_a_dead_process_are_closed_as_failed(store, tmp_pat
     assert client.close("FINISHED") == 0
     assert mlflow.get_run(orphan.info.run_id).info.status == "FAILED"
     assert mlflow.get_run(alive.info.run_id).info.status == "RUNNING"  # a live process keeps its run
+
+
+def test_the_stages_of_a_repro_share_one_agent_that_exits_when_idle(store, tmp_path, monkeypatch):
+    from revis.tracking.agent import socket_path
+
+    monkeypatch.setenv("REVIS_AGENT_IDLE_S", "3")
+
+    def agents():
+        found = subprocess.run(["pgrep", "-f", f"revis.tracking.agent --serve {store}"], capture_output=True, text=True)
+        return set(found.stdout.split())
+
+    pids = []
+    for name in ("demo-train", "demo-evaluate"):
+        client = TrackingClient(store)
+        _start(client, tmp_path, name)
+        client.log_metrics({"timing.stage_s": 1.0})
+        assert client.close("FINISHED") == 0  # the agent answered that it recorded the end
+        pids.append(agents())
+    assert len(pids[0]) == 1 and pids[0] == pids[1]  # the second stage found the first one's agent
+    runs = _client(store).search_runs([_client(store).get_experiment_by_name("demo").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
+    deadline = time.time() + 30
+    while agents() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not agents() and not os.path.exists(socket_path(store))  # idle: gone, its socket too

@@ -1,26 +1,47 @@
-"""The MLflow side of tracking: ``python -m revis.tracking.agent <tracking-uri>``, fed JSON lines on stdin.
+"""The MLflow side of tracking: one agent per store, shared by the stages of a ``dvc repro``.
 
-Started by a stage's ``TrackingClient``. It imports MLflow while the stage imports torch and
-computes, records one run, and exits after the ``end`` event. It ignores SIGINT and SIGTERM
-(a Ctrl-C or a ``kill`` of the stage reaches the whole process group) so that it can record
-how the run ended: stdin closing without ``end`` means the stage died -> ``KILLED``. At start
-it also closes runs left RUNNING by stages whose process is gone (both killed with -9), as
-``FAILED``, so the UI never shows a phantom live run.
+    python -m revis.tracking.agent --serve <tracking-uri>   # the shared agent (Unix socket)
+    python -m revis.tracking.agent <tracking-uri>           # one run, JSON lines on stdin (fallback)
+
+A stage's ``TrackingClient`` connects to the store's socket (``socket_path``) and streams JSON
+lines; the first stage that finds no agent starts one, detached. The agent listens before it
+imports MLflow (so connecting never waits for that import), records each connection as one
+run, and exits after ``IDLE_SECONDS`` without a connection. Importing MLflow and opening the
+SQLite store cost about 4 CPU seconds, paid once per ``dvc repro`` instead of once per stage.
+
+It ignores SIGINT and SIGTERM (a Ctrl-C or a ``kill`` of the stage reaches the whole process
+group) so that it can record how the run ended: the stream closing without ``end`` means the
+stage died -> ``KILLED``. For each run it also closes runs left RUNNING by stages whose process
+is gone (both killed with -9), as ``FAILED``, so the UI never shows a phantom live run. After
+``end`` it answers ``recorded`` (and any error lines before it), which the stage waits for.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import signal
 import socket
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 COUNT_SUFFIXES = (".n", ".trials", ".successes")
 BATCH = 900  # MLflow's log_batch takes at most 1000 metrics
+IDLE_SECONDS = float(os.environ.get("REVIS_AGENT_IDLE_S", "90"))  # exit after this long without a stage
+RECORDED = "recorded"
+
+
+def socket_path(tracking_uri: str) -> str:
+    """Where the shared agent of ``tracking_uri`` listens (short: Unix socket paths are limited to 107 bytes)."""
+    digest = hashlib.sha1(tracking_uri.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"revis-mlflow-{os.getuid()}-{digest}.sock")
 
 
 def _now_ms() -> int:
@@ -38,7 +59,14 @@ def _process_alive(pid: int) -> bool:
 
 
 class Agent:
-    def __init__(self, tracking_uri: str, attempts: int = 5) -> None:
+    def __init__(self, tracking_uri: str, attempts: int = 5, client: Any = None) -> None:
+        """``client``: an MlflowClient to share (the shared agent: one per store, one ``Agent`` per run)."""
+        self.uri = tracking_uri
+        self.run_id: str | None = None
+        self.host = socket.gethostname()
+        if client is not None:
+            self.client = client
+            return
         from mlflow.tracking import MlflowClient
 
         for attempt in range(attempts):  # a new SQLite store may be being created by another process
@@ -50,9 +78,6 @@ class Agent:
                 if attempt == attempts - 1:
                     raise
                 time.sleep(1 + attempt)
-        self.uri = tracking_uri
-        self.run_id: str | None = None
-        self.host = socket.gethostname()
 
     # -- housekeeping -------------------------------------------------------------------------
     def close_orphans(self) -> None:
@@ -175,28 +200,119 @@ class Agent:
             self.client.set_terminated(self.run_id, "KILLED")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+def record_run(agent: Agent, lines: Iterable[str], report: Callable[[str], None]) -> bool:
+    """Apply one stage's events; True if it ended its run, else the run is recorded KILLED."""
+    agent.close_orphans()
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            if not agent.handle(json.loads(line)):
+                return True
+        except Exception as exc:  # one bad event must not lose the rest of the run
+            report(f"revis tracking agent: {type(exc).__name__}: {exc}")
+    agent.kill("the stage's process ended without closing its run (killed or interrupted)")
+    return False
+
+
+def _quiet() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    agent = Agent(args[0])
-    agent.close_orphans()
-    ended = False
-    for line in sys.stdin:
-        if not line.strip():
-            continue
+
+
+def _connectable(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def _serve_connection(tracking_uri: str, client: Any, connection: socket.socket) -> None:
+    with connection, connection.makefile("r", encoding="utf-8") as lines:
+
+        def report(message: str) -> None:
+            print(message, file=sys.stderr)
+            try:
+                connection.sendall(f"error: {message}\n".encode())
+            except OSError:
+                pass
+
+        if record_run(Agent(tracking_uri, client=client), lines, report):
+            try:
+                connection.sendall(f"{RECORDED}\n".encode())
+            except OSError:
+                pass
+
+
+def serve(tracking_uri: str, path: str | None = None, idle: float = IDLE_SECONDS) -> int:
+    """The shared agent: listen first, import MLflow, then record one run per connection until idle."""
+    _quiet()
+    path = path or socket_path(tracking_uri)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with open(path + ".lock", "w") as lock:  # two stages starting agents at once: one binds
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _connectable(path):
+            return 0
+        if os.path.exists(path):
+            os.unlink(path)  # left by an agent that died
+        server.bind(path)
+        server.listen(64)
+    client = Agent(tracking_uri).client
+    busy, last, guard = 0, time.monotonic(), threading.Lock()
+
+    def run(connection: socket.socket) -> None:
+        nonlocal busy, last
         try:
-            if not agent.handle(json.loads(line)):
-                ended = True
+            _serve_connection(tracking_uri, client, connection)
+        finally:
+            with guard:
+                busy, last = busy - 1, time.monotonic()
+
+    def accept(timeout: float | None) -> bool:
+        nonlocal busy
+        server.settimeout(timeout)
+        try:
+            connection, _ = server.accept()
+        except (TimeoutError, BlockingIOError):
+            return False
+        connection.settimeout(None)
+        with guard:
+            busy += 1
+        threading.Thread(target=run, args=(connection,), daemon=True).start()
+        return True
+
+    while True:
+        if accept(1.0):
+            continue
+        with guard:
+            if busy == 0 and time.monotonic() - last > idle:
                 break
-        except Exception as exc:  # one bad event must not lose the rest of the run
-            print(f"revis tracking agent: {type(exc).__name__}: {exc}", file=sys.stderr)
-    if not ended:
-        agent.kill("the stage's process ended without closing its run (killed or interrupted)")
+    os.unlink(path)  # new stages start a new agent from here on; serve whoever connected meanwhile
+    while accept(0.0):
+        pass
+    server.close()
+    while True:
+        with guard:
+            if busy == 0:
+                return 0
+        time.sleep(0.1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--serve"]:
+        return serve(args[1])
+    _quiet()
+    agent = Agent(args[0])
+    record_run(agent, sys.stdin, lambda message: print(message, file=sys.stderr))
     return 0
 
 

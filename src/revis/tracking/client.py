@@ -1,10 +1,12 @@
 """The stage side of tracking: events streamed to the MLflow agent, never an MLflow import.
 
-``TrackingClient.start(...)`` spawns ``python -m revis.tracking.agent <uri>`` and writes JSON
-lines to its stdin from a background thread (a stage never blocks on tracking). Curves are
-batched. ``close(status)`` sends the end of the run and waits for the agent to record it. If
-the stage dies without closing (kill -9, SIGTERM, Ctrl-C), the agent sees its stdin close and
-records the run as KILLED.
+``TrackingClient(uri)`` connects to the store's shared agent (``revis.tracking.agent``; it
+starts one, detached, when none listens) and writes JSON lines to the connection from a
+background thread (a stage never blocks on tracking). Curves are batched. ``close(status)``
+sends the end of the run and waits for the agent to answer that it recorded it. If the stage
+dies without closing (kill -9, SIGTERM, Ctrl-C), the agent sees the connection close and
+records the run as KILLED. Where no Unix socket can be had, the stage falls back to its own
+agent process fed on stdin (the same events, the same ending).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -19,9 +22,41 @@ import time
 from pathlib import Path
 from typing import Any
 
+from revis.tracking.agent import RECORDED, socket_path
+
 _active: TrackingClient | None = None
 FLUSH_SECONDS = 0.5
 AGENT_WAIT_SECONDS = 120
+CONNECT_SECONDS = 15.0  # a new shared agent listens within a second; then fall back to a private one
+
+
+def _connect(tracking_uri: str, wait: float = CONNECT_SECONDS) -> socket.socket | None:
+    """A connection to the store's shared agent, starting one (detached) if none listens."""
+    if not hasattr(socket, "AF_UNIX"):
+        return None
+    path = socket_path(tracking_uri)
+    deadline, started = time.monotonic() + wait, False
+    while True:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(path)
+            return connection
+        except OSError:
+            connection.close()
+        if not started:
+            with open(path + ".log", "a") as log:  # not the stage's stderr: whoever reads it would wait for the agent
+                subprocess.Popen(
+                    [sys.executable, "-m", "revis.tracking.agent", "--serve", tracking_uri],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    start_new_session=True,  # outlives the stage and the repro's Ctrl-C
+                )
+            started = True
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
 
 
 def active() -> TrackingClient | None:
@@ -36,14 +71,18 @@ class TrackingClient:
         self._curves: dict[int, dict[str, float]] = {}
         self._curves_lock = threading.Lock()
         self._last_flush = time.monotonic()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._agent = subprocess.Popen(
-            [sys.executable, "-m", "revis.tracking.agent", tracking_uri],
-            stdin=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=False,
-        )
+        self._connection = _connect(tracking_uri)
+        self._agent: subprocess.Popen[str] | None = None
+        if self._connection is not None:
+            self._stream: Any = self._connection.makefile("w", encoding="utf-8")
+        else:
+            self._agent = subprocess.Popen(
+                [sys.executable, "-m", "revis.tracking.agent", tracking_uri],
+                stdin=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            self._stream = self._agent.stdin
         self._writer = threading.Thread(target=self._write, name="revis-tracking", daemon=True)
         self._writer.start()
         self.closed = False
@@ -88,23 +127,43 @@ class TrackingClient:
         self.send("metrics_file", path=str(Path(path).resolve()), claims=str(claims) if claims else None)
 
     def close(self, status: str = "FINISHED", timeout: float = AGENT_WAIT_SECONDS) -> int | None:
-        """End the run with ``status`` and wait for the agent to record it; its exit code (None: still busy)."""
+        """End the run with ``status`` and wait for the agent to record it: 0, 1 (it reported errors or hung up),
+        None (still busy after ``timeout``)."""
         if self.closed:
-            return self._agent.poll()
+            return None
         self.flush_curves()
         self.send("end", status=status, end_time=int(time.time() * 1000))
         self.closed = True
         self._queue.put(None)
         self._writer.join(timeout)
+        if self._agent is not None:
+            try:
+                return self._agent.wait(timeout)
+            except subprocess.TimeoutExpired:
+                print(f"revis tracking: the MLflow agent is still busy after {timeout:.0f} s", file=sys.stderr)
+                return None
+        assert self._connection is not None
+        self._connection.settimeout(timeout)
+        errors = False
         try:
-            return self._agent.wait(timeout)
-        except subprocess.TimeoutExpired:
+            with self._connection.makefile("r", encoding="utf-8") as answers:
+                for answer in answers:
+                    if answer.strip() == RECORDED:
+                        return 1 if errors else 0
+                    print(answer.rstrip(), file=sys.stderr)  # the agent's error lines about this run
+                    errors = True
+        except TimeoutError:
             print(f"revis tracking: the MLflow agent is still busy after {timeout:.0f} s", file=sys.stderr)
             return None
+        except OSError:
+            pass
+        finally:
+            self._connection.close()
+        return 1  # the agent hung up without recording the end
 
     # -- plumbing -------------------------------------------------------------------------------
     def _write(self) -> None:
-        stream = self._agent.stdin
+        stream = self._stream
         assert stream is not None
         while True:
             event = self._queue.get()
@@ -113,11 +172,15 @@ class TrackingClient:
             try:
                 stream.write(json.dumps(event, default=str) + "\n")
                 stream.flush()
-            except (BrokenPipeError, ValueError):
+            except (BrokenPipeError, ConnectionError, ValueError, OSError):
                 return  # the agent is gone; the stage's own results are unaffected
         try:
-            stream.close()
-        except (BrokenPipeError, ValueError):
+            if self._connection is not None:
+                stream.flush()
+                self._connection.shutdown(socket.SHUT_WR)  # end of events; the answer comes back
+            else:
+                stream.close()
+        except (BrokenPipeError, ConnectionError, ValueError, OSError):
             pass
 
 
@@ -144,5 +207,5 @@ def close_client(status: str) -> None:
         set_sink(None)
         code = _active.close(status)
         if code not in (0, None):
-            print(f"revis tracking: the MLflow agent exited with code {code}; see its messages above", file=sys.stderr)
+            print(f"revis tracking: the MLflow agent answered {code}; see its messages above", file=sys.stderr)
         _active = None
