@@ -4,8 +4,7 @@ Names resolve lazily (PEP 562), so that importing the torch-free schemas in
 ``revis.distill.config`` (params validation, every stage's start-up) does not import torch.
 """
 
-from importlib import import_module
-from typing import Any
+from revis.lazy import lazy_getattr
 
 _WHERE = {
     "DMConfig": "config",
@@ -23,8 +22,4 @@ _WHERE = {
 
 __all__ = list(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'revis.distill' has no attribute {name!r}")
-    return getattr(import_module(f"revis.distill.{_WHERE[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _WHERE)

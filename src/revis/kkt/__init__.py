@@ -4,8 +4,7 @@ Names resolve lazily (PEP 562): the torch-free schemas in ``revis.kkt.config`` a
 when params.yaml is validated, at every stage's start-up, and must not pull torch in.
 """
 
-from importlib import import_module
-from typing import Any
+from revis.lazy import lazy_getattr
 
 _WHERE = {
     "DeepKKT": "deepkkt",
@@ -38,8 +37,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'revis.kkt' has no attribute {name!r}")
-    return getattr(import_module(f"revis.kkt.{_WHERE[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _WHERE)
