@@ -2,7 +2,7 @@
 
 import pytest
 
-from revis.workers import run_jobs
+from revis.workers import run_jobs, run_threads
 
 
 def _scaled(shared, value, power):
@@ -25,3 +25,53 @@ def test_worker_processes_return_the_same_results_in_job_order():
     assert run_jobs(_plain, [(4,), (5,)], workers=2) == [-4, -5]
     # the largest jobs go first, the results still come back in job order
     assert run_jobs(_plain, [(1,), (9,), (3,)], workers=2, cost=lambda job: job[0], threads=1) == [-1, -9, -3]
+
+
+def _train_tiny(seed: int, steps: int = 5) -> tuple[list[float], list[int], str]:
+    import threading
+
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for _ in range(steps):
+        x = torch.randn(32, 8, generator=generator)
+        loss = (model(x) - x.sum(1, keepdim=True)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses, [torch.get_num_threads()], threading.current_thread().name
+
+
+def test_threaded_jobs_match_the_jobs_run_in_order_on_one_torch_thread():
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        expected = [_train_tiny(seed)[0] for seed in (0, 1, 2)]
+    finally:
+        torch.set_num_threads(previous)
+    threaded = run_threads(_train_tiny, [(0,), (1,), (2,)])
+    assert [losses for losses, _, _ in threaded] == expected  # bit for bit, in job order
+    assert all(threads == [1] for _, threads, _ in threaded)  # each op on one thread inside the jobs
+    assert all(name.startswith("revis-job") for _, _, name in threaded)  # not in this thread
+    assert torch.get_num_threads() == previous  # restored
+    # off CPU, or with one job, in order in this thread
+    assert run_threads(_train_tiny, [(0,)])[0][2] == "MainThread"
+    assert [r[2] for r in run_threads(_train_tiny, [(0,), (1,)], device="meta")] == ["MainThread"] * 2
+
+
+def test_a_failing_threaded_job_raises_and_the_thread_count_comes_back():
+    import torch
+
+    previous = torch.get_num_threads()
+    with pytest.raises(ZeroDivisionError):
+        run_threads(lambda v: 1 / v, [(1,), (0,)])
+    assert torch.get_num_threads() == previous

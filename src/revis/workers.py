@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -64,3 +64,27 @@ def run_jobs(
         ):
             results[futures[future]] = future.result()
     return [results[i] for i in range(len(jobs))]
+
+
+def run_threads(function: Callable[..., Any], jobs: Sequence[tuple], device: Any = "cpu") -> list[Any]:
+    """``[function(*job) for job in jobs]`` on one Python thread per job, each torch op on one thread.
+
+    For a few jobs of a small torch model each (a 2 M-parameter UNet: its ops are too small to use
+    two intra-op threads well, and they release the GIL): on CPU the jobs share the cores, without
+    the seconds a spawned worker spends importing diffusers again. Three UNet trainings on 2 cores:
+    0.35 s per step each, against 0.46 s one after another on 2 threads. A job must not touch
+    another job's objects (a pipeline's scheduler keeps state) nor torch's global RNG (seed a
+    ``torch.Generator``): then results depend only on the job, not on the scheduling. Off CPU (or
+    with one job) the jobs run in order, in this thread.
+    """
+    import torch
+
+    if len(jobs) <= 1 or torch.device(device).type != "cpu":
+        return [function(*job) for job in jobs]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="revis-job") as pool:
+            return list(pool.map(lambda job: function(*job), jobs))
+    finally:
+        torch.set_num_threads(previous)

@@ -197,3 +197,19 @@ def test_stable_diffusion_from_a_local_folder_behind_the_same_generate(tmp_path)
     assert not np.array_equal(a, generate(sd, PROMPTS, "red", seed=0, steps=2))
     with pytest.raises(FileNotFoundError, match="model_index.json"):
         load_generator(tmp_path)
+
+
+def test_attention_head_dim_is_the_width_of_a_head_not_the_number_of_heads():
+    # diffusers' UNet2DConditionModel reads its own attention_head_dim as a head count
+    unet = build_unet(
+        8, 16, block_out_channels=[16, 32], attention=[True, True], attention_head_dim=8, norm_num_groups=4
+    )
+    attentions = [m for m in unet.modules() if type(m).__name__ == "Attention"]
+    assert attentions
+    for attention in attentions:
+        assert attention.inner_dim // attention.heads == 8  # 2 heads at 16 channels, 4 at 32
+    assert {a.heads for a in attentions} == {2, 4}
+    with pytest.raises(ValueError, match="divisible by attention_head_dim"):
+        build_unet(
+            8, 16, block_out_channels=[16, 24], attention=[False, True], attention_head_dim=16, norm_num_groups=4
+        )

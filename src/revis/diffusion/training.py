@@ -85,8 +85,9 @@ def train_denoiser(
     ``null_states`` / ``null_mask`` (L0, D) / (L0,): the empty caption's states (the unconditional input).
     ``on_checkpoint(step, ema)`` is called every ``every`` steps (e.g. to measure fidelity along training).
     """
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(
+        config.seed
+    )  # its only randomness (no global RNG: it may run in a thread)
     device = unet.device
     images, states, masks = images.cpu(), states.cpu(), masks.cpu()
     null_states, null_mask = null_states.cpu(), null_mask.cpu()

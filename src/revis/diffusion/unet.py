@@ -23,9 +23,17 @@ def build_unet(
     """A randomly initialised pixel-space ``UNet2DConditionModel`` (its weights come from the caller's seed).
 
     ``attention``: per level (highest resolution first), cross-attention blocks (text) or plain ResNet blocks.
+    ``attention_head_dim``: the channels of one attention head. diffusers' own ``attention_head_dim``
+    argument of this class is, for backward compatibility, the number of *heads* (its
+    ``num_attention_heads`` is refused), so it gets ``channels // attention_head_dim`` per level.
     """
     if len(attention) != len(block_out_channels):
         raise ValueError("attention needs one flag per entry of block_out_channels")
+    if any(c % attention_head_dim for c in block_out_channels):
+        raise ValueError(
+            f"every entry of block_out_channels must be divisible by attention_head_dim ({attention_head_dim})"
+        )
+    heads = tuple(c // attention_head_dim for c in block_out_channels)
     downs = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attention)
     ups = tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attention))
     return UNet2DConditionModel(
@@ -38,7 +46,7 @@ def build_unet(
         mid_block_type="UNetMidBlock2DCrossAttn",
         layers_per_block=layers_per_block,
         cross_attention_dim=cross_attention_dim,
-        attention_head_dim=attention_head_dim,
+        attention_head_dim=heads,  # diffusers: heads per level (see above)
         norm_num_groups=norm_num_groups,
     )
 

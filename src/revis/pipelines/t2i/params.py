@@ -58,7 +58,7 @@ class UNetParams(BaseModel):
     # per level (highest resolution first): cross-attention (text) blocks there or plain ResNet blocks
     attention: list[bool] = Field(default=[False, True, True], min_length=1, max_length=4)
     layers_per_block: int = Field(1, ge=1, le=3)
-    attention_head_dim: int = Field(32, ge=4, le=128)
+    attention_head_dim: int = Field(32, ge=2, le=128)  # channels per attention head (heads = channels / this)
     norm_num_groups: int = Field(8, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -67,6 +67,8 @@ class UNetParams(BaseModel):
             raise ValueError("attention needs one flag per entry of block_out_channels")
         if any(c % self.norm_num_groups for c in self.block_out_channels):
             raise ValueError("every entry of block_out_channels must be divisible by norm_num_groups")
+        if any(c % self.attention_head_dim for c in self.block_out_channels):
+            raise ValueError("every entry of block_out_channels must be divisible by attention_head_dim")
         return self
 
 

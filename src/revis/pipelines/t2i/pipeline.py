@@ -20,17 +20,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(nodes_ingest.plot_world, "captions", "plot_world_samples", name="plot_world", tags=["ingest"]),
             node(
-                nodes_train.train_t2i,
+                nodes_train.train_models,
                 ["captions", "params:train", "params:runtime"],
-                ["model", "history"],
-                name="train_t2i",
-                tags=["train"],
-            ),
-            node(
-                nodes_train.train_replicates,
-                ["captions", "params:train", "params:runtime"],
-                ["replicates", "replicate_history"],
-                name="train_replicates",
+                ["model", "history", "replicates", "replicate_history"],
+                name="train_models",
                 tags=["train"],
             ),
             node(

@@ -18,6 +18,7 @@ from revis.negation.representations import similarity_table
 from revis.pipelines.whitebear.params import AttackParams, Pair, PromptParams, RepresentationParams, RuntimeParams
 from revis.reporting.summary import mean_std, proportion
 from revis.runtime import apply_runtime
+from revis.workers import run_threads
 from revis.world.captions import ABSTRACT_WORDS, OBJECT_NAMES
 from revis.world.fidelity import judged_scene
 from revis.world.judge import judge_images, judge_report, load_judge
@@ -86,6 +87,29 @@ def models_by_seed(model: Any, replicates: dict[str, Any], seeds: list[int]) -> 
     return {s: found[s] for s in seeds}
 
 
+def _draw(model: Any, prompts: list[tuple[str, str | None]], seeds: list[int], attack: AttackParams) -> dict:
+    """``{(seed, text, negative): images}``: each (prompt, negative prompt) sampled with each seed on ``model``."""
+    return {
+        (seed, text, negative): generate(
+            model,
+            [text],
+            negative,
+            seed=seed,
+            images_per_prompt=attack.images_per_prompt,
+            steps=attack.steps,
+            guidance_scale=attack.guidance_scale,
+            batch_size=attack.batch_size,
+        )
+        for seed in seeds
+        for text, negative in prompts
+    }
+
+
+def _distinct(prompts: list[Prompt]) -> list[tuple[str, str | None]]:
+    """The (text, negative prompt) pairs to sample: base prompts shared by pairs of one word run once."""
+    return sorted({(p.text, p.negative) for p in prompts}, key=lambda key: (key[0], key[1] or ""))
+
+
 def run_attack(
     model: Any,
     replicates: dict[str, Any],
@@ -97,30 +121,23 @@ def run_attack(
     """Images of every prompt kind x pair x whole-chain seed, judged; a few kept for the grid.
 
     Seed s: the t2i model trained with seed s, sampled with seed s (the same noise for every prompt).
+    The seeds' models sample concurrently, one thread each (``run_threads``).
     """
-    apply_runtime(runtime.device, runtime.threads)
+    device = apply_runtime(runtime.device, runtime.threads)
     judge = load_judge(judge_state)
     models = models_by_seed(model, replicates, attack.seeds)
     alternatives = {pair_key(p): p.alternative for p in prompts.pairs}
+    by_pair = pair_prompts(prompts)
+    distinct = _distinct([prompt for kinds in by_pair.values() for prompt in kinds.values()])
+    drawn: dict[tuple[int, str, str | None], np.ndarray] = {}
+    for images in run_threads(_draw, [(models[s], distinct, [s], attack) for s in attack.seeds], device):
+        drawn.update(images)
     counts: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
     grid: dict[str, dict[str, np.ndarray]] = {}
-    done: dict[tuple[str, str | None, int], np.ndarray] = {}  # base prompts shared by pairs of one word run once
-    for pair, kinds in pair_prompts(prompts).items():
+    for pair, kinds in by_pair.items():
         for kind, prompt in kinds.items():
             for seed in attack.seeds:
-                key = (prompt.text, prompt.negative, seed)
-                if key not in done:
-                    done[key] = generate(
-                        models[seed],
-                        [prompt.text],
-                        prompt.negative,
-                        seed=seed,
-                        images_per_prompt=attack.images_per_prompt,
-                        steps=attack.steps,
-                        guidance_scale=attack.guidance_scale,
-                        batch_size=attack.batch_size,
-                    )
-                images = done[key]
+                images = drawn[seed, prompt.text, prompt.negative]
                 counts.setdefault(kind, {}).setdefault(pair, {})[str(seed)] = _count(
                     judge, images, prompt, alternatives[pair]
                 )
@@ -129,7 +146,7 @@ def run_attack(
     return {
         "counts": counts,
         "grid": grid,
-        "prompts": {p: {k: v.__dict__ for k, v in ks.items()} for p, ks in pair_prompts(prompts).items()},
+        "prompts": {p: {k: v.__dict__ for k, v in ks.items()} for p, ks in by_pair.items()},
     }
 
 
@@ -196,28 +213,23 @@ def run_ablation(
     attack: AttackParams,
     runtime: RuntimeParams,
 ) -> dict[str, Any]:
-    """Base and attack prompts on both fine-tuned arms (same seeds, same noise)."""
-    apply_runtime(runtime.device, runtime.threads)
+    """Base and attack prompts on both fine-tuned arms (same seeds, same noise); one thread per arm."""
+    device = apply_runtime(runtime.device, runtime.threads)
     judge = load_judge(judge_state)
     alternatives = {pair_key(p): p.alternative for p in prompts.pairs}
+    chosen = {
+        pair: {kind: kinds[kind] for kind in attack.ablation_kinds} for pair, kinds in pair_prompts(prompts).items()
+    }
+    distinct = _distinct([prompt for kinds in chosen.values() for prompt in kinds.values()])
+    arms = {"negation": negation_model, "control": control_model}
+    drawn = run_threads(_draw, [(m, distinct, attack.seeds, attack) for m in arms.values()], device)
     counts: dict[str, dict[str, dict[str, dict[str, dict[str, int]]]]] = {}
-    for arm, model in (("negation", negation_model), ("control", control_model)):
-        for pair, kinds in pair_prompts(prompts).items():
-            for kind in attack.ablation_kinds:
-                prompt = kinds[kind]
+    for arm, images in zip(arms, drawn):
+        for pair, kinds in chosen.items():
+            for kind, prompt in kinds.items():
                 for seed in attack.seeds:
-                    images = generate(
-                        model,
-                        [prompt.text],
-                        prompt.negative,
-                        seed=seed,
-                        images_per_prompt=attack.images_per_prompt,
-                        steps=attack.steps,
-                        guidance_scale=attack.guidance_scale,
-                        batch_size=attack.batch_size,
-                    )
                     counts.setdefault(arm, {}).setdefault(kind, {}).setdefault(pair, {})[str(seed)] = _count(
-                        judge, images, prompt, alternatives[pair]
+                        judge, images[seed, prompt.text, prompt.negative], prompt, alternatives[pair]
                     )
     return counts
 
