@@ -11,6 +11,7 @@ from revis.datasets.named import named_splits
 from revis.models import build_model
 from revis.pipelines.baseline.params import Params
 from revis.training import TrainConfig, train_classifier
+from revis.workers import run_threads
 
 
 def train_baselines(
@@ -25,20 +26,30 @@ def train_baselines(
         weight_decay=params.weight_decay,
     )
     checkpoints: dict[str, Any] = {"model": params.model.model_dump(), "runs": {}}
-    histories: dict[str, Any] = {}
+    runs = []
     for name in params.datasets:
         train, _ = named_splits(name, {"shapes": shapes, "digits": digits})
-        x, y = train.tensors()
-        for seed in params.seeds:
+        for seed in params.seeds:  # initialised here, in order: the threads must not draw from torch's global RNG
             torch.manual_seed(seed)
-            net = build_model(params.model, train.channels, train.num_classes, train.image_size)
-            history = train_classifier(net, x, y, config, seed, desc=f"{name} seed {seed}", curve=f"{name}.seed{seed}")
-            run = f"{name}/seed{seed}"
-            checkpoints["runs"][run] = {
-                "dataset": name,
-                "seed": seed,
-                "state_dict": net.state_dict(),
-                "shape": [train.channels, train.num_classes, train.image_size],
-            }
-            histories[run] = history.to_dict()
+            runs.append(
+                (name, seed, train, build_model(params.model, train.channels, train.num_classes, train.image_size))
+            )
+
+    def fit(name: str, seed: int, train: ImageSet, net: torch.nn.Module) -> dict[str, Any]:
+        x, y = train.tensors()
+        return train_classifier(
+            net, x, y, config, seed, desc=f"{name} seed {seed}", curve=f"{name}.seed{seed}"
+        ).to_dict()
+
+    # the runs train concurrently, one thread each (small ConvNets use two cores badly through intra-op threads)
+    histories: dict[str, Any] = {}
+    for (name, seed, train, net), history in zip(runs, run_threads(fit, runs)):
+        run = f"{name}/seed{seed}"
+        checkpoints["runs"][run] = {
+            "dataset": name,
+            "seed": seed,
+            "state_dict": net.state_dict(),
+            "shape": [train.channels, train.num_classes, train.image_size],
+        }
+        histories[run] = history
     return checkpoints, histories
