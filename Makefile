@@ -19,6 +19,10 @@ export YOLO_OFFLINE := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
+# the same CPU kernels on every x86-64 machine (why: src/revis/__init__.py)
+export ATEN_CPU_CAPABILITY ?= avx2
+export MKL_CBWR ?= AVX2
+export ONEDNN_MAX_CPU_ISA ?= AVX2
 
 .PHONY: help install repro test test-integration test-slow test-all ui viz dag dvc-yaml check-params \
         check-regressions times startup lint format clean

@@ -33,6 +33,8 @@ import pytest
 import torch
 import yaml
 
+import revis  # noqa: F401  (pins torch's CPU kernels before any torch op runs: see revis/__init__.py)
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment running the tests (dvc, kedro, mlflow)
 COPIED = [
