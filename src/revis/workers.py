@@ -28,9 +28,12 @@ see their stop flag at their next ``check_stop()`` (``log_curve`` calls it betwe
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
@@ -272,13 +275,8 @@ class JobPool:
             done = [f for f in pending if f.done()]
             if done or not pending:
                 return done
-            if self.backend == "dask":
-                from distributed import wait as wait_dask
-
-                try:
-                    wait_dask([f.inner for f in pending], timeout=_POLL_S, return_when="FIRST_COMPLETED")
-                except TimeoutError:
-                    pass
+            if self.backend == "dask":  # a Dask future's state is known here: a short sleep between looks
+                time.sleep(0.05)
             else:
                 wait_futures([getattr(f, "inner", f) for f in pending], timeout=_POLL_S, return_when=FIRST_COMPLETED)
 
@@ -335,6 +333,9 @@ class JobPool:
             finally:
                 self._close_client()
 
+        if any(thread.is_alive() for thread in self._threads):
+            _exit_without_waiting_for(self._threads)
+
     def close(self) -> None:
         if self._processes is not None:
             self._processes.shutdown(wait=True)
@@ -357,6 +358,30 @@ class JobPool:
             self.close()
         else:
             self.stop()
+
+
+_abandoned: list[threading.Thread] = []
+
+
+def _exit_without_waiting_for(threads: list[threading.Thread]) -> None:
+    """At exit, end the process at once if stopped job threads still run.
+
+    They are daemons, so Python does not wait for them, but tearing the interpreter down under a
+    thread inside a torch op aborts ("terminate called without an active exception").
+    """
+    if not _abandoned:
+        atexit.register(_exit_now)
+    _abandoned.extend(threads)
+
+
+def _exit_now() -> None:
+    if any(thread.is_alive() for thread in _abandoned):
+        import logging
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)  # the stage failed (it was stopped); its MLflow run is recorded KILLED by the agent
 
 
 class _Replaying:
