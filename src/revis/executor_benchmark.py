@@ -4,7 +4,7 @@
 small tensor sum: nothing to compute, so the figure is what the executor itself costs) inline,
 on threads, on spawned processes and on a local Dask cluster (a scheduler and ``--workers``
 worker processes of one thread each), and prints per backend the start-up (pool or cluster up,
-first result back) and the steady overhead per job (wall time of the remaining jobs / their count).
+every worker's first jobs done) and the steady overhead per job (wall time of the remaining jobs / their count).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def _noop(value: int) -> float:
 
 
 def _measure(pool: JobPool, jobs: int) -> tuple[float, float]:
-    start = time.perf_counter()
-    pool.submit(_noop, 0).result()
+    start = time.perf_counter()  # warm-up: every worker up, with torch imported (seconds in a fresh process)
+    pool.map(_noop, [(i,) for i in range(4 * pool.workers)])
     first = time.perf_counter() - start
     start = time.perf_counter()
     pool.map(_noop, [(i,) for i in range(jobs)])
