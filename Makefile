@@ -25,7 +25,7 @@ export MKL_CBWR ?= AVX2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 
 .PHONY: help install repro test test-integration test-slow test-all ui viz dag dvc-yaml check-params \
-        check-regressions times startup lint format clean
+        check-regressions times startup lint format clean gpu-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' "$(CURDIR)/Makefile" | sed -E 's/:.*## /\t/' | expand -t 20
@@ -60,6 +60,9 @@ test-slow: $(STAMP)  ## DVC end to end on a tiny copy of the project
 
 test-all: $(STAMP)  ## everything but gpu tests (which skip without CUDA anyway)
 	"$(BIN)/python" -m pytest -m "not gpu"
+
+gpu-check: $(STAMP)  ## GPU readiness: gpu tests, a few CUDA steps per paper-scale overlay (steps/s, memory, AMP), torchrun/DDP
+	"$(BIN)/python" -m revis.gpu_check
 
 ui: $(STAMP)  ## the MLflow UI on 127.0.0.1; prints links that open each paper's runs table
 	@# MLflow 3.17 opens experiments in its GenAI view unless the URL says workflowType=machine_learning

@@ -75,3 +75,105 @@ def test_a_failing_threaded_job_raises_and_the_thread_count_comes_back():
     with pytest.raises(ZeroDivisionError):
         run_threads(lambda v: 1 / v, [(1,), (0,)])
     assert torch.get_num_threads() == previous
+
+
+def _curved(seed: int) -> float:
+    from revis.curves import log_curve
+
+    for step in range(3):
+        log_curve({f"seed{seed}.loss": float(seed + step)}, step)
+    return float(seed)
+
+
+def test_the_inline_and_thread_backends_agree_bit_for_bit_in_job_order():
+    import torch
+
+    from revis.workers import JobPool
+
+    jobs = [(seed, 4) for seed in (3, 1, 2)]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with JobPool("inline") as pool:
+            inline = pool.map(_train_tiny, jobs)
+        with JobPool("threads", 2) as pool:
+            threaded = pool.map(_train_tiny, jobs, order=[2, 0, 1])  # submitted out of order
+    finally:
+        torch.set_num_threads(previous)
+    assert [r[0] for r in threaded] == [r[0] for r in inline]
+
+
+@pytest.mark.integration
+def test_the_process_backend_agrees_with_inline_and_brings_the_jobs_curves_back():
+    import torch
+
+    from revis.curves import set_sink
+    from revis.workers import JobPool
+
+    jobs = [(seed, 4) for seed in (0, 1, 2)]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        expected = [_train_tiny(*job)[0] for job in jobs]
+    finally:
+        torch.set_num_threads(previous)
+    points: list = []
+    set_sink(lambda values, step: points.append((values, step)))
+    try:
+        with JobPool("processes", 2, threads=1) as pool:
+            assert [r[0] for r in pool.map(_train_tiny, jobs)] == expected
+            assert pool.map(_curved, [(1,), (2,)]) == [1.0, 2.0]
+    finally:
+        set_sink(None)
+    # the curves a worker process recorded reach this process's sink (the stage's MLflow run)
+    assert sorted((next(iter(v)), s) for v, s in points) == [(f"seed{k}.loss", s) for k in (1, 2) for s in range(3)]
+
+
+def test_a_stopped_thread_pool_ends_its_jobs_at_their_next_step_and_does_not_wait():
+    import threading
+    import time
+
+    from revis.workers import JobPool, JobStopped
+
+    started = threading.Event()
+    steps: list[int] = []
+
+    def long_job(n: int) -> int:
+        for step in range(n):
+            started.set()
+            steps.append(step)
+            _curved(0)  # log_curve checks the stop flag between steps
+            time.sleep(0.01)
+        return n
+
+    pool = JobPool("threads", 1)
+    future = pool.submit(long_job, 100_000)
+    queued = pool.submit(long_job, 5)
+    assert started.wait(10)
+    begun = time.monotonic()
+    pool.stop()
+    with pytest.raises(JobStopped):
+        future.result(timeout=5)
+    assert time.monotonic() - begun < 1 and len(steps) < 100_000
+    assert queued.cancelled()  # never started
+
+
+def test_dask_needs_a_scheduler_and_the_environment_names_one(monkeypatch):
+    from revis import workers
+
+    monkeypatch.delenv(workers.SCHEDULER_ENV, raising=False)
+    previous = workers.configure("dask")
+    try:
+        with pytest.raises(ValueError, match="REVIS_DASK_SCHEDULER"):
+            workers.dask_address()
+        monkeypatch.setenv(workers.SCHEDULER_ENV, "tcp://10.0.0.5:8786")
+        assert workers.dask_address() == "tcp://10.0.0.5:8786"
+        workers.configure("dask", "tcp://10.0.0.6:8786")
+        assert workers.dask_address() == "tcp://10.0.0.6:8786"  # params win over the environment
+        workers.configure("local")
+        monkeypatch.delenv(workers.SCHEDULER_ENV)
+        assert workers.dask_address() is None
+        with pytest.raises(ValueError, match="runtime.executor"):
+            workers.configure("ray")
+    finally:
+        workers.configure(previous.executor, previous.scheduler)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from revis.workers import check_stop
+
 Sink = Callable[[dict[str, float], int], None]
 _sink: Sink | None = None
 
@@ -22,7 +24,11 @@ def set_sink(sink: Sink | None) -> Sink | None:
 
 
 def log_curve(values: Mapping[str, float], step: int) -> None:
-    """Record one point of each named curve at ``step`` (non-finite values are dropped)."""
+    """Record one point of each named curve at ``step`` (non-finite values are dropped).
+
+    Between steps, also where a stopped stage's job thread ends (``revis.workers.check_stop``).
+    """
+    check_stop()
     if _sink is None:
         return
     finite = {name: float(v) for name, v in values.items() if v is not None and math.isfinite(float(v))}

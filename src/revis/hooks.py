@@ -11,14 +11,19 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from revis.config.runtime import RuntimeParams
 from revis.config.schema import validate_params
 from revis.tracking.hook import TrackingHook
+from revis.workers import configure
 
 
 class ParameterValidationHook:
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
-        validate_params(context.config_loader["parameters"])
+        validated = validate_params(context.config_loader["parameters"])
+        runtime = validated["runtime"]
+        assert isinstance(runtime, RuntimeParams)
+        configure(runtime.executor, runtime.scheduler)  # where independent jobs run (revis.workers)
 
 
 __all__ = ["ParameterValidationHook", "TrackingHook"]

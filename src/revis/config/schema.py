@@ -21,8 +21,10 @@ class ParameterError(ValueError):
 
 
 def section_models() -> dict[str, type[BaseModel]]:
-    """``{section: Params model}`` for every pipeline package that declares one."""
-    models = {}
+    """``{section: Params model}`` for every pipeline package that declares one, and ``runtime``."""
+    from revis.config.runtime import RuntimeParams
+
+    models: dict[str, type[BaseModel]] = {"runtime": RuntimeParams}
     for info in pkgutil.iter_modules(revis.pipelines.__path__):
         try:
             module = importlib.import_module(f"revis.pipelines.{info.name}.params")

@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import copy
 import math
-import multiprocessing
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +50,7 @@ from revis.detection.mean_teacher import (
     supervised_step,
     teacher_student_step,
 )
+from revis.workers import JobPool, dask_address, job_pool
 
 Method = Literal["supervised", "teacher_student"]
 Policy = Literal["merged", "fragment"]
@@ -475,9 +474,9 @@ def run_chain(
     return results
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # spawn: a fresh interpreter per worker (no forked torch/ultralytics state)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+def _pool(workers: int) -> JobPool:
+    # spawned processes (no forked torch/ultralytics state) or the configured Dask cluster; jobs set their threads
+    return job_pool("processes", workers, threads=None, name="ssda")
 
 
 def run_arms(
@@ -500,7 +499,7 @@ def run_arms(
     pretrained: dict[PretrainJob, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     progress = tqdm(total=len(pretrain_jobs) + len(chains), desc=f"SSDA: pretrain, then chains ({workers} at once)")
-    if workers <= 1:
+    if workers <= 1 and dask_address() is None:
         for job in pretrain_jobs:
             pretrained[job] = run_pretrain(job, sources, schedule, detector)
             progress.update()
@@ -512,7 +511,7 @@ def run_arms(
             # a chain starts as soon as its pretraining is done (no barrier after all pretrainings)
             pending = {pool.submit(run_pretrain, job, sources, schedule, detector): job for job in pretrain_jobs}
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done = pool.wait_any(pending)
                 for future in done:
                     job = pending.pop(future)
                     if isinstance(job, PretrainJob):

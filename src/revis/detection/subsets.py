@@ -16,21 +16,18 @@ so label caches never collide, and results do not depend on ``workers``.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from revis.datasets.voc import VocRecord
 from revis.detection.yolo import YoloConfig, evaluate_yolo, model_state, train_yolo
 from revis.detection.yolo_format import write_yolo_dataset
+from revis.workers import Backend, job_pool
 
 
 def steps_per_epoch(budget: int, batch: int) -> int:
@@ -100,34 +97,17 @@ def run_jobs(
     """
     workdir = Path(workdir)
     shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed run
-    results: dict[int, dict[str, Any]] = {}
-    progress = tqdm(total=len(jobs), desc=f"{desc} ({workers} at once)")
+    arguments = [(workdir / f"job{index:04d}", *args) for index, args in enumerate(jobs)]
     try:
-        if workers <= 1:
-            for index, args in enumerate(jobs):
-                results[index] = function(workdir / f"job{index:04d}", *args)
-                progress.update()
-        else:
-            # spawn: a fresh interpreter per worker (no forked torch/ultralytics state)
-            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {
-                    pool.submit(function, workdir / f"job{index:04d}", *args): index for index, args in enumerate(jobs)
-                }
-                try:
-                    for future in as_completed(futures):
-                        results[futures[future]] = future.result()
-                        progress.update()
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
+        # spawned processes (no forked torch/ultralytics state), each with its default torch threads
+        backend: Backend = "processes" if workers > 1 else "inline"
+        with job_pool(backend, workers, threads=None, name="yolo") as pool:
+            results = pool.map(function, arguments, desc=f"{desc} ({workers} at once)")
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    finally:
-        progress.close()
     shutil.rmtree(workdir, ignore_errors=True)
-    return [results[i] for i in range(len(jobs))]
+    return results
 
 
 def train_on_subsets(

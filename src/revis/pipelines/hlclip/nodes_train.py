@@ -8,9 +8,9 @@ from typing import Any
 from revis.curves import log_curve
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.highlights.hlclip import FinetuneConfig, finetune_checkpoint
-from revis.parallel import map_jobs
 from revis.pipelines.hlclip.params import DataParams, TrainParams
 from revis.runtime import apply_runtime
+from revis.workers import map_jobs
 
 
 def finetune_encoders(

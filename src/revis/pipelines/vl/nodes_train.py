@@ -6,13 +6,13 @@ from typing import Any
 
 from revis.curves import log_curve
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
-from revis.parallel import map_jobs
 from revis.pipelines.vl.params import DataParams, TrainParams
 from revis.runtime import apply_runtime
 from revis.vl.checkpoint import encoder_checkpoint
 from revis.vl.config import EncoderConfig
 from revis.vl.contrastive import PretrainConfig, pretrain_encoder
 from revis.vl.pairs import frame_text_pairs
+from revis.workers import map_jobs
 
 
 def pretrain_encoders(
