@@ -180,10 +180,7 @@ def distribution_matching(
         if use_extra:
             extra.step()  # type: ignore[union-attr]
         if curve is not None:
-            log_curve(
-                {f"{curve}.dm": history["dm"][-1], **({f"{curve}.extra": history["extra"][-1]} if use_extra else {})},
-                it,
-            )
+            log_curve({"dm": history["dm"][-1], **({"extra": history["extra"][-1]} if use_extra else {})}, it, curve)
         bar.set_postfix(dm=f"{history['dm'][-1]:.4g}")
     return DMResult(syn.detach().cpu(), syn_y.cpu(), history)
 

@@ -81,7 +81,7 @@ def synthesize(
             history[key].append(info[key])
         history["alive"].append(int(state.alive.sum()))
         if curve is not None:
-            log_curve({f"{curve}.{key}": info[key] for key in ("stat", "primal", "entropy")}, step)
+            log_curve({key: info[key] for key in ("stat", "primal", "entropy")}, step, curve)
         bar.set_postfix(H=f"{info['entropy']:.3f}", stat=f"{info['stat']:.4g}", alive=history["alive"][-1])
     alive = state.alive.clone()
     with torch.no_grad():  # the state after the last step closes the curves
