@@ -92,10 +92,10 @@ def log_history(history: Mapping[str, Sequence[float]], curve: str, first_step: 
     """Every point of per-step lists (``{"loss": [...], "accuracy": [...]}``) as one curve per quantity.
 
     For loops that ran in worker processes (``revis.workers``): the sink lives in the stage's process,
-    so the stage logs the histories the workers returned. Non-numeric entries are skipped.
+    so the stage logs the histories the workers returned. Non-numeric entries are skipped; names are
+    checked also without a sink (tests).
     """
-    if _sink is None:
-        return
+    curve_name("paper", curve, "quantity")  # a wrong key fails even for an empty history
     lists = {q: list(v) for q, v in history.items() if isinstance(v, (list, tuple)) and all(_number(x) for x in v)}
     for offset in range(max((len(v) for v in lists.values()), default=0)):
         log_curve({q: float(v[offset]) for q, v in lists.items() if offset < len(v)}, first_step + offset, curve)

@@ -99,6 +99,7 @@ def test_an_evaluate_run_shows_the_headline_and_the_compared_summaries_not_every
     assert shown.description is not None
     assert shown.description.startswith("**A Demo Paper (ICCV 2031)**")
     assert "| beats_random | holds | 0.3167 | ours beats random |" in shown.description
+    assert shown.description.index("beats_random") < shown.description.index("| detail_ok | holds (sanity) |")
     rows = list(csv.DictReader(io.StringIO(shown.table)))
     assert len(rows) == 52  # 2 compared summaries + 50 detail summaries; strings are not numbers
     ours = next(r for r in rows if r["metric"] == "acc.ours")

@@ -143,7 +143,7 @@ def distribution_matching(
 ) -> DMResult:
     """Learn synthetic images (starting at ``syn_init``) whose class mean embeddings match the real pool's.
 
-    ``curve`` names the loss curve for the tracker (``<curve>.dm`` per iteration).
+    ``curve`` (``revis.curves.curve_key``) names the loss curve for the tracker (``<arm>/seed<k>/dm``).
     """
     generator = torch.Generator().manual_seed(seed)
     augment = DiffAugment(config.augment, single=True) if config.augment else None

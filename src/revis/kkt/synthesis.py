@@ -56,7 +56,7 @@ def synthesize(
     """Optimise candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
 
     ``weight_decay`` is the teacher's (it sets λ's starting value); ``bounds`` = (low, high)
-    broadcastable image tensors; ``curve`` names the tracker curves (``<curve>.stat`` ...).
+    broadcastable image tensors; ``curve`` (``revis.curves.curve_key``) names the tracker curves (``<arm>/seed<k>/stat`` ...).
     """
     x_init, y = x_init.to(device), y.to(device)
     generator = torch.Generator().manual_seed(seed)

@@ -117,8 +117,10 @@ def run_metrics(metrics: dict[str, Any], claims_path: str | Path | None) -> RunM
     values: dict[str, float] = {}
     counts: dict[str, int] = {}
     rows: list[tuple[str, str, float | None, str]] = []
+    others: list[tuple[str, str, float | None, str]] = []  # listed after the paper's claims, never counted
     for claim, verdict in paper_verdicts(claims, metrics):
         if claim.kind != "paper":
+            others.append((claim.id, f"{verdict.verdict} ({claim.kind})", verdict.effect, claim.claim))
             continue
         counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
         rows.append((claim.id, verdict.verdict, verdict.effect, claim.claim))
@@ -130,4 +132,4 @@ def run_metrics(metrics: dict[str, Any], claims_path: str | Path | None) -> RunM
         for name, value in numbers.items():
             if name == path or name.startswith(f"{path}."):
                 values[name] = value
-    return RunMetrics(values, headline_description(raw.get("title"), rows), summary_table(metrics))
+    return RunMetrics(values, headline_description(raw.get("title"), rows + others), summary_table(metrics))

@@ -109,7 +109,7 @@ def train_classifier(
 ) -> TrainHistory:
     """Train ``model`` in place on (x, y) with cross-entropy; returns per-epoch loss/accuracy.
 
-    ``curve`` names this run's loss/accuracy curves for the tracker (``<curve>.loss`` per epoch).
+    ``curve`` (``revis.curves.curve_key``) names the loss/accuracy curves for the tracker (``<arm>/seed<k>/loss``).
     """
     config = config if isinstance(config, TrainConfig) else TrainConfig.model_validate(config)
     rank, world = distributed_context()
