@@ -50,7 +50,7 @@ DESCRIPTIONS = {  # experiments without a claims file
 
 
 def experiment_description(paper: str, root: Any) -> str:
-    """The paper's title and source from ``claims/<paper>.yaml`` (markdown), else a fixed line, else the name."""
+    """The paper's title, then its source, from ``claims/<paper>.yaml``; else a fixed line, else the name."""
     import yaml
 
     path = Path(root) / "claims" / f"{paper}.yaml"
@@ -59,7 +59,8 @@ def experiment_description(paper: str, root: Any) -> str:
     except (OSError, yaml.YAMLError):
         return DESCRIPTIONS.get(paper, paper)
     title, source = raw.get("title"), raw.get("source")
-    return "\n\n".join(str(part) for part in (f"**{title}**" if title else paper, source) if part)
+    # plain text: the experiments list shows it raw, the runs table as markdown (its first line)
+    return "\n\n".join(str(part) for part in (title or paper, source) if part)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
