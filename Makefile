@@ -64,12 +64,12 @@ test-all: $(STAMP)  ## everything but gpu tests (which skip without CUDA anyway)
 gpu-check: $(STAMP)  ## GPU readiness: gpu tests, a few CUDA steps per paper-scale overlay (steps/s, memory, AMP), torchrun/DDP
 	"$(BIN)/python" -m revis.gpu_check
 
-ui: $(STAMP)  ## the MLflow UI on 127.0.0.1; prints links that open each paper's runs table
-	@# MLflow 3.17 opens experiments in its GenAI view unless the URL says workflowType=machine_learning
+ui: $(STAMP)  ## the MLflow UI on 127.0.0.1 (runs tables, not the GenAI view); prints each paper's link
+	@# --app-name revis (revis.tracking.ui): MLflow's own server, with the "Model training" view preset
 	@"$(BIN)/python" -m revis.tracking.links --url "http://127.0.0.1:$(PORT)" \
 	  --tracking-uri "sqlite:///$(CURDIR)/mlflow.db"
-	"$(BIN)/mlflow" ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \
-	  --default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $(PORT)
+	"$(BIN)/mlflow" server --app-name revis --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \
+	  --default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $(PORT) --workers 1
 
 viz: $(STAMP)  ## kedro-viz: the pipelines' graph on 127.0.0.1:4141 (VIZ_PORT=...)
 	"$(BIN)/kedro" viz run --host 127.0.0.1 --port $(VIZ_PORT) --no-browser

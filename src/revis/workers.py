@@ -126,10 +126,9 @@ def _with_curves(function: Callable[..., Any], args: tuple) -> _Outcome:
 
 
 def _replay(outcome: _Outcome) -> Any:
-    from revis.curves import log_curve
+    from revis.curves import replay
 
-    for values, step in outcome.curves:
-        log_curve(values, step)
+    replay(outcome.curves)
     return outcome.result
 
 

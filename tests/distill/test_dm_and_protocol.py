@@ -80,10 +80,12 @@ def test_distribution_matching_pulls_noise_towards_the_real_classes_and_logs_its
     logged = []
     previous = curves.set_sink(lambda values, step: logged.append((step, values)))
     try:
-        result = distribution_matching(x, y, init, labels, config, num_classes=3, seed=0, progress=False, curve="dm")
+        result = distribution_matching(
+            x, y, init, labels, config, num_classes=3, seed=0, progress=False, curve="dm/seed0"
+        )
     finally:
         curves.set_sink(previous)
-    assert len(logged) == 30 and "dm.dm" in logged[0][1] and len(result.history["dm"]) == 30
+    assert len(logged) == 30 and "dm/seed0/dm" in logged[0][1] and len(result.history["dm"]) == 30
     real = {c: x[y == c] for c in range(3)}
 
     @torch.no_grad()

@@ -164,4 +164,4 @@ def test_kedro_session_runs_every_stage(project_factory, kedro_run):
     runs = client.search_runs([client.get_experiment_by_name("lada").experiment_id])
     assert {r.data.tags["dvc_stage"] for r in runs} == {"lada-ingest", "lada-train", "lada-evaluate"}
     train = next(r for r in runs if r.data.tags["dvc_stage"] == "lada-train")
-    assert any(k.startswith("teacher_student_1.seed0.") for k in train.data.metrics)  # curves logged
+    assert any(k.startswith("lada/teacher_student_1/seed0/") for k in train.data.metrics)  # curves logged

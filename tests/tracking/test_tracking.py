@@ -75,13 +75,15 @@ def test_a_stage_run_records_params_curves_artifacts_and_headline_numbers(store,
     assert run.data.params == {"demo.lr": "0.1", "demo.seeds": "[0, 1, 2]"}
     history = mlflow.get_metric_history(run.info.run_id, "teacher.loss")
     assert [m.step for m in history] == [1, 2, 3, 4, 5] and history[-1].value == pytest.approx(0.2)
-    assert run.data.metrics["headline.beats_random"] == pytest.approx(0.85 - 0.5333333)
-    assert run.data.metrics["verdicts.holds"] == 1
+    assert run.data.metrics["headline/beats_random"] == pytest.approx(0.85 - 0.5333333)
+    assert run.data.metrics["verdicts/holds"] == 1
     assert "ours.mean" in run.data.metrics and "ours.n" not in run.data.metrics  # counts stay out of metrics
+    assert "| beats_random | holds |" in run.data.tags["mlflow.note.content"]  # the run page's description
+    assert "revis.pid" not in run.data.tags and "revis.host" not in run.data.tags  # dropped once the run ended
     artifacts = {a.path for a in mlflow.list_artifacts(run.info.run_id)} | {
         a.path for a in mlflow.list_artifacts(run.info.run_id, "plots")
     }
-    assert {"metrics.json", "plots/curve.png"} <= artifacts
+    assert {"metrics.json", "metrics_table.csv", "plots/curve.png"} <= artifacts
 
 
 STAGE = textwrap.dedent(

@@ -149,7 +149,7 @@ def train_subject_encoder(
     images,
     prompts: list[str],
     config: SubjectTraining,
-    curve: str = "orthoemb",
+    curve: str = "subject_encoder/seed-",
 ) -> dict[str, list[float]]:
     """Train ``subject_encoder`` in place: frozen UNet and text encoder, reconstruct each reference from its prompt.
 
@@ -193,6 +193,6 @@ def train_subject_encoder(
         schedule.step()
         history["loss"].append(float(loss.detach()))
         if step % 10 == 0 or step == config.steps - 1:
-            log_curve({f"{curve}.loss": sum(history["loss"][-10:]) / len(history["loss"][-10:])}, step)
+            log_curve({"loss": sum(history["loss"][-10:]) / len(history["loss"][-10:])}, step, curve)
     subject_encoder.eval()
     return history

@@ -76,7 +76,7 @@ def train_denoiser(
     null_states: torch.Tensor,
     null_mask: torch.Tensor,
     config: DenoiserTraining,
-    curve: str = "t2i",
+    curve: str = "t2i/seed-",
     every: int = 0,
     on_checkpoint: Callable[[int, UNet2DConditionModel], None] | None = None,
 ) -> tuple[UNet2DConditionModel, dict[str, list[float]]]:
@@ -139,7 +139,7 @@ def train_denoiser(
                 e.lerp_(p, 1 - decay)
         history["loss"].append(float(loss.detach()))
         if step % 10 == 0 or step == config.steps - 1:
-            log_curve({f"{curve}.loss": sum(history["loss"][-10:]) / len(history["loss"][-10:])}, step)
+            log_curve({"loss": sum(history["loss"][-10:]) / len(history["loss"][-10:])}, step, curve)
         if on_checkpoint is not None and every and (step + 1) % every == 0 and step + 1 < config.steps:
             on_checkpoint(step + 1, ema.eval())
             unet.train()
@@ -173,7 +173,7 @@ def train_text_to_image(
     images: Any,
     captions: list[str],
     config: DenoiserTraining,
-    curve: str = "t2i",
+    curve: str = "t2i/seed-",
     encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[UNet2DConditionModel, dict[str, Any]]:
     """Encode the captions with the frozen encoder, train the UNet on (uint8 images, captions); EMA copy + history.

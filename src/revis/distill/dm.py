@@ -143,7 +143,7 @@ def distribution_matching(
 ) -> DMResult:
     """Learn synthetic images (starting at ``syn_init``) whose class mean embeddings match the real pool's.
 
-    ``curve`` names the loss curve for the tracker (``<curve>.dm`` per iteration).
+    ``curve`` (``revis.curves.curve_key``) names the loss curve for the tracker (``<arm>/seed<k>/dm``).
     """
     generator = torch.Generator().manual_seed(seed)
     augment = DiffAugment(config.augment, single=True) if config.augment else None
@@ -180,10 +180,7 @@ def distribution_matching(
         if use_extra:
             extra.step()  # type: ignore[union-attr]
         if curve is not None:
-            log_curve(
-                {f"{curve}.dm": history["dm"][-1], **({f"{curve}.extra": history["extra"][-1]} if use_extra else {})},
-                it,
-            )
+            log_curve({"dm": history["dm"][-1], **({"extra": history["extra"][-1]} if use_extra else {})}, it, curve)
         bar.set_postfix(dm=f"{history['dm'][-1]:.4g}")
     return DMResult(syn.detach().cpu(), syn_y.cpu(), history)
 

@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from revis.augment import DiffAugment
+from revis.curves import curve_key, log_history
 from revis.distill.config import EvalProtocol
 from revis.models import build_model
 from revis.training import accuracy
@@ -38,8 +39,12 @@ def train_on_set(
     device: str | torch.device = "cpu",
     progress: bool = False,
     desc: str = "eval",
+    losses: list[float] | None = None,
 ) -> nn.Module:
-    """One fresh network (C, K, S = ``shape``) trained on (x, y) under the protocol; returned in eval mode on CPU."""
+    """One fresh network (C, K, S = ``shape``) trained on (x, y) under the protocol; returned in eval mode on CPU.
+
+    ``losses``, when given, receives each epoch's mean batch loss (the training curve).
+    """
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -49,6 +54,7 @@ def train_on_set(
     optimizer = _sgd(net, protocol, lr)
     x, y = x.to(device), y.to(device)
     net.train()
+    epoch_losses: list[float] = []
     for epoch in tqdm(range(protocol.epochs + 1), desc=desc, disable=not progress, leave=False):
         order = torch.randperm(len(x), generator=generator).to(device)
         for start in range(0, len(x), protocol.batch_size):
@@ -58,6 +64,11 @@ def train_on_set(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if losses is not None:  # read after the step: the computation is the same with or without a curve
+                epoch_losses.append(float(loss.detach()))
+        if losses is not None:
+            losses.append(sum(epoch_losses) / len(epoch_losses))
+            epoch_losses.clear()
         if epoch == protocol.epochs // 2 + 1:
             lr *= 0.1
             optimizer = _sgd(net, protocol, lr)
@@ -70,8 +81,9 @@ def score(model: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor) -> float
 
 
 def _train_job(x, y, shape, protocol, seed) -> dict:
-    net = train_on_set(x, y, shape, protocol, seed)
-    return {"state_dict": net.state_dict(), "seed": seed, "size": len(x), "shape": list(shape)}
+    losses: list[float] = []
+    net = train_on_set(x, y, shape, protocol, seed, losses=losses)
+    return {"state_dict": net.state_dict(), "seed": seed, "size": len(x), "shape": list(shape), "losses": losses}
 
 
 def train_networks(
@@ -90,6 +102,9 @@ def train_networks(
     keys = [key for key, (x, *_) in sets.items() if len(x) > 0]
     jobs = [(sets[key][0], sets[key][1], sets[key][3], protocol, sets[key][2]) for key in keys]
     results = run_jobs(_train_job, jobs, workers=workers, cost=lambda job: 1.0 + len(job[0]), desc=desc)
+    for key, result in zip(keys, results):  # "<group>/<seed>": one loss curve per network
+        group, seed = key.rsplit("/", 1)
+        log_history({"loss": result["losses"]}, curve_key(group, seed))
     return dict(zip(keys, results))
 
 

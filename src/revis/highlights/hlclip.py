@@ -74,7 +74,7 @@ def finetune(
     frames: Mapping[str, np.ndarray] | FrameSource,
     queries: Sequence[QvhQuery],
     config: FinetuneConfig,
-    curve: str | None = "hlclip",
+    curve: str | None = "hlclip/seed-",
     clip_length: float = 2.0,
 ) -> dict[str, object]:
     """Fine-tune ``encoder`` in place; returns the loss history and the trainable parameter counts."""
@@ -136,7 +136,7 @@ def finetune(
         value = float(loss.detach())
         history.append(value)
         if curve:
-            log_curve({f"{curve}.mse": value}, step)
+            log_curve({"mse": value}, step, curve)
     encoder.eval()
     return {"loss": history, "trainable": counts}
 

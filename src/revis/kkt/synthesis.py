@@ -56,7 +56,7 @@ def synthesize(
     """Optimise candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
 
     ``weight_decay`` is the teacher's (it sets λ's starting value); ``bounds`` = (low, high)
-    broadcastable image tensors; ``curve`` names the tracker curves (``<curve>.stat`` ...).
+    broadcastable image tensors; ``curve`` (``revis.curves.curve_key``) names the tracker curves (``<arm>/seed<k>/stat`` ...).
     """
     x_init, y = x_init.to(device), y.to(device)
     generator = torch.Generator().manual_seed(seed)
@@ -81,7 +81,7 @@ def synthesize(
             history[key].append(info[key])
         history["alive"].append(int(state.alive.sum()))
         if curve is not None:
-            log_curve({f"{curve}.{key}": info[key] for key in ("stat", "primal", "entropy")}, step)
+            log_curve({key: info[key] for key in ("stat", "primal", "entropy")}, step, curve)
         bar.set_postfix(H=f"{info['entropy']:.3f}", stat=f"{info['stat']:.4g}", alive=history["alive"][-1])
     alive = state.alive.clone()
     with torch.no_grad():  # the state after the last step closes the curves

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-COUNT_SUFFIXES = (".n", ".trials", ".successes")
+PROCESS_TAGS = ("revis.pid", "revis.host")  # only while RUNNING: they find runs whose stage died (close_orphans)
 BATCH = 900  # MLflow's log_batch takes at most 1000 metrics
 IDLE_SECONDS = float(os.environ.get("REVIS_AGENT_IDLE_S", "90"))  # exit after this long without a stage
 RECORDED = "recorded"
@@ -95,6 +95,7 @@ class Agent:
             if tags.get("revis.host") == self.host and pid and pid.isdigit() and not _process_alive(int(pid)):
                 self.client.set_tag(run.info.run_id, "revis.end", "process gone, found by a later stage")
                 self.client.set_terminated(run.info.run_id, "FAILED")
+                self.forget_process(run.info.run_id)
 
     def experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
         self._hide_empty_default()
@@ -160,44 +161,42 @@ class Agent:
             self.log_metrics_file(Path(event["path"]), event.get("claims"))
         elif op == "end":
             self.client.set_terminated(self.run_id, event.get("status", "FINISHED"), end_time=event.get("end_time"))
+            self.forget_process(self.run_id)
             return False
         else:
             raise ValueError(f"unknown tracking event {op!r}")
         return True
 
     def log_metrics_file(self, path: Path, claims_path: str | None) -> None:
-        """The numbers of metrics.json (counts excluded) and the claims' headline effects."""
-        import yaml
+        """The claims' headline, their summaries and a description; metrics.json and its table (revis.tracking.run_metrics)."""
         from mlflow.entities import Metric
 
-        from revis.reporting.summary import flat_numbers
+        from revis.tracking.run_metrics import DESCRIPTION_TAG, TABLE_ARTIFACT, run_metrics
 
-        metrics = json.loads(path.read_text())
-        values = {k: v for k, v in flat_numbers(metrics).items() if not k.endswith(COUNT_SUFFIXES)}
-        if claims_path and Path(claims_path).is_file():
-            from revis.reporting.claims import ClaimsFile
-            from revis.reporting.scoreboard import paper_verdicts
-
-            claims = ClaimsFile.model_validate(yaml.safe_load(Path(claims_path).read_text()))
-            counts: dict[str, int] = {}
-            for claim, verdict in paper_verdicts(claims, metrics):
-                if claim.kind != "paper":
-                    continue
-                counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
-                if verdict.effect is not None:
-                    values[f"headline.{claim.id}"] = verdict.effect
-            for name, count in counts.items():
-                values[f"verdicts.{name.replace(' ', '_')}"] = count
+        shown = run_metrics(json.loads(path.read_text()), claims_path)
         stamp = _now_ms()
-        items = [Metric(k, float(v), stamp, 0) for k, v in sorted(values.items())]
+        items = [Metric(k, float(v), stamp, 0) for k, v in shown.metrics.items()]  # headline first
         for i in range(0, len(items), BATCH):
             self.client.log_batch(self.run_id, metrics=items[i : i + BATCH])  # type: ignore[arg-type]
+        if shown.description:
+            self.client.set_tag(self.run_id, DESCRIPTION_TAG, shown.description)  # type: ignore[arg-type]
+        if shown.table:
+            self.client.log_text(self.run_id, shown.table, TABLE_ARTIFACT)  # type: ignore[arg-type]
         self.client.log_artifact(self.run_id, str(path))  # type: ignore[arg-type]
 
     def kill(self, reason: str) -> None:
         if self.run_id is not None:
             self.client.set_tag(self.run_id, "revis.end", reason)
             self.client.set_terminated(self.run_id, "KILLED")
+            self.forget_process(self.run_id)
+
+    def forget_process(self, run_id: str) -> None:
+        """Drop the process tags of an ended run: the UI shows what a researcher compares, not pids."""
+        for tag in PROCESS_TAGS:
+            try:
+                self.client.delete_tag(run_id, tag)
+            except Exception:  # absent (a run from before, or not a revis stage)
+                pass
 
 
 def record_run(agent: Agent, lines: Iterable[str], report: Callable[[str], None]) -> bool:

@@ -1,17 +1,20 @@
 """The Kedro hook that makes every stage an MLflow run: experiment = paper, run = DVC stage.
 
-A run carries the paper's parameters (all of its section, dotted names), the tags a researcher
-filters and compares by, curves (``revis.curves``), timings of every node and of the stage
-(MLflow metrics ``timing.*``, never in metrics.json), the stage's pictures and metrics.json
-as artifacts, and, for the stage that writes metrics.json, the claims' headline effects
-(``headline.<claim id>``) and verdict counts. How the run ended is recorded as MLflow run
-status: FINISHED, FAILED (an exception), KILLED (interrupted, terminated or killed).
+An experiment is described by its paper's title (``claims/<paper>.yaml``). A run carries the
+paper's parameters (all of its section, dotted names), the tags a researcher filters and
+compares by, step curves named ``<paper>/<arm>/seed<k>/<quantity>`` (``revis.curves``; the
+hook adds the paper), timings of every node and of the stage (``system/timing/*``: MLflow's
+"System metrics", apart from the model's; never in metrics.json), the stage's pictures and
+metrics.json as artifacts, and, for the stage that writes metrics.json, the claims' headline
+first (``revis.tracking.run_metrics``). How the run ended is recorded as MLflow run status:
+FINISHED, FAILED (an exception), KILLED (interrupted, terminated or killed).
 
 Tags: ``paper``, ``dvc_stage``, ``stage_kind``, ``mlflow.source.git.commit``, ``git_dirty``
 (source and configuration only: what ``dvc repro`` writes never counts), ``params_hash`` (the
 paper's section), ``dvc_exp`` / ``dvc_exp_baseline`` (inside ``dvc exp run``: DVC's own
-``DVC_EXP_NAME`` / ``DVC_EXP_BASELINE_REV``), ``revis.pid``,
-``revis.host``. ``REVIS_TRACKING=off`` turns tracking off.
+``DVC_EXP_NAME`` / ``DVC_EXP_BASELINE_REV``). ``revis.pid`` and ``revis.host`` exist only while
+the run is RUNNING (the agent finds runs whose stage died by them, and drops them at the end).
+``REVIS_TRACKING=off`` turns tracking off.
 """
 
 from __future__ import annotations
@@ -22,20 +25,42 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from revis.curves import set_sink
 from revis.dvc_stages import STAGE_KINDS, stage_command
 from revis.tracking import client as tracking
+from revis.tracking.run_metrics import DESCRIPTION_TAG
 from revis.tracking.store import artifact_root, git_state, main_repo_root, tracking_uri, uses_local_store
 
-# Marks each paper's experiment as model training. MLflow 3.17's UI does not read it: a global
-# "GenAI | Model training" switch (``?workflowType=machine_learning`` in the URL, remembered by the
-# browser once clicked) picks the view, so `make ui` prints links that open the runs tables.
 STARTUP_PROBE = "REVIS_STARTUP_PROBE"  # set: print the start-up time at the first node and exit (the benchmark)
+TIMING = "system/timing/"  # MLflow's UI shows `system/` metrics under "System metrics", apart from the model's
 
+# Marks each paper's experiment as model training. MLflow 3.17's UI does not read it (a global
+# "GenAI | Model training" switch in the browser does: revis.tracking.ui presets it); other
+# MLflow clients and future UIs may.
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+DESCRIPTIONS = {  # experiments without a claims file
+    "scoreboard": "Published vs measured: every paper's claims, verdicts and effects (reports/SCOREBOARD.md)",
+    "revis": "Every pipeline in one Kedro run",
+}
+
+
+def experiment_description(paper: str, root: Any) -> str:
+    """The paper's title, then its source, from ``claims/<paper>.yaml``; else a fixed line, else the name."""
+    import yaml
+
+    path = Path(root) / "claims" / f"{paper}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return DESCRIPTIONS.get(paper, paper)
+    title, source = raw.get("title"), raw.get("source")
+    # plain text: the experiments list shows it raw, the runs table as markdown (its first line)
+    return "\n\n".join(str(part) for part in (title or paper, source) if part)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -114,12 +139,17 @@ class TrackingHook:
         client.start_run(
             experiment=paper,
             artifact_location=(artifact_root() / paper).as_uri() if uses_local_store(uri) else None,
-            experiment_tags=EXPERIMENT_TAGS,
+            experiment_tags={
+                **EXPERIMENT_TAGS,
+                DESCRIPTION_TAG: experiment_description(paper, self._project_path or repo),
+            },
             run_name=stage,
             start_time=int(time.time() * 1000),
             tags=tags,
         )
         client.log_params(flatten({paper: section}) if isinstance(section, dict) else {paper: section})
+        # revis.curves names arm/seed/quantity; the paper completes the name (revis.curves.curve_name)
+        set_sink(lambda values, step: client.log_curve({f"{paper}/{k}": v for k, v in values.items()}, step))
         self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
 
     @hook_impl
@@ -138,8 +168,8 @@ class TrackingHook:
             usage = resource.getrusage(resource.RUSAGE_SELF)  # CPU seconds: comparable on a busy machine
             client.log_metrics(
                 {
-                    "timing.startup_s": time.time() - psutil.Process().create_time(),
-                    "timing.startup_cpu_s": usage.ru_utime + usage.ru_stime,
+                    f"{TIMING}startup_s": time.time() - psutil.Process().create_time(),
+                    f"{TIMING}startup_cpu_s": usage.ru_utime + usage.ru_stime,
                 }
             )
             self._started = time.perf_counter()
@@ -149,7 +179,7 @@ class TrackingHook:
     def after_node_run(self, node: Any) -> None:
         client = tracking.active()
         if client is not None and node.name in self._node_started:
-            client.log_metrics({f"timing.{node.name}_s": time.perf_counter() - self._node_started[node.name]})
+            client.log_metrics({f"{TIMING}{node.name}_s": time.perf_counter() - self._node_started[node.name]})
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -166,7 +196,7 @@ class TrackingHook:
         client = tracking.active()
         if client is None:
             return
-        client.log_metrics({"timing.stage_s": time.perf_counter() - self._started})
+        client.log_metrics({f"{TIMING}stage_s": time.perf_counter() - self._started})
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None

@@ -3,8 +3,11 @@
 MLflow 3.17's UI picks between its GenAI view (traces, an assistant) and its model-training
 view (runs table, charts, compare) with one global switch -- "GenAI | Model training" at the
 top of the sidebar, remembered by the browser once clicked -- and ignores the experiment's
-``mlflow.experimentKind`` tag. The query parameter ``workflowType=machine_learning`` selects
-the model-training view for the page it is on, so these links open the runs tables directly::
+``mlflow.experimentKind`` tag. ``make ui`` serves the UI with ``--app-name revis``
+(``revis.tracking.ui``), which presets that switch in every browser that has not chosen yet.
+For any other MLflow server (a plain ``mlflow ui``, a shared server) the query parameter
+``workflowType=machine_learning`` selects the model-training view for the page it is on, so
+these links open the runs tables directly, and ``MANUAL_STEP`` is printed::
 
     python -m revis.tracking.links [--url http://127.0.0.1:5000] [--tracking-uri URI]
 
@@ -25,6 +28,11 @@ from pathlib import Path
 from revis.tracking.store import tracking_uri
 
 WORKFLOW = "workflowType=machine_learning"
+MANUAL_STEP = (
+    "Served by a plain `mlflow ui` / `mlflow server` (not `make ui`), or a browser that chose GenAI before?\n"
+    'If a page shows Traces, "Welcome" or "Detect Issues": click "Model training" at the top of the\n'
+    "sidebar once; the browser remembers it, and every page then opens on runs tables."
+)
 
 
 def ui_url(base: str, experiment_id: str | None = None) -> str:
@@ -76,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<{width}}  {ui_url(args.url, experiment_id)}")
     if not found:
         print("  (no runs recorded yet: `dvc repro` first)")
+    print(MANUAL_STEP)
     return 0
 
 

@@ -35,6 +35,11 @@ def latest_runs(tracking_uri: str, since_ms: int) -> dict[str, Any]:
     return {run.data.tags.get("dvc_stage", run.info.run_name): run for run in runs}
 
 
+def timing(metrics: dict[str, float], name: str) -> float | None:
+    """A timing of a run: ``system/timing/<name>`` (``timing.<name>`` in stores written before the rename)."""
+    return metrics.get(f"system/timing/{name}", metrics.get(f"timing.{name}"))
+
+
 def time_table(stages: list[str], runs: dict[str, Any]) -> tuple[list[list[str]], dict[str, list[float]]]:
     rows: list[list[str]] = []
     startup_by_kind: dict[str, list[float]] = {}
@@ -44,9 +49,7 @@ def time_table(stages: list[str], runs: dict[str, Any]) -> tuple[list[list[str]]
         if run is None:
             rows.append([stage, "cached", "", "", "", ""])
             continue
-        m = run.data.metrics
-        startup, compute = m.get("timing.startup_s"), m.get("timing.stage_s")
-        cpu = m.get("timing.startup_cpu_s")
+        startup, compute, cpu = (timing(run.data.metrics, name) for name in ("startup_s", "stage_s", "startup_cpu_s"))
         total = (run.info.end_time - run.info.start_time) / 1000 if run.info.end_time else None
         if startup is not None:
             startup_by_kind.setdefault(run.data.tags.get("stage_kind", "?"), []).append(startup)

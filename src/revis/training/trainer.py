@@ -109,7 +109,7 @@ def train_classifier(
 ) -> TrainHistory:
     """Train ``model`` in place on (x, y) with cross-entropy; returns per-epoch loss/accuracy.
 
-    ``curve`` names this run's loss/accuracy curves for the tracker (``<curve>.loss`` per epoch).
+    ``curve`` (``revis.curves.curve_key``) names the loss/accuracy curves for the tracker (``<arm>/seed<k>/loss``).
     """
     config = config if isinstance(config, TrainConfig) else TrainConfig.model_validate(config)
     rank, world = distributed_context()
@@ -146,7 +146,7 @@ def train_classifier(
         history.accuracy.append(float(stats[1] / stats[2]))
         epochs.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
         if curve is not None and rank == 0:
-            log_curve({f"{curve}.loss": history.loss[-1], f"{curve}.accuracy": history.accuracy[-1]}, len(history.loss))
+            log_curve({"loss": history.loss[-1], "accuracy": history.accuracy[-1]}, len(history.loss), curve)
         if checkpoint is not None and rank == 0:
             save_checkpoint(
                 checkpoint, model, epoch=len(history.loss), history=history.to_dict(), config=config.model_dump()

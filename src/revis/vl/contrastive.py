@@ -79,7 +79,7 @@ def pretrain(
     pooled: torch.Tensor,
     keys: np.ndarray,
     config: PretrainConfig,
-    curve: str | None = "pretrain",
+    curve: str | None = "pretrain/seed-",
 ) -> dict[str, list[float]]:
     """Train the image tower, the text head and the temperature; returns the loss / temperature history.
 
@@ -133,7 +133,7 @@ def pretrain(
         history["loss"].append(value)
         history["temperature"].append(encoder.temperature)
         if curve:
-            log_curve({f"{curve}.loss": value, f"{curve}.temperature": encoder.temperature}, step)
+            log_curve({"loss": value, "temperature": encoder.temperature}, step, curve)
     encoder.eval()
     for parameter in encoder.parameters():
         parameter.requires_grad_(False)

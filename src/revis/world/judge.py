@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import nn
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.world.captions import COLOURS, OBJECT_NAMES, SHAPES, split_codes
 
 COLOUR_NAMES = list(COLOURS)
@@ -185,7 +185,7 @@ def train_judge(
                 schedule.step()
                 total += float(loss.detach())
             history[name].append(total / per_epoch)
-            log_curve({f"judge.{name}.loss": history[name][-1]}, epoch)
+            log_curve({"loss": history[name][-1]}, epoch, curve_key(f"judge_{name}", None))
         module.eval()
 
     def segmenter_loss(idx: torch.Tensor) -> torch.Tensor:

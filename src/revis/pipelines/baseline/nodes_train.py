@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from revis.curves import curve_key
 from revis.datasets.imageset import ImageSet
 from revis.datasets.named import named_splits
 from revis.models import build_model
@@ -38,7 +39,7 @@ def train_baselines(
     def fit(name: str, seed: int, train: ImageSet, net: torch.nn.Module) -> dict[str, Any]:
         x, y = train.tensors()
         return train_classifier(
-            net, x, y, config, seed, desc=f"{name} seed {seed}", curve=f"{name}.seed{seed}"
+            net, x, y, config, seed, desc=f"{name} seed {seed}", curve=curve_key(name, seed)
         ).to_dict()
 
     # the runs train concurrently, one thread each (small ConvNets use two cores badly through intra-op threads)

@@ -9,6 +9,7 @@ import torch
 
 from revis.concepts.data import load_concept_data
 from revis.concepts.runs import attribute_run
+from revis.curves import curve_key, log_history
 from revis.pipelines.biice.params import AttributeParams, ComputeParams, DataParams
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
@@ -63,4 +64,7 @@ def attribute_models(
         for name in names
     ]
     records = run_jobs(attribute_run, jobs, compute.workers, desc="biice runs on the test split", shared=test)
+    for record in records:  # mean target logit per deleted-patch step
+        deletion = {f"deletion_{order}": c.float().mean(0).tolist() for order, c in record.get("deletion", {}).items()}
+        log_history(deletion, curve_key(record["variant"], record["seed"]))
     return {"splits": splits, "runs": dict(zip(names, records, strict=True))}

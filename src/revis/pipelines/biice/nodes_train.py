@@ -6,6 +6,7 @@ from typing import Any
 
 from revis.concepts.data import load_concept_data, validation_split
 from revis.concepts.runs import train_run
+from revis.curves import curve_key, log_history
 from revis.pipelines.biice.params import ComputeParams, DataParams, TrainParams
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
@@ -48,6 +49,8 @@ def train_models(
         for lr in train.lr_grid[variant]
     ]
     results = run_jobs(train_run, jobs, compute.workers, desc="biice heads x seeds x rates", shared=loaded.train)
+    for result in results:  # per-epoch curves: the workers cannot reach the tracker
+        log_history(result["history"], curve_key(f"{result['variant']}.lr{result['lr']:g}", result["seed"]), 1)
     kept: dict[str, dict[str, Any]] = {}
     for result in results:  # in grid order: the first of equal validation accuracies wins
         run = f"{result['variant']}/seed{result['seed']}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.datasets.voc import VocData
 from revis.detection.data import detection_splits
 from revis.detection.features import train_feature_detectors
@@ -34,7 +34,9 @@ def build_features(
     )
     for seed, result in results.items():
         for point in result["history"]:
-            log_curve({f"feature_detector.seed{seed}.{k}": v for k, v in point.items() if k != "epoch"}, point["epoch"])
+            log_curve(
+                {k: v for k, v in point.items() if k != "epoch"}, point["epoch"], curve_key("feature_detector", seed)
+            )
     report = {
         "seeds": {str(s): {k: r[k] for k in REPORT_KEYS} for s, r in results.items()},
         "reader": splits.report.to_dict(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.pipelines.csod.params import SelectParams
 from revis.selection.grid import run_selection, selection_grid
 from revis.selection.pool import SelectionPool
@@ -25,5 +25,7 @@ def select_subsets(representatives: dict[int, Any], seeds: list[int], select: Se
     )
     subsets = run_selection(pools, specs)
     for (label, budget), rows in group(subsets, "label", "budget").items():
-        log_curve({f"selection_seconds.{label}": sum(r["seconds"] for r in rows) / len(rows)}, int(budget))
+        log_curve(
+            {"seconds": sum(r["seconds"] for r in rows) / len(rows)}, int(budget), curve_key(f"select_{label}", None)
+        )
     return subsets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.datasets.voc import VocData
 from revis.detection.data import detection_splits
 from revis.detection.subsets import train_on_subsets
@@ -28,10 +28,8 @@ def train_subsets(
         ultralytics_home() / "work" / "csod" / "train",
         workers=yolo.workers,
     )
-    for index, run in enumerate(r for r in runs if not r["reused"]):
-        final = run["history"][-1] if run["history"] else {}
-        log_curve(
-            {"train_seconds": run["train_seconds"], **{f"final_{k}": v for k, v in final.items() if k != "epoch"}},
-            index,
-        )
+    for run in (r for r in runs if not r["reused"]):
+        for point in run["history"]:
+            curve = curve_key(f"{run['label']}.b{run['budget']}", run["seed"])
+            log_curve({k: v for k, v in point.items() if k != "epoch"}, point["epoch"], curve)
     return runs

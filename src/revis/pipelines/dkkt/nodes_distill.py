@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.datasets.imageset import ImageSet
 from revis.distill.config import RuntimeParams
 from revis.distill.data import DataParams, load_splits
@@ -131,7 +131,11 @@ def distill_partial(
         plan[chain].setdefault("histories", {}).setdefault(key, {})[method] = result["history"]
         if runner != "dsv":
             for step, value in enumerate(result["history"]["dm"]):
-                log_curve({f"{chain.replace('/', '.seed')}.{key.replace('/', '.ipc')}.{method}.dm": value}, step)
+                log_curve(
+                    {"dm": value},
+                    step,
+                    curve_key(f"{chain.split('/')[0]}.{key.replace('/', '.ipc')}.{method}", chain.split("/")[1]),
+                )
     for entry in plan.values():
         for sets in entry["sets"].values():
             (dx, dy), (sx, sy) = sets["dm"], sets["dsv"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.datasets.imageset import ImageSet
 from revis.distill.config import RuntimeParams
 from revis.distill.data import DataParams, load_splits
@@ -68,5 +68,9 @@ def synthesize_dsvs(
     for (chain, key), result in zip(keys, results):
         out.setdefault(chain, {})[key] = result
         for step, value in enumerate(result["history"]["stat"]):
-            log_curve({f"{chain.replace('/', '.seed')}.{key.replace('/', '.ipc')}.stat": value}, step)
+            log_curve(
+                {"stat": value},
+                step,
+                curve_key(f"{chain.split('/')[0]}.{key.replace('/', '.ipc')}", chain.split("/")[1]),
+            )
     return out

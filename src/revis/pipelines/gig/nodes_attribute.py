@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from revis.attribution.study import attribute_chain
+from revis.curves import curve_key, log_curve
 from revis.datasets.imageset import ImageSet
 from revis.pipelines.gig.params import Attribute, Compute, Concepts
 from revis.runtime import apply_runtime
@@ -28,4 +29,8 @@ def attribute_pathways(
         for model, sample in zip(models, pfvs, strict=True)
     ]
     results = run_jobs(attribute_chain, jobs, compute.workers, desc="concepts and GIG per seed", shared=images["test"])
+    for _, pathway in results:  # GIG's relative completeness gap against its number of integration steps
+        for pair, gaps in pathway["sweep"].items():
+            for steps, gap in gaps.items():
+                log_curve({"completeness_gap": gap}, int(steps), curve_key(f"gig.{pair}", pathway["seed"]))
     return [fitted for fitted, _ in results], [pathway for _, pathway in results]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.highlights.hlclip import FinetuneConfig, finetune_checkpoint
 from revis.pipelines.hlclip.params import DataParams, TrainParams
@@ -48,7 +48,7 @@ def finetune_encoders(
     histories = {name: result["loss"] for name, (_, result) in zip(names, results)}
     for name, losses in histories.items():
         for step, loss in enumerate(losses):
-            log_curve({f"{name.replace('/', '.')}.mse": loss}, step)
+            log_curve({"mse": loss}, step, curve_key(*name.split("/seed")))
     trainable = {name.split("/")[0]: result["trainable"] for name, (_, result) in zip(names, results)}
     models = {
         "arms": {arm: last_layers for arm, last_layers in arms.items()},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.detection.mean_teacher import MeanTeacherConfig
 from revis.detection.ssda import DetectorSpec, ReleaseSource, Schedule, run_arms
 from revis.pipelines.lada.params import DataParams, TrainParams
@@ -50,5 +50,5 @@ def train_arms(
     for run in out["runs"]:
         for point in run["curve"]:
             values = {k: v for k, v in point.items() if k not in ("step", "phase")}
-            log_curve({f"{run['arm']}.seed{run['seed']}.{k}": v for k, v in values.items()}, int(point["step"]))
+            log_curve(values, int(point["step"]), curve_key(run["arm"], run["seed"]))
     return {**out, "real_release": data.release_images is not None}

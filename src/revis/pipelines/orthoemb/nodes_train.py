@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from revis.curves import curve_key
 from revis.diffusion.subject_encoder import SubjectTraining, train_subject_encoder
 from revis.diffusion.unet import training_scheduler_like
 from revis.orthoemb.model import new_subject_encoder, pipeline_text_encoder
@@ -40,7 +41,7 @@ def train_subject_encoders(
             seed=seed,
         )
         losses = train_subject_encoder(
-            mapper, pipe.unet, scheduler, encoder, images, prompts, config, f"orthoemb.s{seed}"
+            mapper, pipe.unet, scheduler, encoder, images, prompts, config, curve_key("subject_encoder", seed)
         )
         states[str(seed)] = {k: v.cpu() for k, v in mapper.state_dict().items()}
         history["loss"][str(seed)] = losses["loss"]

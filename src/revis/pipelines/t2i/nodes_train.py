@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from revis.curves import curve_key
 from revis.diffusion.pipeline import MiniT2IPipeline
 from revis.diffusion.text import TextEncoder
 from revis.diffusion.training import DenoiserTraining, encode_captions, train_text_to_image
@@ -45,7 +46,7 @@ def train_models(
             ema_decay=train.ema_decay,
             seed=seed,
         )
-        curve = "t2i" if seed == train.seed else f"t2i.seed{seed}"
+        curve = curve_key("t2i", seed)
         ema, history = train_text_to_image(
             unet, scheduler, encoder, split.images, split.captions, config, curve=curve, encoded=encoded
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.curves import log_curve
+from revis.curves import curve_key, log_curve
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.pipelines.vl.params import DataParams, TrainParams
 from revis.runtime import apply_runtime
@@ -52,6 +52,6 @@ def pretrain_encoders(
     histories = {f"seed{seed}": history for seed, (_, history) in zip(train.seeds, results)}
     for seed, history in histories.items():  # curves reach MLflow from this process, also when workers trained
         for step, (loss, temperature) in enumerate(zip(history["loss"], history["temperature"])):
-            log_curve({f"{seed}.loss": loss, f"{seed}.temperature": temperature}, step)
+            log_curve({"loss": loss, "temperature": temperature}, step, curve_key("encoder", seed[len("seed") :]))
     checkpoints = {f"seed{seed}": checkpoint for seed, (checkpoint, _) in zip(train.seeds, results)}
     return {"config": encoder.model_dump(), "seeds": list(train.seeds), "checkpoints": checkpoints}, histories

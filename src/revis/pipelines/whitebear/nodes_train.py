@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from revis.curves import curve_key
 from revis.diffusion.pipeline import MiniT2IPipeline
 from revis.diffusion.text import TextEncoder
 from revis.diffusion.training import DenoiserTraining, encode_captions, train_text_to_image
@@ -55,7 +56,7 @@ def train_ablation(
             split.images,
             split.captions,
             config,
-            curve=f"ablation.{arm}",
+            curve=curve_key(f"ablation_{arm}", config.seed),
             encoded=encoded[arm],
         )
         pipe = MiniT2IPipeline(
