@@ -78,10 +78,10 @@ def test_a_failing_threaded_job_raises_and_the_thread_count_comes_back():
 
 
 def _curved(seed: int) -> float:
-    from revis.curves import log_curve
+    from revis.curves import curve_key, log_curve
 
     for step in range(3):
-        log_curve({f"seed{seed}.loss": float(seed + step)}, step)
+        log_curve({"loss": float(seed + step)}, step, curve_key("tiny", seed))
     return float(seed)
 
 
@@ -126,7 +126,9 @@ def test_the_process_backend_agrees_with_inline_and_brings_the_jobs_curves_back(
     finally:
         set_sink(None)
     # the curves a worker process recorded reach this process's sink (the stage's MLflow run)
-    assert sorted((next(iter(v)), s) for v, s in points) == [(f"seed{k}.loss", s) for k in (1, 2) for s in range(3)]
+    assert sorted((next(iter(v)), s) for v, s in points) == [
+        (f"tiny/seed{k}/loss", s) for k in (1, 2) for s in range(3)
+    ]
 
 
 def test_a_stopped_thread_pool_ends_its_jobs_at_their_next_step_and_does_not_wait():
