@@ -14,7 +14,7 @@ FAULTS = {  # what is appended to / replaces params.yaml -> (expected line, word
     "bad indentation": (b"zz_extra:\n  a: 1\n   b: 2\n", "line", "mapping values are not allowed"),
     "duplicate key": (b"baseline:\n  epochs: 1\n", "line", "duplicate key baseline"),
     "unknown interpolation": (b"zz_extra:\n  width: ${nope}\n", "line", "'nope' not found"),
-    "non-UTF-8 bytes": (b"zz_extra:\n  name: \"caf\xe9\"\n", "line", "byte 0xe9 is not UTF-8"),
+    "non-UTF-8 bytes": (b'zz_extra:\n  name: "caf\xe9"\n', "line", "byte 0xe9 is not UTF-8"),
 }
 
 

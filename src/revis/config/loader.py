@@ -71,7 +71,7 @@ def _loader_class() -> type:
     return get_yaml_loader()  # type: ignore[no-any-return]
 
 
-def resolve(tree: DictConfig, sources: list[Path]) -> dict[str, Any]:
+def resolve(tree: Any, sources: list[Path]) -> dict[str, Any]:
     """The plain dict of ``tree`` with every ``${...}`` resolved; a bad interpolation names its file and line."""
     try:
         return OmegaConf.to_container(tree, resolve=True)  # type: ignore[return-value]
