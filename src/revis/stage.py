@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as exc:  # before the session: nothing has been written or deleted
         print(f"{exc}\n{EXP_HINT}", file=sys.stderr)
         return 2
+    from revis.dvc_stages import sweep_temporaries
+
+    sweep_temporaries(root)
     run(args[0], args[1], root)
     return 0
 
