@@ -51,6 +51,7 @@ def _connect(tracking_uri: str, wait: float = CONNECT_SECONDS) -> socket.socket 
     deadline, started = time.monotonic() + wait, False
     while True:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(STOPPED_SECONDS)  # a stopped agent's full backlog would block connect() for good
         try:
             connection.connect(path)
             return connection
