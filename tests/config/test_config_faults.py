@@ -56,3 +56,14 @@ def test_run_stage_starts_the_session_when_the_values_are_valid(project, monkeyp
     monkeypatch.setattr(stage, "run", lambda *args: started.append(args))
     assert stage.main(["baseline", "train"]) == 0
     assert started == [("baseline", "train", project)]
+
+
+def test_a_broken_paper_scale_overlay_gives_status_2_and_names_its_line(tmp_path, capsys):
+    from revis.config.overlay import main as overlay_main
+
+    broken = tmp_path / "dsv.yaml"
+    broken.write_bytes(b"dsv:\n  teacher:\n    epochs: [3\n")
+    params = Path(__file__).resolve().parents[2] / "params.yaml"
+    assert overlay_main([str(broken), "--params", str(params)]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}, line" in err and "YAML error" in err and "Traceback" not in err
