@@ -41,14 +41,21 @@ def test_a_missing_params_file_gives_status_2_and_names_it(project, capsys):
     assert f"{project / 'params.yaml'}: the project's parameter file is missing" in err and "Traceback" not in err
 
 
-def test_run_stage_refuses_a_bad_value_before_the_session_starts(project, capsys, monkeypatch):
+@pytest.mark.parametrize("fault", ["bad value", "unreadable file"])
+def test_run_stage_refuses_before_any_node_runs(project, capsys, monkeypatch, fault):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["baseline"]["epochs"] = -3
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
-    started: list[tuple[str, str, Path]] = []
-    monkeypatch.setattr(stage, "run", lambda *args: started.append(args))
+    text = yaml.safe_dump(params) + ("zz: [1\n" if fault == "unreadable file" else "")
+    (project / "params.yaml").write_text(text)
+    ran: list[str] = []
+    monkeypatch.setattr("revis.training.train_classifier", lambda *a, **k: ran.append("trained"))
+    monkeypatch.setenv("REVIS_TRACKING", "off")
+    before = sorted(p for p in project.rglob("*") if p.is_file())
     assert stage.main(["baseline", "train"]) == 2
-    assert "'baseline.epochs'" in capsys.readouterr().err and started == []
+    err = capsys.readouterr().err
+    words = "'baseline.epochs'" if fault == "bad value" else "YAML error"
+    assert words in err and "Traceback" not in err and ran == []
+    assert sorted(p for p in project.rglob("*") if p.is_file()) == before  # nothing written or deleted
 
 
 def test_run_stage_starts_the_session_when_the_values_are_valid(project, monkeypatch):
