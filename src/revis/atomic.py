@@ -3,7 +3,9 @@
 Files and directories are written under a hidden temporary sibling name and renamed into
 place with ``os.replace`` (atomic on POSIX within one file system). A temporary's name
 carries its writer's process id; temporaries left by a writer that is gone (killed) are
-removed by the next write to the same target, those of a live writer are left alone.
+removed by the next write to the same target, and by ``sweep_stale_temporaries`` (the
+``check-params`` stage and ``./run-stage`` run it over the folders of every DVC output);
+those of a live writer are left alone.
 """
 
 from __future__ import annotations
@@ -46,6 +48,29 @@ def remove_stale_temporaries(target: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries_in(folder: Path) -> list[Path]:
+    """Delete the temporaries of every target in ``folder`` (not below it) whose writers are gone."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for stale in folder.glob(f".*{_TMP_MARK}*"):
+        name = stale.name[1:].split(_TMP_MARK)[0]
+        if _writer_alive(stale, folder / name):
+            continue
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
+
+
+def sweep_stale_temporaries(root: Path, outputs: list[str]) -> list[Path]:
+    """Temporaries of killed writers next to any of ``outputs`` (paths relative to ``root``), removed."""
+    folders = {(root / output).parent for output in outputs}
+    return [path for folder in sorted(folders) for path in remove_stale_temporaries_in(folder)]
 
 
 @contextmanager

@@ -330,3 +330,28 @@ def project_document(root: Path) -> dict[str, Any]:
     )
     resolver = CatalogConfigResolver(loader["catalog"])
     return build_dvc_yaml(dict(pipelines), resolver.resolve_pattern, root, data_path_parameters())
+
+
+def dvc_outputs(dvc_yaml: Path) -> list[str]:
+    """Every ``outs`` path of a dvc.yaml (relative to its folder); none when the file is missing or unreadable."""
+    try:
+        stages = (yaml.load(dvc_yaml.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {})["stages"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []
+    paths: list[str] = []
+    for spec in stages.values():
+        for out in (spec or {}).get("outs") or []:
+            paths += [out] if isinstance(out, str) else list(out)
+    return paths
+
+
+def sweep_temporaries(root: Path) -> int:
+    """Remove the temporaries that killed writers left next to any DVC output; how many were removed."""
+    import sys
+
+    from revis.atomic import sweep_stale_temporaries
+
+    removed = sweep_stale_temporaries(root, dvc_outputs(root / "dvc.yaml"))
+    if removed:
+        print(f"removed {len(removed)} temporaries left by killed writers", file=sys.stderr)
+    return len(removed)

@@ -7,6 +7,13 @@ The shell launcher at the repository root runs this module with the project's ow
 (``.venv`` when present), so ``dvc repro`` works whether or not the environment is activated.
 It opens the same KedroSession that ``kedro run`` opens, without loading the Kedro CLI and
 its plugins first (a second of start-up per stage).
+
+A stage validates the parameters before any node runs (the session's
+``ParameterValidationHook``; ``main`` then exits 2 with one message, having touched nothing): a bad value or an unreadable params.yaml stops ``./run-stage`` the same way
+it stops the ``check-params`` stage. ``dvc repro -s <stage>`` skips ``check-params`` and DVC
+deletes the stage's outputs before running it, so validate first there
+(``./run-stage check-params && dvc repro -s <stage>``); ``dvc checkout <stage>`` restores
+outputs that a refused stage lost.
 """
 
 from __future__ import annotations
@@ -39,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2 or args[1] not in STAGE_KINDS:
         print(USAGE, file=sys.stderr)
         return 2
-    run(args[0], args[1], root)
+    from revis.config.check import EXP_HINT, ParameterError
+    from revis.dvc_stages import sweep_temporaries
+
+    sweep_temporaries(root)
+    try:
+        run(args[0], args[1], root)
+    except ParameterError as exc:  # raised when the session's context is created: before any node ran
+        print(f"{exc}\n{EXP_HINT}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -70,6 +70,9 @@ def run_check_stage(root: Path) -> int:
     """The ``check-params`` DVC stage: 0 when valid (stamps written), 2 with one message otherwise."""
     import sys
 
+    from revis.dvc_stages import sweep_temporaries
+
+    sweep_temporaries(root)  # every repro runs this stage first: no temporary of a killed stage stays
     try:
         params = check_parameters(root, ("base",))
     except ParameterError as exc:

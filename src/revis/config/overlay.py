@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from revis.config.loader import load_yaml_file, resolve
 from revis.config.schema import ParameterError, validate_params
 
 
@@ -57,12 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overlay", type=Path)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
-    overlay = yaml.safe_load(args.overlay.read_text()) or {}
     try:
-        validate_params(
-            merge(yaml.safe_load(args.params.read_text()), overlay), source=f"{args.params} + {args.overlay}"
-        )
-    except ParameterError as exc:
+        overlay = resolve(load_yaml_file(args.overlay), [args.overlay])
+        params = resolve(load_yaml_file(args.params), [args.params])
+        validate_params(merge(params, overlay), source=f"{args.params} + {args.overlay}")
+    except ParameterError as exc:  # a bad value, or a file that cannot be read (ConfigFileError)
         print(exc, file=sys.stderr)
         return 2
     print(" ".join(shlex.quote(a) for a in set_param_args(overlay)))

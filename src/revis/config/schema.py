@@ -61,6 +61,10 @@ def validate_params(params: dict[str, Any], source: str = "params.yaml") -> dict
                     problems.append(f"'{key}': required parameter is missing")
                 else:
                     problems.append(f"'{key}': {error['msg']} (got {_show(error.get('input'))})")
+    if not problems:  # values that validate but cannot run: model sizes beyond the memory
+        from revis.config.memory import memory_problems
+
+        problems += memory_problems(validated)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise ParameterError(f"invalid parameters in {source}:\n{lines}")

@@ -47,6 +47,24 @@ def _decode_rows(rows: np.ndarray, path: Path) -> np.ndarray:
     return rows.reshape(-1, 3, side, side).transpose(0, 2, 3, 1).copy()
 
 
+def _labels(values: object, images: np.ndarray, classes: int, path: Path, key: str) -> np.ndarray:
+    """``values`` as int64 labels, one per image and each naming a class; else a ``DataError`` naming the record."""
+    try:
+        labels = np.asarray(values, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DataError(f"CIFAR batch {path}: '{key}' are not integers ({exc})") from None
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(f"CIFAR batch {path} holds {len(images)} images but {labels.size} '{key}'")
+    bad = np.flatnonzero((labels < 0) | (labels >= classes))
+    if bad.size:
+        first = int(bad[0])
+        raise DataError(
+            f"CIFAR batch {path}: '{key}'[{first}] = {int(labels[first])} is outside 0..{classes - 1} "
+            f"(the {classes} label names of the meta file); {bad.size} such label(s)"
+        )
+    return labels
+
+
 def _names(values: list) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
@@ -66,7 +84,7 @@ def read_cifar10(root: str | os.PathLike, split: Literal["train", "test"]) -> Im
         if "data" not in batch or "labels" not in batch:
             raise DataError(f"CIFAR batch {path} lacks 'data' or 'labels'")
         images.append(_decode_rows(batch["data"], path))
-        labels.append(np.asarray(batch["labels"], dtype=np.int64))
+        labels.append(_labels(batch["labels"], images[-1], len(class_names), path, "labels"))
     data = ImageSet(images=np.concatenate(images), labels=np.concatenate(labels), class_names=class_names)
     sidecar = root / CONCEPT_SIDECAR
     if sidecar.exists():
@@ -81,9 +99,12 @@ def read_cifar100(
     root = Path(root)
     meta = _unpickle(root / "meta")
     batch = _unpickle(root / split)
+    if "data" not in batch or f"{label}_labels" not in batch:
+        raise DataError(f"CIFAR-100 file {root / split} lacks 'data' or '{label}_labels'")
     images = _decode_rows(batch["data"], root / split)
-    labels = np.asarray(batch[f"{label}_labels"], dtype=np.int64)
-    return ImageSet(images=images, labels=labels, class_names=_names(meta[f"{label}_label_names"]))
+    class_names = _names(meta[f"{label}_label_names"])
+    labels = _labels(batch[f"{label}_labels"], images, len(class_names), root / split, f"{label}_labels")
+    return ImageSet(images=images, labels=labels, class_names=class_names)
 
 
 def _attach_concepts(data: ImageSet, sidecar: Path, split: str) -> None:

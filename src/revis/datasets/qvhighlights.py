@@ -21,6 +21,7 @@ is the layout of moment_detr's released CLIP features (``np.load(...)["features"
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,8 +79,11 @@ class QvhQuery:
 
 
 def _number(value: Any, where: str, key: str) -> float:
+    """A finite JSON number (Python's json reads NaN and Infinity, which the release never holds)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise DataError(f"{where}: '{key}' must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise DataError(f"{where}: '{key}' must be a finite number, got {value!r}")
     return value
 
 
@@ -94,6 +98,7 @@ def parse_line(line: dict[str, Any], where: str = "line") -> QvhQuery:
         raise DataError(f"{where}: 'qid' must be an integer, got {line['qid']!r}")
     if not isinstance(line["query"], str) or not isinstance(line["vid"], str):
         raise DataError(f"{where}: 'query' and 'vid' must be strings")
+    where = f"{where} (qid {line['qid']})"
     duration = _number(line["duration"], where, "duration")
     if duration <= 0:
         raise DataError(f"{where}: 'duration' must be positive, got {duration}")
@@ -116,7 +121,11 @@ def parse_line(line: dict[str, Any], where: str = "line") -> QvhQuery:
         if isinstance(clip, bool) or not isinstance(clip, int) or not 0 <= clip < max(clips, 1):
             raise DataError(f"{where}: relevant clip id {clip!r} outside 0..{clips - 1} (duration {duration} s)")
     for row in scores:
-        if not isinstance(row, list) or not row or any(not isinstance(s, int) or not 0 <= s <= 4 for s in row):
+        if (
+            not isinstance(row, list)
+            or not row
+            or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 4 for s in row)
+        ):
             raise DataError(f"{where}: 'saliency_scores' rows must be lists of integers 0-4, got {row!r}")
     widths = {len(row) for row in scores}
     if len(widths) > 1:

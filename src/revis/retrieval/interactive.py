@@ -9,6 +9,7 @@ ask, or whose user cannot tell, keeps its embedding for that round.
 
 LLM failures (``LLMError``) either skip that question (``on_error="skip"``: the round goes on,
 the failure is counted and its message kept) or stop the loop (``on_error="stop"``: re-raised).
+``LLMUnavailable`` (the endpoint failed too many times in a row) always stops the loop.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from revis.retrieval.embedding import CachedTextEmbedder
-from revis.retrieval.llm import LLMError
+from revis.retrieval.llm import LLMError, LLMUnavailable
 from revis.retrieval.queries import Query
 from revis.retrieval.questioners import Dialogue, Question, Questioner, Turn
 from revis.retrieval.ranking import target_ranks, top_k
@@ -71,7 +72,7 @@ def run_rounds(
             try:
                 question = questioner.ask(dialogues[i], candidates)
             except LLMError as exc:
-                if on_error == "stop":
+                if on_error == "stop" or isinstance(exc, LLMUnavailable):  # a dead endpoint stops the loop
                     raise
                 errors.append(str(exc))
                 log.warning("query %s: question skipped: %s", query.qid, exc)

@@ -5,9 +5,12 @@ and return the reply text. Failures raise ``LLMError`` with a message that says 
 (HTTP status and the start of the body, a timeout, a reply without ``choices[0].message.content``);
 the round loop then skips the round or stops, as configured.
 
-- ``HttpChat(url, model, api_key_env=..., timeout=...)``: POSTs to ``url`` (the full
-  ``.../v1/chat/completions`` address) with ``urllib``; the key, if any, comes from the
+- ``HttpChat(url, model, api_key_env=..., timeout=..., max_failures=...)``: POSTs to ``url`` (the
+  full ``.../v1/chat/completions`` address) with ``http.client``; the key, if any, comes from the
   environment variable named ``api_key_env`` (never from a file or a parameter value).
+  ``timeout`` is the deadline of the whole request; refused or dropped connections, non-HTTP
+  answers and short bodies are ``LLMError`` too; ``max_failures`` failures in a row raise
+  ``LLMUnavailable``, which stops the stage whatever ``on_error`` says.
 - ``TransformersChat(path)``: ``AutoModelForCausalLM`` + tokenizer from a local folder
   (``local_files_only``), the tokenizer's chat template when it has one, else a plain
   ``role: content`` transcript; greedy at temperature 0, else sampling from a seeded generator.
@@ -15,10 +18,13 @@ the round loop then skips the round or stops, as configured.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import socket
-import urllib.error
+import threading
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,11 +40,28 @@ class ChatBackend(Protocol):
     def chat(self, messages: Messages, temperature: float = 0.2, max_tokens: int = 64) -> str: ...
 
 
+class LLMUnavailable(LLMError):
+    """The chat endpoint failed ``max_failures`` times in a row: the stage stops whatever ``on_error`` says
+    (skipping every remaining question of a dead endpoint would cost hours)."""
+
+
 class HttpChat:
-    def __init__(self, url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 30.0) -> None:
+    """POST to an OpenAI-compatible endpoint. ``timeout`` bounds the whole request (connecting, sending,
+    every byte of the reply), not each read; every transport failure becomes ``LLMError``; after
+    ``max_failures`` consecutive failures ``chat`` raises ``LLMUnavailable`` (a circuit breaker)."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        timeout: float = 30.0,
+        max_failures: int = 5,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"chat url must start with http:// or https://, got {url!r}")
         self.url, self.model, self.api_key_env, self.timeout = url, model, api_key_env, timeout
+        self.max_failures, self.consecutive_failures = max_failures, 0
 
     def request(self, messages: Messages, temperature: float, max_tokens: int) -> urllib.request.Request:
         body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
@@ -51,17 +74,21 @@ class HttpChat:
     def chat(self, messages: Messages, temperature: float = 0.2, max_tokens: int = 64) -> str:
         where = f"chat endpoint {self.url} (model {self.model})"
         try:
-            with urllib.request.urlopen(self.request(messages, temperature, max_tokens), timeout=self.timeout) as r:
-                raw = r.read()
-        except urllib.error.HTTPError as exc:
-            body = exc.read()[:300].decode("utf-8", "replace")
-            raise LLMError(f"{where} answered HTTP {exc.code} {exc.reason}: {body}") from None
-        except TimeoutError:
-            raise LLMError(f"{where} did not answer within {self.timeout:g} s") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                raise LLMError(f"{where} did not answer within {self.timeout:g} s") from None
-            raise LLMError(f"{where} is unreachable: {exc.reason}") from None
+            reply = self._reply(where, self.request(messages, temperature, max_tokens))
+        except LLMError as exc:
+            self.consecutive_failures += 1
+            if self.consecutive_failures >= self.max_failures:
+                raise LLMUnavailable(
+                    f"{where} failed {self.consecutive_failures} times in a row; stopping (last: {exc})"
+                ) from None
+            raise
+        self.consecutive_failures = 0
+        return reply
+
+    def _reply(self, where: str, request: urllib.request.Request) -> str:
+        status, reason, raw = self._post(where, request)
+        if status >= 400:
+            raise LLMError(f"{where} answered HTTP {status} {reason}: {raw[:300].decode('utf-8', 'replace')}")
         try:
             reply = json.loads(raw)
             content = reply["choices"][0]["message"]["content"]
@@ -70,6 +97,55 @@ class HttpChat:
         if not isinstance(content, str):
             raise LLMError(f"{where} sent non-text content: {content!r}")
         return content.strip()
+
+    def _post(self, where: str, request: urllib.request.Request) -> tuple[int, str, bytes]:
+        """(status, reason, body) within ``timeout`` overall: a watchdog shuts the socket at the deadline."""
+        parts = urllib.parse.urlsplit(self.url)
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = connection_class(parts.hostname or "", parts.port, timeout=self.timeout)
+        expired = threading.Event()
+
+        def cut() -> None:
+            expired.set()
+            if connection.sock is not None:
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(self.timeout, cut)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            connection.connect()
+            if expired.is_set():
+                raise TimeoutError
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", path, request.data, dict(request.header_items()))  # type: ignore[arg-type]
+            response = connection.getresponse()
+            return response.status, response.reason, response.read()
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if expired.is_set() or isinstance(exc, TimeoutError):
+                raise LLMError(f"{where} did not answer within {self.timeout:g} s (the whole request)") from None
+            raise LLMError(f"{where} {_transport_failure(exc)}") from None
+        finally:
+            watchdog.cancel()
+            connection.close()
+
+
+def _transport_failure(exc: BaseException) -> str:
+    """What went wrong on the wire, in words (the exception types of http.client and socket)."""
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "closed the connection without a reply"
+    if isinstance(exc, http.client.BadStatusLine):
+        return f"answered something that is not HTTP: {str(exc)[:80]!r}"
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"sent a short body ({len(exc.partial)} bytes, {exc.expected} more expected)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "is unreachable: connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"is unreachable: unknown host ({exc.strerror})"
+    if isinstance(exc, (ConnectionError, OSError)):
+        return f"broke the connection: {type(exc).__name__}: {exc}"
+    return f"failed: {type(exc).__name__}: {str(exc)[:200]}"
 
 
 class TransformersChat:

@@ -14,6 +14,12 @@ group) so that it can record how the run ended: the stream closing without ``end
 stage died -> ``KILLED``. For each run it also closes runs left RUNNING by stages whose process
 is gone (both killed with -9), as ``FAILED``, so the UI never shows a phantom live run. After
 ``end`` it answers ``recorded`` (and any error lines before it), which the stage waits for.
+
+A stage whose agent died or stopped replays its run to another agent as a later ``attempt``
+(``revis.tracking.client``); runs carry the stage's ``revis.run_key`` and ``revis.attempt``
+tags. An agent that starts attempt n deletes the partial records of earlier attempts; one that
+finds a later attempt already recorded (it was stopped, then resumed) records nothing. On exit
+the shared agent removes its socket, its lock file and its log (a crashed agent's log stays).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +43,8 @@ PROCESS_TAGS = ("revis.pid", "revis.host")  # only while RUNNING: they find runs
 BATCH = 900  # MLflow's log_batch takes at most 1000 metrics
 IDLE_SECONDS = float(os.environ.get("REVIS_AGENT_IDLE_S", "90"))  # exit after this long without a stage
 RECORDED = "recorded"
+RUN_KEY_TAG = "revis.run_key"  # one stage's run, whichever agent records it
+ATTEMPT_TAG = "revis.attempt"  # 0, then 1, 2 when the stage replayed its run to another agent
 
 
 def socket_path(tracking_uri: str) -> str:
@@ -64,6 +73,9 @@ class Agent:
         self.uri = tracking_uri
         self.run_id: str | None = None
         self.host = socket.gethostname()
+        self.run_key: str | None = None
+        self.attempt = 0
+        self.superseded = False  # a later attempt of the same stage's run is recorded by another agent
         if client is not None:
             self.client = client
             return
@@ -129,14 +141,22 @@ class Agent:
         from mlflow.entities import Metric, Param, RunTag
 
         op = event["op"]
+        if self.superseded:
+            return op != "end"
         if op == "start":
             experiment_id = self.experiment(
                 event["experiment"], event.get("artifact_location"), event.get("experiment_tags") or {}
             )
+            tags = dict(event.get("tags") or {})
+            self.run_key, self.attempt = tags.get(RUN_KEY_TAG), int(event.get("attempt") or 0)
+            if self.run_key and not self._replace_earlier_attempts(experiment_id):
+                self.superseded = True
+                return True
+            tags[ATTEMPT_TAG] = str(self.attempt)
             run = self.client.create_run(
                 experiment_id,
                 start_time=event.get("start_time") or _now_ms(),
-                tags=event.get("tags") or {},
+                tags=tags,
                 run_name=event.get("run_name"),
             )
             self.run_id = run.info.run_id
@@ -160,8 +180,11 @@ class Agent:
         elif op == "metrics_file":
             self.log_metrics_file(Path(event["path"]), event.get("claims"))
         elif op == "end":
-            self.client.set_terminated(self.run_id, event.get("status", "FINISHED"), end_time=event.get("end_time"))
-            self.forget_process(self.run_id)
+            if self._later_attempt_recorded():
+                self.client.delete_run(self.run_id)
+            else:
+                self.client.set_terminated(self.run_id, event.get("status", "FINISHED"), end_time=event.get("end_time"))
+                self.forget_process(self.run_id)
             return False
         else:
             raise ValueError(f"unknown tracking event {op!r}")
@@ -185,10 +208,14 @@ class Agent:
         self.client.log_artifact(self.run_id, str(path))  # type: ignore[arg-type]
 
     def kill(self, reason: str) -> None:
-        if self.run_id is not None:
-            self.client.set_tag(self.run_id, "revis.end", reason)
-            self.client.set_terminated(self.run_id, "KILLED")
-            self.forget_process(self.run_id)
+        if self.run_id is None:
+            return
+        if self._later_attempt_recorded():  # the stage replayed its run elsewhere: this record is partial
+            self.client.delete_run(self.run_id)
+            return
+        self.client.set_tag(self.run_id, "revis.end", reason)
+        self.client.set_terminated(self.run_id, "KILLED")
+        self.forget_process(self.run_id)
 
     def forget_process(self, run_id: str) -> None:
         """Drop the process tags of an ended run: the UI shows what a researcher compares, not pids."""
@@ -197,6 +224,26 @@ class Agent:
                 self.client.delete_tag(run_id, tag)
             except Exception:  # absent (a run from before, or not a revis stage)
                 pass
+
+    # -- attempts: a stage replays its run when its agent died or stopped -----------------------
+    def _attempts(self, experiment_id: str) -> list[Any]:
+        query = f"tags.`{RUN_KEY_TAG}` = '{self.run_key}'"
+        return list(self.client.search_runs([experiment_id], query, max_results=100))
+
+    def _replace_earlier_attempts(self, experiment_id: str) -> bool:
+        """Delete the partial records of earlier attempts; False if a later attempt is already recorded."""
+        runs = self._attempts(experiment_id)
+        if any(int(r.data.tags.get(ATTEMPT_TAG, "0")) > self.attempt for r in runs):
+            return False
+        for run in runs:
+            self.client.delete_run(run.info.run_id)
+        return True
+
+    def _later_attempt_recorded(self) -> bool:
+        if not self.run_key or self.run_id is None:
+            return False
+        experiment_id = self.client.get_run(self.run_id).info.experiment_id
+        return any(int(r.data.tags.get(ATTEMPT_TAG, "0")) > self.attempt for r in self._attempts(experiment_id))
 
 
 def record_run(agent: Agent, lines: Iterable[str], report: Callable[[str], None]) -> bool:
@@ -210,7 +257,10 @@ def record_run(agent: Agent, lines: Iterable[str], report: Callable[[str], None]
                 return True
         except Exception as exc:  # one bad event must not lose the rest of the run
             report(f"revis tracking agent: {type(exc).__name__}: {exc}")
-    agent.kill("the stage's process ended without closing its run (killed or interrupted)")
+    try:
+        agent.kill("the stage's process ended without closing its run (killed or interrupted)")
+    except Exception as exc:
+        report(f"revis tracking agent: {type(exc).__name__}: {exc}")
     return False
 
 
@@ -232,6 +282,29 @@ def _connectable(path: str) -> bool:
         return False
     finally:
         probe.close()
+
+
+@contextmanager
+def _locked(lock_path: str, remove: bool = False) -> Iterator[None]:
+    """An exclusive lock file; ``remove``: delete it before unlocking (no file stays behind in the temporary
+    folder). A waiter that locked a file removed meanwhile retries on the new one."""
+    while True:
+        handle = open(lock_path, "a")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            current = os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # locked a file that its owner removed meanwhile
+    try:
+        yield
+    finally:
+        if remove:
+            with suppress(OSError):
+                os.unlink(lock_path)
+        handle.close()
 
 
 def _serve_connection(tracking_uri: str, client: Any, connection: socket.socket) -> None:
@@ -256,8 +329,7 @@ def serve(tracking_uri: str, path: str | None = None, idle: float = IDLE_SECONDS
     _quiet()
     path = path or socket_path(tracking_uri)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with open(path + ".lock", "w") as lock:  # two stages starting agents at once: one binds
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _locked(path + ".lock"):  # two stages starting agents at once: one binds
         if _connectable(path):
             return 0
         if os.path.exists(path):
@@ -294,10 +366,13 @@ def serve(tracking_uri: str, path: str | None = None, idle: float = IDLE_SECONDS
         with guard:
             if busy == 0 and time.monotonic() - last > idle:
                 break
-    os.unlink(path)  # new stages start a new agent from here on; serve whoever connected meanwhile
-    while accept(0.0):
+    with _locked(path + ".lock", remove=True):  # new stages start a new agent from here on
+        os.unlink(path)
+    while accept(0.0):  # serve whoever connected meanwhile
         pass
     server.close()
+    with suppress(OSError):  # its error lines also went to the stages; an agent that crashed keeps its log
+        os.unlink(path + ".log")
     while True:
         with guard:
             if busy == 0:

@@ -20,3 +20,7 @@ class Params(BaseModel):
     lr: float = Field(gt=0, le=10)
     momentum: float = Field(0.9, ge=0, lt=1)
     weight_decay: float = Field(5e-4, ge=0, le=1)
+
+    def concurrent_models(self, key: str) -> int:
+        """baseline-train trains one model per (dataset, seed) at once, on threads (revis.config.memory)."""
+        return len(self.datasets) * len(self.seeds)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from revis.config.types import STRICT, DataPath, Device, Fraction, Seed
 from revis.models import ModelConfig
@@ -34,14 +35,25 @@ class Data(BaseModel):
     normalize: list[list[float]] | None = None
     seed: Seed = 0  # imagefolder only: which images, which split
 
+    @field_validator("normalize")
+    @classmethod
+    def _runnable_normalize(cls, normalize: list[list[float]] | None) -> list[list[float]] | None:
+        """Finite means and positive finite stds: the model divides by the std."""
+        if normalize is None:
+            return None
+        if len(normalize) != 2 or len(normalize[0]) != len(normalize[1]) or not normalize[0]:
+            raise ValueError("normalize is [[mean per channel], [std per channel]]")
+        means, stds = normalize
+        if not all(math.isfinite(m) for m in means):
+            raise ValueError(f"normalize means must be finite numbers, got {means}")
+        if not all(math.isfinite(s) and s > 0 for s in stds):
+            raise ValueError(f"normalize stds must be finite and > 0 (the images are divided by them), got {stds}")
+        return normalize
+
     @model_validator(mode="after")
     def _folder_needs_root(self) -> Data:
         if self.source == "imagefolder" and not self.root:
             raise ValueError("source 'imagefolder' needs 'root' (the folder of class folders)")
-        if self.normalize is not None and (
-            len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])
-        ):
-            raise ValueError("normalize is [[mean per channel], [std per channel]]")
         return self
 
 
@@ -124,3 +136,7 @@ class Params(BaseModel):
     concepts: Concepts
     attribute: Attribute
     evaluate: Evaluate
+
+    def concurrent_models(self, key: str) -> int:
+        """Per-seed jobs run ``compute.workers`` at a time, one model each (revis.config.memory)."""
+        return min(self.compute.workers, len(self.train.seeds))

@@ -31,7 +31,7 @@ def _questioner(name: str, llm: LLMParams, seed: int) -> Questioner:
     if llm.backend == "http":
         from revis.retrieval.llm import HttpChat
 
-        backend: Any = HttpChat(llm.url or "", llm.model, llm.api_key_env, llm.timeout)
+        backend: Any = HttpChat(llm.url or "", llm.model, llm.api_key_env, llm.timeout, llm.max_consecutive_failures)
     else:
         from revis.retrieval.llm import TransformersChat
 

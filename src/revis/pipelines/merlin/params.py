@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from revis.config.types import STRICT, DataPath, Device, Seed
 
@@ -42,12 +42,20 @@ class LLMParams(BaseModel):
     url: str | None = None  # the full .../v1/chat/completions address
     model: str = "gpt-4o"
     api_key_env: str | None = "OPENAI_API_KEY"  # the key is read from this environment variable only
-    timeout: float = Field(30.0, gt=0, le=600)
+    timeout: float = Field(30.0, gt=0, le=600)  # seconds for the whole request, not per read
+    max_consecutive_failures: int = Field(default=5, ge=1, le=10_000)  # then the stage stops (a dead endpoint)
     path: DataPath = None  # a local transformers causal LM folder
     temperature: float = Field(0.2, ge=0, le=2)  # the first question (MERLIN: 0.2, then 0.7)
     later_temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(64, ge=1, le=2048)
     on_error: Literal["skip", "stop"] = "skip"
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"the chat url needs a scheme: http:// or https://, got {url!r}")
+        return url
 
     @model_validator(mode="after")
     def _backend_needs(self) -> LLMParams:
