@@ -7,10 +7,11 @@ import yaml
 from pydantic import ValidationError
 
 from revis.pipelines.scoreboard.pipeline import claimed_pipelines
-from revis.reporting.claims import ClaimsFile, evaluate_check, evaluate_claim, lookup
+from revis.reporting.claims import ClaimsFile, counted_claim_problems, evaluate_check, evaluate_claim, lookup
 from revis.reporting.regression import check, compare, main
-from revis.reporting.scoreboard import scoreboard_markdown
+from revis.reporting.scoreboard import judge, scoreboard_markdown, scoreboard_verdicts
 from revis.reporting.summary import flat_numbers, mean_std
+from revis.reporting.verdicts import benjamini_hochberg
 
 REPO = Path(__file__).resolve().parents[2]
 CLAIMS = {
@@ -70,7 +71,7 @@ def test_paper_claims_need_a_test_and_ids_are_unique():
     bad = {**CLAIMS, "claims": [{"id": "x", "kind": "paper", "claim": "c", "check": "loss < 2"}]}
     with pytest.raises(ValidationError, match="needs a `compare` test"):
         ClaimsFile.model_validate(bad)
-    with pytest.raises(ValidationError, match="duplicate claim ids"):
+    with pytest.raises(ValidationError, match="duplicate claim or gate ids"):
         ClaimsFile.model_validate({**CLAIMS, "claims": [CLAIMS["claims"][0], CLAIMS["claims"][0]]})
     with pytest.raises(ValidationError, match="two measured quantities"):
         ClaimsFile.model_validate(
@@ -81,17 +82,172 @@ def test_paper_claims_need_a_test_and_ids_are_unique():
         )
 
 
-def test_scoreboard_shows_effect_interval_test_and_three_verdicts():
+def test_scoreboard_shows_effect_bound_test_and_four_verdicts():
     board = scoreboard_markdown({"demo": (CLAIMS, METRICS)})
     assert "Scale: tiny" in board and "48.9 vs 46.2" in board and "0.85 ± 0.05 (n=3)" in board
     rows = [line for line in board.splitlines() if line.startswith("| ours beats") or line.startswith("| beats")]
-    assert "paired t (3)" in rows[0] and "+0.317 [" in rows[0] and rows[0].endswith("| holds |")
+    # effect, its one-sided 95 % bound, test, p, q and leave-one-seed-out stability
+    assert "paired t (3)" in rows[0] and "+0.317 (≥ +0.268)" in rows[0] and rows[0].endswith("| holds |")
     verdicts = [evaluate_claim(c, METRICS).verdict for c in ClaimsFile.model_validate(CLAIMS).claims]
-    assert verdicts == ["holds", "inconclusive", "does not hold", "not evaluated", "holds"]
+    assert verdicts == ["holds", "inconclusive", "does not hold", "not evaluable", "holds"]
     # the headline counts paper claims only; the sanity check is listed apart
-    assert "Paper claims: 1 hold, 1 do not hold, 1 inconclusive, 1 not evaluated" in board
-    assert "Sanity checks (not counted): 1 pass" in board
-    assert "| demo | 1 | 1 | 1 | 1 |" in board
+    assert "Paper claims: 1 hold (1 after Benjamini–Hochberg at q = 0.05), 1 do not hold, 1 inconclusive" in board
+    assert "1 not evaluable" in board and "Sanity checks (not counted): 1 pass, 0 fail, 0 inconclusive" in board
+    assert "| demo | 1 | 1 | 1 | 1 | 1 | 0/0 |" in board
+
+
+GATED = {
+    "paper": "demo",
+    "title": "Gated demo",
+    "gates": [
+        {
+            "id": "learns",
+            "gate": "ours reaches 0.7 on every seed",
+            "compare": {"metric": "ours", "baseline": 0.7, "test": "every_seed"},
+        },
+        {
+            "id": "strong",
+            "gate": "ours reaches 0.88 on every seed",
+            "compare": {"metric": "ours", "baseline": 0.88, "test": "every_seed"},
+        },
+    ],
+    "claims": [
+        {**CLAIMS["claims"][0], "gates": ["learns"]},
+        {**CLAIMS["claims"][0], "id": "needs_strong", "gates": ["learns", "strong"]},
+        {**CLAIMS["claims"][0], "id": "by_default"},  # default: every gate of the file
+        {**CLAIMS["claims"][0], "id": "elsewhere", "gates": ["other:capable"]},
+        {**CLAIMS["claims"][0], "id": "own_question", "kind": "extension", "gates": []},
+        {
+            "id": "threshold",
+            "kind": "sanity",
+            "claim": "above 0.75",
+            "compare": {"metric": "ours", "baseline": 0.75, "test": "every_seed"},
+        },
+        {
+            "id": "noisy",
+            "kind": "sanity",
+            "claim": "noisy",
+            "compare": {"metric": "ours", "baseline": 0.84, "test": "one_sample"},
+        },
+    ],
+}
+OTHER = {
+    "paper": "other",
+    "title": "Other",
+    "gates": [{"id": "capable", "gate": "never", "check": "loss < 0.5"}],
+}
+
+
+def test_gates_make_claims_not_evaluable_with_the_gates_numbers():
+    judged = judge({"demo": (GATED, METRICS), "other": (OTHER, METRICS)})
+    gates = {g.item.id: g.verdict.verdict for g in judged["demo"].gates}
+    assert gates == {"learns": "holds", "strong": "does not hold"}  # seed values 0.8, 0.9, 0.85
+    rows = {r.item.id: r for r in judged["demo"].rows}
+    assert rows["a"].verdict.verdict == "holds" and rows["a"].gates == ["demo:learns"]
+    assert rows["needs_strong"].verdict.verdict == "not evaluable"
+    assert rows["needs_strong"].tested.verdict == "holds"  # the test itself is kept for the reader
+    assert "gate demo:strong does not hold" in rows["needs_strong"].verdict.reason
+    assert (
+        "worst seed -0.08" in rows["needs_strong"].verdict.reason
+        and "2 of 3 seeds short" in rows["by_default"].verdict.reason
+    )
+    assert rows["elsewhere"].failed_gates == ["other:capable"]  # another paper's gate, decided there
+    assert rows["threshold"].gates == [] and rows["threshold"].verdict.verdict == "holds"  # sanity: no default gates
+    board = scoreboard_markdown({"demo": (GATED, METRICS), "other": (OTHER, METRICS)})
+    assert "Capability gates: 1 of 3 pass" in board
+    assert "Extensions (not counted): 1 hold" in board and "Extensions (our own questions" in board
+    # the sanity headline counts every outcome: one pass, one inconclusive
+    assert "Sanity checks (not counted): 1 pass, 0 fail, 1 inconclusive, 0 not evaluated" in board
+    assert "| demo | 1 | 1 | 0 | 0 | 3 | 1/2 |" in board
+    alone = judge({"demo": (GATED, METRICS)})["demo"].rows
+    assert next(r for r in alone if r.item.id == "elsewhere").failed_gates == ["other:capable"]  # unknown: fails
+    verdicts = scoreboard_verdicts({"demo": (GATED, METRICS), "other": (OTHER, METRICS)})
+    assert verdicts["total"]["not_evaluable"] == 3 and verdicts["extension"]["holds"] == 1
+    assert verdicts["claims"]["demo"]["needs_strong"]["failed_gates"] == ["demo:strong"]
+
+
+def test_unknown_gate_names_are_refused():
+    bad = {**GATED, "claims": [{**CLAIMS["claims"][0], "gates": ["nope"]}]}
+    with pytest.raises(ValidationError, match="unknown gates"):
+        ClaimsFile.model_validate(bad)
+
+
+def test_q_values_and_stability_per_row():
+    claims = {
+        "paper": "demo",
+        "title": "d",
+        "gates": [{"id": "g", "gate": "g", "check": "loss < 2"}],
+        "claims": [
+            {
+                "id": f"c{i}",
+                "kind": "paper",
+                "claim": "c",
+                "compare": {"metric": m, "baseline": "random", "test": "paired_t"},
+            }
+            for i, m in enumerate(["ours", "same", "ours_noisy"])
+        ],
+    }
+    metrics = {
+        **METRICS,
+        "same": mean_std([0.5, 0.6, 0.5], seeds=[0, 1, 2]),
+        "ours_noisy": mean_std([0.9, 0.55, 0.6], seeds=[0, 1, 2]),
+    }
+    rows = {r.item.id: r for r in judge({"demo": (claims, metrics)})["demo"].rows}
+    ps = [rows[f"c{i}"].verdict.p or 1.0 for i in range(3)]  # c1 has no spread: p None counts as 1
+    assert [rows[f"c{i}"].q for i in range(3)] == pytest.approx(benjamini_hochberg(ps))
+    assert rows["c0"].survives_bh and not rows["c2"].survives_bh
+    # differences 0.3, 0.3, 0.35: leaving out seed 0 or 1 still holds (t = 13 > t(0.95, 1) = 6.31); leaving
+    # out seed 2 leaves two equal differences, no spread, inconclusive
+    assert rows["c0"].stability == pytest.approx(2 / 3)
+    assert rows["c1"].stability == 1.0  # inconclusive whichever seed is left out
+
+
+def test_counted_claims_need_a_gate_a_measured_baseline_and_spread():
+    claims = ClaimsFile.model_validate(
+        {
+            "paper": "demo",
+            "title": "d",
+            "claims": [
+                {
+                    "id": "const",
+                    "kind": "paper",
+                    "claim": "c",
+                    "compare": {"metric": "ours", "baseline": 0.9, "test": "one_sample"},
+                },
+                {
+                    "id": "single",
+                    "kind": "paper",
+                    "claim": "c",
+                    "compare": {"metric": "loss", "baseline": "ours", "test": "paired_t"},
+                },
+            ],
+        }
+    )
+    problems = counted_claim_problems(claims, METRICS)
+    assert "demo.const: no capability gate" in problems
+    assert "demo.const: constant baseline 0.9 is not flagged `chance: true`" in problems
+    assert "demo.single: `loss` has no per-seed spread (n < 2, or a single number)" in problems
+    chance = claims.model_copy(deep=True)
+    chance.gates = ClaimsFile.model_validate(GATED).gates
+    chance.claims[0].compare.chance = True  # type: ignore[union-attr]
+    assert [p for p in counted_claim_problems(chance, METRICS) if "const" in p] == []
+
+
+def test_every_committed_counted_claim_is_a_real_test():
+    """Every counted paper claim has a gate, a measured baseline (or chance, flagged) and per-seed spread."""
+    problems = [
+        p for claims, metrics in _committed_claims_and_metrics() for p in counted_claim_problems(claims, metrics)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_committed_gate_reference_resolves():
+    files = {claims.paper: claims for claims, _ in _committed_claims_and_metrics()}
+    known = {f"{c.paper}:{g.id}" for c in files.values() for g in c.gates}
+    for claims in files.values():
+        for claim in claims.claims:
+            missing = [ref for ref in claims.gates_of(claim) if ref not in known]
+            assert not missing, f"{claims.paper}.{claim.id}: unknown gates {missing}"
 
 
 def test_compare_flags_regressions_by_direction_and_tolerance():
