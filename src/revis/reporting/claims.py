@@ -39,8 +39,8 @@ inconclusive, not evaluable). A ``sanity`` claim may use an exact ``check``: ``<
 with op one of ``> >= < <= ==`` and each side a dotted metric path or a number.
 
 **Gates.** A gate is decided like a claim (``compare`` or ``check``) and passes iff its verdict is
-holds. A claim lists the gates it needs in ``gates`` (default: every gate of its file for ``paper`` and
-``extension`` claims, none for ``sanity`` checks); a claim whose gate does not pass is **not evaluable
+holds. A claim lists the gates it needs in ``gates`` (default: every gate of its file and of its
+``gates_from`` list for ``paper`` and ``extension`` claims, none for ``sanity`` checks); a claim whose gate does not pass is **not evaluable
 (gate <id>)**. A constant baseline (``one_sample``, ``binomial``, ``spearman``, ``every_seed``) in a
 counted paper claim must be chance level, flagged ``chance: true``; every other counted claim compares
 two measured arms (``counted_claim_problems`` lists the claims that do not).
@@ -145,6 +145,7 @@ class Claim(BaseModel):
     check: str | None = None
     ours: str | None = None  # what to show as "ours" (default: compare.metric)
     gates: list[str] | None = None  # gate ids ("<paper>:<id>" for another file's); None: the default
+    why_kind: str | None = None  # why a claim of the paper is not counted (extension / sanity), or its caveat
     note: str | None = None
 
     @model_validator(mode="after")
@@ -175,6 +176,7 @@ class ClaimsFile(BaseModel):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     world_draw: str | None = None  # what every seed shares: the verdicts are conditional on it
     gates: list[Gate] = []
+    gates_from: list[str] = []  # other papers' gates ("<paper>:<gate id>") that join this file's default set
     claims: list[Claim] = []
     regression: list[RegressionRule] = []
 
@@ -185,6 +187,8 @@ class ClaimsFile(BaseModel):
         if duplicates:
             raise ValueError(f"duplicate claim or gate ids: {duplicates}")
         own = {g.id for g in self.gates}
+        if any(":" not in ref for ref in self.gates_from):
+            raise ValueError(f"gates_from names other papers' gates as '<paper>:<gate id>': {self.gates_from}")
         for claim in self.claims:
             unknown = [g for g in claim.gates or [] if ":" not in g and g not in own]
             if unknown:
@@ -196,7 +200,8 @@ class ClaimsFile(BaseModel):
         if claim.gates is not None:
             names = claim.gates
         else:
-            names = [g.id for g in self.gates] if claim.kind in ("paper", "extension") else []
+            own = [g.id for g in self.gates] + list(self.gates_from)
+            names = own if claim.kind in ("paper", "extension") else []
         return [name if ":" in name else f"{self.paper}:{name}" for name in names]
 
     def rule_for(self, metric: str) -> RegressionRule | None:

@@ -197,7 +197,8 @@ def _verdict(row: Row, shown: dict[str, str] = SHOWN) -> str:
 
 
 def _claim_text(item: Claim | Gate) -> str:
-    return _cell(item.claim + (f" — {item.note}" if item.note else ""))
+    why = f" [{item.kind}: {item.why_kind}]" if isinstance(item, Claim) and item.why_kind else ""
+    return _cell(item.claim + (f" — {item.note}" if item.note else "") + why)
 
 
 def _paper_counts(rows: list[Row]) -> Counter:
@@ -384,7 +385,7 @@ def _section(paper: str, j: PaperJudgement) -> list[str]:
                 _verdict(row, SANITY_SHOWN) if item.compare or row.failed_gates else SANITY_SHOWN[row.verdict.verdict]
             )
             section.append(
-                f"| {_cell(item.claim)} (`{_cell(detail)}`) | {_cell(ours)} | {_effect(row.tested)} "
+                f"| {_claim_text(item)} (`{_cell(detail)}`) | {_cell(ours)} | {_effect(row.tested)} "
                 f"| {_p(row.tested.p)} | {result} |"
             )
     return section + [""]
