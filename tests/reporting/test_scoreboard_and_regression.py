@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from revis.pipelines.scoreboard.pipeline import claimed_pipelines
 from revis.reporting.claims import ClaimsFile, counted_claim_problems, evaluate_check, evaluate_claim, lookup
-from revis.reporting.regression import check, compare, main
+from revis.reporting.regression import check, compare, family_k, main
 from revis.reporting.scoreboard import judge, scoreboard_markdown, scoreboard_verdicts
 from revis.reporting.summary import flat_numbers, mean_std
 from revis.reporting.verdicts import benjamini_hochberg
@@ -329,3 +329,72 @@ def test_no_committed_paper_claim_is_decided_from_a_single_value():
                     assert isinstance(value, dict) and ("successes" in value or "x" in value), (
                         f"{claims.paper}.{claim.id}: `{path}` is a single number, not a sample"
                     )
+
+
+SPREAD_RULES = {
+    "paper": "demo",
+    "title": "d",
+    "regression": [
+        {"metric": "acc.*.mean", "direction": "higher", "tolerance": "spread"},
+        {"metric": "per_item.*", "direction": "higher", "tolerance": "spread", "scale": "per_item.*"},
+        {"metric": "fid.rate", "direction": "higher", "tolerance": "spread"},
+        {"metric": "*", "direction": "ignore"},
+    ],
+}
+
+
+def _spread_metrics(shared_teacher=(0.327, 0.326, 0.328)):
+    return {
+        "acc": {
+            "a": mean_std([0.80, 0.85, 0.83], seeds=[0, 1, 2]),
+            "b": mean_std([0.60, 0.66, 0.62], seeds=[0, 1, 2]),
+            "shared": mean_std(list(shared_teacher), seeds=[0, 1, 2]),  # seeds that share upstream agree closely
+        },
+        "per_item": {"red": 0.64, "blue": 0.43, "green": 0.27, "square": 0.22},
+        "fid": {"successes": 60, "trials": 200, "rate": 0.3},
+    }
+
+
+def test_spread_tolerances_let_another_machine_pass_and_flag_a_real_regression():
+    rules = ClaimsFile.model_validate(SPREAD_RULES)
+    old = _spread_metrics()
+    k = family_k(300)  # 3.59: the multiple a run of ~300 spread-ruled metrics uses
+    # another machine: each mean moves by about a seed's worth, the shared-upstream mean by far more than its
+    # own (tiny) spread, a one-seed per-item value by 0.2 (the AMD-vs-Intel cases of issue 32)
+    other = _spread_metrics(shared_teacher=(0.265, 0.264, 0.266))
+    other["acc"]["a"] = mean_std([0.78, 0.80, 0.79], seeds=[0, 1, 2])
+    other["per_item"]["red"] = 0.436
+    other["fid"] = {"successes": 52, "trials": 200, "rate": 0.26}
+    findings, _ = compare("demo", old, other, rules, k)
+    assert not [f for f in findings if f.regressed], [f for f in findings if f.regressed]
+    shared = next(f for f in findings if f.metric == "acc.shared.mean")
+    assert "pooled sd" in shared.rule  # its own sd (0.001) would have flagged the other machine
+    # a real regression: a method that stopped working
+    broken = _spread_metrics()
+    broken["acc"]["a"] = mean_std([0.55, 0.60, 0.58], seeds=[0, 1, 2])
+    broken["fid"] = {"successes": 20, "trials": 200, "rate": 0.10}  # tolerance 3.59 * sqrt(.21 * 2 / 200) = 0.16
+    flagged = {f.metric for f in compare("demo", old, broken, rules, k)[0] if f.regressed}
+    assert flagged == {"acc.a.mean", "fid.rate"}
+
+
+def test_spread_tolerance_is_k_standard_errors_of_a_difference_of_means():
+    rules = ClaimsFile.model_validate(SPREAD_RULES)
+    old = _spread_metrics()
+    findings, _ = compare("demo", old, old, rules, 2.0)
+    a = next(f for f in findings if f.metric == "acc.a.mean")
+    pooled = (sum(s**2 for s in (0.025166, 0.030551, 0.001)) / 3) ** 0.5  # 0.0229 over the rule's three means
+    # k * sd * sqrt(2 / n) with sd the larger of its own (0.0252) and the pooled one
+    assert f"±{2.0 * max(0.025166, pooled) * (2 / 3) ** 0.5:.3g}" in a.rule and "seeds sd 0.0252" in a.rule
+    assert family_k(1) == pytest.approx(1.6449, abs=1e-3) and family_k(300) == pytest.approx(3.588, abs=1e-3)
+    no_spread = ClaimsFile.model_validate(
+        {**SPREAD_RULES, "regression": [{"metric": "loss", "direction": "lower", "tolerance": "spread"}]}
+    )
+    with pytest.raises(ValueError, match="none is measured"):
+        compare("demo", {"loss": 1.0}, {"loss": 1.1}, no_spread, 3.0)
+
+
+def test_committed_spread_rules_resolve_on_the_committed_metrics():
+    """Every `tolerance: spread` rule finds a spread for every metric it covers (else it raises)."""
+    for claims, metrics in _committed_claims_and_metrics():
+        findings, _ = compare(claims.paper, metrics, metrics, claims)
+        assert not [f.metric for f in findings if f.regressed]

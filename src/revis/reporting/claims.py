@@ -162,10 +162,23 @@ class Claim(BaseModel):
 
 
 class RegressionRule(BaseModel):
+    """``tolerance``: a number for exact quantities (counts, float identities), or ``spread``: derived from the
+    measured seed spread (see ``revis.reporting.regression``); ``scale``: a glob of this file's metrics whose
+    spread stands in for values that carry none of their own."""
+
     model_config = ConfigDict(extra="forbid")
     metric: str  # glob over dotted metric names
     direction: Literal["higher", "lower", "equal", "ignore"]
-    tolerance: float = Field(0.0, ge=0)
+    tolerance: float | Literal["spread"] = 0.0
+    scale: str | None = None
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> RegressionRule:
+        if isinstance(self.tolerance, float) and self.tolerance < 0:
+            raise ValueError(f"rule {self.metric}: tolerance must be >= 0")
+        if self.scale is not None and self.tolerance != "spread":
+            raise ValueError(f"rule {self.metric}: `scale` goes with `tolerance: spread`")
+        return self
 
 
 class ClaimsFile(BaseModel):
