@@ -69,6 +69,7 @@ from revis.reporting.verdicts import (
 )
 
 CONSTANT_BASELINE_TESTS = ("one_sample", "binomial", "spearman", "spearman_per_seed")
+MAX_SEEDS = 20  # stability is over seeds: a sample with more values holds items (prompts, images)
 
 OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
 
@@ -362,7 +363,7 @@ def stability(claim: Claim | Gate, metrics: dict[str, Any], verdict: Verdict, al
     except KeyError:
         return None
     seeds = _seeds(a)
-    if len(seeds) < 3:
+    if len(seeds) < 3 or len(seeds) > MAX_SEEDS:  # more values than that are items (prompts, images), not seeds
         return None
     same = 0
     for position, seed in enumerate(seeds):

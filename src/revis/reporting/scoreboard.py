@@ -211,10 +211,16 @@ def _key(verdict: str) -> str:
     return verdict.replace(" ", "_")
 
 
-def scoreboard_verdicts(papers: Papers) -> dict[str, Any]:
+def scoreboard_outputs(papers: Papers) -> tuple[str, dict[str, Any]]:
+    """SCOREBOARD.md and verdicts.json from one judgement."""
+    judged = judge(papers)
+    return scoreboard_markdown(papers, judged), scoreboard_verdicts(papers, judged)
+
+
+def scoreboard_verdicts(papers: Papers, judged: dict[str, PaperJudgement] | None = None) -> dict[str, Any]:
     """``reports/verdicts.json`` (a DVC metric, and MLflow metrics): counts in total and per pipeline, the
     effects of the counted claims, and every gate and claim with its verdict, bound, p, q and stability."""
-    judged = judge(papers)
+    judged = judge(papers) if judged is None else judged
     per_paper, headline, details = {}, {}, {}
     for paper, j in judged.items():
         counts = _paper_counts(j.rows)
@@ -282,9 +288,9 @@ all seeds share, it is listed under *World draw* below.
 """
 
 
-def scoreboard_markdown(papers: Papers) -> str:
+def scoreboard_markdown(papers: Papers, judged: dict[str, PaperJudgement] | None = None) -> str:
     """``papers``: name -> (claims file content, metrics.json content)."""
-    judged = judge(papers)
+    judged = judge(papers) if judged is None else judged
     all_rows = [row for j in judged.values() for row in j.rows]
     totals = _paper_counts(all_rows)
     sanity = Counter(r.verdict.verdict for r in all_rows if r.kind == "sanity")

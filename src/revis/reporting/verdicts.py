@@ -138,10 +138,10 @@ def sign_bound(d: np.ndarray, direction: Direction, alpha: float) -> float:
     """Distribution-free one-sided (1 - alpha) bound of the median of ``d`` (the sign test's interval):
     the k-th order statistic with P(Binomial(n, 1/2) < k) <= alpha; -inf / +inf when n is too small."""
     n = d.size
-    ks = [k for k in range(1, n + 1) if stats.binom.cdf(k - 1, n, 0.5) <= alpha]
-    if not ks:
+    ks = np.flatnonzero(stats.binom.cdf(np.arange(n), n, 0.5) <= alpha) + 1  # one vectorised call
+    if ks.size == 0:
         return -math.inf if direction == "greater" else math.inf
-    k = max(ks)
+    k = int(ks.max())
     ordered = np.sort(d)
     return float(ordered[k - 1]) if direction == "greater" else float(ordered[n - k])
 
