@@ -111,7 +111,9 @@ def _gate_reason(ref: str, row: Row | None) -> str:
         return f"gate {ref}: no such gate"
     v = row.verdict
     detail = f", effect {v.effect:+.3g}" if v.effect is not None else ""
-    detail += f", worst seed {v.bound:+.3g}" if v.bound is not None and row.item.compare is not None else ""
+    if v.bound is not None and row.item.compare is not None:
+        label = "worst seed" if row.item.compare.test == "every_seed" else "one-sided bound"
+        detail += f", {label} {v.bound:+.3g}"
     why = f" ({v.reason})" if v.reason else ""
     return f"gate {ref} {v.verdict}{detail}{why}"
 
