@@ -1,4 +1,4 @@
-"""Statistical verdicts for comparison claims: holds / does not hold / inconclusive.
+"""Statistical verdicts for comparison claims: holds / does not hold / inconclusive / not evaluable.
 
 A claim compares a measured quantity ``metric`` with a ``baseline`` (another measured
 quantity or a constant) in a stated ``direction``. The verdict comes from a one-sided test at
@@ -7,7 +7,9 @@ level ``alpha``:
 - **holds**: the effect is in the claimed direction (beyond ``margin``) and the one-sided test
   in that direction rejects at ``alpha``;
 - **does not hold**: the one-sided test in the *opposite* direction rejects at ``alpha``;
-- **inconclusive**: neither (too few seeds, too much spread, or no effect).
+- **inconclusive**: neither (too few seeds, too much spread, or no effect);
+- **not evaluable**: the claim could not be tested (a metric is missing, or a capability gate of the
+  paper failed: see ``revis.reporting.claims``).
 
 Measured quantities are the summaries that pipelines write into ``metrics.json``:
 ``{"mean", "std", "n", "values", "seeds"}`` (``reporting.summary.mean_std``) for numbers over
@@ -15,19 +17,28 @@ seeds, ``{"successes", "trials", "rate"}`` (``reporting.summary.proportion``) fo
 ``{"x": [...], "y": [...]}`` for a correlation. Tests (scipy.stats):
 
 ========== =================================================== ==================================
-test        compares                                            95 % interval of the effect
-========== =================================================== ==================================
-paired_t    per-seed differences a_s - b_s (same seeds)          t interval of the mean difference
-sign        per-seed differences, exact binomial on their signs  t interval of the mean difference
-welch_t     two independent samples                              Welch-Satterthwaite t interval
-one_sample  a sample against a constant                          t interval of the mean
-fisher      two proportions (exact, Fisher)                      Newcombe hybrid score interval
-binomial    a proportion against a constant rate (exact)         Wilson score interval
-spearman    rank correlation of x and y against 0                Fisher-z interval of rho
-========== =================================================== ==================================
+test              compares                                          one-sided bound of the effect
+================ ================================================= ===============================
+paired_t          per-seed differences a_s - b_s (same seeds)        t bound of the mean difference
+sign              signs of the per-seed differences (exact binomial)  order-statistic bound of the
+                                                                     median difference (the effect
+                                                                     shown is the median)
+welch_t           two independent samples                            Welch-Satterthwaite t bound
+one_sample        a sample against a constant                        t bound of the mean
+fisher            two proportions (exact, Fisher)                    Newcombe hybrid score bound
+binomial          a proportion against a constant rate (exact)       Wilson score bound
+spearman          rank correlation of x and y against 0              Fisher-z bound of rho
+spearman_per_seed per-seed rho of levels vs values, one-sample t     t bound of the mean rho
+                  of the rhos (seeds are the units, not the pairs)
+every_seed        every per-seed value beyond the baseline           the worst seed's difference
+================ ================================================= ===============================
 
-A sample without spread (n < 2, or per-seed differences all equal) decides nothing: such a
-claim is inconclusive, with the reason stated.
+Each bound is the end of a two-sided (1 - 2 alpha) interval (``ci``; 90 % at alpha = 0.05) on the
+claimed side, so a claim holds exactly when its bound clears the margin (up to ties and the
+discreteness of exact tests). A sample without spread (n < 2, or per-seed differences all equal)
+decides nothing: such a claim is inconclusive, with the reason stated. ``every_seed`` is a rule, not
+a test: it holds when every seed clears the baseline and does not hold otherwise (threshold checks
+such as "exceeds 90 %", and capability gates).
 """
 
 from __future__ import annotations
@@ -40,9 +51,12 @@ import numpy as np
 from scipy import stats
 
 Direction = Literal["greater", "less"]
-TestName = Literal["paired_t", "sign", "welch_t", "one_sample", "fisher", "binomial", "spearman"]
+TestName = Literal[
+    "paired_t", "sign", "welch_t", "one_sample", "fisher", "binomial", "spearman", "spearman_per_seed", "every_seed"
+]
 PAIRED = ("paired_t", "sign")
-HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_EVALUATED = "holds", "does not hold", "inconclusive", "not evaluated"
+HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_EVALUABLE = "holds", "does not hold", "inconclusive", "not evaluable"
+NOT_EVALUATED = NOT_EVALUABLE  # the old name of the fourth verdict
 TEST_LABELS = {
     "paired_t": "paired t",
     "sign": "sign test",
@@ -51,18 +65,22 @@ TEST_LABELS = {
     "fisher": "Fisher exact",
     "binomial": "exact binomial",
     "spearman": "Spearman",
+    "spearman_per_seed": "Spearman per seed, t over seeds",
+    "every_seed": "every seed",
 }
 
 
 @dataclass
 class Verdict:
     verdict: str
-    effect: float | None = None  # metric - baseline (difference of means / rates, or rho)
-    ci: tuple[float, float] | None = None  # 95 % two-sided interval of the effect
+    effect: float | None = None  # metric - baseline (difference of means / rates, median for sign, or rho)
+    ci: tuple[float, float] | None = None  # two-sided (1 - 2 alpha) interval: its claimed-side end is `bound`
     p: float | None = None  # one-sided p-value in the claimed direction
     n: str = ""  # sample sizes, e.g. "5" or "5 vs 5" or "64/192 vs 20/192"
     test: str = ""
     reason: str = ""
+    bound: float | None = None  # one-sided (1 - alpha) bound of the effect on the claimed side
+    direction: Direction = "greater"  # the claimed side: `bound` is a lower bound for greater, upper for less
 
     @property
     def decided(self) -> bool:
@@ -98,9 +116,34 @@ def _sign(direction: Direction) -> float:
     return 1.0 if direction == "greater" else -1.0
 
 
-def _t_interval(mean: float, se: float, df: float) -> tuple[float, float]:
-    half = float(stats.t.ppf(0.975, df)) * se
+def _t_interval(mean: float, se: float, df: float, alpha: float) -> tuple[float, float]:
+    """Two-sided (1 - 2 alpha) t interval: each end is a one-sided (1 - alpha) bound."""
+    half = float(stats.t.ppf(1 - alpha, df)) * se
     return mean - half, mean + half
+
+
+def _z(alpha: float) -> float:
+    return float(stats.norm.ppf(1 - alpha))
+
+
+def _bounded(verdict: Verdict, direction: Direction) -> Verdict:
+    """Set the claimed-side end of ``ci`` as the verdict's one-sided bound."""
+    verdict.direction = direction
+    if verdict.ci is not None and verdict.bound is None:
+        verdict.bound = verdict.ci[0] if direction == "greater" else verdict.ci[1]
+    return verdict
+
+
+def sign_bound(d: np.ndarray, direction: Direction, alpha: float) -> float:
+    """Distribution-free one-sided (1 - alpha) bound of the median of ``d`` (the sign test's interval):
+    the k-th order statistic with P(Binomial(n, 1/2) < k) <= alpha; -inf / +inf when n is too small."""
+    n = d.size
+    ks = np.flatnonzero(stats.binom.cdf(np.arange(n), n, 0.5) <= alpha) + 1  # one vectorised call
+    if ks.size == 0:
+        return -math.inf if direction == "greater" else math.inf
+    k = int(ks.max())
+    ordered = np.sort(d)
+    return float(ordered[k - 1]) if direction == "greater" else float(ordered[n - k])
 
 
 def _decide(p_claimed: float, p_opposite: float, alpha: float) -> str:
@@ -121,11 +164,11 @@ def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def newcombe(sa: int, na: int, sb: int, nb: int) -> tuple[float, float]:
+def newcombe(sa: int, na: int, sb: int, nb: int, z: float = 1.959964) -> tuple[float, float]:
     """Newcombe's hybrid score interval for a difference of two proportions (his method 10)."""
     pa, pb = sa / na, sb / nb
-    la, ua = wilson(sa, na)
-    lb, ub = wilson(sb, nb)
+    la, ua = wilson(sa, na, z)
+    lb, ub = wilson(sb, nb, z)
     d = pa - pb
     return d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
 
@@ -133,16 +176,19 @@ def newcombe(sa: int, na: int, sb: int, nb: int) -> tuple[float, float]:
 def _differences_verdict(d: np.ndarray, margin: float, direction: Direction, alpha: float, test: str) -> Verdict:
     """Paired and one-sample tests on ``d`` (per-seed differences, or values minus a constant)."""
     n = d.size
-    effect = float(d.mean())
+    effect = float(np.median(d)) if test == "sign" else float(d.mean())
     label = TEST_LABELS[test]
     if n < 2:
         return Verdict(INCONCLUSIVE, effect, None, None, str(n), label, "n = 1: no spread, nothing to test")
     sd = float(d.std(ddof=1))
     if sd <= 1e-9 * max(1.0, abs(effect)):  # float noise of identical differences is no spread
         sd = 0.0
-    ci = _t_interval(effect, sd / math.sqrt(n), n - 1) if sd > 0 else (effect, effect)
+    ci = _t_interval(effect, sd / math.sqrt(n), n - 1, alpha) if sd > 0 else (effect, effect)
     s = _sign(direction)
     if test == "sign":
+        lower = sign_bound(d, "greater", alpha)
+        upper = sign_bound(d, "less", alpha)
+        ci = (lower, upper)
         above, below = int(np.sum(s * (d - s * margin) > 0)), int(np.sum(s * (d - s * margin) < 0))
         if above + below == 0:
             return Verdict(INCONCLUSIVE, effect, ci, None, str(n), label, "every difference ties the margin")
@@ -176,7 +222,23 @@ def evaluate_comparison(
     a_path: str = "metric",
     b_path: str = "baseline",
 ) -> Verdict:
-    """Verdict for ``a`` (a summary) against ``b`` (a summary, or a number for one-sample tests)."""
+    """Verdict for ``a`` (a summary) against ``b`` (a summary, or a number for one-sample tests), with
+    its one-sided (1 - alpha) bound (``Verdict.bound``) on the claimed side."""
+    verdict = _evaluate(a, b, test=test, direction=direction, margin=margin, alpha=alpha, a_path=a_path, b_path=b_path)
+    return _bounded(verdict, direction)
+
+
+def _evaluate(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction = "greater",
+    margin: float = 0.0,
+    alpha: float = 0.05,
+    a_path: str = "metric",
+    b_path: str = "baseline",
+) -> Verdict:
     s = _sign(direction)
     if test in PAIRED:
         va, vb = _values(a, a_path), _values(b, b_path)
@@ -200,7 +262,7 @@ def evaluate_comparison(
                 INCONCLUSIVE, effect, (effect, effect), None, n, TEST_LABELS[test], "no spread in either sample"
             )
         df = (qa + qb) ** 2 / ((qa**2 / (va.size - 1)) + (qb**2 / (vb.size - 1)))
-        ci = _t_interval(effect, math.sqrt(qa + qb), df)
+        ci = _t_interval(effect, math.sqrt(qa + qb), df, alpha)
         shifted = va - s * margin
         alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
         p = float(stats.ttest_ind(shifted, vb, equal_var=False, alternative=alt).pvalue)
@@ -220,7 +282,7 @@ def evaluate_comparison(
         return Verdict(
             _decide(p, p_opposite, alpha),
             effect,
-            newcombe(sa, na, sb, nb),
+            newcombe(sa, na, sb, nb, _z(alpha)),
             p,
             f"{sa}/{na} vs {sb}/{nb}",
             TEST_LABELS[test],
@@ -230,7 +292,7 @@ def evaluate_comparison(
         rate = float(b) + s * margin
         if na == 0:
             return Verdict(INCONCLUSIVE, None, None, None, f"{sa}/{na}", TEST_LABELS[test], "no trials")
-        lo, hi = wilson(sa, na)
+        lo, hi = wilson(sa, na, _z(alpha))
         alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
         p = float(stats.binomtest(sa, na, rate, alternative=alt).pvalue)
         p_opposite = float(stats.binomtest(sa, na, rate, alternative=opp).pvalue)
@@ -255,7 +317,64 @@ def evaluate_comparison(
             return Verdict(INCONCLUSIVE, None, None, None, str(pairs), TEST_LABELS[test], "a constant sample")
         p = float(stats.spearmanr(x, y, alternative=alt).pvalue)
         p_opposite = float(stats.spearmanr(x, y, alternative=opp).pvalue)
-        z, half = math.atanh(max(min(rho, 0.999999), -0.999999)), 1.959964 * math.sqrt(1.06 / (pairs - 3))
+        z, half = math.atanh(max(min(rho, 0.999999), -0.999999)), _z(alpha) * math.sqrt(1.06 / (pairs - 3))
         interval = (math.tanh(z - half), math.tanh(z + half))
         return Verdict(_decide(p, p_opposite, alpha), rho, interval, p, str(pairs), TEST_LABELS[test])
+    if test == "spearman_per_seed":
+        rhos = per_seed_spearman(a, a_path)
+        verdict = _differences_verdict(rhos - float(b), margin, direction, alpha, "one_sample")
+        verdict.test = TEST_LABELS[test]
+        verdict.effect = float(rhos.mean())
+        if verdict.ci is not None:
+            verdict.ci = (verdict.ci[0] + float(b), verdict.ci[1] + float(b))
+        return verdict
+    if test == "every_seed":
+        va = _values(a, a_path)
+        vb = _values(b, b_path) if isinstance(b, dict) else np.full(va.size, float(b))
+        if va.size != vb.size:
+            raise SampleError(f"every_seed needs the same seeds: `{a_path}` has {va.size}, `{b_path}` {vb.size}")
+        d = va - vb
+        worst = float(d.min()) if direction == "greater" else float(d.max())
+        cleared = bool(np.all(s * (d - s * margin) > 0))
+        shortfall = int(np.sum(s * (d - s * margin) <= 0))
+        reason = "" if cleared else f"{shortfall} of {d.size} seeds short of the baseline"
+        return Verdict(
+            HOLDS if cleared else DOES_NOT_HOLD,
+            float(d.mean()),
+            (float(d.min()), float(d.max())),
+            None,
+            str(d.size),
+            TEST_LABELS[test],
+            reason,
+            bound=worst,
+        )
     raise SampleError(f"unknown test {test!r}")
+
+
+def per_seed_spearman(levels_values: Any, path: str) -> np.ndarray:
+    """Per-seed Spearman rho of level against value, from ``{"levels": [...], "samples": [summary, ...]}``
+    (one per-seed summary per level, same seeds). A seed whose values tie at every level has rho 0."""
+    if not (isinstance(levels_values, dict) and "levels" in levels_values and "samples" in levels_values):
+        raise SampleError(f"`{path}` holds no per-level samples over seeds")
+    levels = np.asarray(levels_values["levels"], dtype=float)
+    table = np.stack([_values(s, path) for s in levels_values["samples"]], axis=1)  # seeds x levels
+    if levels.size < 3:
+        raise SampleError(f"`{path}`: a per-seed rank correlation needs at least 3 levels")
+    rhos = []
+    for row in table:
+        rho = float(stats.spearmanr(levels, row).statistic) if np.ptp(row) > 0 else 0.0
+        rhos.append(rho if math.isfinite(rho) else 0.0)
+    return np.asarray(rhos)
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input's order."""
+    m = len(p_values)
+    if m == 0:
+        return []
+    order = np.argsort(p_values)
+    ranked = np.asarray(p_values, dtype=float)[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    q = np.empty(m)
+    q[order] = adjusted
+    return [float(v) for v in q]

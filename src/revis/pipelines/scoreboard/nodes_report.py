@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.reporting.scoreboard import scoreboard_markdown, scoreboard_verdicts
+from revis.reporting.scoreboard import scoreboard_outputs
 
 
 def build_scoreboard(**claims_and_metrics: Any) -> tuple[str, dict[str, Any]]:
@@ -14,4 +14,4 @@ def build_scoreboard(**claims_and_metrics: Any) -> tuple[str, dict[str, Any]]:
         for name, value in claims_and_metrics.items()
         if name.endswith("_claims")
     }
-    return scoreboard_markdown(papers), scoreboard_verdicts(papers)
+    return scoreboard_outputs(papers)
