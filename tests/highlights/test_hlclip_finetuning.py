@@ -94,6 +94,26 @@ def test_cached_prefix_gives_the_same_training_as_recomputing_it(world, checkpoi
     )
 
 
+def test_videos_shorter_than_their_clips_train_on_their_own_last_frame(world, checkpoint):
+    """Real videos may hold a frame fewer than the clips counted: the missing clip reads the video's
+    own last frame (as scoring does) -- no IndexError, and the cache never reads the next video's frames."""
+    queries = world.split("train")
+    short = {vid: frames[:-2] for vid, frames in world.videos.items()}  # two frames short everywhere
+    config = FinetuneConfig(last_layers=2, steps=3, videos_per_batch=2, frames_per_video=12, lr=1e-2)
+    cached, plain, padded = load_encoder(checkpoint), load_encoder(checkpoint), load_encoder(checkpoint)
+    a = finetune(cached, short, queries, config)
+
+    def read(vid, indices=None):
+        return short[vid] if indices is None else short[vid][np.minimum(indices, len(short[vid]) - 1)]
+
+    b = finetune(plain, read, queries, FinetuneConfig(**{**config.__dict__, "cache_prefix": False}))
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    # the same as videos whose missing frames are explicitly copies of their last frame
+    explicit = {vid: np.concatenate([f, f[-1:], f[-1:]]) for vid, f in short.items()}
+    c = finetune(padded, explicit, queries, config)
+    assert a["loss"] == pytest.approx(c["loss"], rel=1e-5)
+
+
 def test_scores_cover_every_clip(world, checkpoint):
     queries = world.split("val")
     scores = score_queries(load_encoder(checkpoint), world.videos, queries)
