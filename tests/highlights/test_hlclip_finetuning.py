@@ -164,3 +164,33 @@ def test_w_is_chosen_on_the_selection_split():
     assert metrics["vg"]["map"]["random"]["w0"]["mean"] < 100.0
     assert metrics["best_w"]["jitter"]["values"] == [1.0] and metrics["best_w"]["perfect"]["values"] == [0.0]
     assert metrics["vg"]["map"]["jitter"]["pooled"] == metrics["vg"]["map"]["perfect"]["w1"]  # eval scored at w*=1
+
+
+def test_saliency_head_learns_on_frozen_features_and_scores_every_clip(world, checkpoint):
+    from revis.highlights.comparison import highlight_metrics
+    from revis.highlights.saliency_head import HeadConfig, SaliencyHead, saliency_head_arm, train_saliency_head
+
+    encoder = load_encoder(checkpoint)
+    train, val = world.split("train"), world.split("val")
+    before = {n: p.detach().clone() for n, p in encoder.named_parameters()}
+    scored, history = saliency_head_arm(encoder, world.videos, train, {"eval": val}, HeadConfig(steps=40, seed=0))
+    assert all(torch.equal(p, before[n]) for n, p in encoder.named_parameters())  # the features stay frozen
+    assert all(len(scored["eval"][q.qid]) == q.num_clips() for q in val)
+    assert np.mean(history[-5:]) < np.mean(history[:5])
+    # features that carry the saliency: the head learns to rank the salient clips first
+    rng = np.random.default_rng(0)
+    query_z = {q.qid: rng.normal(size=8).astype(np.float32) for q in train}
+    clip_z = {}
+    for q in train:
+        from revis.highlights.hlclip import saliency_targets
+
+        target = saliency_targets(q)
+        clip_z[q.vid] = (rng.normal(size=(len(target), 8)) * 0.1 + target[:, None] * query_z[q.qid]).astype(np.float32)
+    head, _ = train_saliency_head(clip_z, query_z, train, HeadConfig(steps=150, seed=0))
+    assert isinstance(head, SaliencyHead)
+    with torch.no_grad():
+        learned = {q.qid: head(torch.as_tensor(clip_z[q.vid]), torch.as_tensor(query_z[q.qid])).numpy() for q in train}
+    assert (
+        highlight_metrics(learned, train)["vg"]["map"]
+        > highlight_metrics(random_scores(train, 0), train)["vg"]["map"] + 10
+    )
