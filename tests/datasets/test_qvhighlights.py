@@ -110,3 +110,40 @@ def test_written_folder_reads_back(tmp_path):
     assert corpus.frames(query.vid).shape == (63, 8, 8, 3) and corpus.world() == {"videos": {}}
     write_jsonl(tmp_path / "one.jsonl", [query])
     assert read_jsonl(tmp_path / "one.jsonl") == [query]
+
+
+def test_frames_are_resized_and_centre_cropped_as_clips_processor_does():
+    from transformers import CLIPImageProcessor
+
+    from revis.datasets.qvhighlights import resize_centre_crop
+
+    rng = np.random.default_rng(0)
+    processor = CLIPImageProcessor(size={"shortest_edge": 24}, crop_size=24, do_rescale=False, do_normalize=False)
+    for shape in ((48, 64, 3), (70, 40, 3)):
+        frame = rng.integers(0, 255, shape, dtype=np.uint8)
+        ours = resize_centre_crop(frame, 24)
+        theirs = processor(images=frame, return_tensors="np")["pixel_values"][0].transpose(1, 2, 0)
+        assert ours.shape == (24, 24, 3)
+        # the same pixels up to rounding of the bicubic resample
+        assert np.abs(ours.astype(float) - theirs).max() <= 1.0
+    # a wide frame keeps its aspect ratio: the centre survives, the sides are cut (a squash would mix them)
+    wide = np.zeros((20, 60, 3), np.uint8)
+    wide[:, 20:40] = 255
+    assert resize_centre_crop(wide, 20).min() == 255
+
+
+def test_frames_decode_only_the_clips_asked_for_and_clamp_beyond_the_last(tmp_path, monkeypatch):
+    vid = TRAIN_LINE["vid"]
+    _write(tmp_path / "highlight_train_release.jsonl", TRAIN_LINE)
+    (tmp_path / "frames" / vid).mkdir(parents=True)
+    stored = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(3)]
+    for i, frame in enumerate(stored):
+        Image.fromarray(frame).save(tmp_path / "frames" / vid / f"{i:05d}.png")
+    corpus = QvhCorpus(tmp_path)
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k))
+    picked = corpus.frames(vid, indices=[2, 5])
+    assert len(opened) == 2  # two frames decoded, not all three
+    assert picked[0].tolist() == stored[2].tolist() and picked[1].tolist() == stored[2].tolist()
+    assert corpus.frame_count(vid) == 3

@@ -94,6 +94,26 @@ def test_cached_prefix_gives_the_same_training_as_recomputing_it(world, checkpoi
     )
 
 
+def test_videos_shorter_than_their_clips_train_on_their_own_last_frame(world, checkpoint):
+    """Real videos may hold a frame fewer than the clips counted: the missing clip reads the video's
+    own last frame (as scoring does) -- no IndexError, and the cache never reads the next video's frames."""
+    queries = world.split("train")
+    short = {vid: frames[:-2] for vid, frames in world.videos.items()}  # two frames short everywhere
+    config = FinetuneConfig(last_layers=2, steps=3, videos_per_batch=2, frames_per_video=12, lr=1e-2)
+    cached, plain, padded = load_encoder(checkpoint), load_encoder(checkpoint), load_encoder(checkpoint)
+    a = finetune(cached, short, queries, config)
+
+    def read(vid, indices=None):
+        return short[vid] if indices is None else short[vid][np.minimum(indices, len(short[vid]) - 1)]
+
+    b = finetune(plain, read, queries, FinetuneConfig(**{**config.__dict__, "cache_prefix": False}))
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    # the same as videos whose missing frames are explicitly copies of their last frame
+    explicit = {vid: np.concatenate([f, f[-1:], f[-1:]]) for vid, f in short.items()}
+    c = finetune(padded, explicit, queries, config)
+    assert a["loss"] == pytest.approx(c["loss"], rel=1e-5)
+
+
 def test_scores_cover_every_clip(world, checkpoint):
     queries = world.split("val")
     scores = score_queries(load_encoder(checkpoint), world.videos, queries)
@@ -144,3 +164,33 @@ def test_w_is_chosen_on_the_selection_split():
     assert metrics["vg"]["map"]["random"]["w0"]["mean"] < 100.0
     assert metrics["best_w"]["jitter"]["values"] == [1.0] and metrics["best_w"]["perfect"]["values"] == [0.0]
     assert metrics["vg"]["map"]["jitter"]["pooled"] == metrics["vg"]["map"]["perfect"]["w1"]  # eval scored at w*=1
+
+
+def test_saliency_head_learns_on_frozen_features_and_scores_every_clip(world, checkpoint):
+    from revis.highlights.comparison import highlight_metrics
+    from revis.highlights.saliency_head import HeadConfig, SaliencyHead, saliency_head_arm, train_saliency_head
+
+    encoder = load_encoder(checkpoint)
+    train, val = world.split("train"), world.split("val")
+    before = {n: p.detach().clone() for n, p in encoder.named_parameters()}
+    scored, history = saliency_head_arm(encoder, world.videos, train, {"eval": val}, HeadConfig(steps=40, seed=0))
+    assert all(torch.equal(p, before[n]) for n, p in encoder.named_parameters())  # the features stay frozen
+    assert all(len(scored["eval"][q.qid]) == q.num_clips() for q in val)
+    assert np.mean(history[-5:]) < np.mean(history[:5])
+    # features that carry the saliency: the head learns to rank the salient clips first
+    rng = np.random.default_rng(0)
+    query_z = {q.qid: rng.normal(size=8).astype(np.float32) for q in train}
+    clip_z = {}
+    for q in train:
+        from revis.highlights.hlclip import saliency_targets
+
+        target = saliency_targets(q)
+        clip_z[q.vid] = (rng.normal(size=(len(target), 8)) * 0.1 + target[:, None] * query_z[q.qid]).astype(np.float32)
+    head, _ = train_saliency_head(clip_z, query_z, train, HeadConfig(steps=150, seed=0))
+    assert isinstance(head, SaliencyHead)
+    with torch.no_grad():
+        learned = {q.qid: head(torch.as_tensor(clip_z[q.vid]), torch.as_tensor(query_z[q.qid])).numpy() for q in train}
+    assert (
+        highlight_metrics(learned, train)["vg"]["map"]
+        > highlight_metrics(random_scores(train, 0), train)["vg"]["map"] + 10
+    )

@@ -1,5 +1,9 @@
 """The QVHighlights evaluation on hand-made cases whose values are computed by hand (in the comments)."""
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -124,10 +128,13 @@ def test_all_zero_saliency_scores_count_as_ap_zero():
         assert result[f"HL-min-{level}"] == {"HL-mAP": 0.0, "HL-Hit1": 0.0}
 
 
-def test_missing_and_extra_clips_fail_unless_tolerated_then_behave_as_the_official_script():
+def test_missing_and_extra_clips_are_accepted_by_default_and_fail_under_a_strict_tolerance():
     gt = [_ground_truth()[0]]
     with pytest.raises(SubmissionError, match=r"qid 1: 3 saliency scores for a video of 4 clips"):
-        eval_submission([{"qid": 1, "pred_saliency_scores": [0.1, 0.9, 0.5]}], gt)
+        eval_submission([{"qid": 1, "pred_saliency_scores": [0.1, 0.9, 0.5]}], gt, length_tolerance=0)
+    # the default is the official script's: any length, padded or truncated
+    default = eval_submission([{"qid": 1, "pred_saliency_scores": [0.1, 0.9, 0.5]}], gt)
+    assert default["HL-min-VeryGood"]["HL-mAP"] == pytest.approx(100 * 2 / 3)
     # one clip short, tolerated: padded with 0 for the AP -> same ranking as [0.1, 0.9, 0.5, 0.0]
     short = eval_submission([{"qid": 1, "pred_saliency_scores": [0.1, 0.9, 0.5]}], gt, length_tolerance=1)
     assert short["HL-min-VeryGood"]["HL-mAP"] == pytest.approx(100 * 2 / 3)
@@ -212,3 +219,38 @@ def test_command_line_like_the_official_script(tmp_path, capsys):
         == 0
     )
     assert json.loads(save.read_text())["brief"]["HL-min-VeryGood-mAP"] == 66.67
+
+
+def _shared_qvh_folder() -> Path:
+    """../shared/data/qvhighlights beside the checkout (or $REVIS_SHARED_DATA/qvhighlights); skip when absent."""
+    roots = [Path(os.environ["REVIS_SHARED_DATA"])] if os.environ.get("REVIS_SHARED_DATA") else []
+    roots += [parent / "shared" / "data" for parent in Path(__file__).resolve().parents[2].parents]
+    for root in roots:
+        if (root / "qvhighlights" / "sample_val_preds.jsonl").is_file():
+            return root / "qvhighlights"
+    pytest.skip("the official QVHighlights sample (../shared/data/qvhighlights/) is not on this machine")
+
+
+def test_official_sample_predictions_score_as_the_official_script_with_default_settings():
+    folder = _shared_qvh_folder()
+    from revis.datasets.qvhighlights import read_jsonl
+
+    lines = (folder / "sample_val_preds.jsonl").read_text().splitlines()
+    submission = [json.loads(line) for line in lines if line.strip()]
+    expected = json.loads((folder / "sample_val_preds_metrics_raw.json").read_text())
+    truth = read_jsonl(folder / "highlight_val_release.jsonl")
+    # 13 predictions are one clip short: the official script pads them, so must the default
+    clips = {q.qid: int(q.duration / 2) for q in truth}
+    assert sum(len(d["pred_saliency_scores"]) != clips[d["qid"]] for d in submission) > 0
+    results = official_rounding(eval_submission(submission, truth))
+
+    def leaves(tree, prefix=()):
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                yield from leaves(value, (*prefix, key))
+        else:
+            yield prefix, tree
+
+    expected_leaves, got_leaves = dict(leaves(expected)), dict(leaves(results))
+    assert len(expected_leaves) >= 100
+    assert {k: got_leaves.get(k) for k in expected_leaves} == expected_leaves

@@ -102,7 +102,7 @@ def test_pipelines_wire_in_memory(run_in_memory, tiny, keep_memory):
         "hlclip", {"videos.qvhighlights": world, "vl.encoders": vl["vl.encoders"]}, {"hlclip": tiny["hlclip"]}
     )
     metrics = hl["hlclip.metrics"]
-    assert set(metrics["vg"]["map"]) == {"random", "zeroshot", "last2", "full"}
+    assert set(metrics["vg"]["map"]) == {"random", "zeroshot", "head", "last2", "full"}
     assert (
         set(metrics["vg"]["map"]["last2"]) == {"w0", "w1", "pooled"} and metrics["vg"]["map"]["last2"]["w0"]["n"] == 2
     )

@@ -167,7 +167,10 @@ def test_simulated_user_answers_from_the_target_frames():
     answer = user.answer(query, "What shape are the objects?", "shape")
     assert answer.per_frame == [None, "circle", "circle", None, "square"]
     assert answer.values == ["circle"] and parse_phrase(answer.text)["shape"] == "circle"
-    assert parse_phrase(answer.text)["colour"] == "red"  # the answer restates what the user asked for
+    assert set(parse_phrase(answer.text)) == {"shape"}  # only the slot asked about, nothing restated
+    restating = SimulatedUser(WORLD, restate=True).answer(query, "What shape?", "shape", context={"motion": "left"})
+    assert parse_phrase(restating.text)["colour"] == "red"  # restate=True: the query's attributes too
+    assert parse_phrase(restating.text)["motion"] == "left"  # and earlier answers
     assert user.answer(query, "Where is it?", None).values == ["grass"]  # slot read from the text
     assert slot_of_question("How many objects do you see?") == "count"
     assert user.answer(query, "Tell me more.", None).text is None
@@ -289,7 +292,8 @@ def test_round_loop_folds_answers_in():
         k=2,
     )
     assert result.ranks[:, 0].tolist() == [2, 1, 1] and result.answered.tolist() == [1, 1]
-    assert all("red" in t.lower() or "crimson" in t.lower() or "scarlet" in t.lower() for t in texts)
+    # the rule questioner asks count, then texture (colour is named by the query): one slot per answer
+    assert [set(parse_phrase(t)) for t in texts] == [{"count"}, {"texture"}]
 
 
 @pytest.mark.integration
@@ -364,3 +368,59 @@ def test_real_benchmark_readers(tmp_path):
     with pytest.raises(DataError, match="video7725.npy"):
         (tmp_path / "emb" / "video_embeddings" / "video7725.npy").unlink()
         load_benchmark("msrvtt", str(csv_file), str(tmp_path / "emb"))
+
+
+def test_with_fewer_rounds_than_open_slots_the_questioner_choice_changes_the_ranking():
+    """A slot-reading embedder (one block of dimensions per slot value) on a generated world: answers that
+    name only the asked slot move the query towards the videos with that value, so two questioners that
+    ask different slots end at different ranks -- and answers about another video do not help."""
+    from revis.retrieval.queries import sample_queries
+    from revis.retrieval.slots import SLOT_VALUES
+    from revis.world.videos import WorldConfig, generate_video_world
+
+    axes = [(slot, value) for slot, values in SLOT_VALUES.items() for value in values]
+
+    def embed(texts):
+        out = np.full((len(texts), len(axes)), 0.01)
+        for row, text in enumerate(texts):
+            background, events = parse_caption(text)
+            found = [parse_phrase(text)] if not events else events
+            for slots in found:
+                for slot, value in {**slots, **({"background": background} if background else {})}.items():
+                    if (slot, value) in axes:
+                        out[row, axes.index((slot, value))] += 1.0
+        return out
+
+    world = generate_video_world(WorldConfig(seed=3, n_families=30, clips=(10, 14), segment_length=(3, 4)))
+    meta = world.world()["videos"]
+    gallery = sorted(meta)
+    captions = [meta[v]["caption"] for v in gallery]
+    gallery_z = CachedTextEmbedder(embed).embed(captions)
+    queries = [q for q in sample_queries(meta, gallery, 60, [1], seed=0)]
+    query_z = CachedTextEmbedder(embed).embed([q.text for q in queries])
+    results = {}
+    for name, questioner, sources in (
+        ("rule", RuleQuestioner(), None),
+        ("entropy", EntropyQuestioner(), None),
+        ("control", RuleQuestioner(), [gallery[(q.target + 1) % len(gallery)] for q in queries]),
+    ):
+        result = run_rounds(
+            queries,
+            query_z,
+            gallery_z,
+            captions,
+            questioner,
+            SimulatedUser(meta),
+            CachedTextEmbedder(embed),
+            rounds=2,
+            k=10,
+            sources=sources,
+        )
+        assert result.asked.tolist() == [len(queries)] * 2  # 1 slot named: 5 open, 2 asked
+        results[name] = result
+    rule, entropy, control = (results[n] for n in ("rule", "entropy", "control"))
+    asked = {n: [[t.question.slot for t in d.turns] for d in r.dialogues] for n, r in results.items()}
+    assert asked["rule"] != asked["entropy"]
+    assert not np.array_equal(rule.ranks[-1], entropy.ranks[-1])
+    assert rule.ranks[-1].mean() < rule.ranks[0].mean()  # the target's answers help
+    assert control.ranks[-1].mean() > rule.ranks[-1].mean()  # another video's answers do not

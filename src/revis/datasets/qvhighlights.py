@@ -189,15 +189,50 @@ def release_file(root: str | os.PathLike, split: str) -> Path:
     return Path(root) / f"highlight_{split}_release.jsonl"
 
 
-def _resize(frames: list[np.ndarray], size: int | None) -> np.ndarray:
+def resize_centre_crop(frame: np.ndarray, size: int) -> np.ndarray:
+    """CLIP's processor on one uint8 (H, W, 3) frame: shorter side to ``size`` (bicubic), then a centre crop.
+
+    As ``CLIPImageProcessor`` (``shortest_edge=size``, ``crop_size=size``): the aspect ratio is kept,
+    the longer side is cut evenly on both ends instead of the picture being squashed.
+    """
     from PIL import Image
 
+    height, width = frame.shape[:2]
+    if (height, width) == (size, size):
+        return np.asarray(frame)
+    # transformers' get_resize_output_image_size: the longer side is int(size * long / short)
+    if height <= width:
+        new_h, new_w = size, int(size * width / height)
+    else:
+        new_h, new_w = int(size * height / width), size
+    resized = np.asarray(Image.fromarray(np.asarray(frame)).resize((new_w, new_h), Image.Resampling.BICUBIC))
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return resized[top : top + size, left : left + size]
+
+
+def _resize(frames: list[np.ndarray], size: int | None) -> np.ndarray:
     if size is None:
         shapes = {f.shape for f in frames}
         if len(shapes) > 1:
             raise DataError(f"frames differ in size {sorted(shapes)}; pass image_size to resize them")
         return np.stack(frames)
-    return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames])
+    return np.stack([resize_centre_crop(f, size) for f in frames])
+
+
+def clamp_indices(indices: Sequence[int] | np.ndarray | None, available: int, vid: str) -> np.ndarray:
+    """Frame positions for clip ``indices``: a clip beyond the video's last frame reads the last frame.
+
+    (The evaluation counts ``int(duration / 2)`` clips; real videos may hold a frame fewer. Scoring
+    repeats the last frame's score there, and training must read the same frame, never the next video's.)
+    """
+    if available <= 0:
+        raise DataError(f"video {vid} has no frames")
+    if indices is None:
+        return np.arange(available)
+    positions = np.asarray(indices, dtype=np.int64)
+    if positions.ndim != 1 or (positions < 0).any():
+        raise ValueError(f"frame indices of video {vid} must be a flat list of non-negative ints")
+    return np.minimum(positions, available - 1)
 
 
 class VideoCorpus(Protocol):
@@ -214,7 +249,7 @@ class VideoCorpus(Protocol):
 
     def video_ids(self, name: str) -> list[str]: ...
 
-    def frames(self, vid: str, image_size: int | None = None) -> np.ndarray: ...
+    def frames(self, vid: str, image_size: int | None = None, indices: Sequence[int] | None = None) -> np.ndarray: ...
 
     def world(self) -> dict[str, Any] | None: ...
 
@@ -267,8 +302,12 @@ class QvhCorpus:
             return folder
         raise DataError(f"no frames for video {vid}: expected {array} or a folder {folder} of images")
 
-    def frames(self, vid: str, image_size: int | None = None) -> np.ndarray:
-        """uint8 (clips, H, W, 3): ``videos/<vid>.npy`` or the sorted images of ``frames/<vid>/``."""
+    def frames(self, vid: str, image_size: int | None = None, indices: Sequence[int] | None = None) -> np.ndarray:
+        """uint8 (clips, H, W, 3): ``videos/<vid>.npy`` or the sorted images of ``frames/<vid>/``.
+
+        ``image_size``: resize (shorter side) and centre-crop as CLIP's processor does. ``indices``:
+        only these clips' frames are read and decoded (clamped to the last frame, see ``clamp_indices``).
+        """
         source = self.frame_source(vid)
         if source.suffix == ".npy":
             try:
@@ -278,7 +317,9 @@ class QvhCorpus:
                 raise DataError(f"cannot read frames {source}: {exc}") from exc
             if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
                 raise DataError(f"{source}: frames must be uint8 (clips, H, W, 3), got {array.dtype} {array.shape}")
-            if image_size is None or array.shape[1] == image_size:
+            if indices is not None:
+                array = np.asarray(array[clamp_indices(indices, len(array), vid)])
+            if image_size is None or array.shape[1:3] == (image_size, image_size):
                 return array
             return _resize([np.asarray(frame) for frame in array], image_size)
         from PIL import Image
@@ -287,13 +328,21 @@ class QvhCorpus:
         if not files:
             raise DataError(f"frame folder {source} holds no .jpg/.png images")
         frames = []
-        for file in files:
+        for position in clamp_indices(indices, len(files), vid):  # decode only the frames asked for
+            file = files[int(position)]
             try:
                 with Image.open(file) as image:
                     frames.append(np.asarray(image.convert("RGB")))
             except OSError as exc:
                 raise DataError(f"cannot read frame {file}: {exc}") from exc
         return _resize(frames, image_size)
+
+    def frame_count(self, vid: str) -> int:
+        """Frames stored for ``vid`` (without decoding them)."""
+        source = self.frame_source(vid)
+        if source.suffix == ".npy":
+            return int(np.load(source, allow_pickle=False, mmap_mode="r").shape[0])
+        return sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
     def features(self, vid: str, kind: str = "clip_features") -> np.ndarray:
         """Pre-extracted float features (clips, D) from ``features/<kind>/<vid>.npz`` (key "features") or ``.npy``."""

@@ -27,7 +27,8 @@ Moment retrieval (``pred_relevant_windows``: ``[start, end, score]`` in seconds)
 
 Unlike the official script, which asserts or silently pads, the inputs are validated first
 (``validate_submission``): missing, extra or duplicate qids, saliency lists of the wrong
-length (beyond a tolerance, default 0), non-finite scores and malformed windows raise
+length (only when a ``length_tolerance`` is given: by default any length is accepted and padded or
+truncated, as the official script does), non-finite scores and malformed windows raise
 ``SubmissionError`` naming the query. Metric values are returned unrounded, in percent;
 ``official_rounding`` rounds them to two decimals as the script prints them.
 """
@@ -94,7 +95,7 @@ def saliency_matrix(record: Any, clip_length: float = 2.0) -> np.ndarray:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_scores(qid: Any, scores: Any, clips: int, tolerance: int) -> np.ndarray:
+def _check_scores(qid: Any, scores: Any, clips: int, tolerance: int | None) -> np.ndarray:
     try:
         array = np.asarray(scores, dtype=float)
     except (TypeError, ValueError):
@@ -103,7 +104,7 @@ def _check_scores(qid: Any, scores: Any, clips: int, tolerance: int) -> np.ndarr
         raise SubmissionError(f"qid {qid}: pred_saliency_scores must be a non-empty flat list, got shape {array.shape}")
     if not np.isfinite(array).all():
         raise SubmissionError(f"qid {qid}: pred_saliency_scores holds NaN or infinite values")
-    if abs(array.size - clips) > tolerance:
+    if tolerance is not None and abs(array.size - clips) > tolerance:
         raise SubmissionError(
             f"qid {qid}: {array.size} saliency scores for a video of {clips} clips "
             f"(allowed difference {tolerance}; the official script pads or truncates silently)"
@@ -131,14 +132,15 @@ def validate_submission(
     submission: Sequence[Mapping[str, Any]],
     ground_truth: Sequence[Any],
     clip_length: float = 2.0,
-    length_tolerance: int = 0,
+    length_tolerance: int | None = None,
     match_number: bool = True,
 ) -> tuple[list[dict[str, Any]], list[Any]]:
     """Check predictions against the ground truth; return both restricted to the shared qids.
 
     ``match_number`` (as in the official script): the qid sets must be equal; otherwise only
-    the shared qids are kept. Saliency lists may differ from the video's clip count by at most
-    ``length_tolerance`` clips (0: exact).
+    the shared qids are kept. ``length_tolerance``: None (default, the official behaviour) accepts
+    saliency lists of any length (padded with 0 or truncated when scored); an integer bounds the
+    difference from the video's clip count (0: exact).
     """
     if not submission:
         raise SubmissionError("the submission holds no predictions")
@@ -399,7 +401,7 @@ def eval_submission(
     submission: Sequence[Mapping[str, Any]],
     ground_truth: Sequence[Any],
     clip_length: float = 2.0,
-    length_tolerance: int = 0,
+    length_tolerance: int | None = None,
     match_number: bool = True,
 ) -> dict[str, Any]:
     """Validate, then score highlight detection and/or moment retrieval; the official result layout.
@@ -456,7 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--submission_path", required=True, help="predictions, one JSON object per line")
     parser.add_argument("--gt_path", required=True, help="a highlight_*_release.jsonl file with labels")
     parser.add_argument("--save_path", help="where to write the metrics JSON (default: print only)")
-    parser.add_argument("--length_tolerance", type=int, default=0, help="allowed clip-count difference")
+    parser.add_argument(
+        "--length_tolerance", type=int, default=None, help="allowed clip-count difference (default: any, as official)"
+    )
     parser.add_argument("--not_match_number", action="store_true", help="score only the qids in both files")
     args = parser.parse_args(argv)
     from revis.datasets.qvhighlights import read_jsonl

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from revis.curves import log_curve
-from revis.datasets.qvhighlights import QvhQuery
+from revis.datasets.qvhighlights import QvhQuery, clamp_indices
 from revis.vl.checkpoint import encoder_checkpoint, load_encoder, trainable_names
 from revis.vl.encoder import DualEncoder, cached_prefix, embed_texts_sharing_prefix, frozen_prefix_blocks, set_trainable
 from revis.vl.towers import State, Tower
@@ -58,11 +58,23 @@ class FinetuneConfig:
     seed: int = 0
 
 
-FrameSource = Callable[[str], np.ndarray]
+FrameSource = Callable[..., np.ndarray]  # (vid, indices=None) -> uint8 frames, as VideoCorpus.frames
 
 
-def _frames_of(source: Mapping[str, np.ndarray] | FrameSource, vid: str) -> np.ndarray:
-    return source[vid] if isinstance(source, Mapping) else source(vid)
+def _frames_of(source: Mapping[str, np.ndarray] | FrameSource, vid: str, indices: np.ndarray) -> np.ndarray:
+    """The frames of clips ``indices`` of ``vid``; a clip beyond the last frame reads the last frame
+    (as scoring repeats the last frame's score), never a neighbour's frame."""
+    if isinstance(source, Mapping):
+        frames = source[vid]
+        return np.asarray(frames[clamp_indices(indices, len(frames), vid)])
+    return np.asarray(source(vid, indices=indices))
+
+
+def _clips_per_video(queries: Sequence[QvhQuery], clip_length: float) -> dict[str, int]:
+    clips: dict[str, int] = {}
+    for q in queries:
+        clips[q.vid] = max(clips.get(q.vid, 0), q.num_clips(clip_length))
+    return clips
 
 
 def _features(tower: Tower, state: State, start: int) -> torch.Tensor:
@@ -87,13 +99,14 @@ def finetune(
     image_start = frozen_prefix_blocks(encoder.image, config.last_layers)
     text_start = frozen_prefix_blocks(encoder.text, config.last_layers)
     texts = cached_prefix(encoder.text, [q.query for q in queries], text_start)  # queries are few: always cached
-    vids = list(dict.fromkeys(q.vid for q in queries))
+    clips_of = _clips_per_video(queries, clip_length)
     image_cache: State | None = None
     offsets: dict[str, int] = {}
     if config.cache_prefix:
+        # exactly one cached frame per clip the targets count (clamped), so offset + clip stays in the video
         stacked, total = [], 0
-        for vid in vids:
-            clip_frames = _frames_of(frames, vid)
+        for vid, clips in clips_of.items():
+            clip_frames = _frames_of(frames, vid, np.arange(clips))
             offsets[vid] = total
             total += len(clip_frames)
             stacked.append(clip_frames)
@@ -118,7 +131,7 @@ def finetune(
             if image_cache is not None:
                 clip_index.append(offsets[query.vid] + chosen)
             else:
-                loaded.append(_frames_of(frames, query.vid)[chosen])
+                loaded.append(_frames_of(frames, query.vid, chosen))  # decodes only the chosen clips
         if image_cache is not None:
             image_state = image_cache.select(np.concatenate(clip_index))
         else:
@@ -163,8 +176,9 @@ def score_with_encoders(
     """``score_queries`` for several encoders: frames read once, text blocks the encoders share run once.
 
     Frames are embedded in large batches over chunks of videos (one pass per video would be
-    dominated by call overhead on a CPU; all videos at once would not fit in memory on real data). A video with fewer frames than the evaluation counts clips (real data,
-    off by one) repeats its last frame's score; extra frames are dropped.
+    dominated by call overhead on a CPU; all videos at once would not fit in memory on real data).
+    Only the frames of the clips the evaluation counts are read: a video with fewer frames (real
+    data, off by one) repeats its last frame (and so its score); extra frames are not decoded.
     """
     names = list(encoders)
     text_z = dict(zip(names, embed_texts_sharing_prefix([encoders[n] for n in names], [q.query for q in queries])))
@@ -190,8 +204,9 @@ def score_with_encoders(
                         scores = np.concatenate([scores, np.full(clips - len(scores), scores[-1])])
                     out[name][q.qid] = scores
 
+    clips_of = _clips_per_video(queries, clip_length)
     for vid in by_vid:  # videos in chunks of about max_frames frames: real videos do not all fit in memory
-        frames_of_vid = np.asarray(_frames_of(frames, vid))
+        frames_of_vid = _frames_of(frames, vid, np.arange(clips_of[vid]))  # one (clamped) frame per clip
         chunk.append((vid, frames_of_vid))
         held += len(frames_of_vid)
         if held >= max_frames:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -27,9 +27,22 @@ from revis.retrieval.queries import Query
 from revis.retrieval.questioners import Dialogue, Question, Questioner, Turn
 from revis.retrieval.ranking import target_ranks, top_k
 from revis.retrieval.slerp import Convention, slerp
-from revis.retrieval.user import SimulatedUser
+from revis.retrieval.user import Answer
 
 log = logging.getLogger(__name__)
+
+
+class User(Protocol):
+    """Who answers: the simulated user of the world (``SimulatedUser``) or an answerer over real frames."""
+
+    def answer(
+        self,
+        query: Query,
+        question_text: str,
+        slot: str | None,
+        source: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> Answer: ...
 
 
 @dataclass
@@ -47,7 +60,7 @@ def run_rounds(
     gallery_z: np.ndarray,
     captions: Sequence[str],
     questioner: Questioner,
-    user: SimulatedUser,
+    user: User,
     embedder: CachedTextEmbedder,
     rounds: int = 5,
     alpha: float = 0.8,

@@ -14,6 +14,9 @@ the round loop then skips the round or stops, as configured.
 - ``TransformersChat(path)``: ``AutoModelForCausalLM`` + tokenizer from a local folder
   (``local_files_only``), the tokenizer's chat template when it has one, else a plain
   ``role: content`` transcript; greedy at temperature 0, else sampling from a seeded generator.
+  A prompt longer than the model's context (minus the tokens to generate) loses its *oldest*
+  tokens (left truncation), so the newest turn -- the answer and caption the next question
+  must build on -- always survives.
 """
 
 from __future__ import annotations
@@ -167,11 +170,26 @@ class TransformersChat:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m['role']}: {m['content'].strip()}\n" for m in messages) + "assistant:"
 
+    def context_tokens(self) -> int:
+        """Tokens the model can attend to: its position table (or the tokenizer's limit, when smaller)."""
+        config = self.model.config
+        positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512
+        tokenizer_limit = getattr(self.tokenizer, "model_max_length", None) or positions
+        return int(min(positions, tokenizer_limit))
+
+    def encode(self, messages: Messages, max_tokens: int) -> dict[str, Any]:
+        """Token ids of the prompt, left-truncated to the context minus ``max_tokens`` (the newest turn survives)."""
+        import torch
+
+        budget = max(1, self.context_tokens() - max_tokens)
+        ids = self.tokenizer(self.prompt(messages), add_special_tokens=False)["input_ids"][-budget:]
+        input_ids = torch.tensor([ids], dtype=torch.long, device=self.device)
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+
     def chat(self, messages: Messages, temperature: float = 0.2, max_tokens: int = 64) -> str:
         import torch
 
-        encoded = self.tokenizer(self.prompt(messages), return_tensors="pt", truncation=True, max_length=512)
-        encoded = {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
+        encoded = self.encode(messages, max_tokens)
         kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0}
         if temperature > 0:
             kwargs["temperature"] = temperature

@@ -88,6 +88,36 @@ def read_activitynet(path: str | os.PathLike) -> list[tuple[str, str]]:
     return out
 
 
+def read_msrvtt_merlin(
+    ids_file: str | os.PathLike, annotation_files: list[str | os.PathLike], limit: int | None = 500
+) -> list[tuple[str, str]]:
+    """MERLIN's MSR-VTT subset (``utils/data_utils.prepare_msrvtt_data``): ``[(video_id, caption)]``.
+
+    The ids of ``msrvtt_1ka`` in the file's order, the first ``limit`` (MERLIN: 500); each video's
+    caption is the *last* of its sentences in ``annotation_files`` read in order (MERLIN: the
+    train_val then the test ``videodatainfo.json``; a later sentence overwrites an earlier one).
+    """
+    ids_path = Path(ids_file)
+    if not ids_path.is_file():
+        raise DataError(f"missing MSR-VTT id list {ids_path} (MERLIN's msrvtt_1ka)")
+    ids = [line.strip() for line in ids_path.read_text().splitlines() if line.strip()][:limit]
+    last: dict[str, str] = {}
+    for annotation in annotation_files:
+        path = Path(annotation)
+        try:
+            sentences = json.loads(path.read_text())["sentences"]
+        except FileNotFoundError:
+            raise DataError(f"missing MSR-VTT annotation file {path}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}: not an MSR-VTT videodatainfo json with 'sentences' ({exc})") from None
+        for item in sentences:
+            last[item["video_id"]] = item["caption"]
+    missing = [vid for vid in ids if vid not in last]
+    if missing:
+        raise DataError(f"{len(missing)} videos of {ids_path} have no caption in the annotations (e.g. {missing[:5]})")
+    return [(vid, last[vid]) for vid in ids]
+
+
 READERS = {"msrvtt": read_msrvtt, "msvd": read_msvd, "anet": read_activitynet}
 
 

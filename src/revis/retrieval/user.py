@@ -6,11 +6,15 @@ into one answer of ~30 words. Here each clip (one frame per 2-s clip) answers wi
 slot's value of the event it shows (nothing for an empty clip); the aggregate keeps the values
 seen in frames whose event agrees with what the user asked for (the query's named attributes),
 most frequent first, or every frame's values when none agrees (an answer about a video the
-user did not mean: the negative control). The answer sentence restates the query's attributes
-and what the user said in earlier answers (``context``), plus the asked slot, all read from the event the answer is about (in the negative control, an
-event of the other video: a VQA model looking at the wrong video describes it) -- MERLIN's
-answerer is told to give details beyond the question -- worded by the world's phrasing machinery. With probability ``wrong_rate``
-the user misremembers: each reported value is replaced by a random other value of the slot.
+user did not mean: the negative control). By default the answer names only the asked slot's
+value(s) (``restate=False``: "The objects are red."), so what the user adds each round is what
+the questioner chose to ask; ``restate=True`` also restates the query's attributes and what the
+user said in earlier answers (``context``) -- MERLIN's answerer is told to give details beyond
+the question -- which makes the questioner's choice matter less. Values are read from the event
+the answer is about (in the negative control, an event of the other video: a VQA model looking
+at the wrong video describes it) and worded by the world's phrasing machinery. With probability
+``wrong_rate`` the user misremembers: each reported value is replaced by a random other value of
+the slot.
 """
 
 from __future__ import annotations
@@ -53,10 +57,13 @@ class Answer:
 
 
 class SimulatedUser:
-    def __init__(self, videos: dict[str, dict[str, Any]], wrong_rate: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self, videos: dict[str, dict[str, Any]], wrong_rate: float = 0.0, seed: int = 0, restate: bool = False
+    ) -> None:
         if not 0.0 <= wrong_rate <= 1.0:
             raise ValueError(f"wrong_rate must lie in [0, 1], got {wrong_rate}")
         self.videos = videos
+        self.restate = restate
         self.wrong_rate = wrong_rate
         self.seed = seed
         self.rng = np.random.default_rng([seed, 23])
@@ -114,11 +121,12 @@ class SimulatedUser:
     ) -> str:
         """One description per reported value, worded deterministically per (seed, query, what is said)."""
         parts = []
+        context = context if self.restate else {}
         for value in values:
             said = sorted(f"{k}={v}" for k, v in {**context, slot: value}.items())
             key = zlib.crc32("|".join(said).encode())
             rng = np.random.default_rng([self.seed, query.qid, key])
-            attrs = {a: event[a] for a in query.named}
+            attrs = {a: event[a] for a in query.named} if self.restate else {}
             attrs.update({k: v for k, v in context.items() if k != "background"})
             background = context.get("background")
             if slot == "background":

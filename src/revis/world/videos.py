@@ -30,12 +30,13 @@ folder: the three ``highlight_*_release.jsonl`` files, ``videos/<vid>.npy`` and 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from revis.datasets.qvhighlights import CLIP_LENGTH, QvhQuery
+from revis.datasets.qvhighlights import CLIP_LENGTH, QvhQuery, clamp_indices
 from revis.world.draw import place_without_overlap, smooth_background, stripe_pattern
 
 ATTRIBUTES = ("count", "colour", "texture", "shape", "motion")
@@ -511,11 +512,11 @@ class VideoWorld:
     def video_ids(self, name: str) -> list[str]:
         return list(dict.fromkeys(q.vid for q in self.queries[name]))
 
-    def frames(self, vid: str, image_size: int | None = None) -> np.ndarray:
+    def frames(self, vid: str, image_size: int | None = None, indices: Sequence[int] | None = None) -> np.ndarray:
         frames = self.videos[vid]
         if image_size is not None and frames.shape[1] != image_size:
             raise ValueError(f"the world's frames are {frames.shape[1]} px, not {image_size}")
-        return frames
+        return frames if indices is None else frames[clamp_indices(indices, len(frames), vid)]
 
     def world(self) -> dict[str, Any]:
         return self.meta

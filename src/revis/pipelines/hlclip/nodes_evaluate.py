@@ -13,6 +13,7 @@ from revis.highlights.comparison import compare_runs
 from revis.highlights.hlclip import random_scores, score_with_encoders
 from revis.highlights.pictures import finetuning_figure, pooling_figure, strips_figure
 from revis.highlights.pooling import pool_scores
+from revis.highlights.saliency_head import HeadConfig, saliency_head_arm
 from revis.pipelines.hlclip.params import DataParams, EvaluateParams
 from revis.reporting.summary import mean_std
 from revis.runtime import apply_runtime
@@ -31,12 +32,13 @@ def predict_saliency(
     models: dict[str, Any], encoders: dict[str, Any], videos: VideoCorpus, data: DataParams, evaluate: EvaluateParams
 ) -> dict[str, Any]:
     """``{"runs": {"<arm>/seed<s>": {"eval": {qid: scores}, "select": {qid: scores}}}, ...}`` for random,
-    zero-shot (the vl encoder), and each fine-tuned arm."""
+    zero-shot (the vl encoder), the saliency head on its frozen features, and each fine-tuned arm."""
     device = apply_runtime(evaluate.device, 1)
     corpus = open_corpus(videos, data.root)
     frames = functools.partial(corpus.frames, image_size=data.image_size)
     eval_queries = corpus.labelled(data.eval_split)
-    select_queries = _selection(corpus.labelled(data.train_split), evaluate.select_w_queries)
+    train_queries = corpus.labelled(data.train_split)
+    select_queries = _selection(train_queries, evaluate.select_w_queries)
     encoders_by_run = {}
     runs: dict[str, dict[str, dict[int, list[float]]]] = {}
     for seed in models["seeds"]:
@@ -45,6 +47,13 @@ def predict_saliency(
             for split, queries in (("eval", eval_queries), ("select", select_queries))
         }
         encoders_by_run[f"zeroshot/seed{seed}"] = load_encoder(encoders["checkpoints"][f"seed{seed}"], device)
+        if evaluate.head_steps:  # the detector-style baseline: a head trained on the frozen zero-shot features
+            config = HeadConfig(hidden=evaluate.head_hidden, steps=evaluate.head_steps, seed=seed)
+            splits = {"eval": eval_queries, "select": select_queries}
+            by_split, _ = saliency_head_arm(
+                encoders_by_run[f"zeroshot/seed{seed}"], frames, train_queries, splits, config, corpus.clip_length
+            )
+            runs[f"head/seed{seed}"] = {k: {q: s.tolist() for q, s in v.items()} for k, v in by_split.items()}
         for arm in models["arms"]:
             encoders_by_run[f"{arm}/seed{seed}"] = load_encoder(models["checkpoints"][f"{arm}/seed{seed}"], device)
     for split, queries in (("eval", eval_queries), ("select", select_queries)):

@@ -41,6 +41,8 @@ class EvaluateParams(BaseModel):
     windows: list[int] = Field(default=[0, 1, 2, 3], min_length=1)  # saliency pooling w, swept
     select_w_queries: int = Field(200, ge=1, le=100_000)  # training queries that choose w per arm and seed
     picture_queries: int = Field(3, ge=1, le=20)
+    head_steps: int = Field(300, ge=0, le=100_000)  # the saliency-head baseline on frozen features (0: off)
+    head_hidden: int = Field(64, ge=4, le=4096)
     device: Device = "cpu"
 
     @field_validator("windows")

@@ -90,7 +90,7 @@ def run_interactive_retrieval(
                 gallery,
                 captions,
                 _questioner(arm["questioner"], evaluate.llm, seed),
-                SimulatedUser(meta, arm["noise"], seed),
+                SimulatedUser(meta, arm["noise"], seed, evaluate.user_restates),
                 embedder,
                 evaluate.rounds,
                 evaluate.alpha,
@@ -165,7 +165,9 @@ def _metrics(
         f"mini-world video gallery of {gallery} held-out videos (one frame per 2-s clip, 32 px), "
         f"{len(levels[f'seed{seeds[0]}'])} queries per seed naming 1-3 attributes of one event; vl encoder "
         f"(tiny ViT + frozen MiniLM head) per seed, {features['pooling']} frame pooling; rule/entropy questioners, "
-        f"simulated user from per-clip ground truth; {evaluate.rounds} rounds, alpha {evaluate.alpha}; {len(seeds)} "
+        "simulated user from per-clip ground truth answering "
+        f"{'with restatements' if evaluate.user_restates else 'only the slot asked about'}; "
+        f"{evaluate.rounds} rounds, alpha {evaluate.alpha}; {len(seeds)} "
         "whole-chain seeds (vl encoder, query sample, user noise)"
     )
     return {

@@ -75,6 +75,7 @@ class EvaluateParams(BaseModel):
     noise: list[float] = Field(default=[0.0, 0.2], min_length=1)  # wrong-answer rates
     control: bool = True  # answers about a random non-target video (rule questioner, accurate answers)
     top_k: int = Field(10, ge=1, le=1000)  # candidates the questioner sees
+    user_restates: bool = False  # answers also restate the query and earlier answers (off: the asked slot only)
     llm: LLMParams = LLMParams()
     device: Device = "cpu"
 
