@@ -28,6 +28,9 @@ def test_a_rising_run_is_restarted_at_a_lower_step_and_marked_when_it_keeps_risi
     calls.clear()
     broken = run_guarded(run, 10.0, lambda r: r["loss"], restarts=1, factor=0.5)
     assert calls == [10.0, 5.0] and broken["guard"]["diverged"] is True  # reported, never silently scored
+    # several losses: any one rising counts (a total can fall while its DM part rises)
+    both = run_guarded(lambda lr: {}, 1.0, lambda r: {"total": [3.0, 1.0], "dm": [1.0, 2.0]}, restarts=0)
+    assert both["guard"]["diverged"] and both["guard"]["rose"] == "dm" and both["guard"]["loss_start"] == 3.0
     with pytest.raises(ValueError, match="factor"):
         run_guarded(run, 1.0, lambda r: r["loss"], factor=1.0)
 

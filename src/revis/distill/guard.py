@@ -28,29 +28,37 @@ def loss_rose(losses: Sequence[float], share: float = 0.1) -> tuple[bool, float,
 def run_guarded(
     run: Callable[[float], dict[str, Any]],
     lr: float,
-    losses: Callable[[dict[str, Any]], Sequence[float]],
+    losses: Callable[[dict[str, Any]], Sequence[float] | dict[str, Sequence[float]]],
     *,
     restarts: int = 2,
     factor: float = 0.3,
 ) -> dict[str, Any]:
     """``run(lr)``; while its ``losses(result)`` end above their start, rerun at ``lr · factor`` (``restarts`` times).
 
-    Returns the last result with ``result["guard"] = {lr, restarts, diverged, loss_start, loss_end}``:
-    ``diverged`` is true when even the last attempt's loss rose.
+    ``losses`` returns one sequence or several by name (e.g. a total and the part that matters:
+    DM + Deep-KKT can lower its total while the KKT term wrecks the DM loss); any rise counts.
+    Returns the last result with ``result["guard"] = {lr, restarts, diverged, loss_start,
+    loss_end, rose}`` (start and end of the first sequence; ``rose``: the names that rose):
+    ``diverged`` is true when even the last attempt rose.
     """
     if not 0 < factor < 1:
         raise ValueError(f"the restart factor must be in (0, 1), got {factor}")
     attempt = 0
     while True:
         result = run(lr)
-        rose, start, end = loss_rose(list(losses(result)))
-        if not rose or attempt == restarts:
+        named = losses(result)
+        series = named if isinstance(named, dict) else {"loss": named}
+        checks = {name: loss_rose(list(values)) for name, values in series.items()}
+        risen = [name for name, (up, _, _) in checks.items() if up]
+        if not risen or attempt == restarts:
+            _, start, end = next(iter(checks.values()))
             result["guard"] = {
                 "lr": lr,
                 "restarts": attempt,
-                "diverged": rose,
+                "diverged": bool(risen),
                 "loss_start": start,
                 "loss_end": end,
+                "rose": ", ".join(risen),
             }
             return result
         attempt += 1

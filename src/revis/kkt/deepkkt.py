@@ -284,7 +284,7 @@ class KKTState:
             self.start, self.start_ratio = balanced_multiplier(kkt, x_init.detach(), y, self.scale)
         else:
             full = torch.full((len(y),), self.scale, device=x_init.device, dtype=x_init.dtype)
-            self.start, self.start_ratio = self.scale, float(kkt.stationarity_ratio(x_init.detach(), y, full))
+            self.start, self.start_ratio = self.scale, float(kkt.stationarity_ratio(x_init.detach(), y, full).detach())
         self.lam = Multipliers(torch.full((len(y),), self.start, device=x_init.device, dtype=x_init.dtype))
         self.optimizer = torch.optim.Adam([self.lam.values], lr=lr_lambda * self.scale)
         self.pruned = 0

@@ -209,11 +209,11 @@ def _dm_dkkt(job: dict, real_x: torch.Tensor, real_y: torch.Tensor, weight: floa
             "alive": state.alive.clone(),
         }
 
-    def total(out: dict) -> list[float]:  # the objective minimised: Σ_c DM_c + λ_dkkt · DeepKKT
+    def losses(out: dict) -> dict[str, list[float]]:  # the objective Σ_c DM_c + λ_dkkt · DeepKKT, and DM alone
         dm, extra = out["history"]["dm"], out["history"]["extra"] or [0.0] * len(out["history"]["dm"])
-        return [classes * d + weight * e for d, e in zip(dm, extra)]
+        return {"total": [classes * d + weight * e for d, e in zip(dm, extra)], "dm": dm}
 
-    result = run_guarded(attempt, job["config"].lr, total)
+    result = run_guarded(attempt, job["config"].lr, losses)
     result["history"]["guard"] = result.pop("guard")
     return result
 
