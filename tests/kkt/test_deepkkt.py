@@ -275,3 +275,22 @@ def test_deepkkt_works_for_any_classifier():
     x, y = _data(5)
     loss, info = DeepKKT(mlp, KKTWeights(w_aug=0.0), example=x).objective(x, y, torch.ones(5))
     assert loss.ndim == 0 and info["stat"] > 0
+
+
+@pytest.mark.parametrize("distance", ["l1", "l2"])
+def test_balanced_multiplier_finds_the_uniform_combination_and_never_beats_lambda_zero_from_above(distance):
+    from revis.kkt import balanced_multiplier
+
+    net = _net()
+    x, y = _data(4)
+    kkt = DeepKKT(net, KKTWeights(w_primal=0.0, w_aug=0.0), distance=distance, example=x)
+    total, _ = weighted_loss_grad(net, kkt.theta, x, y, torch.ones(4), create_graph=False)
+    kkt.theta_flat = -0.7 * total  # θ* is exactly λ = 0.7 on every candidate
+    kkt.theta_scale = float(kkt.theta_flat.abs().mean() if distance == "l1" else kkt.theta_flat.pow(2).mean())
+    c, ratio = balanced_multiplier(kkt, x, y, upper=5.0)
+    assert c == pytest.approx(0.7, rel=1e-3) and ratio == pytest.approx(0.0, abs=1e-3)
+    kkt.theta_flat = 0.7 * total  # now every λ > 0 moves away: the search stays at λ = 0, ratio 1
+    c, ratio = balanced_multiplier(kkt, x, y, upper=5.0)
+    assert c == pytest.approx(0.0, abs=1e-3) and ratio == pytest.approx(1.0, abs=1e-3)
+    state = KKTState(kkt, x, y, lr_lambda=0.05, weight_decay=0.1, start="balanced")
+    assert state.start_ratio <= 1.0 + 1e-6 and state.scale == pytest.approx(initial_multiplier(4, 0.1))

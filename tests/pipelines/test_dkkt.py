@@ -47,7 +47,16 @@ def test_dkkt_wiring_in_memory(run_in_memory, tiny_params):
     # ipc 200 needs 400 visible images per class: skipped at every fraction
     assert set(digits["methods"]["dm"]) == {"2pct", "10pct"} and set(digits["methods"]["dm"]["10pct"]) == {"1"}
     assert digits["methods"]["union"]["10pct"]["1"]["n"] == 2 and digits["visible_images"] == {"2pct": 20, "10pct": 100}
-    assert digits["sweep"]["at"] == "2pct/1" and "0_5" in digits["sweep"] and digits["chance"] == pytest.approx(0.1)
+    assert digits["chance"] == pytest.approx(0.1)
+    # λ_dkkt chosen per seed on a validation split outside the starting images (2 % visible: one image per class)
+    choice = digits["weight_choice"]["2pct"]["1"]
+    assert set(choice["chosen"]["values"]) <= {0.5, 2.0} and choice["validation_images"]["values"] == [10.0, 10.0]
+    assert set(choice["validation_accuracy"]) == {"0_5", "2"}
+    assert digits["weight_choice"]["10pct"]["1"]["validation_images"]["values"] == [30.0, 30.0]
+    # every DM, DM + DKKT and DSV run of the two seeds went through the divergence guard
+    assert digits["guard"]["runs"] == 2 * 2 * 5 and digits["guard"]["diverged"] == len(
+        [r for r in digits["guard"]["diverged_runs"].split(", ") if r]
+    )
     assert digits["gap_at_smallest_fraction"]["n"] == 2 and digits["gap_at_largest_fraction"]["n"] == 2
     assert set(metrics["shapes"]["methods"]["dm"]) == {"1pct"}  # 1 % of 200 per class: two images
     assert digits["dm"]["dm"]["10pct"]["1"]["loss_start"]["n"] == 2

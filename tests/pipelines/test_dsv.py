@@ -65,6 +65,9 @@ def test_dsv_wiring_in_memory(run_in_memory, tiny_params):
     assert metrics["shapes"]["dsv"]["few_shot"]["5"]["n"] == 1 and metrics["shapes"]["chance"] == pytest.approx(0.2)
     assert 0 <= digits["teacher"]["stationarity_ratio"]["mean"] and "image_gap" in digits["ablation"]["few_shot"]["5"]
     assert set(digits["synthesis"]["few_shot"]["5"]) >= {"entropy_start", "entropy_end", "stat_start", "stat_end"}
+    # every synthesis (2 seeds x 6 variants) went through the divergence guard; a diverged one is named
+    guard = digits["guard"]
+    assert guard["runs"] == 12 and guard["diverged"] == len([r for r in guard["diverged_runs"].split(", ") if r])
     assert len(out["dsv.teachers"]["runs"]) == 3 and set(out["dsv.subsets"]) == {"digits/0", "digits/1", "shapes/0"}
     claims = ClaimsFile.model_validate(yaml.safe_load((REPO / "claims/dsv.yaml").read_text()))
     for claim in claims.claims:  # the tiny sizes produce every metric a claim reads

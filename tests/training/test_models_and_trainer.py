@@ -93,3 +93,31 @@ def test_ddp_under_torchrun_with_two_processes(tmp_path):
     )  # DDP kept ranks in sync
     assert summary["world_size"] == 2 and summary["test_accuracy"] > 0.3
     assert load_checkpoint(tmp_path / "ddp.pt")["epoch"] == 2
+
+
+def _smallest_normalised_map(net: torch.nn.Module, x: torch.Tensor) -> int:
+    """The smallest spatial side any GroupNorm of ``net`` sees on input ``x``."""
+    sides: list[int] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, inputs, _out: sides.append(min(inputs[0].shape[-2:])))
+        for m in net.modules()
+        if isinstance(m, torch.nn.GroupNorm)
+    ]
+    net(x)
+    for hook in hooks:
+        hook.remove()
+    return min(sides)
+
+
+def test_baseline_digits_convnet_never_instance_normalises_a_2x2_map():
+    # instance norm over 4 values leaves a map of ±1 whatever the input: the baseline's loss stayed near chance
+    from pathlib import Path
+
+    import yaml
+
+    params = Path(__file__).resolve().parents[2] / "params.yaml"
+    model = yaml.safe_load(params.read_text())["baseline"]["model"]
+    net = build_model(ModelConfig(**model), 1, 10, 8)
+    assert _smallest_normalised_map(net, torch.zeros(2, 1, 8, 8)) >= 3
+    padding_one = build_model(ModelConfig(**{**model, "grey_stem_padding": 1}), 1, 10, 8)
+    assert _smallest_normalised_map(padding_one, torch.zeros(2, 1, 8, 8)) == 2  # the bug this guards against

@@ -49,6 +49,26 @@ class EvalProtocol(BaseModel):
     augment: list[AugmentOp] = Field(default_factory=lambda: list(DSA_STRATEGY))
 
 
+# The reference's DSA ops per dataset: flip is dropped on digits (a mirrored digit is not the digit;
+# DatasetCondensation runs MNIST without flip), every other dataset keeps the strategy as given.
+NO_FLIP = frozenset({"digits"})
+
+
+def dsa_ops(dataset: str, ops: list[AugmentOp]) -> list[AugmentOp]:
+    """The DSA ops used on ``dataset``: ``ops`` without ``flip`` on digits."""
+    return [op for op in ops if not (op == "flip" and dataset in NO_FLIP)]
+
+
+def protocol_for(dataset: str, protocol: EvalProtocol) -> EvalProtocol:
+    """The evaluation protocol on ``dataset`` (``dsa_ops``: no flip on digits)."""
+    return protocol.model_copy(update={"augment": dsa_ops(dataset, protocol.augment)})
+
+
+def dm_for(dataset: str, config: DMConfig) -> DMConfig:
+    """Distribution Matching's settings on ``dataset`` (``dsa_ops``: no flip on digits)."""
+    return config.model_copy(update={"augment": dsa_ops(dataset, config.augment)})
+
+
 class RuntimeParams(BaseModel):
     """Where the distillation pipelines compute: device, torch threads per process, worker processes."""
 

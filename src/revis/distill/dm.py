@@ -186,15 +186,26 @@ def distribution_matching(
 
 
 def dm_job(job: dict) -> dict:
-    """One DM run (a worker job): real pool, start, labels, ``config`` (DMConfig), num_classes, seed."""
-    result = distribution_matching(
-        job["real_x"],
-        job["real_y"],
-        job["init"],
-        job["labels"],
-        job["config"],
-        num_classes=job["num_classes"],
-        seed=job["seed"],
-        progress=False,
-    )
-    return {"images": result.images, "labels": result.labels, "history": result.history}
+    """One DM run (a worker job): real pool, start, labels, ``config`` (DMConfig), num_classes, seed.
+
+    Guarded (``revis.distill.guard``): a run whose loss ends above its start is rerun at a lower
+    image step size; ``history["guard"]`` records the step size used, the restarts and ``diverged``.
+    """
+    from revis.distill.guard import run_guarded
+
+    def attempt(lr: float) -> dict:
+        result = distribution_matching(
+            job["real_x"],
+            job["real_y"],
+            job["init"],
+            job["labels"],
+            job["config"].model_copy(update={"lr": lr}),
+            num_classes=job["num_classes"],
+            seed=job["seed"],
+            progress=False,
+        )
+        return {"images": result.images, "labels": result.labels, "history": result.history}
+
+    result = run_guarded(attempt, job["config"].lr, lambda out: out["history"]["dm"])
+    result["history"]["guard"] = result.pop("guard")
+    return result

@@ -13,6 +13,8 @@ caller instead of the clock; sizes (width, epochs, number of networks) are the p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -88,19 +90,23 @@ def _train_job(x, y, shape, protocol, seed) -> dict:
 
 def train_networks(
     sets: dict[str, tuple[torch.Tensor, torch.Tensor, int, tuple[int, int, int]]],
-    protocol: EvalProtocol,
+    protocol: EvalProtocol | Callable[[str], EvalProtocol],
     *,
     workers: int = 1,
     desc: str = "evaluation networks",
 ) -> dict[str, dict]:
     """One network per ``key -> (images, labels, seed, shape)`` under the protocol; ``key -> {state_dict, seed, size}``.
 
-    Empty sets (every candidate pruned) get no network: their key is absent from the result.
+    ``protocol`` may be a function of the key (e.g. ``revis.distill.config.protocol_for`` of the
+    key's dataset). Empty sets (every candidate pruned) get no network: their key is absent.
     """
     from revis.workers import run_jobs
 
+    def of(key: str) -> EvalProtocol:
+        return protocol if isinstance(protocol, EvalProtocol) else protocol(key)
+
     keys = [key for key, (x, *_) in sets.items() if len(x) > 0]
-    jobs = [(sets[key][0], sets[key][1], sets[key][3], protocol, sets[key][2]) for key in keys]
+    jobs = [(sets[key][0], sets[key][1], sets[key][3], of(key), sets[key][2]) for key in keys]
     results = run_jobs(_train_job, jobs, workers=workers, cost=lambda job: 1.0 + len(job[0]), desc=desc)
     for key, result in zip(keys, results):  # "<group>/<seed>": one loss curve per network
         group, seed = key.rsplit("/", 1)

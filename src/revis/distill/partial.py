@@ -39,3 +39,20 @@ def ordered(keys: Iterable[str]) -> list[str]:
         return fraction_value(fraction), int(ipc or 0)
 
     return sorted(keys, key=order)
+
+
+def validation_indices(y: torch.Tensor, keep: torch.Tensor, share: float, seed: int) -> torch.Tensor:
+    """A stratified validation split carved from a visible set (indices into ``y``), never touching ``keep``.
+
+    Per class: ``max(1, round(share · n_c))`` of the class's images outside ``keep`` (the
+    synthesis' starting images, which must stay in the pool), fewer where fewer are left.
+    """
+    generator = torch.Generator().manual_seed(seed + 7_919)
+    kept = torch.zeros(len(y), dtype=torch.bool)
+    kept[keep] = True
+    chosen = []
+    for c in torch.unique(y):
+        members = ((y == c) & ~kept).nonzero().squeeze(1)
+        take = min(len(members), max(1, round(share * int((y == c).sum()))))
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:take]])
+    return torch.cat(chosen) if chosen else torch.zeros(0, dtype=torch.long)

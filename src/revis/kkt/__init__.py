@@ -9,6 +9,7 @@ from revis.lazy import lazy_getattr
 _WHERE = {
     "DeepKKT": "deepkkt",
     "KKTState": "deepkkt",
+    "balanced_multiplier": "deepkkt",
     "KKTWeights": "deepkkt",
     "Multipliers": "deepkkt",
     "RealMultipliers": "real",

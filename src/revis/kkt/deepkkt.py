@@ -25,7 +25,15 @@ gradients are orthogonal to them, and no λ or x can reconstruct them; keeping t
 an irreducible constant that drowns the term (``parameters="all"`` keeps the paper's literal form).
 
 λ starts at 1/(M·wd) for M candidates: the multiplier mass 1/wd that the N training samples
-carry at the teacher's KKT point, shared evenly (``initial_multiplier``).
+carry at the teacher's KKT point, shared evenly (``initial_multiplier``). For M few candidates
+far from the support that start overshoots (digits teachers: stationarity ratio 3.2–4.4 at
+the start of a 1-shot synthesis, 23–33 from noise, against 1.0 at λ = 0). The alternative,
+``KKTState(start="balanced")``, starts at the uniform λ in [0, 1/(M·wd)] with the lowest ratio
+(``balanced_multiplier``; never above 1), but measured on digits (2 seeds, 1 and 5 per class,
+60 steps) it ends *worse*: final ratio 0.90 / 0.99 vs 0.76 / 0.83 at 1-shot, and it prunes most
+candidates (4/10 and 1/10 survive few-shot, 0/10 from noise, against 10/10, 8/10, 7/10, 6/10):
+λ must be large at the end, and from ≈ 0 the first Adam steps push many below zero. The mass
+start stays the default; every synthesis records its starting ratio (``stat_start_ratio``).
 """
 
 from __future__ import annotations
@@ -76,6 +84,39 @@ def initial_multiplier(candidates: int, weight_decay: float) -> float:
     if candidates < 1 or weight_decay <= 0:
         raise ValueError(f"need candidates >= 1 and weight_decay > 0, got {candidates}, {weight_decay}")
     return 1.0 / (candidates * weight_decay)
+
+
+@torch.no_grad()
+def balanced_multiplier(
+    kkt: DeepKKT, x: torch.Tensor, y: torch.Tensor, upper: float, iterations: int = 60
+) -> tuple[float, float]:
+    """(c, ratio): the uniform λ_i = c in [0, ``upper``] with the lowest stationarity ratio, and that ratio.
+
+    With G = Σ_i ∇_θ L_i (one backward pass), the ratio D(θ* + c·G)/D(θ*, 0) is convex in c
+    (a norm of an affine map): golden-section search on [0, upper]; c = 0 (ratio 1) and
+    c = ``upper`` are candidates too, so the result is never worse than either end.
+    """
+    ones = torch.ones(len(y), device=x.device, dtype=x.dtype)
+    grads, _ = weighted_loss_grad(kkt.model, kkt.theta, x, y, ones, create_graph=False)
+
+    def ratio(c: float) -> float:
+        return float(_distance(kkt.theta_flat + c * grads, kkt.distance)) / kkt.theta_scale
+
+    low, high = 0.0, float(upper)
+    golden = (5**0.5 - 1) / 2
+    a, b = high - golden * (high - low), low + golden * (high - low)
+    fa, fb = ratio(a), ratio(b)
+    for _ in range(iterations):
+        if fa <= fb:
+            high, b, fb = b, a, fa
+            a = high - golden * (high - low)
+            fa = ratio(a)
+        else:
+            low, a, fa = a, b, fb
+            b = low + golden * (high - low)
+            fb = ratio(b)
+    candidates = [(0.0, 1.0), (float(upper), ratio(float(upper))), (a, fa), (b, fb)]
+    return min(candidates, key=lambda pair: pair[1])
 
 
 def primal_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -220,18 +261,31 @@ _distance = distance  # the module-level function, reachable where a parameter i
 class KKTState:
     """Multipliers of a fixed set of candidates and their optimiser: the DeepKKT term of a synthesis.
 
-    λ starts at ``initial_multiplier(M, weight_decay)`` (``weight_decay``: the teacher's);
+    λ starts at ``initial_multiplier(M, weight_decay)`` (``start="mass"``; ``weight_decay``: the
+    teacher's) or at ``balanced_multiplier`` on [0, that value] (``start="balanced"``: never above
+    the ratio of λ = 0, but see the module docstring); ``start_ratio`` records the starting ratio.
     ``loss(x)`` evaluates the objective on the candidates still alive; ``step()`` updates λ
     (Adam, learning rate relative to the starting value) and prunes negative ones. Used alone
     (DSV synthesis) or added to another loss (DM + DeepKKT).
     """
 
     def __init__(
-        self, kkt: DeepKKT, x_init: torch.Tensor, y: torch.Tensor, lr_lambda: float, weight_decay: float
+        self,
+        kkt: DeepKKT,
+        x_init: torch.Tensor,
+        y: torch.Tensor,
+        lr_lambda: float,
+        weight_decay: float,
+        start: Literal["mass", "balanced"] = "mass",
     ) -> None:
         self.kkt, self.y = kkt, y
-        self.scale = initial_multiplier(len(y), weight_decay)
-        self.lam = Multipliers(torch.full((len(y),), self.scale, device=x_init.device, dtype=x_init.dtype))
+        self.scale = initial_multiplier(len(y), weight_decay)  # the mass scale: λ's learning rate is relative to it
+        if start == "balanced":
+            self.start, self.start_ratio = balanced_multiplier(kkt, x_init.detach(), y, self.scale)
+        else:
+            full = torch.full((len(y),), self.scale, device=x_init.device, dtype=x_init.dtype)
+            self.start, self.start_ratio = self.scale, float(kkt.stationarity_ratio(x_init.detach(), y, full).detach())
+        self.lam = Multipliers(torch.full((len(y),), self.start, device=x_init.device, dtype=x_init.dtype))
         self.optimizer = torch.optim.Adam([self.lam.values], lr=lr_lambda * self.scale)
         self.pruned = 0
 

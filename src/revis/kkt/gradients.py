@@ -4,7 +4,13 @@ per-sample rows (torch.func) only where a matrix of them is really needed.
 Stationarity compares θ* with −Σ_i λ_i ∇_θ L_i. The sum never needs the per-sample rows:
 Σ_i λ_i ∇_θ L_i = ∇_θ (Σ_i λ_i L_i), one backward pass of the λ-weighted loss, with
 ``create_graph=True`` so that the residual stays differentiable in the candidates x and in λ
-(``weighted_loss_grad``; memory O(P) instead of O(N·P)). Per-sample gradients
+(``weighted_loss_grad``). What this saves is the N × P matrix of per-sample gradients and its
+traffic, not arithmetic (``vmap`` does the same multiply-adds) and not all memory: the
+double backward keeps the forward's activations, O(N) like any forward pass, so peak memory
+still grows with N (measured at CIFAR scale, ConvNet w128: 539 MiB at N = 100, 2,250 MiB at
+N = 500, ``python -m revis.kkt.benchmark``), and time is within ×0.95–1.4 of vmap and of
+the per-sample loop. Chunked accumulation (residual from chunks without a graph, then a
+backward per chunk of ⟨∂D/∂r, g_chunk⟩) would bound it by the chunk; it is not implemented. Per-sample gradients
 (``per_sample_grads``, ``vmap(grad(...))``) remain for fitting λ to *fixed* real samples,
 where the N × P matrix is computed once and reused at every step.
 

@@ -1,7 +1,7 @@
 """DeepKKT use (b): synthesise Deep Support Vectors, from noise (0-shot) or from a few real images.
 
 Candidates X and multipliers λ are optimised jointly (Adam on both); λ starts at
-1/(M·wd) (``revis.kkt.deepkkt.initial_multiplier``) and a candidate whose λ turns negative is
+1/(M·wd) (``revis.kkt.deepkkt.initial_multiplier``; why not lower: ``revis.kkt.deepkkt``) and a candidate whose λ turns negative is
 removed. Images are kept inside the valid pixel range (``bounds``, projected after every
 step). The candidates' mean predictive entropy and the stationarity ratio are recorded at
 every step: DSVs drift towards the decision boundary, so the entropy rises (the paper:
@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from revis.curves import log_curve
+from revis.distill.guard import run_guarded
 from revis.kkt.deepkkt import DeepKKT, KKTState, predictive_entropy
 
 HISTORY = ("entropy", "accuracy", "stat", "primal", "total")
@@ -94,7 +95,9 @@ def synthesize(
         else:
             for key in ("entropy", "accuracy", "stat"):
                 history[key].append(float("nan"))
-    history["lambda_start"] = [state.scale]
+    history["lambda_start"] = [state.start]
+    history["lambda_mass_scale"] = [state.scale]
+    history["stat_start_ratio"] = [state.start_ratio]
     return Synthesis(
         images=x.detach()[alive].cpu(),
         labels=y[alive].cpu(),
@@ -109,6 +112,8 @@ def synthesize_job(job: dict) -> dict:
     """One DSV synthesis (a worker job): the teacher (model, shape, state dict, wd), the start, the settings.
 
     ``job["params"]`` is a ``revis.kkt.config.SynthesisParams``; ``job["primal_only"]`` zeroes w_stat.
+    Guarded (``revis.distill.guard``): a synthesis whose total loss ends above its start is rerun
+    at a lower image step size; ``"guard"`` records the step size used, restarts and ``diverged``.
     """
     from revis.augment import DiffAugment
     from revis.models import build_model
@@ -124,18 +129,24 @@ def synthesize_job(job: dict) -> dict:
         params.parameters,
         example=job["example"],
     )
-    result = synthesize(
-        kkt,
-        job["x_init"],
-        job["labels"],
-        steps=params.steps,
-        lr_images=params.lr_images,
-        lr_lambda=params.lr_lambda,
-        weight_decay=job["weight_decay"],
-        seed=job["seed"],
-        bounds=job["bounds"],
-        progress=False,
-    )
+
+    def attempt(lr: float) -> dict:
+        result = synthesize(
+            kkt,
+            job["x_init"],
+            job["labels"],
+            steps=params.steps,
+            lr_images=lr,
+            lr_lambda=params.lr_lambda,
+            weight_decay=job["weight_decay"],
+            seed=job["seed"],
+            bounds=job["bounds"],
+            progress=False,
+        )
+        return {"result": result, "history": result.history}
+
+    guarded = run_guarded(attempt, params.lr_images, lambda out: out["history"]["total"])
+    result = guarded["result"]
     return {
         "images": result.images,
         "labels": result.labels,
@@ -144,15 +155,21 @@ def synthesize_job(job: dict) -> dict:
         "initial_labels": job["labels"],
         "alive": result.alive,
         "history": result.history,
+        "guard": guarded["guard"],
     }
 
 
 def dm_dkkt_job(job: dict) -> dict:
     """DM + λ_dkkt · DeepKKT (a worker job): ``dm_job``'s fields plus the teacher and ``term`` (a DKKT KKTParams).
 
-    The DeepKKT term is a ``KKTState`` over the synthetic images: its λ start at 1/(M·wd) and
-    are updated after every image step (``distribution_matching``'s ``extra``).
+    The DeepKKT term is a ``KKTState`` over the synthetic images (λ updated after every image
+    step, ``distribution_matching``'s ``extra``). Guarded: a run whose total loss ends above its
+    start is rerun at a lower image step size (``revis.distill.guard``); ``result["guard"]`` says so.
     """
+    return _dm_dkkt(job, job["real_x"], job["real_y"], job["weight"])
+
+
+def _dm_dkkt(job: dict, real_x: torch.Tensor, real_y: torch.Tensor, weight: float) -> dict:
     from revis.augment import DiffAugment
     from revis.distill.dm import distribution_matching
     from revis.models import build_model
@@ -166,25 +183,77 @@ def dm_dkkt_job(job: dict) -> dict:
         term.distance,
         DiffAugment(term.augment) if term.augment else None,
         term.parameters,
-        example=job["real_x"][:4],
+        example=real_x[:4],
     )
-    state = KKTState(kkt, job["init"], job["labels"], term.lr_lambda, job["weight_decay"])
-    result = distribution_matching(
-        job["real_x"],
-        job["real_y"],
-        job["init"],
-        job["labels"],
-        job["config"],
-        num_classes=job["num_classes"],
-        seed=job["seed"],
-        extra=state,
-        extra_weight=job["weight"],
-        progress=False,
-    )
-    return {
-        "images": result.images,
-        "labels": result.labels,
-        "history": result.history,
-        "lam": state.lam.effective().detach(),
-        "alive": state.alive.clone(),
+    classes = len(torch.unique(job["labels"]))
+
+    def attempt(lr: float) -> dict:
+        state = KKTState(kkt, job["init"], job["labels"], term.lr_lambda, job["weight_decay"])
+        result = distribution_matching(
+            real_x,
+            real_y,
+            job["init"],
+            job["labels"],
+            job["config"].model_copy(update={"lr": lr}),
+            num_classes=job["num_classes"],
+            seed=job["seed"],
+            extra=state,
+            extra_weight=weight,
+            progress=False,
+        )
+        return {
+            "images": result.images,
+            "labels": result.labels,
+            "history": {**result.history, "stat_start_ratio": [state.start_ratio]},
+            "lam": state.lam.effective().detach(),
+            "alive": state.alive.clone(),
+        }
+
+    def losses(out: dict) -> dict[str, list[float]]:  # the objective Σ_c DM_c + λ_dkkt · DeepKKT, and DM alone
+        dm, extra = out["history"]["dm"], out["history"]["extra"] or [0.0] * len(out["history"]["dm"])
+        return {"total": [classes * d + weight * e for d, e in zip(dm, extra)], "dm": dm}
+
+    result = run_guarded(attempt, job["config"].lr, losses)
+    result["history"]["guard"] = result.pop("guard")
+    return result
+
+
+def dm_dkkt_chosen_job(job: dict) -> dict:
+    """DM + Deep-KKT with λ_dkkt chosen per run on a validation split carved from the visible data.
+
+    ``dm_dkkt_job``'s fields plus ``grid`` (the weights tried), ``validation_share``,
+    ``init_index`` (the starting images' indices in ``real_x``: they stay in the pool),
+    ``protocol`` (an ``EvalProtocol``) and ``image_shape`` (C, K, S). Each weight distils from
+    the visible images minus the validation split; a fresh network trained on its set (the
+    protocol, the run's seed) is scored on the validation split: accuracy, then lower mean
+    cross-entropy, decides. The chosen weight then distils from all the visible images.
+    Without a validation image (a class with nothing outside the start) the first weight of
+    the grid is kept and ``choice.validation_images`` is 0.
+    """
+    import torch.nn.functional as F
+
+    from revis.distill.evaluation import train_on_set
+    from revis.distill.partial import validation_indices
+
+    x, y = job["real_x"], job["real_y"]
+    val = validation_indices(y, job["init_index"], job["validation_share"], job["seed"])
+    pool = torch.ones(len(y), dtype=torch.bool)
+    pool[val] = False
+    scores: list[tuple[float, float]] = []
+    if len(val):
+        for weight in job["grid"]:
+            trial = _dm_dkkt(job, x[pool], y[pool], weight)
+            net = train_on_set(trial["images"], trial["labels"], job["image_shape"], job["protocol"], job["seed"])
+            with torch.no_grad():
+                logits = net(x[val])
+            scores.append((float((logits.argmax(1) == y[val]).float().mean()), float(F.cross_entropy(logits, y[val]))))
+    best = max(range(len(scores)), key=lambda i: (scores[i][0], -scores[i][1])) if scores else 0
+    result = _dm_dkkt(job, x, y, job["grid"][best])
+    result["history"]["choice"] = {
+        "grid": list(job["grid"]),
+        "chosen": job["grid"][best],
+        "validation_images": len(val),
+        "validation_accuracy": [a for a, _ in scores],
+        "validation_loss": [c for _, c in scores],
     }
+    return result

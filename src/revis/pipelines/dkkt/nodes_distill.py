@@ -8,12 +8,12 @@ import torch
 
 from revis.curves import curve_key, log_curve
 from revis.datasets.imageset import ImageSet
-from revis.distill.config import RuntimeParams
+from revis.distill.config import EvalProtocol, RuntimeParams, dm_for, protocol_for
 from revis.distill.data import DataParams, load_splits
 from revis.distill.dm import dm_job
 from revis.distill.partial import fraction_key, ordered, partial_indices
 from revis.kkt.real import random_per_class
-from revis.kkt.synthesis import dm_dkkt_job, synthesize_job
+from revis.kkt.synthesis import dm_dkkt_chosen_job, synthesize_job
 from revis.pipelines.dkkt.params import Distill, PartialDatasets
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
@@ -45,8 +45,9 @@ def distill_partial(
     datasets: PartialDatasets,
     runtime: RuntimeParams,
     distill: Distill,
+    evaluation: EvalProtocol,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The visible subsets, and per (dataset, seed, fraction, ipc) every method's set (λ_dkkt sweep at the smallest)."""
+    """The visible subsets, and per (dataset, seed, fraction, ipc) every method's set (λ_dkkt chosen per run)."""
     apply_runtime(runtime.device, runtime.threads)
     visible = visible_subsets(shapes, digits, data, datasets)
     jobs: list[tuple[str, Any, dict]] = []  # (runner, key, job)
@@ -65,7 +66,7 @@ def distill_partial(
                 "state_dict": run["state_dict"],
                 "weight_decay": run["weight_decay"],
             }
-            plan[chain] = {"visible": {}, "sets": {}, "sweep_at": None, "shape": list(splits.shape)}
+            plan[chain] = {"visible": {}, "sets": {}, "shape": list(splits.shape)}
             for fraction in ordered(visible[chain]):
                 index = torch.tensor(visible[chain][fraction])
                 px, py = splits.x_train[index], splits.y_train[index]
@@ -75,13 +76,27 @@ def distill_partial(
                     if 2 * ipc > per_class:  # the 2·ipc sets start from 2·ipc visible images per class
                         continue
                     key = f"{fraction}/{ipc}"
-                    plan[chain]["sweep_at"] = plan[chain]["sweep_at"] or key
                     start = random_per_class(py, 2 * ipc, seed)  # the first ipc of each class are the ipc start
                     first = torch.cat([start[py[start] == c][:ipc] for c in range(k)])
                     sets = {"random": (px[first], py[first]), "random_x2": (px[start], py[start])}
                     plan[chain]["sets"][key] = sets
-                    dm = {"real_x": px, "real_y": py, "config": distill.dm, "num_classes": k, "seed": seed}
-                    kkt = {**dm, **teacher, "term": distill.dkkt}
+                    dm = {
+                        "real_x": px,
+                        "real_y": py,
+                        "config": dm_for(name, distill.dm),
+                        "num_classes": k,
+                        "seed": seed,
+                    }
+                    kkt = {
+                        **dm,
+                        **teacher,
+                        "term": distill.dkkt,
+                        "grid": distill.dkkt.grid,
+                        "validation_share": distill.dkkt.validation_share,
+                        "protocol": protocol_for(name, evaluation),
+                        "image_shape": tuple(splits.shape),
+                        "init_index": first,
+                    }
                     dsv = {
                         **teacher,
                         "example": px[:4],
@@ -94,41 +109,18 @@ def distill_partial(
                         jobs.append(("dm", (chain, key, f"dm{method}"), {**dm, "init": x0, "labels": y0}))
                         jobs.append(("dsv", (chain, key, f"dsv{method}"), {**dsv, "x_init": x0, "labels": y0}))
                     x0, y0 = sets["random"]
-                    jobs.append(
-                        (
-                            "dm_dkkt",
-                            (chain, key, "dm_dkkt"),
-                            {**kkt, "init": x0, "labels": y0, "weight": distill.dkkt.weight},
-                        )
-                    )
-            at = plan[chain]["sweep_at"]
-            if at is not None:
-                x0, y0 = plan[chain]["sets"][at]["random"]
-                index = torch.tensor(visible[chain][at.split("/")[0]])
-                for weight in distill.dkkt.sweep:
-                    job = {
-                        "real_x": splits.x_train[index],
-                        "real_y": splits.y_train[index],
-                        "config": distill.dm,
-                        "num_classes": k,
-                        "seed": seed,
-                        **teacher,
-                        "term": distill.dkkt,
-                        "init": x0,
-                        "labels": y0,
-                        "weight": weight,
-                    }
-                    jobs.append(("dm_dkkt", (chain, at, f"sweep_{weight:g}".replace(".", "_")), job))
+                    jobs.append(("dm_dkkt", (chain, key, "dm_dkkt"), {**kkt, "init": x0, "labels": y0}))
     results = run_jobs(
         _run,
         [(runner, job) for runner, _, job in jobs],
         workers=runtime.workers,
-        cost=lambda job: (3.0 if job[0] == "dm_dkkt" else 1.0) * len(job[1]["labels"]),
+        cost=lambda job: (3.0 * (1 + len(job[1]["grid"])) if job[0] == "dm_dkkt" else 1.0) * len(job[1]["labels"]),
         desc="dkkt distillation",
     )
     for (runner, (chain, key, method), _), result in zip(jobs, results):
         plan[chain]["sets"][key][method] = (result["images"], result["labels"])
-        plan[chain].setdefault("histories", {}).setdefault(key, {})[method] = result["history"]
+        guard = {"guard": result["guard"]} if "guard" in result else {}  # DSV syntheses return it apart
+        plan[chain].setdefault("histories", {}).setdefault(key, {})[method] = {**result["history"], **guard}
         if runner != "dsv":
             for step, value in enumerate(result["history"]["dm"]):
                 log_curve(
@@ -144,7 +136,6 @@ def distill_partial(
         chain: {
             "visible": entry["visible"],
             "shape": entry["shape"],
-            "sweep_at": entry["sweep_at"],
             "sets": {
                 key: {m: {"images": x, "labels": y} for m, (x, y) in sets.items()}
                 for key, sets in entry["sets"].items()
@@ -159,9 +150,9 @@ def _synthesis(distill: Distill):
     """The DSV synthesis settings: the DKKT term's objective with dsv's steps and image learning rate."""
     from revis.kkt.config import SynthesisParams
 
-    term = distill.dkkt.model_dump(exclude={"weight", "sweep"})
+    term = distill.dkkt.model_dump(exclude={"grid", "validation_share"})
     return SynthesisParams.model_validate({**term, **distill.dsv.model_dump()})
 
 
 def _run(runner: str, job: dict) -> dict:
-    return {"dm": dm_job, "dm_dkkt": dm_dkkt_job, "dsv": synthesize_job}[runner](job)
+    return {"dm": dm_job, "dm_dkkt": dm_dkkt_chosen_job, "dsv": synthesize_job}[runner](job)

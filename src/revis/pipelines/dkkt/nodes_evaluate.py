@@ -28,6 +28,42 @@ def _summary(by_seed: dict[int, float]) -> dict[str, Any]:
     return mean_std([by_seed[s] for s in seeds], seeds)
 
 
+def weight_choices(distilled: dict[str, Any], name: str, seeds: list[int]) -> dict[str, Any]:
+    """Per fraction and ipc: λ_dkkt chosen on each seed's validation split, and each weight's validation accuracy."""
+    out: dict[str, Any] = {}
+    for key in ordered(distilled[f"{name}/{seeds[0]}"]["histories"]):
+        choices = {s: distilled[f"{name}/{s}"]["histories"][key]["dm_dkkt"]["choice"] for s in seeds}
+        grid = choices[seeds[0]]["grid"]
+        scored = [s for s in seeds if choices[s]["validation_accuracy"]]
+        fraction, ipc = key.split("/")
+        out.setdefault(fraction, {})[ipc] = {
+            "chosen": _summary({s: float(choices[s]["chosen"]) for s in seeds}),
+            "validation_images": _summary({s: float(choices[s]["validation_images"]) for s in seeds}),
+            "validation_accuracy": {
+                f"{w:g}".replace(".", "_"): _summary({s: choices[s]["validation_accuracy"][i] for s in scored})
+                for i, w in enumerate(grid)
+                if scored
+            },
+        }
+    return out
+
+
+def guard_report(distilled: dict[str, Any], name: str, seeds: list[int]) -> dict[str, Any]:
+    """How many syntheses were rerun at a lower step size, and which still diverged (named, never silent)."""
+    runs, restarted, diverged = 0, 0, []
+    for seed in seeds:
+        for key, methods in distilled[f"{name}/{seed}"]["histories"].items():
+            for method, history in methods.items():
+                guard = history.get("guard")
+                if guard is None:
+                    continue
+                runs += 1
+                restarted += guard["restarts"] > 0
+                if guard["diverged"]:
+                    diverged.append(f"{method}/{key}/seed{seed}")
+    return {"runs": runs, "restarted": restarted, "diverged": len(diverged), "diverged_runs": ", ".join(diverged)}
+
+
 def evaluate_dkkt(
     networks: dict[str, Any],
     distilled: dict[str, Any],
@@ -85,29 +121,16 @@ def evaluate_dkkt(
                 m: _summary({s: v[m] for s, v in by_seed.items()}) for m in ("loss_start", "loss_end", "pixel_change")
             }
         first = distilled[f"{name}/{partial.seeds[0]}"]
-        sweep_at = first["sweep_at"]
         metrics[name] = {
             "chance": chance[name],
             "visible_images": first["visible"],
-            "methods": {
-                m: nested[m]
-                for m in (*METHODS, *sorted(set(nested) - set(METHODS)))
-                if m in nested and not m.startswith("sweep_")
-            },
+            "methods": {m: nested[m] for m in (*METHODS, *sorted(set(nested) - set(METHODS))) if m in nested},
             "dkkt_minus_dm": gains,
             "gap_at_smallest_fraction": gains[at_ipc[0].split("/")[0]][str(smallest_ipc)] if at_ipc else None,
             "gap_at_largest_fraction": gains[at_ipc[-1].split("/")[0]][str(smallest_ipc)] if len(at_ipc) > 1 else None,
             "dm": dm,
-            "sweep": {
-                "at": sweep_at,
-                **{
-                    m[len("sweep_") :]: nested[m][sweep_at.split("/")[0]][sweep_at.split("/")[1]]
-                    for m in nested
-                    if m.startswith("sweep_")
-                },
-            }
-            if sweep_at
-            else {},
+            "weight_choice": weight_choices(distilled, name, partial.seeds),
+            "guard": guard_report(distilled, name, partial.seeds),
         }
         if keys:
             key = keys[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.distill.config import EvalProtocol, RuntimeParams
+from revis.distill.config import EvalProtocol, RuntimeParams, protocol_for
 from revis.distill.evaluation import train_networks
 from revis.runtime import apply_runtime
 
@@ -21,5 +21,10 @@ def train_evaluation_networks(
         for key, methods in entry["sets"].items():
             for method, s in methods.items():
                 sets[f"{name}/{method}/{key}/{seed}"] = (s["images"], s["labels"], int(seed), shape)
-    networks = train_networks(sets, evaluation, workers=runtime.workers, desc="evaluation networks")
+    networks = train_networks(  # the dataset's DSA ops (no flip on digits): revis.distill.config.protocol_for
+        sets,
+        lambda key: protocol_for(key.split("/")[0], evaluation),
+        workers=runtime.workers,
+        desc="evaluation networks",
+    )
     return {"protocol": evaluation.model_dump(), "networks": networks}

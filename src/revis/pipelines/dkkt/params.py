@@ -16,7 +16,7 @@ from revis.config.types import STRICT, Fraction, Seed
 from revis.distill.config import DatasetName, DMConfig, RuntimeParams
 from revis.kkt.config import KKTParams
 
-NonNegative = Annotated[float, Field(ge=0, le=1e6)]
+Positive = Annotated[float, Field(gt=0, le=1e6)]
 PerClass = Annotated[int, Field(ge=1, le=100_000)]
 
 
@@ -39,10 +39,16 @@ class PartialDatasets(RootModel[dict[DatasetName, PartialData]]):
 
 
 class DKKTTerm(KKTParams):
-    """λ_dkkt · DeepKKT(S; θ*) added to DM (unpublished values: a sweep runs at the smallest fraction)."""
+    """λ_dkkt · DeepKKT(S; θ*) added to DM; λ_dkkt (unpublished) is chosen per run from ``grid``.
 
-    weight: float = Field(ge=0, le=1e6)  # λ_dkkt
-    sweep: list[NonNegative] = []
+    Each run carves a validation split (``validation_share`` of each class, outside the starting
+    images) from its visible images, distils at every weight of ``grid`` from the rest, scores a
+    fresh network per weight on the validation split and keeps the best weight
+    (``revis.kkt.synthesis.dm_dkkt_chosen_job``).
+    """
+
+    grid: list[Positive] = Field(min_length=1, max_length=8)  # λ_dkkt candidates (the first: the fallback)
+    validation_share: float = Field(0.3, gt=0, lt=1)
 
 
 class DSVSynthesis(BaseModel):

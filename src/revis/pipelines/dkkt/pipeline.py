@@ -23,6 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "datasets": "params:datasets",
                     "runtime": "params:runtime",
                     "distill": "params:distill",
+                    "evaluation": "params:dsv.evaluation",
                 },
                 outputs=["visible", "distilled"],
                 name="distill_partial",

@@ -183,6 +183,7 @@ def evaluate_dsv(
                 }
             ),
             "ablation": ablation,
+            "guard": synthesis_guards({seed: dsvs[f"{name}/{seed}"] for seed in choice.seeds}),
         }
     m = networks["protocol"]["model"]
     t = teachers["model"]
@@ -213,6 +214,18 @@ def evaluate_dsv(
         ),
     )
     return metrics, *figures
+
+
+def synthesis_guards(by_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Syntheses rerun at a lower step size, and those whose loss still rose (named: never scored silently)."""
+    guards = {f"{key}/seed{seed}": entry["guard"] for seed, runs in by_seed.items() for key, entry in runs.items()}
+    diverged = [run for run, guard in guards.items() if guard["diverged"]]
+    return {
+        "runs": len(guards),
+        "restarted": sum(guard["restarts"] > 0 for guard in guards.values()),
+        "diverged": len(diverged),
+        "diverged_runs": ", ".join(diverged),
+    }
 
 
 def lambdas_keys(networks: dict[str, Any], name: str, seed: int) -> list[str]:

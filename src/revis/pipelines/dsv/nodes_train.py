@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from revis.datasets.imageset import ImageSet
-from revis.distill.config import EvalProtocol, RuntimeParams
+from revis.distill.config import EvalProtocol, RuntimeParams, protocol_for
 from revis.distill.data import DataParams, load_splits
 from revis.distill.evaluation import train_networks
 from revis.runtime import apply_runtime
@@ -37,5 +37,10 @@ def train_evaluation_networks(
                     )
             for key, entry in dsvs[chain].items():
                 sets[f"{name}/{key}/{seed}"] = (entry["images"], entry["labels"], seed, splits.shape)
-    networks = train_networks(sets, evaluation, workers=runtime.workers, desc="evaluation networks")
+    networks = train_networks(  # the dataset's DSA ops (no flip on digits): revis.distill.config.protocol_for
+        sets,
+        lambda key: protocol_for(key.split("/")[0], evaluation),
+        workers=runtime.workers,
+        desc="evaluation networks",
+    )
     return {"protocol": evaluation.model_dump(), "networks": networks}

@@ -1,0 +1,139 @@
+"""Does a cheap evaluation protocol rank distilled sets as the reference protocol does?
+
+The dsv/dkkt pipelines score sets with a scaled-down ``evaluate_synset`` (width 16, 150
+epochs); the papers use width 128 and 1,000 epochs. A cheaper protocol is acceptable for the
+claims (which compare sets) when it orders the sets as the reference does. ``rank_agreement``
+trains one network per (set, protocol) and reports, per protocol, each set's accuracy and,
+between two protocols, Spearman's ρ over the sets and the share of set pairs ordered alike.
+
+``python -m revis.distill.agreement`` runs the study on scikit-learn digits: random real, DM,
+DSV and DM + Deep-KKT sets at 1 and 10 per class, per seed (README, "evaluation protocol").
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import torch
+
+from revis.distill.config import EvalProtocol
+from revis.distill.evaluation import score, spearman, train_on_set
+
+
+def concordance(a: list[float], b: list[float]) -> float:
+    """Share of pairs (i, j) ordered the same way by ``a`` and ``b`` (ties in either count as half)."""
+    pairs = list(itertools.combinations(range(len(a)), 2))
+    if not pairs:
+        raise ValueError("concordance needs at least two values")
+    agree = 0.0
+    for i, j in pairs:
+        da, db = a[i] - a[j], b[i] - b[j]
+        agree += 0.5 if da == 0 or db == 0 else float((da > 0) == (db > 0))
+    return agree / len(pairs)
+
+
+def rank_agreement(
+    sets: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    protocols: dict[str, EvalProtocol],
+    test: tuple[torch.Tensor, torch.Tensor],
+    shape: tuple[int, int, int],
+    seed: int,
+) -> dict[str, Any]:
+    """Accuracy of every set under every protocol (one network each, seeded), and the agreement of each pair."""
+    accuracy = {
+        name: {key: score(train_on_set(x, y, shape, protocol, seed), *test) for key, (x, y) in sets.items()}
+        for name, protocol in protocols.items()
+    }
+    keys = list(sets)
+    agreement = {}
+    for first, second in itertools.combinations(protocols, 2):
+        a, b = [accuracy[first][k] for k in keys], [accuracy[second][k] for k in keys]
+        agreement[f"{first}~{second}"] = {"spearman": spearman(a, b), "concordance": concordance(a, b)}
+    return {"accuracy": accuracy, "agreement": agreement}
+
+
+def _digits_study(seeds: list[int], protocols: dict[str, EvalProtocol]) -> dict[str, Any]:  # pragma: no cover
+    """Random real, DM, DSV and DM + Deep-KKT sets at 1 and 10 per class from params.yaml's settings."""
+    import yaml
+
+    from revis.datasets.digits import sklearn_digits
+    from revis.distill.config import dm_for
+    from revis.distill.data import load_splits
+    from revis.distill.dm import dm_job
+    from revis.kkt.real import random_per_class
+    from revis.kkt.synthesis import dm_dkkt_job, synthesize_job
+    from revis.kkt.teacher import fit_teacher
+    from revis.pipelines.dkkt.params import Params as DKKT
+    from revis.pipelines.dsv.params import Params as DSV
+    from revis.training import TrainConfig
+
+    params = yaml.safe_load(open("params.yaml"))
+    dsv, dkkt = DSV.model_validate(params["dsv"]), DKKT.model_validate(params["dkkt"])
+    digits = sklearn_digits(params["world"]["digits"]["test_fraction"], params["world"]["seed"])
+    splits = load_splits("digits", {}, digits, dsv.data)
+    recipe = TrainConfig(**dsv.teacher.model_dump(exclude={"model", "polish_iterations"}))
+    out = {}
+    for seed in seeds:
+        teacher = fit_teacher(
+            {
+                "x": splits.x_train,
+                "y": splits.y_train,
+                "shape": splits.shape,
+                "model": dsv.teacher.model,
+                "train": recipe,
+                "polish_iterations": dsv.teacher.polish_iterations,
+                "seed": seed,
+                "device": "cpu",
+            }
+        )
+        net = {k: teacher[k] for k in ("shape", "state_dict", "weight_decay")} | {"model": dsv.teacher.model}
+        sets = {}
+        for ipc in (1, 10):
+            start = random_per_class(splits.y_train, ipc, seed)
+            x0, y0 = splits.x_train[start], splits.y_train[start]
+            dm = {
+                "real_x": splits.x_train,
+                "real_y": splits.y_train,
+                "config": dm_for("digits", dkkt.distill.dm),
+                "num_classes": 10,
+                "seed": seed,
+                "init": x0,
+                "labels": y0,
+            }
+            sets[f"random/{ipc}"] = (x0, y0)
+            sets[f"dm/{ipc}"] = tuple(dm_job(dm)[k] for k in ("images", "labels"))
+            kkt = {**dm, **net, "term": dkkt.distill.dkkt, "weight": dkkt.distill.dkkt.grid[0]}
+            sets[f"dm_dkkt/{ipc}"] = tuple(dm_dkkt_job(kkt)[k] for k in ("images", "labels"))
+            job = {**net, "example": splits.x_train[:4], "x_init": x0, "labels": y0, "bounds": splits.bounds()}
+            job |= {"params": dsv.distill, "primal_only": False, "seed": seed}
+            sets[f"dsv/{ipc}"] = tuple(synthesize_job(job)[k] for k in ("images", "labels"))
+        out[str(seed)] = rank_agreement(sets, protocols, (splits.x_test, splits.y_test), splits.shape, seed)
+        print(seed, out[str(seed)], flush=True)
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import argparse
+    import json
+
+    import yaml
+
+    from revis.distill.config import protocol_for
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--protocols", nargs="+", default=["pipeline", "w16_1000", "reference"])
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    pipeline = EvalProtocol.model_validate(yaml.safe_load(open("params.yaml"))["dsv"]["evaluation"])
+    protocols = {
+        "pipeline": protocol_for("digits", pipeline),
+        "w16_1000": protocol_for("digits", pipeline.model_copy(update={"epochs": 1000, "lr": 0.01})),
+        "reference": protocol_for("digits", EvalProtocol()),
+    }
+    result = _digits_study(args.seeds, {name: protocols[name] for name in args.protocols})
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(result, handle, indent=1)

@@ -1,0 +1,65 @@
+"""A divergence guard for the syntheses (DM, DM + Deep-KKT, DSV): a run whose loss ends above its start
+is rerun at a lower step size; one that still rises is returned marked ``diverged``, never silently.
+
+"Start" and "end" are the means over the first and last tenth of the iterations (at least one):
+DM draws a fresh network every iteration, so single values are noisy. Torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def loss_rose(losses: Sequence[float], share: float = 0.1) -> tuple[bool, float, float]:
+    """(end > start, start, end): the means of the first and last ``share`` of ``losses``.
+
+    A non-finite end counts as a rise.
+    """
+    if not losses:
+        raise ValueError("loss_rose needs at least one loss value")
+    window = max(1, int(len(losses) * share))
+    start = sum(losses[:window]) / window
+    end = sum(losses[-window:]) / window
+    finite = end == end and abs(end) != float("inf")
+    return (not finite) or end > start, start, end
+
+
+def run_guarded(
+    run: Callable[[float], dict[str, Any]],
+    lr: float,
+    losses: Callable[[dict[str, Any]], Sequence[float] | dict[str, Sequence[float]]],
+    *,
+    restarts: int = 2,
+    factor: float = 0.3,
+) -> dict[str, Any]:
+    """``run(lr)``; while its ``losses(result)`` end above their start, rerun at ``lr · factor`` (``restarts`` times).
+
+    ``losses`` returns one sequence or several by name (e.g. a total and the part that matters:
+    DM + Deep-KKT can lower its total while the KKT term wrecks the DM loss); any rise counts.
+    Returns the last result with ``result["guard"] = {lr, restarts, diverged, loss_start,
+    loss_end, rose}`` (start and end of the first sequence; ``rose``: the names that rose):
+    ``diverged`` is true when even the last attempt rose.
+    """
+    if not 0 < factor < 1:
+        raise ValueError(f"the restart factor must be in (0, 1), got {factor}")
+    attempt = 0
+    while True:
+        result = run(lr)
+        named = losses(result)
+        series = named if isinstance(named, dict) else {"loss": named}
+        checks = {name: loss_rose(list(values)) for name, values in series.items()}
+        risen = [name for name, (up, _, _) in checks.items() if up]
+        if not risen or attempt == restarts:
+            _, start, end = next(iter(checks.values()))
+            result["guard"] = {
+                "lr": lr,
+                "restarts": attempt,
+                "diverged": bool(risen),
+                "loss_start": start,
+                "loss_end": end,
+                "rose": ", ".join(risen),
+            }
+            return result
+        attempt += 1
+        lr *= factor
