@@ -39,6 +39,7 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
+from revis.datasets.boxes import COCO_MAX_OVERRUN_FRACTION, DEFAULT_MAX_OVERRUN
 from revis.datasets.coco import read_coco_detections
 from revis.datasets.lada import release_file
 from revis.detection.coordconv import add_coordconv
@@ -99,6 +100,18 @@ class ReleaseSource:
     images: str  # local image root (``<camera-folder>/<file>`` below it)
     unlabeled: str  # COCO file listing the target train pool (annotations, if any, are ignored)
     hidden: str | None = None  # folder with the pool's ground truth (mini world only): pseudo-label scores
+    max_overrun: float = DEFAULT_MAX_OVERRUN  # the reader's border-overrun bound (revis.datasets.boxes)
+    max_overrun_fraction: float = COCO_MAX_OVERRUN_FRACTION
+
+    def read(self, path: str | Path, images: str | None = None) -> Any:
+        """``read_coco_detections`` with this source's overrun bound (labels only when ``images`` is None)."""
+        return read_coco_detections(
+            path,
+            images,
+            check_files=images is not None,
+            max_overrun=self.max_overrun,
+            max_overrun_fraction=self.max_overrun_fraction,
+        )
 
 
 @dataclass(frozen=True)
@@ -193,18 +206,18 @@ def derived_seed(seed: int, name: str) -> int:
 _CACHE: dict[tuple, Any] = {}
 
 
-def _letterboxed(path: Path, images: str, imgsz: int) -> LetterboxedSet:
-    key = ("lb", str(path), images, imgsz)
+def _letterboxed(path: Path, source: ReleaseSource, imgsz: int) -> LetterboxedSet:
+    key = ("lb", str(path), source, imgsz)
     if key not in _CACHE:
-        _CACHE[key] = letterbox_coco(read_coco_detections(path, images), imgsz)
+        _CACHE[key] = letterbox_coco(source.read(path, source.images), imgsz)
     return _CACHE[key]
 
 
-def _boxes_by_file(path: Path, imgsz: int, pool: LetterboxedSet) -> dict[str, torch.Tensor]:
+def _boxes_by_file(path: Path, source: ReleaseSource, imgsz: int, pool: LetterboxedSet) -> dict[str, torch.Tensor]:
     """Hidden ground truth of the pool, mapped onto the pool's canvases."""
-    key = ("hidden", str(path), imgsz)
+    key = ("hidden", str(path), source, imgsz)
     if key not in _CACHE:
-        data = read_coco_detections(path, None, check_files=False)
+        data = source.read(path)
         by_file = {image.file_name: image for image in data.images}
         out = {}
         for index, name in enumerate(pool.file_names):
@@ -353,8 +366,8 @@ def run_pretrain(
     torch.set_num_threads(1)
     source = sources[job.world]
     device = torch_device(detector.device)
-    labeled = [_letterboxed(release_file(source.labels, "source", job.policy), source.images, detector.imgsz)]
-    test = _letterboxed(release_file(source.labels, "test", "merged"), source.images, detector.imgsz)
+    labeled = [_letterboxed(release_file(source.labels, "source", job.policy), source, detector.imgsz)]
+    test = _letterboxed(release_file(source.labels, "test", "merged"), source, detector.imgsz)
     model = build_detector(detector.model, 1, job.seed).to(device)
     optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay)
     generator = torch.Generator().manual_seed(derived_seed(job.seed, job.key))
@@ -387,8 +400,8 @@ def run_chain(
     source = sources[job.world]
     imgsz = detector.imgsz
     device = torch_device(detector.device)
-    labeled = [_letterboxed(release_file(source.labels, s, job.policy), source.images, imgsz) for s in job.labeled]
-    test = _letterboxed(release_file(source.labels, "test", "merged"), source.images, imgsz)
+    labeled = [_letterboxed(release_file(source.labels, s, job.policy), source, imgsz) for s in job.labeled]
+    test = _letterboxed(release_file(source.labels, "test", "merged"), source, imgsz)
     model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
     model.load_state_dict(pretrained["state_dict"])
     if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
@@ -416,15 +429,15 @@ def run_chain(
         batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
         pool = hidden = None
         if arm.method == "teacher_student":
-            full_pool = _letterboxed(Path(source.unlabeled), source.images, imgsz)
+            full_pool = _letterboxed(Path(source.unlabeled), source, imgsz)
             taken: set[str] = set()
             if arm.target_split is not None:
                 split_file = release_file(source.labels, arm.target_split, "merged")
-                taken = set(_letterboxed(split_file, source.images, imgsz).file_names)
+                taken = set(_letterboxed(split_file, source, imgsz).file_names)
             pool = full_pool.subset([i for i, name in enumerate(full_pool.file_names) if name not in taken])
             if source.hidden is not None:
                 hidden_boxes = _boxes_by_file(
-                    release_file(source.hidden, "target_unlabeled", arm.policy), imgsz, full_pool
+                    release_file(source.hidden, "target_unlabeled", arm.policy), source, imgsz, full_pool
                 )
                 hidden = [hidden_boxes[name] for name in pool.file_names]
             unlabeled = _Cycle(len(pool), generator)

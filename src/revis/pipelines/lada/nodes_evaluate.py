@@ -31,7 +31,8 @@ def _labels_dir(
 
 def label_statistics(world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams) -> dict[str, Any]:
     """Label-policy statistics of the world's files (read back by the reader), the generator's truth, the real files."""
-    stats: dict[str, Any] = {"world": release_statistics(world.labels, world.images, STAT_SPLITS)}
+    bounds = {"max_overrun": data.max_overrun, "max_overrun_fraction": data.max_overrun_fraction}
+    stats: dict[str, Any] = {"world": release_statistics(world.labels, world.images, STAT_SPLITS, **bounds)}
     truth = world.truth()
     stats["truth"] = {
         split: {
@@ -47,9 +48,9 @@ def label_statistics(world: SmokeWorldFolder, control: SmokeWorldFolder, data: D
     stats["truth_overrunning_merged_boxes"] = sum(truth["overrunning_merged_boxes"][s] for s in STAT_SPLITS)
     stats["negative_images_read"] = sum(s["merged"]["negative_images"] for s in stats["world"].values())
     stats["truth_negative_images"] = sum(truth["negatives"][s] for s in STAT_SPLITS)
-    stats["control"] = release_statistics(control.labels, control.images, ("source",))
+    stats["control"] = release_statistics(control.labels, control.images, ("source",), **bounds)
     if data.release_labels is not None:  # the real LADA files: images are not needed for statistics
-        stats["release"] = release_statistics(data.release_labels, None, STAT_SPLITS)
+        stats["release"] = release_statistics(data.release_labels, None, STAT_SPLITS, **bounds)
     return stats
 
 
@@ -80,6 +81,18 @@ def _final_pseudo(curve: list[dict[str, Any]], last: int = 3) -> dict[str, float
     return out
 
 
+def _remember_test_ids(merged_test: Path, test_ids: dict[str, list[int]], data: DataParams) -> None:
+    if str(merged_test) not in test_ids:
+        images = read_coco_detections(
+            merged_test,
+            None,
+            check_files=False,
+            max_overrun=data.max_overrun,
+            max_overrun_fraction=data.max_overrun_fraction,
+        ).images
+        test_ids[str(merged_test)] = [i.image_id for i in images]
+
+
 def evaluate_lada(
     runs: dict[str, Any], world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams
 ) -> tuple[dict[str, Any], plt.Figure]:
@@ -89,10 +102,7 @@ def evaluate_lada(
     for run in runs["runs"]:
         labels = _labels_dir(run["world"], world, control, runs, data)
         merged_test = release_file(labels, "test", "merged")
-        if str(merged_test) not in test_ids:
-            test_ids[str(merged_test)] = [
-                i.image_id for i in read_coco_detections(merged_test, None, check_files=False).images
-            ]
+        _remember_test_ids(merged_test, test_ids, data)
         results = coco_results(run["detections"], test_ids[str(merged_test)])
         row = {"arm": run["arm"], "seed": run["seed"], **coco_ap(merged_test, results)}
         fragment_test = release_file(labels, "test", "fragment")  # the world's; the real release has none
@@ -104,10 +114,7 @@ def evaluate_lada(
     for model in runs["pretrained"]:  # the shared source detectors, before any adaptation
         labels = _labels_dir(model["world"], world, control, runs, data)
         merged_test = release_file(labels, "test", "merged")
-        if str(merged_test) not in test_ids:
-            test_ids[str(merged_test)] = [
-                i.image_id for i in read_coco_detections(merged_test, None, check_files=False).images
-            ]
+        _remember_test_ids(merged_test, test_ids, data)
         results = coco_results(model["detections"], test_ids[str(merged_test)])
         pretrained[f"{model['world']}_{model['policy']}"][model["seed"]] = coco_ap(merged_test, results)["ap50"]
     raw: dict[str, dict[int, float]] = defaultdict(dict)
@@ -197,7 +204,12 @@ def plot_predictions(
     """Target test images: ground truth, source-only and the adapted detector (score >= 0.25), one seed."""
     labels = _labels_dir("main", world, control, runs, data)
     images_root = data.release_images if runs["real_release"] else world.images
-    test = read_coco_detections(release_file(labels, "test", "merged"), images_root)
+    test = read_coco_detections(
+        release_file(labels, "test", "merged"),
+        images_root,
+        max_overrun=data.max_overrun,
+        max_overrun_fraction=data.max_overrun_fraction,
+    )
     chosen = [i for i, image in enumerate(test.images) if len(image.boxes)][: evaluate.picture_images]
     predictions: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for arm in ("source_only", evaluate.adapted_arm):

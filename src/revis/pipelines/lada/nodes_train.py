@@ -13,13 +13,14 @@ from revis.world.smoke import SmokeWorldFolder
 
 def data_sources(world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams) -> dict[str, ReleaseSource]:
     """``main``: the real release when its paths are given, else the smoke world; ``control``: the control world."""
+    bounds = {"max_overrun": data.max_overrun, "max_overrun_fraction": data.max_overrun_fraction}
     control_source = ReleaseSource(
-        str(control.labels), str(control.images), str(control.unlabeled), str(control.hidden)
+        str(control.labels), str(control.images), str(control.unlabeled), str(control.hidden), **bounds
     )
-    if data.release_images is not None:
-        main = ReleaseSource(data.release_labels, data.release_images, data.release_unlabeled, None)
+    if data.release_images is not None and data.release_labels is not None and data.release_unlabeled is not None:
+        main = ReleaseSource(data.release_labels, data.release_images, data.release_unlabeled, None, **bounds)
     else:
-        main = ReleaseSource(str(world.labels), str(world.images), str(world.unlabeled), str(world.hidden))
+        main = ReleaseSource(str(world.labels), str(world.images), str(world.unlabeled), str(world.hidden), **bounds)
     return {"main": main, "control": control_source}
 
 
