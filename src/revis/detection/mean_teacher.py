@@ -180,13 +180,20 @@ def teacher_student_step(
     generator: torch.Generator,
     hidden: Sequence[torch.Tensor] | None = None,
     strong: StrongAugment = StrongAugment(),
+    unlabeled_generator: torch.Generator | None = None,
 ) -> StepReport:
-    """One mean-teacher step (module doc); ``hidden``: the unlabeled images' true boxes, only to score pseudo-labels."""
+    """One mean-teacher step (module doc); ``hidden``: the unlabeled images' true boxes, only to score pseudo-labels.
+
+    ``generator`` augments the labeled batch with the same draws, in the same order, as
+    ``supervised_step`` would; ``unlabeled_generator`` (default: ``generator``) augments the
+    unlabeled batch, so a supervised arm and a teacher-student arm can share their labeled views.
+    """
+    unlabeled_generator = generator if unlabeled_generator is None else unlabeled_generator
     images, boxes, classes = labeled
     size = images.shape[-1]
     device = next(student.parameters()).device
     weak_l, weak_boxes, _ = weak_view(images, boxes, generator)
-    weak_u, hidden_w, _ = weak_view(unlabeled, hidden, generator)
+    weak_u, hidden_w, _ = weak_view(unlabeled, hidden, unlabeled_generator)
     teacher.eval()
     with torch.no_grad():
         raw = teacher(weak_u.to(device).float() / 255.0)[0]
@@ -194,7 +201,8 @@ def teacher_student_step(
         tuple(t.cpu() for t in p) for p in select_pseudo_labels(raw, config.tau, config.nms_iou, config.max_pseudo)
     ]
     student.train()
-    x = torch.cat([strong_view(weak_l, generator, strong), strong_view(weak_u, generator, strong)]).to(device)
+    strong_l = strong_view(weak_l, generator, strong)
+    x = torch.cat([strong_l, strong_view(weak_u, unlabeled_generator, strong)]).to(device)
     preds_l, preds_u = _split(student(x), len(images))
     loss_sup, _ = detection_loss(student, preds_l, _to(targets(weak_boxes, classes, size), device))
     pseudo_targets = targets([p[0] for p in pseudo], [p[2] for p in pseudo], size)

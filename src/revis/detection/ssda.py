@@ -17,6 +17,15 @@ the control world). Every arm trains in two phases and gets the same optimiser s
    forks. CoordConv arms get their coordinate channels when adaptation starts, with zero
    weights, so they start from exactly the pretrained function.
 
+Random numbers are common across arms (a controlled comparison): one stream per purpose and
+seed, never per arm. The source pretraining draws its batches and augmentations from the seed
+alone (the same for every world and label policy of that seed); every chain of a seed draws its
+burn-in from one stream, so a CoordConv chain and its plain twin see the same burn-in batches;
+after the fork, every arm draws its labeled batches and their augmentations from one stream and
+its unlabeled images and their augmentations from another, so ``supervised_1``,
+``teacher_student_1`` and ``teacher_student_coordconv_1`` see the same labeled batches, and the
+teacher-student arms of one labeled split the same unlabeled images, step by step.
+
 Every arm is evaluated through an exponential moving average of its weights taken from the
 end of the burn-in with the same rate ``alpha`` -- for a teacher-student arm that average *is*
 the teacher -- so arms differ only in their data and in the loss on pseudo-labels, not in
@@ -200,6 +209,14 @@ def derived_seed(seed: int, name: str) -> int:
     return zlib.crc32(f"{seed}/{name}".encode()) & 0x7FFFFFFF
 
 
+def stream(seed: int, purpose: str) -> torch.Generator:
+    """The random stream of one purpose (``pretrain``, ``burn-in``, ``labeled``, ``unlabeled``) for one seed.
+
+    Named by purpose and seed only -- never by arm, world or policy -- so arms share them (module doc).
+    """
+    return torch.Generator().manual_seed(derived_seed(seed, purpose))
+
+
 # ---------------------------------------------------------------------------------------------
 # data (cached per process: a worker reads each file once)
 
@@ -370,7 +387,7 @@ def run_pretrain(
     test = _letterboxed(release_file(source.labels, "test", "merged"), source, detector.imgsz)
     model = build_detector(detector.model, 1, job.seed).to(device)
     optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay)
-    generator = torch.Generator().manual_seed(derived_seed(job.seed, job.key))
+    generator = stream(job.seed, "pretrain")
     batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
     curve = _step_loop(
         model, optimizer, batches, generator, range(1, schedule.pretrain_steps + 1), schedule.log_every, "pretrain"
@@ -409,7 +426,7 @@ def run_chain(
     model = model.to(device)
     optimizer = make_optimizer(model, schedule.adapt_lr, schedule.weight_decay)
     warm = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / max(1, schedule.warmup)))
-    generator = torch.Generator().manual_seed(derived_seed(job.seed, f"burn-in/{job.key}"))
+    generator = stream(job.seed, "burn-in")
     batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
     start = schedule.pretrain_steps
     burn_in = range(start + 1, start + schedule.burn_in + 1)
@@ -425,7 +442,7 @@ def run_chain(
         optimizer.load_state_dict(_clone(fork_optimizer))
         warm.load_state_dict(fork_warm)
         average.load_state_dict(fork_model)
-        generator = torch.Generator().manual_seed(derived_seed(job.seed, arm.name))
+        generator, unlabeled_generator = stream(job.seed, "labeled"), stream(job.seed, "unlabeled")
         batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
         pool = hidden = None
         if arm.method == "teacher_student":
@@ -440,7 +457,7 @@ def run_chain(
                     release_file(source.hidden, "target_unlabeled", arm.policy), source, imgsz, full_pool
                 )
                 hidden = [hidden_boxes[name] for name in pool.file_names]
-            unlabeled = _Cycle(len(pool), generator)
+            unlabeled = _Cycle(len(pool), unlabeled_generator)
         arm_curve, window = [], []
         first = start + schedule.burn_in + 1
         last = start + schedule.steps
@@ -459,6 +476,7 @@ def run_chain(
                     teacher,
                     generator,
                     hidden=[hidden[i] for i in idx] if hidden is not None else None,
+                    unlabeled_generator=unlabeled_generator,
                 )
             warm.step()
             window.append(report)
