@@ -45,6 +45,9 @@ RELEASE_STEMS = {
     "target_1": "target_label_1.0%",
     "target_3": "target_label_3.0%",
     "test": "hpwren_target_test",
+    # the smoke world only (the release has no such files): held-out source frames, held-out target cameras
+    "source_test": "hpwren_source_test",
+    "test_heldout": "hpwren_target_test_heldout",
 }
 CATEGORY = {"supercategory": "WildfireDataset", "id": 0, "name": "smoke"}
 INFO = {"description": "Alchera AAL Wildfire Dataset", "year": 2024}

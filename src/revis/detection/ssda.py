@@ -230,6 +230,16 @@ def _letterboxed(path: Path, source: ReleaseSource, imgsz: int) -> LetterboxedSe
     return _CACHE[key]
 
 
+def _second_readings(source: ReleaseSource, splits: Sequence[str], imgsz: int) -> dict[str, LetterboxedSet]:
+    """The further test splits that exist (the smoke world's ``source_test`` / ``test_heldout``; the release has none)."""
+    out = {}
+    for split in splits:
+        path = release_file(source.labels, split, "merged")
+        if path.is_file():
+            out[split] = _letterboxed(path, source, imgsz)
+    return out
+
+
 def _boxes_by_file(path: Path, source: ReleaseSource, imgsz: int, pool: LetterboxedSet) -> dict[str, torch.Tensor]:
     """Hidden ground truth of the pool, mapped onto the pool's canvases."""
     key = ("hidden", str(path), source, imgsz)
@@ -385,6 +395,7 @@ def run_pretrain(
     device = torch_device(detector.device)
     labeled = [_letterboxed(release_file(source.labels, "source", job.policy), source, detector.imgsz)]
     test = _letterboxed(release_file(source.labels, "test", "merged"), source, detector.imgsz)
+    further = _second_readings(source, ("source_test",), detector.imgsz)
     model = build_detector(detector.model, 1, job.seed).to(device)
     optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay)
     generator = stream(job.seed, "pretrain")
@@ -401,6 +412,7 @@ def run_pretrain(
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "curve": curve,
         "detections": _predict(model, test),
+        "detections_by_split": {split: _predict(model, images) for split, images in further.items()},
     }
 
 
@@ -419,6 +431,7 @@ def run_chain(
     device = torch_device(detector.device)
     labeled = [_letterboxed(release_file(source.labels, s, job.policy), source, imgsz) for s in job.labeled]
     test = _letterboxed(release_file(source.labels, "test", "merged"), source, imgsz)
+    further = _second_readings(source, ("test_heldout",), imgsz)
     model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
     model.load_state_dict(pretrained["state_dict"])
     if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
@@ -500,6 +513,7 @@ def run_chain(
                 "unlabeled_images": len(pool) if pool is not None else 0,
                 "curve": pretrained["curve"] + curve + arm_curve,
                 "detections": _predict(average, test),
+                "detections_by_split": {split: _predict(average, images) for split, images in further.items()},
                 "test_images": len(test),
             }
         )

@@ -93,6 +93,38 @@ def _remember_test_ids(merged_test: Path, test_ids: dict[str, list[int]], data: 
         test_ids[str(merged_test)] = [i.image_id for i in images]
 
 
+def _ap50_of(
+    labels: Path, split: str, detections: Any, test_ids: dict[str, list[int]], data: DataParams
+) -> dict[str, float]:
+    """COCO AP of detections on one merged-label split file (ids remembered per file)."""
+    path = release_file(labels, split, "merged")
+    _remember_test_ids(path, test_ids, data)
+    return coco_ap(path, coco_results(detections, test_ids[str(path)]))
+
+
+def _per_seed(table: dict[int, float]) -> dict[str, Any]:
+    return mean_std([table[s] for s in sorted(table)], sorted(table))
+
+
+def gate_metrics(per_run: list[dict[str, Any]], source_ap50: dict[int, float]) -> dict[str, Any]:
+    """What the capability gates of claims/lada.yaml read, one value per seed.
+
+    ``source_ap50``: the source detector (main world, merged labels) on held-out source frames;
+    ``pseudo_recall``: per seed, the lowest final pseudo-label recall of the main world's
+    teacher-student arms (every arm's pseudo-labels must find the smoke for its claims to mean anything).
+    """
+    gates: dict[str, Any] = {}
+    if source_ap50:
+        gates["source_ap50"] = _per_seed(source_ap50)
+    recall: dict[int, float] = {}
+    for row in per_run:
+        if row["world"] == "main" and "pseudo_recall" in row:
+            recall[row["seed"]] = min(recall.get(row["seed"], 1.0), row["pseudo_recall"])
+    if recall:
+        gates["pseudo_recall"] = _per_seed(recall)
+    return gates
+
+
 def evaluate_lada(
     runs: dict[str, Any], world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams
 ) -> tuple[dict[str, Any], plt.Figure]:
@@ -104,19 +136,23 @@ def evaluate_lada(
         merged_test = release_file(labels, "test", "merged")
         _remember_test_ids(merged_test, test_ids, data)
         results = coco_results(run["detections"], test_ids[str(merged_test)])
-        row = {"arm": run["arm"], "seed": run["seed"], **coco_ap(merged_test, results)}
+        row = {"arm": run["arm"], "seed": run["seed"], "world": run["world"], **coco_ap(merged_test, results)}
+        for split, detections in run.get("detections_by_split", {}).items():  # held-out cameras: second reading
+            row[f"ap50_{split}"] = _ap50_of(labels, split, detections, test_ids, data)["ap50"]
         fragment_test = release_file(labels, "test", "fragment")  # the world's; the real release has none
         if run["world"] == "main" and fragment_test.is_file() and run["arm"].startswith("teacher_student"):
             row["ap50_fragment_test"] = coco_ap(fragment_test, results)["ap50"]
         row.update({f"pseudo_{k}": v for k, v in _final_pseudo(run["curve"]).items()})
         per_run.append(row)
     pretrained: dict[str, dict[int, float]] = defaultdict(dict)
-    for model in runs["pretrained"]:  # the shared source detectors, before any adaptation
+    source_ap50: dict[str, dict[int, float]] = defaultdict(dict)
+    for model in runs["pretrained"]:  # the source detectors, before any adaptation
         labels = _labels_dir(model["world"], world, control, runs, data)
-        merged_test = release_file(labels, "test", "merged")
-        _remember_test_ids(merged_test, test_ids, data)
-        results = coco_results(model["detections"], test_ids[str(merged_test)])
-        pretrained[f"{model['world']}_{model['policy']}"][model["seed"]] = coco_ap(merged_test, results)["ap50"]
+        name = f"{model['world']}_{model['policy']}"
+        pretrained[name][model["seed"]] = _ap50_of(labels, "test", model["detections"], test_ids, data)["ap50"]
+        if "source_test" in model.get("detections_by_split", {}):
+            detections = model["detections_by_split"]["source_test"]
+            source_ap50[name][model["seed"]] = _ap50_of(labels, "source_test", detections, test_ids, data)["ap50"]
     raw: dict[str, dict[int, float]] = defaultdict(dict)
     for row in per_run:
         raw[row["arm"]][row["seed"]] = row["ap50"]
@@ -124,7 +160,10 @@ def evaluate_lada(
         "ap50": _arm_tables(per_run, "ap50"),
         "ap50_95": _arm_tables(per_run, "ap50_95"),
         "ap50_fragment_test": _arm_tables(per_run, "ap50_fragment_test"),
-        "pretrained_ap50": {k: mean_std([v[s] for s in sorted(v)], sorted(v)) for k, v in pretrained.items()},
+        "ap50_test_heldout": _arm_tables(per_run, "ap50_test_heldout"),
+        "pretrained_ap50": {k: _per_seed(v) for k, v in pretrained.items()},
+        "pretrained_source_ap50": {k: _per_seed(v) for k, v in source_ap50.items()},
+        "gate": gate_metrics(per_run, source_ap50.get("main_merged", {})),
         "pseudo_labels": {
             "precision": _arm_tables(per_run, "pseudo_precision"),
             "recall": _arm_tables(per_run, "pseudo_recall"),
@@ -165,8 +204,9 @@ def evaluate_lada(
         else (
             f"the smoke world ({truth['images']['source']} source images, {truth['cameras']['source']} cameras; "
             f"target pool {truth['images']['target_pool']} images of {truth['cameras']['target']} cameras, "
-            f"{truth['images']['target_1']} labeled at 1 %; test {truth['images']['test']} images of "
-            f"{truth['cameras']['test']} held-out cameras)"
+            f"{truth['images']['target_1']} labeled at 1 %; test {truth['images']['test']} other frames of the pool's "
+            f"cameras, as in the release; second reading {truth['images']['test_heldout']} images of "
+            f"{truth['cameras']['test_heldout']} held-out cameras)"
         )
     )
     run0 = runs["runs"][0]

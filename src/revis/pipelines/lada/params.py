@@ -33,8 +33,10 @@ class WorldParams(BaseModel):
     source_frames: int = Field(ge=2, le=500)  # per camera
     target_cameras: int = Field(ge=1, le=500)  # the target train pool's cameras
     target_frames: int = Field(ge=2, le=500)
-    test_cameras: int = Field(ge=1, le=200)  # held-out target cameras
+    test_cameras: int = Field(ge=1, le=200)  # held-out target cameras (the second test reading, test_heldout)
     test_frames: int = Field(ge=2, le=500)
+    seen_test_frames: int = Field(4, ge=1, le=500)  # per pool camera: the test split (as in the release)
+    source_test_frames: int = Field(6, ge=1, le=500)  # per source camera: held-out source frames (the source gate)
     negative_fraction: float = Field(0.4, ge=0, le=0.9)
     parts: IntRange = [2, 4]  # parts (fragment boxes) per plume
     second_plume: float = Field(0.15, ge=0, le=1)
@@ -45,7 +47,8 @@ class WorldParams(BaseModel):
     def _sizes(self) -> WorldParams:
         if self.parts[0] < 1 or self.parts[1] > 8:
             raise ValueError(f"parts must lie in [1, 8], got {self.parts}")
-        frames = self.source_cameras * self.source_frames + self.target_cameras * self.target_frames
+        frames = self.source_cameras * (self.source_frames + self.source_test_frames)
+        frames += self.target_cameras * (self.target_frames + self.seen_test_frames)
         if frames + self.test_cameras * self.test_frames > 20_000:
             raise ValueError(f"{frames} frames: the mini world is bounded at 20000 images (use real data beyond)")
         return self
