@@ -22,7 +22,7 @@ def fake_supervised_step(model, optimizer, images, boxes, classes, generator, st
 
 
 def fake_teacher_student_step(
-    student, teacher, optimizer, labeled, unlabeled, config, generator, hidden=None, unlabeled_generator=None
+    student, teacher, optimizer, labeled, unlabeled, config, generator, hidden=None, unlabeled_generator=None, **_
 ):
     images, boxes, _ = labeled
     weak_l, _, _ = weak_view(images, boxes, generator)

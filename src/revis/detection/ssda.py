@@ -53,6 +53,7 @@ from revis.datasets.coco import read_coco_detections
 from revis.datasets.lada import release_file
 from revis.detection.coordconv import add_coordconv
 from revis.detection.detector import build_detector, detections
+from revis.detection.domain_adversarial import DomainAlignment
 from revis.detection.letterboxed import LetterboxedSet, letterbox_coco
 from revis.detection.mean_teacher import (
     MeanTeacherConfig,
@@ -76,6 +77,7 @@ class Arm:
     method: Method
     policy: Policy = "merged"
     coordconv: bool = False
+    adversarial: bool = False  # teacher-student plus a gradient-reversal domain discriminator (Adaptive Teacher)
 
     @property
     def target_split(self) -> str | None:
@@ -94,6 +96,7 @@ def arm_registry() -> dict[str, Arm]:
             Arm(f"teacher_student_{suffix}", "main", both, "teacher_student"),
             Arm(f"teacher_student_coordconv_{suffix}", "main", both, "teacher_student", coordconv=True),
             Arm(f"teacher_student_fragment_{suffix}", "main", both, "teacher_student", policy="fragment"),
+            Arm(f"teacher_student_adversarial_{suffix}", "main", both, "teacher_student", adversarial=True),
             Arm(f"control_teacher_student_{suffix}", "control", both, "teacher_student"),
             Arm(f"control_teacher_student_coordconv_{suffix}", "control", both, "teacher_student", coordconv=True),
         ):
@@ -296,25 +299,38 @@ class _Cycle:
 class _Labeled:
     """Labeled batches from one or two splits (source and target, target at a fixed share)."""
 
-    def __init__(self, parts: list[LetterboxedSet], batch: int, share: float | None, generator: torch.Generator):
+    def __init__(
+        self,
+        parts: list[LetterboxedSet],
+        batch: int,
+        share: float | None,
+        generator: torch.Generator,
+        domains: Sequence[int] | None = None,
+    ):
         self.parts, self.batch = parts, batch
+        domains = list(domains) if domains is not None else [0] * len(parts)  # 0 source, 1 target, per part
         if len(parts) == 2 and share is not None:
             n_target = min(batch, max(1, round(batch * share)))
             self.counts = [batch - n_target, n_target]
             self.cycles = [_Cycle(len(p), generator) for p in parts]
+            self.domains = [torch.full((len(p),), d) for p, d in zip(parts, domains)]
         else:
             self.counts = [batch]
             merged = parts[0] if len(parts) == 1 else _concat(parts)
             self.parts = [merged]
             self.cycles = [_Cycle(len(merged), generator)]
+            self.domains = [torch.cat([torch.full((len(p),), d) for p, d in zip(parts, domains)])]
+        self.last_domains = torch.zeros(0, dtype=torch.long)  # the domain of each image of the last batch
 
     def next(self) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        images, boxes, classes = [], [], []
-        for part, cycle, count in zip(self.parts, self.cycles, self.counts):
+        images, boxes, classes, domains = [], [], [], []
+        for part, cycle, count, part_domains in zip(self.parts, self.cycles, self.counts, self.domains):
             idx = cycle.take(count)
             images.append(part.images[idx])
             boxes += [part.boxes[i] for i in idx]
             classes += [part.classes[i] for i in idx]
+            domains.append(part_domains[idx])
+        self.last_domains = torch.cat(domains)
         return torch.cat(images), boxes, classes
 
 
@@ -343,6 +359,8 @@ def _window(reports: list[StepReport], step: int, phase: str) -> dict[str, float
         "loss_unsup": sum(r.loss_unsup for r in reports) / n,
     }
     pseudo, hits, hidden = (sum(getattr(r, k) for r in reports) for k in ("pseudo", "pseudo_hits", "hidden"))
+    if any(r.loss_domain for r in reports):
+        row["loss_domain"] = sum(r.loss_domain for r in reports) / n
     if phase == "teacher_student":
         row["pseudo_labels"] = pseudo
         if hidden:
@@ -456,7 +474,13 @@ def run_chain(
         warm.load_state_dict(fork_warm)
         average.load_state_dict(fork_model)
         generator, unlabeled_generator = stream(job.seed, "labeled"), stream(job.seed, "unlabeled")
-        batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
+        domains = [0 if split == "source" else 1 for split in job.labeled]
+        batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator, domains)
+        alignment = None
+        if arm.adversarial:  # its own discriminator, seeded by the seed alone
+            alignment = DomainAlignment(
+                model, teacher.domain_layer, teacher.domain_weight, schedule.adapt_lr, derived_seed(job.seed, "domain")
+            )
         pool = hidden = None
         if arm.method == "teacher_student":
             full_pool = _letterboxed(Path(source.unlabeled), source, imgsz)
@@ -490,12 +514,16 @@ def run_chain(
                     generator,
                     hidden=[hidden[i] for i in idx] if hidden is not None else None,
                     unlabeled_generator=unlabeled_generator,
+                    alignment=alignment,
+                    labeled_domains=batches.last_domains,
                 )
             warm.step()
             window.append(report)
             if step % schedule.log_every == 0 or step == last:
                 arm_curve.append(_window(window, step, arm.method))
                 window = []
+        if alignment is not None:
+            alignment.tap.remove()  # the next arm restarts from the fork without a discriminator
         results.append(
             {
                 "arm": arm.name,
@@ -503,6 +531,7 @@ def run_chain(
                 "world": arm.world,
                 "policy": arm.policy,
                 "coordconv": arm.coordconv,
+                "adversarial": arm.adversarial,
                 "method": arm.method,
                 "labeled": list(arm.labeled),
                 "chain": job.key,

@@ -180,6 +180,7 @@ def evaluate_lada(
                 f"control_teacher_student_{suffix}",
             ),
             f"merged_over_fragment_{suffix}": (f"teacher_student_{suffix}", f"teacher_student_fragment_{suffix}"),
+            f"adversarial_{suffix}": (f"teacher_student_adversarial_{suffix}", f"teacher_student_{suffix}"),
         }.items():
             diff = _differences(raw, a, b)
             if diff is not None:

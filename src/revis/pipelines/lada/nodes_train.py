@@ -45,7 +45,9 @@ def train_arms(
         pretrain_seed=s.pretrain_seed,
     )
     detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, device=train.device)
-    teacher = MeanTeacherConfig(t.tau, t.lambda_u, t.alpha, t.nms_iou, t.max_pseudo, t.unsup_loss)
+    teacher = MeanTeacherConfig(
+        t.tau, t.lambda_u, t.alpha, t.nms_iou, t.max_pseudo, t.unsup_loss, t.domain_weight, t.domain_layer
+    )
     sources = data_sources(world, control, data)
     out = run_arms(train.arms, train.seeds, sources, schedule, detector, teacher, workers=train.workers)
     for run in out["runs"]:

@@ -16,6 +16,7 @@ ARM_KINDS = (
     "teacher_student",
     "teacher_student_coordconv",
     "teacher_student_fragment",
+    "teacher_student_adversarial",
     "control_teacher_student",
     "control_teacher_student_coordconv",
 )
@@ -130,6 +131,10 @@ class TeacherParams(BaseModel):
     nms_iou: float = Field(0.5, gt=0, le=1)
     max_pseudo: int = Field(20, ge=1, le=1000)
     unsup_loss: Literal["cls", "all"] = "cls"
+    domain_weight: float = Field(
+        0.1, ge=0, le=100
+    )  # adversarial arms: the discriminator loss's weight (Adaptive Teacher)
+    domain_layer: int = Field(9, ge=0, le=9)  # adversarial arms: the backbone layer read (YOLOv8: 0-9, 9 = SPPF)
 
 
 class TrainParams(BaseModel):
