@@ -52,7 +52,7 @@ from revis.datasets.boxes import COCO_MAX_OVERRUN_FRACTION, DEFAULT_MAX_OVERRUN
 from revis.datasets.coco import read_coco_detections
 from revis.datasets.lada import release_file
 from revis.detection.coordconv import add_coordconv
-from revis.detection.detector import build_detector, detections
+from revis.detection.detector import build_detector, detections, load_pretrained
 from revis.detection.domain_adversarial import DomainAlignment
 from revis.detection.letterboxed import LetterboxedSet, letterbox_coco
 from revis.detection.mean_teacher import (
@@ -150,6 +150,7 @@ class DetectorSpec:
     coord_layers: tuple[int, ...] = (0,)
     coord_with_r: bool = False
     device: str = "cpu"
+    weights: str | None = None  # a local checkpoint the source pretraining starts from (None: from scratch)
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,9 @@ def run_pretrain(
     labeled = [_letterboxed(release_file(source.labels, "source", job.policy), source, detector.imgsz)]
     test = _letterboxed(release_file(source.labels, "test", "merged"), source, detector.imgsz)
     further = _second_readings(source, ("source_test",), detector.imgsz)
-    model = build_detector(detector.model, 1, job.seed).to(device)
+    model = build_detector(detector.model, 1, job.seed)
+    loaded = load_pretrained(model, detector.weights) if detector.weights is not None else None
+    model = model.to(device)
     optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay)
     generator = stream(job.seed, "pretrain")
     batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
@@ -427,6 +430,7 @@ def run_pretrain(
         "policy": job.policy,
         "seed": job.seed,
         "steps": schedule.pretrain_steps,
+        "weights": None if loaded is None else {"path": detector.weights, "tensors_loaded": loaded["loaded"]},
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "curve": curve,
         "detections": _predict(model, test),

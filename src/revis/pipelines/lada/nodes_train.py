@@ -44,7 +44,7 @@ def train_arms(
         pretrain_per_seed=s.pretrain_per_seed,
         pretrain_seed=s.pretrain_seed,
     )
-    detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, device=train.device)
+    detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, train.device, d.weights)
     teacher = MeanTeacherConfig(
         t.tau, t.lambda_u, t.alpha, t.nms_iou, t.max_pseudo, t.unsup_loss, t.domain_weight, t.domain_layer
     )

@@ -107,7 +107,8 @@ class ScheduleParams(BaseModel):
 
 class DetectorParams(BaseModel):
     model_config = STRICT
-    model: str = Field(pattern=r"^yolov8[nsmlx]\.yaml$")  # built from its yaml, no pretrained weights
+    model: str = Field(pattern=r"^yolov8[nsmlx]\.yaml$")  # built from its yaml
+    weights: DataPath = None  # a local checkpoint (e.g. yolov8n.pt) the source pretraining starts from; null: scratch
     imgsz: int = Field(ge=32, le=2048, multiple_of=32)
     coord_layers: list[int] = Field(min_length=1)  # layers of the DetectionModel that get x/y channels
     coord_with_r: bool = False
