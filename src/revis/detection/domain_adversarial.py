@@ -49,7 +49,7 @@ class FeatureTap:
     """Keeps the output of one layer of an ultralytics DetectionModel (``model.model[layer]``) per forward."""
 
     def __init__(self, model: nn.Module, layer: int) -> None:
-        layers = model.model  # type: ignore[union-attr]
+        layers: Any = model.model  # a DetectionModel's nn.Sequential of layers
         if not 0 <= layer < len(layers):
             raise ValueError(f"domain_layer {layer} is not a layer of the detector (0-{len(layers) - 1})")
         self.output: torch.Tensor | None = None
