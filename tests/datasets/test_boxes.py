@@ -31,3 +31,13 @@ def test_impossible_boxes_name_the_file_and_object(box, message):
 
 def test_a_box_at_the_origin_is_fine():
     assert check_box((0, 0, 5, 5), 10, 10, where="x") == (0, 0, 5, 5)
+
+
+def test_the_bound_is_a_share_of_the_side_along_each_axis():
+    # 30 px past the right border of a 2048 x 96 image: within 2 % of the width (40.96 px)
+    assert check_box((2000, 10, 2078, 50), 2048, 96, where="w", max_overrun_fraction=0.02) == (2000, 10, 2048, 50)
+    # the same 30 px past the bottom: 2 % of the height is 1.92 px, so the 8-px floor applies and refuses it
+    with pytest.raises(BoxError, match="more than 8 px"):
+        check_box((10, 60, 50, 126), 2048, 96, where="h", max_overrun_fraction=0.02)
+    with pytest.raises(BoxError, match="more than 8 px"):
+        check_box((2000, 10, 2078, 50), 2048, 96, where="w")  # no share: the fixed 8 px (the VOC readers)

@@ -105,8 +105,9 @@ def test_missing_or_resized_images_and_dangling_annotations_are_errors(tmp_path)
     document = release_records(images)
     labels = write(tmp_path / "a.json", document)
     (images / "20190610_Pauma_bh-w-mobo-m/1560195797_-02323.jpg").unlink()
-    with pytest.raises(DataError, match="1560195797_-02323.jpg"):
+    with pytest.raises(DataError, match="1560195797_-02323.jpg") as info:
         read_coco_detections(labels, images)
+    assert f"{labels}: image 3 " in str(info.value)  # the JSON file and the image id, not only the image
     Image.new("RGB", (41, 30)).save(images / "20190610_Pauma_bh-w-mobo-m/1560195797_-02323.jpg")
     with pytest.raises(DataError, match="declared 40 x 30"):
         read_coco_detections(labels, images)
@@ -176,3 +177,38 @@ def test_label_policy_statistics_count_and_measure_the_files(tmp_path):
     )  # 40, 40, 40, 20, 20, 20
     assert stats["merged"]["negative_images"] == 1 and stats["fragment"]["boxes_per_positive_image"] == 3.0
     assert np.isclose(stats["median_width_ratio"], 80 / 30)
+
+
+@pytest.mark.parametrize("flag", ["yes", 2, -1, None, "0"])
+def test_a_bad_iscrowd_names_the_file_and_the_annotation(tmp_path, flag):
+    images = tmp_path / "HPWREN-FIgLib-Data"
+    document = release_records(images)
+    document["annotations"][1]["iscrowd"] = flag
+    labels = write(tmp_path / "target_label_3.0%.json", document)
+    with pytest.raises(DataError, match=r"target_label_3\.0%\.json: annotation 2 \(image 3\): iscrowd is"):
+        read_coco_detections(labels, images)
+
+
+def test_crowd_regions_are_skipped_whether_written_as_1_or_true(tmp_path):
+    images = tmp_path / "HPWREN-FIgLib-Data"
+    for flag in (1, True):
+        document = release_records(images)
+        document["annotations"][1]["iscrowd"] = flag
+        data = read_coco_detections(write(tmp_path / "crowd.json", document), images)
+        assert [len(i.boxes) for i in data.images] == [1, 0, 0]
+
+
+def test_the_overrun_bound_grows_with_the_image(tmp_path):
+    """8 px, or 2 % of the side where that is more: 40 px past a 64-px image is an error, past a 3072-px one not."""
+    images = tmp_path / "HPWREN-FIgLib-Data"
+    document = release_records(images)
+    document["images"][0].update(width=3072, height=2048)
+    document["annotations"][0]["bbox"] = [3000, 12, 100, 15]  # 28 px past the right border: 0.9 % of 3072
+    labels = write(tmp_path / "wide.json", document)
+    data = read_coco_detections(labels, None, check_files=False)
+    assert data.images[0].boxes.tolist() == [[3000, 12, 3072, 27]] and data.report.clipped == 2
+    with pytest.raises(BoxError, match="more than 8 px"):
+        read_coco_detections(labels, None, check_files=False, max_overrun_fraction=0.0)
+    document["annotations"][0]["bbox"] = [3000, 12, 140, 15]  # 68 px: beyond 2 % (61.4 px)
+    with pytest.raises(BoxError, match=r"wide.json, annotation 1 .*more than 61.44 px"):
+        read_coco_detections(write(labels, document), None, check_files=False)

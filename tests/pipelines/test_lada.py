@@ -75,9 +75,10 @@ def test_paper_scale_overlay_points_at_the_real_release():
 
 
 def test_claims_are_well_formed_and_name_the_published_numbers():
-    claims = ClaimsFile.model_validate(yaml.safe_load((REPO / "claims" / "lada.yaml").read_text()))
+    claims, gate_paths = load_claims(REPO / "claims" / "lada.yaml")
     assert any("3.8" in str(c.published) for c in claims.claims)
-    assert {c.kind for c in claims.claims} == {"paper", "sanity"}
+    assert {"paper", "sanity"} <= {c.kind for c in claims.claims} <= {"paper", "extension", "sanity"}
+    assert {"gate.source_ap50", "gate.pseudo_recall"} <= set(gate_paths)
 
 
 def lada_params(tiny_params) -> dict:
@@ -131,10 +132,13 @@ def test_in_memory_wiring_trains_every_arm_and_scores_it(run_in_memory, tiny_par
     }
     for picture in ("plot_world_samples", "plot_predictions", "plot_pseudo_labels", "plot_ap_per_arm"):
         assert out[f"lada.{picture}"].axes
-    claims = ClaimsFile.model_validate(yaml.safe_load((REPO / "claims" / "lada.yaml").read_text()))
+    claims, gate_paths = load_claims(REPO / "claims" / "lada.yaml")
     full_arms = set(committed_params()["lada"]["train"]["arms"])
-    for claim in claims.claims:
-        for path in claim_paths(claim):
+    for gate in ("source_ap50", "pseudo_recall"):  # per seed, as the every_seed gates need
+        assert len(metrics["gate"][gate]["values"]) >= 1 and 0 <= min(metrics["gate"][gate]["values"]) <= 1
+    assert set(metrics["ap50_test_heldout"]) == set(arms)  # the held-out cameras: second reading
+    for paths in [claim_paths(claim) for claim in claims.claims] + [gate_paths]:
+        for path in paths:
             parts = path.split(".")
             if parts[0] in ("ap50", "ap50_95") and parts[1] not in arms:
                 assert parts[1] in full_arms, path  # tiny runs fewer arms; the default runs this one
@@ -165,3 +169,13 @@ def test_kedro_session_runs_every_stage(project_factory, kedro_run):
     assert {r.data.tags["dvc_stage"] for r in runs} == {"lada-ingest", "lada-train", "lada-evaluate"}
     train = next(r for r in runs if r.data.tags["dvc_stage"] == "lada-train")
     assert any(k.startswith("lada/teacher_student_1/seed0/") for k in train.data.metrics)  # curves logged
+
+
+def load_claims(path: Path) -> tuple[ClaimsFile, list[str]]:
+    """The claims file and the metric paths its gates and extension claims read."""
+    claims = ClaimsFile.model_validate(yaml.safe_load(path.read_text()))
+    for gate in claims.gates:
+        assert gate.compare is not None and gate.compare.test == "every_seed", gate.id
+    gate_paths = [path for gate in claims.gates for path in claim_paths(gate)]
+    extension_paths = [path for c in claims.claims if c.kind == "extension" for path in claim_paths(c)]
+    return claims, gate_paths + extension_paths

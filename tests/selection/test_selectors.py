@@ -159,7 +159,7 @@ def test_every_selector_returns_distinct_in_range_indices(method):
         picks = build_selector(method).select(pool, budget, seed=1)
         assert len(set(picks.tolist())) == len(picks) and picks.min() >= 0 and picks.max() < pool.n_images
         # label-driven methods cannot pick the 2 images without objects; the others can take everything
-        expected = pool.n_images - 2 if method in {"csod", "balanced_random"} else pool.n_images
+        expected = pool.n_images - 2 if method in {"csod", "csod_image", "balanced_random"} else pool.n_images
         assert len(picks) == min(budget, expected)
 
 
@@ -244,3 +244,17 @@ def test_detectable_difference_is_the_one_sided_paired_t_threshold():
     shifted = np.asarray(differences) - np.mean(differences) + threshold * 1.001
     assert stats.ttest_1samp(shifted, 0.0, alternative="greater").pvalue < 0.05
     assert detectable_difference([0.1]) is None
+
+
+def test_image_level_ablation_equals_csod_on_image_vectors_and_differs_from_class_vectors():
+    pool = random_pool(3, n_images=30, d=6)
+    params = {"lam": 1.0, "reduction": "mean", "multi_class": "shared", "class_order": "index"}
+    ablation = build_selector("csod_image", **params).select(pool, 9)
+    image_rows = pool.image_vectors()[torch.as_tensor(pool.image_index)]  # each row: its image's vector
+    same_vectors = SelectionPool(
+        pool.image_ids, pool.class_names, pool.image_index, pool.class_index, image_rows, pool.box_counts
+    )
+    assert ablation.tolist() == CSOD(**params).select(same_vectors, 9).tolist()
+    assert ablation.tolist() != CSOD(**params).select(pool, 9).tolist()  # per-class vectors pick otherwise
+    specs = selection_grid(["random", "csod_image"], [4], [0], params)
+    assert [s.params for s in specs if s.method == "csod_image"] == [params]  # the ablation runs CSOD's settings

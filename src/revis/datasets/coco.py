@@ -11,8 +11,13 @@ The reader takes a released file unchanged:
 - images without annotations (negatives) are kept;
 - every box goes through ``revis.datasets.boxes.check_box``: a non-positive size or a box
   entirely outside its image is a ``BoxError`` naming the file and the annotation id; a box
-  overrunning the border by a few pixels (real releases contain them) is clipped and counted
-  in ``report``; with ``check_files`` each image must exist and have the declared size.
+  overrunning the border (real releases contain them) is clipped and counted in ``report``
+  up to ``max(max_overrun px, max_overrun_fraction x side)`` -- by default 8 px or 2 % of the
+  side, which covers every overrun of the LADA release (at most 33 px of 3072, 1.3 % of
+  2048; ``revis.datasets.boxes``) -- and an error beyond it;
+- ``iscrowd`` must be 0 or 1 (``true``/``false`` too); anything else is an error naming the
+  file and the annotation; with ``check_files`` each image must exist and have the declared
+  size (errors name the JSON file, the image id and the image file).
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from revis.datasets.boxes import BoxError, BoxReport, check_box
+from revis.datasets.boxes import (
+    COCO_MAX_OVERRUN_FRACTION,
+    DEFAULT_MAX_OVERRUN,
+    BoxError,
+    BoxReport,
+    check_box,
+)
 from revis.datasets.imageset import DataError
 
 
@@ -90,14 +101,23 @@ def _load_json(path: Path) -> dict[str, Any]:
     return document
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def _image_size(path: Path, where: str) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             return image.size
     except FileNotFoundError:
-        raise DataError(f"missing image file {path}") from None
+        raise DataError(f"{where}: missing image file {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"corrupt or unreadable image file {path}: {exc}") from exc
+        raise DataError(f"{where}: corrupt or unreadable image file {path}: {exc}") from exc
+
+
+def _crowd_flag(value: Any, where: str) -> bool:
+    """COCO's ``iscrowd``: 0 / 1 (or a JSON boolean); anything else is an error, never a guess."""
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    if isinstance(value, float) and value in (0.0, 1.0):
+        return bool(value)
+    raise DataError(f"{where}: iscrowd is {value!r}; COCO allows 0 or 1")
 
 
 def read_coco_detections(
@@ -106,7 +126,8 @@ def read_coco_detections(
     *,
     path_parts: int = 2,
     label_offset: int = 0,
-    max_overrun: float = 8.0,
+    max_overrun: float = DEFAULT_MAX_OVERRUN,
+    max_overrun_fraction: float = COCO_MAX_OVERRUN_FRACTION,
     check_files: bool = True,
 ) -> CocoDetections:
     """Read one COCO detection file; boxes validated and clipped, negatives kept, ids remapped (module doc)."""
@@ -158,7 +179,7 @@ def read_coco_detections(
             raise DataError(f"{path}: annotation {ann_id} has category {category_id}, not one of {list(categories)}")
         if len(bbox) != 4:
             raise BoxError(f"{path.name}, annotation {ann_id}: bbox {bbox} is not [x, y, w, h]")
-        if int(ann.get("iscrowd", 0)):
+        if _crowd_flag(ann.get("iscrowd", 0), f"{path}: annotation {ann_id} (image {image_id})"):
             continue  # crowd regions are not objects to detect (COCOeval ignores them too)
         images[image_id]["anns"].append((ann_id, category_id, bbox))
 
@@ -167,7 +188,7 @@ def read_coco_detections(
     for image_id, entry in images.items():
         local = remap_file_name(entry["file_name"], image_root, path_parts) if image_root is not None else None
         if local is not None and check_files:
-            size = _image_size(local)
+            size = _image_size(local, f"{path}: image {image_id} ({entry['file_name']})")
             if size != (entry["width"], entry["height"]):
                 raise DataError(
                     f"{path}: image {image_id} is declared {entry['width']} x {entry['height']} "
@@ -183,6 +204,7 @@ def read_coco_detections(
                     entry["height"],
                     where=where,
                     max_overrun=max_overrun,
+                    max_overrun_fraction=max_overrun_fraction,
                     report=report,
                 )
             )

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from revis.datasets.boxes import COCO_MAX_OVERRUN_FRACTION, DEFAULT_MAX_OVERRUN
 from revis.datasets.coco import CocoDetections, read_coco_detections
 
 Policy = Literal["merged", "fragment"]
@@ -44,6 +45,9 @@ RELEASE_STEMS = {
     "target_1": "target_label_1.0%",
     "target_3": "target_label_3.0%",
     "test": "hpwren_target_test",
+    # the smoke world only (the release has no such files): held-out source frames, held-out target cameras
+    "source_test": "hpwren_source_test",
+    "test_heldout": "hpwren_target_test_heldout",
 }
 CATEGORY = {"supercategory": "WildfireDataset", "id": 0, "name": "smoke"}
 INFO = {"description": "Alchera AAL Wildfire Dataset", "year": 2024}
@@ -157,13 +161,20 @@ def label_policy_statistics(merged: CocoDetections, fragment: CocoDetections) ->
 
 
 def release_statistics(
-    label_dir: str | os.PathLike, image_root: str | os.PathLike | None = None, splits: Sequence[str] = ("source",)
+    label_dir: str | os.PathLike,
+    image_root: str | os.PathLike | None = None,
+    splits: Sequence[str] = ("source",),
+    *,
+    max_overrun: float = DEFAULT_MAX_OVERRUN,
+    max_overrun_fraction: float = COCO_MAX_OVERRUN_FRACTION,
 ) -> dict[str, Any]:
     """``label_policy_statistics`` for each split that has both files in ``label_dir`` (real or world release).
 
-    ``image_root`` None reads the labels without looking for the images (statistics need none).
+    ``image_root`` None reads the labels without looking for the images (statistics need none);
+    ``max_overrun`` / ``max_overrun_fraction``: the reader's overrun bound (the defaults cover the release).
     """
     stats: dict[str, Any] = {}
+    check = image_root is not None
     for split in splits:
         merged_path, fragment_path = (
             release_file(label_dir, split, "merged"),
@@ -171,8 +182,12 @@ def release_statistics(
         )
         if not (merged_path.is_file() and fragment_path.is_file()):
             continue
-        merged = read_coco_detections(merged_path, image_root, check_files=image_root is not None)
-        fragment = read_coco_detections(fragment_path, image_root, check_files=image_root is not None)
+        merged, fragment = (
+            read_coco_detections(
+                p, image_root, check_files=check, max_overrun=max_overrun, max_overrun_fraction=max_overrun_fraction
+            )
+            for p in (merged_path, fragment_path)
+        )
         stats[split] = label_policy_statistics(merged, fragment)
     return stats
 
@@ -181,7 +196,13 @@ def release_statistics(
 # the unlabeled target pool of the real release
 
 
-def unlabeled_pool_document(label_dir: str | os.PathLike, image_root: str | os.PathLike) -> dict[str, Any]:
+def unlabeled_pool_document(
+    label_dir: str | os.PathLike,
+    image_root: str | os.PathLike,
+    *,
+    max_overrun: float = DEFAULT_MAX_OVERRUN,
+    max_overrun_fraction: float = COCO_MAX_OVERRUN_FRACTION,
+) -> dict[str, Any]:
     """A COCO file (images only) of the target train pool of the real data: every ``.jpg`` under ``image_root``
     that is not in a source scene (a camera folder of ``hpwren_source.json``), not a labeled target image and
     not a test image. The release does not list its unlabeled pool; this is our reading of its protocol.
@@ -192,7 +213,9 @@ def unlabeled_pool_document(label_dir: str | os.PathLike, image_root: str | os.P
 
     def tails(split: str) -> set[str]:
         path = release_file(label_dir, split, "merged")
-        data = read_coco_detections(path, None, check_files=False)
+        data = read_coco_detections(
+            path, None, check_files=False, max_overrun=max_overrun, max_overrun_fraction=max_overrun_fraction
+        )
         return {"/".join(image.file_name.replace("\\", "/").split("/")[-2:]) for image in data.images}
 
     source_folders = {t.split("/")[0] for t in tails("source")}

@@ -43,6 +43,33 @@ def build_detector(
     return model.float()
 
 
+def load_pretrained(model: nn.Module, path: str) -> dict[str, Any]:
+    """Copy the weights of a local checkpoint into ``model`` where names and shapes agree (paper scale).
+
+    ``path``: an ultralytics checkpoint (``yolov8n.pt``: its ``ema`` or ``model`` module) or a
+    plain state dict. The detection head's class layers differ in shape when the checkpoint has
+    another number of classes (COCO's 80 against smoke's 1): they keep their initialisation.
+    Returns how many tensors were loaded and which were skipped; loading nothing is an error.
+    """
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)  # a local file the user names
+    except FileNotFoundError:
+        raise FileNotFoundError(f"detector weights {path} do not exist (lada.train.detector.weights)") from None
+    if isinstance(checkpoint, dict) and any(k in checkpoint for k in ("ema", "model")):
+        module = checkpoint.get("ema") or checkpoint["model"]
+        state = module.float().state_dict() if isinstance(module, nn.Module) else module
+    elif isinstance(checkpoint, dict):
+        state = checkpoint
+    else:
+        raise ValueError(f"{path}: neither an ultralytics checkpoint nor a state dict ({type(checkpoint).__name__})")
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not matched:
+        raise ValueError(f"{path}: no tensor matches the detector by name and shape (another architecture?)")
+    model.load_state_dict(matched, strict=False)
+    return {"loaded": len(matched), "skipped": sorted(set(own) - set(matched))}
+
+
 def criterion(model: nn.Module) -> Any:
     """ultralytics' own loss for this model (``v8DetectionLoss``), created once and cached on the model."""
     if getattr(model, "criterion", None) is None:

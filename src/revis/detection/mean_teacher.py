@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
@@ -31,6 +31,9 @@ from torchvision.ops import box_iou
 
 from revis.detection.detector import criterion, decode
 from revis.detection.weak_strong import StrongAugment, strong_view, weak_view
+
+if TYPE_CHECKING:
+    from revis.detection.domain_adversarial import DomainAlignment
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class MeanTeacherConfig:
     nms_iou: float = 0.5  # NMS of the teacher's detections
     max_pseudo: int = 20  # pseudo-labels per image at most
     unsup_loss: Literal["cls", "all"] = "cls"
+    domain_weight: float = 0.1  # adversarial arms: weight of the domain discriminator's loss (Adaptive Teacher)
+    domain_layer: int = 9  # adversarial arms: the backbone layer the discriminator reads (YOLOv8: 9 = SPPF, last)
 
 
 @torch.no_grad()
@@ -137,6 +142,7 @@ class StepReport:
     pseudo: int = 0  # pseudo-labels made this step
     pseudo_hits: int = 0  # of which match a hidden ground-truth box (IoU >= 0.5)
     hidden: int = 0  # hidden ground-truth boxes of the unlabeled batch
+    loss_domain: float = 0.0  # adversarial arms: the domain discriminator's loss (log 2 = 0.69: chance)
 
 
 def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -180,13 +186,24 @@ def teacher_student_step(
     generator: torch.Generator,
     hidden: Sequence[torch.Tensor] | None = None,
     strong: StrongAugment = StrongAugment(),
+    unlabeled_generator: torch.Generator | None = None,
+    alignment: DomainAlignment | None = None,
+    labeled_domains: torch.Tensor | None = None,
 ) -> StepReport:
-    """One mean-teacher step (module doc); ``hidden``: the unlabeled images' true boxes, only to score pseudo-labels."""
+    """One mean-teacher step (module doc); ``hidden``: the unlabeled images' true boxes, only to score pseudo-labels.
+
+    ``generator`` augments the labeled batch with the same draws, in the same order, as
+    ``supervised_step`` would; ``unlabeled_generator`` (default: ``generator``) augments the
+    unlabeled batch, so a supervised arm and a teacher-student arm can share their labeled views.
+    ``alignment`` (with ``labeled_domains``, 0 source / 1 target per labeled image) adds the
+    adversarial domain loss on the student's backbone features (``revis.detection.domain_adversarial``).
+    """
+    unlabeled_generator = generator if unlabeled_generator is None else unlabeled_generator
     images, boxes, classes = labeled
     size = images.shape[-1]
     device = next(student.parameters()).device
     weak_l, weak_boxes, _ = weak_view(images, boxes, generator)
-    weak_u, hidden_w, _ = weak_view(unlabeled, hidden, generator)
+    weak_u, hidden_w, _ = weak_view(unlabeled, hidden, unlabeled_generator)
     teacher.eval()
     with torch.no_grad():
         raw = teacher(weak_u.to(device).float() / 255.0)[0]
@@ -194,15 +211,29 @@ def teacher_student_step(
         tuple(t.cpu() for t in p) for p in select_pseudo_labels(raw, config.tau, config.nms_iou, config.max_pseudo)
     ]
     student.train()
-    x = torch.cat([strong_view(weak_l, generator, strong), strong_view(weak_u, generator, strong)]).to(device)
+    strong_l = strong_view(weak_l, generator, strong)
+    x = torch.cat([strong_l, strong_view(weak_u, unlabeled_generator, strong)]).to(device)
     preds_l, preds_u = _split(student(x), len(images))
     loss_sup, _ = detection_loss(student, preds_l, _to(targets(weak_boxes, classes, size), device))
     pseudo_targets = targets([p[0] for p in pseudo], [p[2] for p in pseudo], size)
     loss_unsup, _ = detection_loss(student, preds_u, _to(pseudo_targets, device), config.unsup_loss)
-    _backward(student, optimizer, loss_sup + config.lambda_u * loss_unsup)
+    loss = loss_sup + config.lambda_u * loss_unsup
+    loss_domain = torch.zeros(())
+    if alignment is not None:
+        if labeled_domains is None or len(labeled_domains) != len(images):
+            raise ValueError("adversarial alignment needs the domain (0 source, 1 target) of every labeled image")
+        loss_domain = alignment.loss(torch.cat([labeled_domains.float(), torch.ones(len(unlabeled))]))
+        loss = loss + config.domain_weight * loss_domain
+        alignment.optimizer.zero_grad(set_to_none=True)
+    _backward(student, optimizer, loss)
+    if alignment is not None:
+        alignment.optimizer.step()
     ema_update(teacher, student, config.alpha)
     report = StepReport(
-        loss_sup=float(loss_sup.detach()), loss_unsup=float(loss_unsup.detach()), pseudo=sum(len(p[0]) for p in pseudo)
+        loss_sup=float(loss_sup.detach()),
+        loss_unsup=float(loss_unsup.detach()),
+        pseudo=sum(len(p[0]) for p in pseudo),
+        loss_domain=float(loss_domain.detach()),
     )
     if hidden_w is not None:
         report.hidden = sum(len(h) for h in hidden_w)

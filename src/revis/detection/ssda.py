@@ -17,6 +17,15 @@ the control world). Every arm trains in two phases and gets the same optimiser s
    forks. CoordConv arms get their coordinate channels when adaptation starts, with zero
    weights, so they start from exactly the pretrained function.
 
+Random numbers are common across arms (a controlled comparison): one stream per purpose and
+seed, never per arm. The source pretraining draws its batches and augmentations from the seed
+alone (the same for every world and label policy of that seed); every chain of a seed draws its
+burn-in from one stream, so a CoordConv chain and its plain twin see the same burn-in batches;
+after the fork, every arm draws its labeled batches and their augmentations from one stream and
+its unlabeled images and their augmentations from another, so ``supervised_1``,
+``teacher_student_1`` and ``teacher_student_coordconv_1`` see the same labeled batches, and the
+teacher-student arms of one labeled split the same unlabeled images, step by step.
+
 Every arm is evaluated through an exponential moving average of its weights taken from the
 end of the burn-in with the same rate ``alpha`` -- for a teacher-student arm that average *is*
 the teacher -- so arms differ only in their data and in the loss on pseudo-labels, not in
@@ -37,10 +46,12 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
+from revis.datasets.boxes import COCO_MAX_OVERRUN_FRACTION, DEFAULT_MAX_OVERRUN
 from revis.datasets.coco import read_coco_detections
 from revis.datasets.lada import release_file
 from revis.detection.coordconv import add_coordconv
-from revis.detection.detector import build_detector, detections
+from revis.detection.detector import build_detector, detections, load_pretrained
+from revis.detection.domain_adversarial import DomainAlignment
 from revis.detection.letterboxed import LetterboxedSet, letterbox_coco
 from revis.detection.mean_teacher import (
     MeanTeacherConfig,
@@ -65,6 +76,7 @@ class Arm:
     method: Method
     policy: Policy = "merged"
     coordconv: bool = False
+    adversarial: bool = False  # teacher-student plus a gradient-reversal domain discriminator (Adaptive Teacher)
 
     @property
     def target_split(self) -> str | None:
@@ -83,6 +95,7 @@ def arm_registry() -> dict[str, Arm]:
             Arm(f"teacher_student_{suffix}", "main", both, "teacher_student"),
             Arm(f"teacher_student_coordconv_{suffix}", "main", both, "teacher_student", coordconv=True),
             Arm(f"teacher_student_fragment_{suffix}", "main", both, "teacher_student", policy="fragment"),
+            Arm(f"teacher_student_adversarial_{suffix}", "main", both, "teacher_student", adversarial=True),
             Arm(f"control_teacher_student_{suffix}", "control", both, "teacher_student"),
             Arm(f"control_teacher_student_coordconv_{suffix}", "control", both, "teacher_student", coordconv=True),
         ):
@@ -98,6 +111,18 @@ class ReleaseSource:
     images: str  # local image root (``<camera-folder>/<file>`` below it)
     unlabeled: str  # COCO file listing the target train pool (annotations, if any, are ignored)
     hidden: str | None = None  # folder with the pool's ground truth (mini world only): pseudo-label scores
+    max_overrun: float = DEFAULT_MAX_OVERRUN  # the reader's border-overrun bound (revis.datasets.boxes)
+    max_overrun_fraction: float = COCO_MAX_OVERRUN_FRACTION
+
+    def read(self, path: str | Path, images: str | None = None) -> Any:
+        """``read_coco_detections`` with this source's overrun bound (labels only when ``images`` is None)."""
+        return read_coco_detections(
+            path,
+            images,
+            check_files=images is not None,
+            max_overrun=self.max_overrun,
+            max_overrun_fraction=self.max_overrun_fraction,
+        )
 
 
 @dataclass(frozen=True)
@@ -124,6 +149,7 @@ class DetectorSpec:
     coord_layers: tuple[int, ...] = (0,)
     coord_with_r: bool = False
     device: str = "cpu"
+    weights: str | None = None  # a local checkpoint the source pretraining starts from (None: from scratch)
 
 
 @dataclass(frozen=True)
@@ -186,24 +212,42 @@ def derived_seed(seed: int, name: str) -> int:
     return zlib.crc32(f"{seed}/{name}".encode()) & 0x7FFFFFFF
 
 
+def stream(seed: int, purpose: str) -> torch.Generator:
+    """The random stream of one purpose (``pretrain``, ``burn-in``, ``labeled``, ``unlabeled``) for one seed.
+
+    Named by purpose and seed only -- never by arm, world or policy -- so arms share them (module doc).
+    """
+    return torch.Generator().manual_seed(derived_seed(seed, purpose))
+
+
 # ---------------------------------------------------------------------------------------------
 # data (cached per process: a worker reads each file once)
 
 _CACHE: dict[tuple, Any] = {}
 
 
-def _letterboxed(path: Path, images: str, imgsz: int) -> LetterboxedSet:
-    key = ("lb", str(path), images, imgsz)
+def _letterboxed(path: Path, source: ReleaseSource, imgsz: int) -> LetterboxedSet:
+    key = ("lb", str(path), source, imgsz)
     if key not in _CACHE:
-        _CACHE[key] = letterbox_coco(read_coco_detections(path, images), imgsz)
+        _CACHE[key] = letterbox_coco(source.read(path, source.images), imgsz)
     return _CACHE[key]
 
 
-def _boxes_by_file(path: Path, imgsz: int, pool: LetterboxedSet) -> dict[str, torch.Tensor]:
+def _second_readings(source: ReleaseSource, splits: Sequence[str], imgsz: int) -> dict[str, LetterboxedSet]:
+    """The further test splits that exist (the smoke world's ``source_test`` / ``test_heldout``; the release has none)."""
+    out = {}
+    for split in splits:
+        path = release_file(source.labels, split, "merged")
+        if path.is_file():
+            out[split] = _letterboxed(path, source, imgsz)
+    return out
+
+
+def _boxes_by_file(path: Path, source: ReleaseSource, imgsz: int, pool: LetterboxedSet) -> dict[str, torch.Tensor]:
     """Hidden ground truth of the pool, mapped onto the pool's canvases."""
-    key = ("hidden", str(path), imgsz)
+    key = ("hidden", str(path), source, imgsz)
     if key not in _CACHE:
-        data = read_coco_detections(path, None, check_files=False)
+        data = source.read(path)
         by_file = {image.file_name: image for image in data.images}
         out = {}
         for index, name in enumerate(pool.file_names):
@@ -255,25 +299,38 @@ class _Cycle:
 class _Labeled:
     """Labeled batches from one or two splits (source and target, target at a fixed share)."""
 
-    def __init__(self, parts: list[LetterboxedSet], batch: int, share: float | None, generator: torch.Generator):
+    def __init__(
+        self,
+        parts: list[LetterboxedSet],
+        batch: int,
+        share: float | None,
+        generator: torch.Generator,
+        domains: Sequence[int] | None = None,
+    ):
         self.parts, self.batch = parts, batch
+        domains = list(domains) if domains is not None else [0] * len(parts)  # 0 source, 1 target, per part
         if len(parts) == 2 and share is not None:
             n_target = min(batch, max(1, round(batch * share)))
             self.counts = [batch - n_target, n_target]
             self.cycles = [_Cycle(len(p), generator) for p in parts]
+            self.domains = [torch.full((len(p),), d) for p, d in zip(parts, domains)]
         else:
             self.counts = [batch]
             merged = parts[0] if len(parts) == 1 else _concat(parts)
             self.parts = [merged]
             self.cycles = [_Cycle(len(merged), generator)]
+            self.domains = [torch.cat([torch.full((len(p),), d) for p, d in zip(parts, domains)])]
+        self.last_domains = torch.zeros(0, dtype=torch.long)  # the domain of each image of the last batch
 
     def next(self) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        images, boxes, classes = [], [], []
-        for part, cycle, count in zip(self.parts, self.cycles, self.counts):
+        images, boxes, classes, domains = [], [], [], []
+        for part, cycle, count, part_domains in zip(self.parts, self.cycles, self.counts, self.domains):
             idx = cycle.take(count)
             images.append(part.images[idx])
             boxes += [part.boxes[i] for i in idx]
             classes += [part.classes[i] for i in idx]
+            domains.append(part_domains[idx])
+        self.last_domains = torch.cat(domains)
         return torch.cat(images), boxes, classes
 
 
@@ -302,6 +359,8 @@ def _window(reports: list[StepReport], step: int, phase: str) -> dict[str, float
         "loss_unsup": sum(r.loss_unsup for r in reports) / n,
     }
     pseudo, hits, hidden = (sum(getattr(r, k) for r in reports) for k in ("pseudo", "pseudo_hits", "hidden"))
+    if any(r.loss_domain for r in reports):
+        row["loss_domain"] = sum(r.loss_domain for r in reports) / n
     if phase == "teacher_student":
         row["pseudo_labels"] = pseudo
         if hidden:
@@ -352,11 +411,14 @@ def run_pretrain(
     torch.set_num_threads(1)
     source = sources[job.world]
     device = torch_device(detector.device)
-    labeled = [_letterboxed(release_file(source.labels, "source", job.policy), source.images, detector.imgsz)]
-    test = _letterboxed(release_file(source.labels, "test", "merged"), source.images, detector.imgsz)
-    model = build_detector(detector.model, 1, job.seed).to(device)
+    labeled = [_letterboxed(release_file(source.labels, "source", job.policy), source, detector.imgsz)]
+    test = _letterboxed(release_file(source.labels, "test", "merged"), source, detector.imgsz)
+    further = _second_readings(source, ("source_test",), detector.imgsz)
+    model = build_detector(detector.model, 1, job.seed)
+    loaded = load_pretrained(model, detector.weights) if detector.weights is not None else None
+    model = model.to(device)
     optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay)
-    generator = torch.Generator().manual_seed(derived_seed(job.seed, job.key))
+    generator = stream(job.seed, "pretrain")
     batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
     curve = _step_loop(
         model, optimizer, batches, generator, range(1, schedule.pretrain_steps + 1), schedule.log_every, "pretrain"
@@ -367,9 +429,11 @@ def run_pretrain(
         "policy": job.policy,
         "seed": job.seed,
         "steps": schedule.pretrain_steps,
+        "weights": None if loaded is None else {"path": detector.weights, "tensors_loaded": loaded["loaded"]},
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "curve": curve,
         "detections": _predict(model, test),
+        "detections_by_split": {split: _predict(model, images) for split, images in further.items()},
     }
 
 
@@ -386,8 +450,9 @@ def run_chain(
     source = sources[job.world]
     imgsz = detector.imgsz
     device = torch_device(detector.device)
-    labeled = [_letterboxed(release_file(source.labels, s, job.policy), source.images, imgsz) for s in job.labeled]
-    test = _letterboxed(release_file(source.labels, "test", "merged"), source.images, imgsz)
+    labeled = [_letterboxed(release_file(source.labels, s, job.policy), source, imgsz) for s in job.labeled]
+    test = _letterboxed(release_file(source.labels, "test", "merged"), source, imgsz)
+    further = _second_readings(source, ("test_heldout",), imgsz)
     model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
     model.load_state_dict(pretrained["state_dict"])
     if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
@@ -395,7 +460,7 @@ def run_chain(
     model = model.to(device)
     optimizer = make_optimizer(model, schedule.adapt_lr, schedule.weight_decay)
     warm = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / max(1, schedule.warmup)))
-    generator = torch.Generator().manual_seed(derived_seed(job.seed, f"burn-in/{job.key}"))
+    generator = stream(job.seed, "burn-in")
     batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
     start = schedule.pretrain_steps
     burn_in = range(start + 1, start + schedule.burn_in + 1)
@@ -411,22 +476,28 @@ def run_chain(
         optimizer.load_state_dict(_clone(fork_optimizer))
         warm.load_state_dict(fork_warm)
         average.load_state_dict(fork_model)
-        generator = torch.Generator().manual_seed(derived_seed(job.seed, arm.name))
-        batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
+        generator, unlabeled_generator = stream(job.seed, "labeled"), stream(job.seed, "unlabeled")
+        domains = [0 if split == "source" else 1 for split in job.labeled]
+        batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator, domains)
+        alignment = None
+        if arm.adversarial:  # its own discriminator, seeded by the seed alone
+            alignment = DomainAlignment(
+                model, teacher.domain_layer, teacher.domain_weight, schedule.adapt_lr, derived_seed(job.seed, "domain")
+            )
         pool = hidden = None
         if arm.method == "teacher_student":
-            full_pool = _letterboxed(Path(source.unlabeled), source.images, imgsz)
+            full_pool = _letterboxed(Path(source.unlabeled), source, imgsz)
             taken: set[str] = set()
             if arm.target_split is not None:
                 split_file = release_file(source.labels, arm.target_split, "merged")
-                taken = set(_letterboxed(split_file, source.images, imgsz).file_names)
+                taken = set(_letterboxed(split_file, source, imgsz).file_names)
             pool = full_pool.subset([i for i, name in enumerate(full_pool.file_names) if name not in taken])
             if source.hidden is not None:
                 hidden_boxes = _boxes_by_file(
-                    release_file(source.hidden, "target_unlabeled", arm.policy), imgsz, full_pool
+                    release_file(source.hidden, "target_unlabeled", arm.policy), source, imgsz, full_pool
                 )
                 hidden = [hidden_boxes[name] for name in pool.file_names]
-            unlabeled = _Cycle(len(pool), generator)
+            unlabeled = _Cycle(len(pool), unlabeled_generator)
         arm_curve, window = [], []
         first = start + schedule.burn_in + 1
         last = start + schedule.steps
@@ -445,12 +516,17 @@ def run_chain(
                     teacher,
                     generator,
                     hidden=[hidden[i] for i in idx] if hidden is not None else None,
+                    unlabeled_generator=unlabeled_generator,
+                    alignment=alignment,
+                    labeled_domains=batches.last_domains,
                 )
             warm.step()
             window.append(report)
             if step % schedule.log_every == 0 or step == last:
                 arm_curve.append(_window(window, step, arm.method))
                 window = []
+        if alignment is not None:
+            alignment.tap.remove()  # the next arm restarts from the fork without a discriminator
         results.append(
             {
                 "arm": arm.name,
@@ -458,6 +534,7 @@ def run_chain(
                 "world": arm.world,
                 "policy": arm.policy,
                 "coordconv": arm.coordconv,
+                "adversarial": arm.adversarial,
                 "method": arm.method,
                 "labeled": list(arm.labeled),
                 "chain": job.key,
@@ -468,6 +545,7 @@ def run_chain(
                 "unlabeled_images": len(pool) if pool is not None else 0,
                 "curve": pretrained["curve"] + curve + arm_curve,
                 "detections": _predict(average, test),
+                "detections_by_split": {split: _predict(average, images) for split, images in further.items()},
                 "test_images": len(test),
             }
         )

@@ -20,7 +20,10 @@ What the paper leaves open, as parameters:
   (fewest images first, which matters only when the budget is not a multiple of the
   number of classes).
 A class without candidates is skipped; selection stops at the budget or when no class has
-candidates left. With one class, CSOD(lambda) is the greedy graph cut with apricot's
+candidates left. ``features="image"`` is the ablation of the paper's per-class vectors: every
+(image, class) row carries the image's one image-level vector (the unit mean of its class
+vectors, ``SelectionPool.image_vectors``) -- the same round-robin over classes, but an image
+looks the same in every class's turn (method ``csod_image``). With one class, CSOD(lambda) is the greedy graph cut with apricot's
 ``alpha = 2 / (1 + lambda)`` (tested).
 """
 
@@ -35,6 +38,7 @@ import torch
 from revis.selection.pool import SelectionPool
 
 Reduction = Literal["sum", "mean"]
+Features = Literal["class", "image"]
 MultiClass = Literal["shared", "per_class"]
 ClassOrder = Literal["index", "rarest_first"]
 
@@ -56,11 +60,15 @@ class CSOD:
     reduction: Reduction = "sum"
     multi_class: MultiClass = "shared"
     class_order: ClassOrder = "index"
+    features: Features = "class"
 
     name = "csod"
 
     def select(self, pool: SelectionPool, budget: int, seed: int = 0) -> np.ndarray:  # deterministic: seed unused
-        unit = pool.unit_vectors()
+        if self.features == "image":  # the ablation: one image-level vector per image, in every class's rows
+            unit = pool.image_vectors()[torch.as_tensor(pool.image_index)]
+        else:
+            unit = pool.unit_vectors()
         rows_of = [np.flatnonzero(pool.class_index == c) for c in range(pool.n_classes)]
         vectors_of = [unit[rows] for rows in rows_of]  # p_{i,c} of class c's images, one matrix per class
         candidate_of = [torch.ones(len(rows), dtype=torch.bool) for rows in rows_of]
@@ -106,3 +114,12 @@ class CSOD:
             if not progressed:
                 break
         return np.asarray(picks, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class CSODImageLevel(CSOD):
+    """CSOD on image-level vectors instead of per-class ones (the ablation arm ``csod_image``)."""
+
+    features: Features = "image"
+
+    name = "csod_image"

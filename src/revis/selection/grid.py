@@ -46,7 +46,8 @@ def selection_grid(
             if method in smallest_budget_only and budget != min(budgets):
                 continue
             for seed in seeds:
-                specs.append(SubsetSpec(method, method, budget, seed, dict(csod) if method == "csod" else {}))
+                params = dict(csod) if method in ("csod", "csod_image") else {}  # the ablation: CSOD's settings
+                specs.append(SubsetSpec(method, method, budget, seed, params))
     for value in sweep_values:
         for budget in sweep_budgets:
             for seed in seeds:

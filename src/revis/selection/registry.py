@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from revis.selection.baselines import ClassBalancedRandom, RandomImages
-from revis.selection.csod import CSOD
+from revis.selection.csod import CSOD, CSODImageLevel
 from revis.selection.pool import SelectionPool
 from revis.selection.submodular import FacilityLocation, KCenter
 
@@ -26,6 +26,7 @@ SELECTORS: dict[str, type] = {
     "random": RandomImages,
     "balanced_random": ClassBalancedRandom,
     "csod": CSOD,
+    "csod_image": CSODImageLevel,
     "facility_location": FacilityLocation,
     "k_center": KCenter,
 }

@@ -110,7 +110,7 @@ def summarize_experiment(
             gap[f"b{budget}"] = mean_std(differences, common)
             compare("csod_minus_random", budget, arm("csod", budget), arm("random", budget))
     smallest = min(budgets)
-    for other in ("balanced_random", "facility_location", "k_center"):
+    for other in ("balanced_random", "csod_image", "facility_location", "k_center"):
         if other in methods:
             compare(f"csod_minus_{other}", smallest, arm("csod", smallest), arm(other, smallest))
 

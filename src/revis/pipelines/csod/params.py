@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from revis.config.types import STRICT, DataPath, Device, Seed
 
-Method = Literal["random", "balanced_random", "csod", "facility_location", "k_center"]
+Method = Literal["random", "balanced_random", "csod", "csod_image", "facility_location", "k_center"]
 Layer = Literal["backbone_p3", "backbone_p4", "backbone_p5", "neck_p3", "neck_p4", "neck_p5"]
 # detection model yamls: yolov8n.yaml, yolo11s.yaml, yolov8n-p2.yaml, ... (the scale letter picks the width)
 _DETECT_YAML = re.compile(r"^yolo(v\d+|\d+)([nslmx])(-p2|-p6|-ghost|-ghost-p2|-ghost-p6)?\.yaml$")

@@ -31,7 +31,8 @@ def _labels_dir(
 
 def label_statistics(world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams) -> dict[str, Any]:
     """Label-policy statistics of the world's files (read back by the reader), the generator's truth, the real files."""
-    stats: dict[str, Any] = {"world": release_statistics(world.labels, world.images, STAT_SPLITS)}
+    bounds = {"max_overrun": data.max_overrun, "max_overrun_fraction": data.max_overrun_fraction}
+    stats: dict[str, Any] = {"world": release_statistics(world.labels, world.images, STAT_SPLITS, **bounds)}
     truth = world.truth()
     stats["truth"] = {
         split: {
@@ -47,9 +48,9 @@ def label_statistics(world: SmokeWorldFolder, control: SmokeWorldFolder, data: D
     stats["truth_overrunning_merged_boxes"] = sum(truth["overrunning_merged_boxes"][s] for s in STAT_SPLITS)
     stats["negative_images_read"] = sum(s["merged"]["negative_images"] for s in stats["world"].values())
     stats["truth_negative_images"] = sum(truth["negatives"][s] for s in STAT_SPLITS)
-    stats["control"] = release_statistics(control.labels, control.images, ("source",))
+    stats["control"] = release_statistics(control.labels, control.images, ("source",), **bounds)
     if data.release_labels is not None:  # the real LADA files: images are not needed for statistics
-        stats["release"] = release_statistics(data.release_labels, None, STAT_SPLITS)
+        stats["release"] = release_statistics(data.release_labels, None, STAT_SPLITS, **bounds)
     return stats
 
 
@@ -80,6 +81,50 @@ def _final_pseudo(curve: list[dict[str, Any]], last: int = 3) -> dict[str, float
     return out
 
 
+def _remember_test_ids(merged_test: Path, test_ids: dict[str, list[int]], data: DataParams) -> None:
+    if str(merged_test) not in test_ids:
+        images = read_coco_detections(
+            merged_test,
+            None,
+            check_files=False,
+            max_overrun=data.max_overrun,
+            max_overrun_fraction=data.max_overrun_fraction,
+        ).images
+        test_ids[str(merged_test)] = [i.image_id for i in images]
+
+
+def _ap50_of(
+    labels: Path, split: str, detections: Any, test_ids: dict[str, list[int]], data: DataParams
+) -> dict[str, float]:
+    """COCO AP of detections on one merged-label split file (ids remembered per file)."""
+    path = release_file(labels, split, "merged")
+    _remember_test_ids(path, test_ids, data)
+    return coco_ap(path, coco_results(detections, test_ids[str(path)]))
+
+
+def _per_seed(table: dict[int, float]) -> dict[str, Any]:
+    return mean_std([table[s] for s in sorted(table)], sorted(table))
+
+
+def gate_metrics(per_run: list[dict[str, Any]], source_ap50: dict[int, float]) -> dict[str, Any]:
+    """What the capability gates of claims/lada.yaml read, one value per seed.
+
+    ``source_ap50``: the source detector (main world, merged labels) on held-out source frames;
+    ``pseudo_recall``: per seed, the lowest final pseudo-label recall of the main world's
+    teacher-student arms (every arm's pseudo-labels must find the smoke for its claims to mean anything).
+    """
+    gates: dict[str, Any] = {}
+    if source_ap50:
+        gates["source_ap50"] = _per_seed(source_ap50)
+    recall: dict[int, float] = {}
+    for row in per_run:
+        if row["world"] == "main" and "pseudo_recall" in row:
+            recall[row["seed"]] = min(recall.get(row["seed"], 1.0), row["pseudo_recall"])
+    if recall:
+        gates["pseudo_recall"] = _per_seed(recall)
+    return gates
+
+
 def evaluate_lada(
     runs: dict[str, Any], world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams
 ) -> tuple[dict[str, Any], plt.Figure]:
@@ -89,27 +134,25 @@ def evaluate_lada(
     for run in runs["runs"]:
         labels = _labels_dir(run["world"], world, control, runs, data)
         merged_test = release_file(labels, "test", "merged")
-        if str(merged_test) not in test_ids:
-            test_ids[str(merged_test)] = [
-                i.image_id for i in read_coco_detections(merged_test, None, check_files=False).images
-            ]
+        _remember_test_ids(merged_test, test_ids, data)
         results = coco_results(run["detections"], test_ids[str(merged_test)])
-        row = {"arm": run["arm"], "seed": run["seed"], **coco_ap(merged_test, results)}
+        row = {"arm": run["arm"], "seed": run["seed"], "world": run["world"], **coco_ap(merged_test, results)}
+        for split, detections in run.get("detections_by_split", {}).items():  # held-out cameras: second reading
+            row[f"ap50_{split}"] = _ap50_of(labels, split, detections, test_ids, data)["ap50"]
         fragment_test = release_file(labels, "test", "fragment")  # the world's; the real release has none
         if run["world"] == "main" and fragment_test.is_file() and run["arm"].startswith("teacher_student"):
             row["ap50_fragment_test"] = coco_ap(fragment_test, results)["ap50"]
         row.update({f"pseudo_{k}": v for k, v in _final_pseudo(run["curve"]).items()})
         per_run.append(row)
     pretrained: dict[str, dict[int, float]] = defaultdict(dict)
-    for model in runs["pretrained"]:  # the shared source detectors, before any adaptation
+    source_ap50: dict[str, dict[int, float]] = defaultdict(dict)
+    for model in runs["pretrained"]:  # the source detectors, before any adaptation
         labels = _labels_dir(model["world"], world, control, runs, data)
-        merged_test = release_file(labels, "test", "merged")
-        if str(merged_test) not in test_ids:
-            test_ids[str(merged_test)] = [
-                i.image_id for i in read_coco_detections(merged_test, None, check_files=False).images
-            ]
-        results = coco_results(model["detections"], test_ids[str(merged_test)])
-        pretrained[f"{model['world']}_{model['policy']}"][model["seed"]] = coco_ap(merged_test, results)["ap50"]
+        name = f"{model['world']}_{model['policy']}"
+        pretrained[name][model["seed"]] = _ap50_of(labels, "test", model["detections"], test_ids, data)["ap50"]
+        if "source_test" in model.get("detections_by_split", {}):
+            detections = model["detections_by_split"]["source_test"]
+            source_ap50[name][model["seed"]] = _ap50_of(labels, "source_test", detections, test_ids, data)["ap50"]
     raw: dict[str, dict[int, float]] = defaultdict(dict)
     for row in per_run:
         raw[row["arm"]][row["seed"]] = row["ap50"]
@@ -117,7 +160,10 @@ def evaluate_lada(
         "ap50": _arm_tables(per_run, "ap50"),
         "ap50_95": _arm_tables(per_run, "ap50_95"),
         "ap50_fragment_test": _arm_tables(per_run, "ap50_fragment_test"),
-        "pretrained_ap50": {k: mean_std([v[s] for s in sorted(v)], sorted(v)) for k, v in pretrained.items()},
+        "ap50_test_heldout": _arm_tables(per_run, "ap50_test_heldout"),
+        "pretrained_ap50": {k: _per_seed(v) for k, v in pretrained.items()},
+        "pretrained_source_ap50": {k: _per_seed(v) for k, v in source_ap50.items()},
+        "gate": gate_metrics(per_run, source_ap50.get("main_merged", {})),
         "pseudo_labels": {
             "precision": _arm_tables(per_run, "pseudo_precision"),
             "recall": _arm_tables(per_run, "pseudo_recall"),
@@ -134,6 +180,7 @@ def evaluate_lada(
                 f"control_teacher_student_{suffix}",
             ),
             f"merged_over_fragment_{suffix}": (f"teacher_student_{suffix}", f"teacher_student_fragment_{suffix}"),
+            f"adversarial_{suffix}": (f"teacher_student_adversarial_{suffix}", f"teacher_student_{suffix}"),
         }.items():
             diff = _differences(raw, a, b)
             if diff is not None:
@@ -158,8 +205,9 @@ def evaluate_lada(
         else (
             f"the smoke world ({truth['images']['source']} source images, {truth['cameras']['source']} cameras; "
             f"target pool {truth['images']['target_pool']} images of {truth['cameras']['target']} cameras, "
-            f"{truth['images']['target_1']} labeled at 1 %; test {truth['images']['test']} images of "
-            f"{truth['cameras']['test']} held-out cameras)"
+            f"{truth['images']['target_1']} labeled at 1 %; test {truth['images']['test']} other frames of the pool's "
+            f"cameras, as in the release; second reading {truth['images']['test_heldout']} images of "
+            f"{truth['cameras']['test_heldout']} held-out cameras)"
         )
     )
     run0 = runs["runs"][0]
@@ -197,7 +245,12 @@ def plot_predictions(
     """Target test images: ground truth, source-only and the adapted detector (score >= 0.25), one seed."""
     labels = _labels_dir("main", world, control, runs, data)
     images_root = data.release_images if runs["real_release"] else world.images
-    test = read_coco_detections(release_file(labels, "test", "merged"), images_root)
+    test = read_coco_detections(
+        release_file(labels, "test", "merged"),
+        images_root,
+        max_overrun=data.max_overrun,
+        max_overrun_fraction=data.max_overrun_fraction,
+    )
     chosen = [i for i, image in enumerate(test.images) if len(image.boxes)][: evaluate.picture_images]
     predictions: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for arm in ("source_only", evaluate.adapted_arm):

@@ -14,6 +14,8 @@ def world_config(p: WorldParams) -> SmokeWorldConfig:
         target_frames=p.target_frames,
         test_cameras=p.test_cameras,
         test_frames=p.test_frames,
+        seen_test_frames=p.seen_test_frames,
+        source_test_frames=p.source_test_frames,
         negative_fraction=p.negative_fraction,
         parts=(p.parts[0], p.parts[1]),
         second_plume=p.second_plume,

@@ -13,13 +13,14 @@ from revis.world.smoke import SmokeWorldFolder
 
 def data_sources(world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams) -> dict[str, ReleaseSource]:
     """``main``: the real release when its paths are given, else the smoke world; ``control``: the control world."""
+    bounds = {"max_overrun": data.max_overrun, "max_overrun_fraction": data.max_overrun_fraction}
     control_source = ReleaseSource(
-        str(control.labels), str(control.images), str(control.unlabeled), str(control.hidden)
+        str(control.labels), str(control.images), str(control.unlabeled), str(control.hidden), **bounds
     )
-    if data.release_images is not None:
-        main = ReleaseSource(data.release_labels, data.release_images, data.release_unlabeled, None)
+    if data.release_images is not None and data.release_labels is not None and data.release_unlabeled is not None:
+        main = ReleaseSource(data.release_labels, data.release_images, data.release_unlabeled, None, **bounds)
     else:
-        main = ReleaseSource(str(world.labels), str(world.images), str(world.unlabeled), str(world.hidden))
+        main = ReleaseSource(str(world.labels), str(world.images), str(world.unlabeled), str(world.hidden), **bounds)
     return {"main": main, "control": control_source}
 
 
@@ -43,8 +44,10 @@ def train_arms(
         pretrain_per_seed=s.pretrain_per_seed,
         pretrain_seed=s.pretrain_seed,
     )
-    detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, device=train.device)
-    teacher = MeanTeacherConfig(t.tau, t.lambda_u, t.alpha, t.nms_iou, t.max_pseudo, t.unsup_loss)
+    detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, train.device, d.weights)
+    teacher = MeanTeacherConfig(
+        t.tau, t.lambda_u, t.alpha, t.nms_iou, t.max_pseudo, t.unsup_loss, t.domain_weight, t.domain_layer
+    )
     sources = data_sources(world, control, data)
     out = run_arms(train.arms, train.seeds, sources, schedule, detector, teacher, workers=train.workers)
     for run in out["runs"]:
