@@ -24,6 +24,9 @@ def test_prompt_kinds_name_every_abstract_word_and_object():
             negative = prompts["negative_prompt"]
             assert obj not in negative.text and negative.negative == f"a {obj}"
             assert all(p.negative is None for k, p in prompts.items() if k != "negative_prompt")
+            # the controls: X asked for outright, and a negation that does not mention X
+            assert prompts["with"].text == f"a {word} scene with a {obj}"
+            assert prompts["other_negation"].text == f"a {word} scene without a yellow circle"
     custom = build_prompts("calm", "red circle", "x", "y", {"attack": "{word} minus {object}"})
     assert custom["attack"].text == "calm minus red circle"
 
