@@ -58,6 +58,7 @@ def analyse_representations(
         representations.objects or OBJECT_NAMES,
         representations.negations,
         representations.positive,
+        representations.neutral,
     )
     return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in table.items()}
 
@@ -288,6 +289,7 @@ def report(
     }
     pooled_with = np.asarray(representations["pooled_with"]).ravel()
     pooled_alone = np.asarray(representations["pooled_alone"]).ravel()
+    pooled_neutral = np.asarray(representations["pooled_neutral"]).ravel()
     items = list(range(len(pooled_with)))
     token = {k: np.asarray(representations[f"token_{k}"]).ravel() for k in ("same", "context", "other")}
     shares = {
@@ -309,7 +311,11 @@ def report(
         ),
         "judge": judge_metrics,
         "representations": {
-            "pooled": {"with": mean_std(pooled_with, items), "alone": mean_std(pooled_alone, items)},
+            "pooled": {
+                "with": mean_std(pooled_with, items),
+                "alone": mean_std(pooled_alone, items),
+                "neutral": mean_std(pooled_neutral, items),
+            },
             "token": {k: mean_std(v, items) for k, v in token.items()},
             "items": len(items),
         },

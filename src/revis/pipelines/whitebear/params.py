@@ -53,6 +53,7 @@ class RepresentationParams(BaseModel):
     objects: list[str] | None = None  # None: every object of the world
     negations: list[str] = Field(min_length=1)
     positive: str = "{scene} with a {object}"
+    neutral: str = "{scene} next to a {object}"  # the one-word edit of ``positive`` that the negation is compared with
 
 
 class AttackParams(BaseModel):
