@@ -32,3 +32,17 @@ def test_per_seed_fidelity_keeps_each_seed_apart():
     assert p2 < p0 < 0.05
     assert out["shapes"]["p_above_shuffled"]["values"][1] > 0.5  # seed 2 draws shapes at chance: its gate fails
     assert out["shapes"]["trials"] == [10, 10]
+
+
+def test_probe_rows_hold_each_gate_aspect():
+    from revis.diffusion.fidelity_probe import checkpoint_row
+
+    aspects = ("regions", "shapes", "count", "colours", "objects")
+    measured = {
+        "model": {a: (8, 10) for a in aspects},
+        "shuffled_captions": {a: (2, 10) for a in aspects},
+    }
+    row = checkpoint_row(80, measured, 12.34)
+    assert row["step"] == 80 and row["seconds"] == 12.3
+    assert row["regions"]["model"] == 0.8 and row["regions"]["shuffled"] == 0.2 and row["regions"]["trials"] == 10
+    assert row["shapes"]["p_above_shuffled"] < 0.05
