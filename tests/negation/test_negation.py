@@ -24,6 +24,9 @@ def test_prompt_kinds_name_every_abstract_word_and_object():
             negative = prompts["negative_prompt"]
             assert obj not in negative.text and negative.negative == f"a {obj}"
             assert all(p.negative is None for k, p in prompts.items() if k != "negative_prompt")
+            # the controls: X asked for outright, and a negation that does not mention X
+            assert prompts["with"].text == f"a {word} scene with a {obj}"
+            assert prompts["other_negation"].text == f"a {word} scene without a yellow circle"
     custom = build_prompts("calm", "red circle", "x", "y", {"attack": "{word} minus {object}"})
     assert custom["attack"].text == "calm minus red circle"
 
@@ -36,7 +39,7 @@ def test_similarity_table_on_the_text_encoder():
     table = similarity_table(
         TextEncoder(), ["a calm scene", "a picture"], ["red circle", "blue square"], ["{scene} without a {object}"]
     )
-    for key in ("pooled_with", "pooled_alone", "token_same", "token_other", "token_context"):
+    for key in ("pooled_with", "pooled_alone", "pooled_neutral", "token_same", "token_other", "token_context"):
         values = np.asarray(table[key])
         assert values.shape == (2, 2, 1) and np.all(values <= 1 + 1e-6) and np.all(values >= -1 - 1e-6)
     # identical template for "with" and "without": the negated sentence equals the affirmed one
@@ -45,6 +48,16 @@ def test_similarity_table_on_the_text_encoder():
     )
     np.testing.assert_allclose(same["pooled_with"], 1.0, atol=1e-5)
     np.testing.assert_allclose(same["token_same"], 1.0, atol=1e-5)
+    # the neutral edit equal to the affirmed template: the control's similarity is 1, whatever the negation
+    neutral = similarity_table(
+        TextEncoder(),
+        ["a picture", "a calm scene"],
+        ["red circle"],
+        ["{scene} without a {object}"],
+        neutral="{scene} with a {object}",
+    )
+    np.testing.assert_allclose(neutral["pooled_neutral"], 1.0, atol=1e-5)
+    assert np.all(neutral["pooled_with"] < 1 - 1e-4)
 
 
 def test_attention_share_and_density_on_the_drawn_object():

@@ -33,6 +33,11 @@ def test_orthoemb_nodes_run_in_memory(tiny_t2i, tiny_params):
     assert metrics["orthogonality"]["full"] < 1e-4 < metrics["orthogonality"]["visual"]
     assert metrics["references"]["leakage"]["trials"] == 8
     assert set(out["orthoemb.encoders"]["seeds"]) == {"0", "1"}
+    # every fix's pixel change from the no-fix arm, per seed (the gates that make non-inferiority falsifiable)
+    change = metrics["change_from_visual"]
+    assert set(change) == ARMS - {"text", "visual"}
+    assert all(change[arm]["seeds"] == [0, 1] and min(change[arm]["values"]) >= 0 for arm in change)
+    assert max(change["full"]["values"]) > 0  # the projection moves a random-weight model's images
 
 
 def test_every_node_has_one_stage_kind_and_train_reads_only_its_params():

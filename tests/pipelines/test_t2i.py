@@ -25,6 +25,13 @@ def test_t2i_nodes_run_in_memory(tiny_params):
             counts = metrics["fidelity"][aspect][source]
             assert 0 <= counts["successes"] <= counts["trials"] and counts["trials"] > 0
     assert metrics["training"]["steps"] == 2
+    # the gates' per-seed fidelity: t2i.model (seed 0) and the replicate (seed 1), each against shuffled captions
+    for aspect, per_seed in metrics["fidelity_per_seed"].items():
+        assert per_seed["p_above_shuffled"]["seeds"] == [0, 1], aspect
+        assert all(0 < p <= 1 for p in per_seed["p_above_shuffled"]["values"])
+        excess = [m - b for m, b in zip(per_seed["model"]["values"], per_seed["shuffled_captions"]["values"])]
+        assert per_seed["excess"]["values"] == pytest.approx(excess)
+        assert per_seed["model"]["values"][0] == pytest.approx(metrics["fidelity"][aspect]["model"]["rate"])
     assert metrics["judge"]["clean"]["n_images"] == 16
     assert len(out["t2i.judge_history"]["segmenter"]) == 1
     assert out["t2i.captions"]["train"].images.shape[1:] == (8, 8, 3)

@@ -30,11 +30,18 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
     metrics = out["whitebear.metrics"]
     assert all(re.fullmatch(r"[\w\-. :/]+", key) for key in flat_numbers(metrics))  # MLflow metric names
     rates = metrics["attack"]["rates"]
-    assert set(rates) == {"base", "attack", "define", "alternative", "negative_prompt"}
+    assert set(rates) == {"base", "attack", "define", "alternative", "negative_prompt", "with", "other_negation"}
     # 2 pairs x 2 images x 2 seeds per kind; the base prompt of a word is judged once per pair
     assert all(r["trials"] == 8 for r in rates.values())
     assert set(metrics["attack"]["defenses"]) == {"define", "alternative", "negative_prompt"}
     assert metrics["attack"]["per_seed"]["attack"]["seeds"] == [0, 1]
+    # X's colour and shape separately: finding X implies finding its colour and its shape
+    for kind in rates:
+        x, colour, shape = (
+            metrics["attack"][k][kind]["mean"] for k in ("per_seed", "per_seed_colour", "per_seed_shape")
+        )
+        assert x <= colour and x <= shape
+        assert metrics["attack"]["shape_rates"][kind]["trials"] == rates[kind]["trials"]
     assert (
         set(metrics["ablation"]) == {"negation", "control"} and metrics["ablation"]["control"]["attack"]["trials"] == 8
     )

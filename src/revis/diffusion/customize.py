@@ -7,10 +7,15 @@ combination of the two fixes of orthoemb: the orthogonal projection of the visua
 layers and steps). It drives any pipeline whose call takes ``prompt_embeds`` / ``latents``
 (``MiniT2IPipeline``; Stable Diffusion's with the same processors). With ``visual`` None the
 prompts are plain text (the text-only arm).
+
+Stable Diffusion's call has no ``prompt_attention_mask`` (its ``**kwargs`` would swallow one
+silently): its context is CLIP's, padded to 77 rows that the UNet all reads. The driver passes
+masks only to a pipeline whose call names them, and refuses a masked context otherwise.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +78,30 @@ def _pad(composed: Composed, length: int) -> Composed:
 
     states, mask = pad_context(composed.states, composed.mask, length)
     return Composed(states, mask, p(composed.visual), p(composed.words), p(composed.special))
+
+
+def accepts_attention_masks(pipe: Any) -> bool:
+    """Whether the pipeline's call names ``prompt_attention_mask`` (the mini model) or not (Stable Diffusion)."""
+    return "prompt_attention_mask" in inspect.signature(pipe.__call__).parameters
+
+
+def context_kwargs(
+    pipe: Any, states: torch.Tensor, mask: torch.Tensor, neg_states: torch.Tensor, neg_mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The pipeline's context arguments: with masks where it reads them; an error where a mask would be lost."""
+    if accepts_attention_masks(pipe):
+        return {
+            "prompt_embeds": states,
+            "prompt_attention_mask": mask,
+            "negative_prompt_embeds": neg_states,
+            "negative_prompt_attention_mask": neg_mask,
+        }
+    if not (bool(mask.all()) and bool(neg_mask.all())):
+        raise ValueError(
+            f"{type(pipe).__name__} reads no attention mask, but the context has padding rows: "
+            "use a text encoder that pads to full length (CLIP, as Stable Diffusion does)"
+        )
+    return {"prompt_embeds": states, "negative_prompt_embeds": neg_states}
 
 
 @torch.no_grad()
@@ -158,10 +187,7 @@ def customize(
                 state.set(cond_visual, cond_basis)
             controller.reset()
             images = pipe(
-                prompt_embeds=cond_states,
-                prompt_attention_mask=cond_mask,
-                negative_prompt_embeds=neg_states,
-                negative_prompt_attention_mask=neg_mask,
+                **context_kwargs(pipe, cond_states, cond_mask, neg_states, neg_mask),
                 latents=latents,
                 num_inference_steps=steps,
                 guidance_scale=guidance_scale,

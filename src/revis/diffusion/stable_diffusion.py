@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, StableDiffusionPipeline
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, StableDiffusionPipeline, UNet2DConditionModel
 
 from revis.diffusion.pipeline import load_t2i
 
@@ -54,3 +54,34 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", 
     if kind == "StableDiffusionPipeline":
         return load_stable_diffusion(path, device, **stable_diffusion)
     raise ValueError(f"{path}: pipeline class {kind!r} is neither MiniT2IPipeline nor StableDiffusionPipeline")
+
+
+# Stable Diffusion 1.5's UNet (runwayml/stable-diffusion-v1-5, unet/config.json): block structure and attention layout
+SD15_DOWN_BLOCKS = ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D")
+SD15_UP_BLOCKS = ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D")
+SD15_WIDTH_RATIOS = (1, 2, 4, 4)  # 320, 640, 1280, 1280
+SD15_HEADS = 8  # diffusers' attention_head_dim of SD 1.x: the number of heads
+SD15_TRANSFORMER_BLOCKS = {"down_blocks": 6, "mid_block": 1, "up_blocks": 9}  # attn1/attn2 pairs per part
+
+
+def sd15_like_unet(
+    width: int = 320, cross_attention_dim: int = 768, sample_size: int = 64, norm_num_groups: int = 32
+) -> UNet2DConditionModel:
+    """A random ``UNet2DConditionModel`` with SD 1.5's blocks, layers per block, heads and attention layout.
+
+    ``width`` 320 with the defaults is SD 1.5's configuration; tests use tiny widths (a multiple of
+    ``norm_num_groups`` and of the 8 heads) so that processors run on the real layer structure.
+    """
+    return UNet2DConditionModel(
+        sample_size=sample_size,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=SD15_DOWN_BLOCKS,
+        up_block_types=SD15_UP_BLOCKS,
+        mid_block_type="UNetMidBlock2DCrossAttn",
+        block_out_channels=tuple(width * r for r in SD15_WIDTH_RATIOS),
+        layers_per_block=2,
+        attention_head_dim=SD15_HEADS,
+        cross_attention_dim=cross_attention_dim,
+        norm_num_groups=norm_num_groups,
+    )

@@ -70,8 +70,8 @@ class Composed:
     states: torch.Tensor  # (B, L, D), padding rows zero
     mask: torch.Tensor  # attention mask (real rows)
     visual: torch.Tensor  # the visual pseudo-token rows
-    words: torch.Tensor  # the prompt's word tokens (no [CLS]/[SEP], no visual rows)
-    special: torch.Tensor  # [CLS] and [SEP]
+    words: torch.Tensor  # the prompt's word tokens (no start/end tokens, no visual rows, no padding)
+    special: torch.Tensor  # the start and end tokens ([CLS]/[SEP], CLIP's <|startoftext|>/<|endoftext|>)
 
     def basis(self, tokens: str) -> torch.Tensor:
         """The rows that span the text basis: ``words`` or ``words_and_special``."""
@@ -85,32 +85,42 @@ class Composed:
 def compose(
     encoder: TextEncoder, prompts: list[str], visual: torch.Tensor | None, placeholder: str = PLACEHOLDER
 ) -> Composed:
-    """Run [CLS] prefix [v_1 .. v_k] suffix [SEP] through the text transformer (``visual`` (B, k, D), or None: no
-    placeholder allowed). A prompt that is only the placeholder gives the visual-only embedding [CLS] v [SEP]."""
+    """Run <start> prefix [v_1 .. v_k] suffix <end> through the text transformer (``visual`` (B, k, D), or None: no
+    placeholder allowed). A prompt that is only the placeholder gives the visual-only embedding <start> v <end>.
+
+    BERT: [CLS]/[SEP], padded to the longest prompt with masked rows. CLIP: <|startoftext|>/<|endoftext|>,
+    padded to ``max_length`` with the pad token and every row real (Stable Diffusion's context); the
+    padding rows are neither words nor special tokens, so they never span the projection's basis.
+    """
     tok = encoder.tokenizer
     k = 0 if visual is None else visual.shape[1]
+    slot = 0  # id of the rows the visual embeddings overwrite (any id; not the end token CLIP pools at)
     rows: list[list[int]] = []
     kinds: list[list[str]] = []
     for prompt in prompts:
         parts = prompt.split(placeholder)
         if len(parts) > 2 or (len(parts) == 2 and visual is None):
             raise ValueError(f"prompt {prompt!r}: at most one {placeholder}, and only with visual tokens")
-        ids, kind = [tok.cls_token_id], ["special"]
+        ids, kind = [encoder.start_token_id], ["special"]
         for i, part in enumerate(parts):
             words = tok(part.strip(), add_special_tokens=False)["input_ids"] if part.strip() else []
             ids += words
             kind += ["word"] * len(words)
             if i < len(parts) - 1:
-                ids += [tok.pad_token_id] * k
+                ids += [slot] * k
                 kind += ["visual"] * k
-        ids = ids[: encoder.max_length - 1] + [tok.sep_token_id]
+        ids = ids[: encoder.max_length - 1] + [encoder.end_token_id]
         kind = kind[: encoder.max_length - 1] + ["special"]
+        if encoder.full_padding:
+            kind += ["padding"] * (encoder.max_length - len(ids))
+            ids += [encoder.pad_token_id] * (encoder.max_length - len(ids))
         rows.append(ids)
         kinds.append(kind)
     length = max(len(r) for r in rows)
     device = encoder.device
-    input_ids = torch.full((len(rows), length), tok.pad_token_id, dtype=torch.long)
-    masks = {name: torch.zeros(len(rows), length, dtype=torch.bool) for name in ("mask", "visual", "word", "special")}
+    input_ids = torch.full((len(rows), length), encoder.pad_token_id, dtype=torch.long)
+    names = ("mask", "visual", "word", "special", "padding")
+    masks = {name: torch.zeros(len(rows), length, dtype=torch.bool) for name in names}
     for b, (ids, kind) in enumerate(zip(rows, kinds)):
         input_ids[b, : len(ids)] = torch.tensor(ids)
         masks["mask"][b, : len(ids)] = True

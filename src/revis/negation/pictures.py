@@ -14,6 +14,8 @@ KIND_LABELS = {
     "define": "D1\n(defined)",
     "alternative": "D2\n(alternative)",
     "negative_prompt": "negative\nprompt X",
+    "with": "with X\n(control)",
+    "other_negation": "without Y\n(control)",
 }
 
 

@@ -11,18 +11,25 @@ attack             a W scene without a X                           --
 define (D1)        a W scene, D, without a X                       --
 alternative (D2)   a W scene without a X, a Y instead              --
 negative_prompt    a W scene                                       a X
+with               a W scene with a X                              --
+other_negation     a W scene without a Y                           --
 =================  ==============================================  =================
 
 ``base`` measures how often X appears anyway (the base rate); ``attack`` is the paper's prompt;
 D1 and D2 are its cognitive-therapy defenses; the negative prompt is the tool practitioners
-use: X moves into classifier-free guidance's unconditional branch.
+use: X moves into classifier-free guidance's unconditional branch. Two controls separate
+negation from token overlap (X is counted in every kind): ``with`` asks for X outright (an attack
+as frequent as "with X" means the negation is ignored, the white-bear finding itself), and
+``other_negation`` negates an object absent from the prompt's X (a "without" clause that does not
+mention X: what the word "without" alone does to X's rate).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("base", "attack", "define", "alternative", "negative_prompt")
+KINDS = ("base", "attack", "define", "alternative", "negative_prompt", "with", "other_negation")
+CONTROLS = ("with", "other_negation")
 DEFENSES = ("define", "alternative", "negative_prompt")
 
 DEFAULT_TEMPLATES = {
@@ -32,6 +39,8 @@ DEFAULT_TEMPLATES = {
     "alternative": "a {word} scene without a {object}, a {alternative} instead",
     "negative_prompt": "a {word} scene",
     "negative": "a {object}",
+    "with": "a {word} scene with a {object}",
+    "other_negation": "a {word} scene without a {alternative}",
 }
 
 

@@ -5,7 +5,10 @@ For scene phrases S ("a festive scene"), objects X ("red circle") and negation t
 
 - pooled: cos(e(S without X), e(S with X)) against cos(e(S without X), e(S)), with ``e`` the
   sentence embedding (mean-pooled token states, normalised). The paper's account predicts the
-  first is larger: the negated sentence stays next to the affirmed one.
+  first is larger: the negated sentence stays next to the affirmed one. The control: a neutral
+  one-word edit of the affirmed sentence (``neutral``, "S next to a X"), cos(e(S next to X),
+  e(S with X)) (``pooled_neutral``): "without" moving the sentence no farther than "next to" does
+  means the negation carries no more than any other function word.
 - per token: X's token states in "S without X" against X's states in "S with X" (``same``),
   against another object Y's states in "S with Y" (``other``, Y shares neither colour nor shape),
   and X's states in "S' with X" for another scene S' (``context``: how much context alone
@@ -29,6 +32,7 @@ NEGATIONS = (
     "{scene} and not a {object}",
 )
 POSITIVE = "{scene} with a {object}"
+NEUTRAL = "{scene} next to a {object}"
 
 
 def _span(ids: list[int], part: list[int]) -> list[int]:
@@ -51,12 +55,14 @@ def similarity_table(
     objects: list[str],
     negations: tuple[str, ...] | list[str] = NEGATIONS,
     positive: str = POSITIVE,
+    neutral: str = NEUTRAL,
 ) -> dict[str, Any]:
     """Arrays (scenes x objects x negations) of pooled and per-token cosine similarities."""
     sentences: list[str] = list(scenes)
     for s in scenes:
         for x in objects:
             sentences.append(positive.format(scene=s, object=x))
+            sentences.append(neutral.format(scene=s, object=x))
             sentences += [n.format(scene=s, object=x) for n in negations]
     sentences = list(dict.fromkeys(sentences))
     where = {t: i for i, t in enumerate(sentences)}
@@ -70,7 +76,8 @@ def similarity_table(
         return F.normalize(states[i, _span(ids[i], object_ids[x])].mean(0), dim=-1)
 
     shape = (len(scenes), len(objects), len(negations))
-    out = {k: np.zeros(shape) for k in ("pooled_with", "pooled_alone", "token_same", "token_other", "token_context")}
+    keys = ("pooled_with", "pooled_alone", "pooled_neutral", "token_same", "token_other", "token_context")
+    out = {k: np.zeros(shape) for k in keys}
     for a, s in enumerate(scenes):
         for b, x in enumerate(objects):
             pos = positive.format(scene=s, object=x)
@@ -80,6 +87,10 @@ def similarity_table(
                 e = pooled[where[neg]]
                 out["pooled_with"][a, b, c] = float(e @ pooled[where[pos]])
                 out["pooled_alone"][a, b, c] = float(e @ pooled[where[s]])
+                # the same for every template: the neutral edit's distance from the affirmed sentence
+                out["pooled_neutral"][a, b, c] = float(
+                    pooled[where[neutral.format(scene=s, object=x)]] @ pooled[where[pos]]
+                )
                 h = token_state(neg, x)
                 out["token_same"][a, b, c] = float(h @ token_state(pos, x))
                 out["token_other"][a, b, c] = float(
@@ -91,4 +102,11 @@ def similarity_table(
                         or [1.0]
                     )
                 )
-    return {**out, "scenes": list(scenes), "objects": list(objects), "negations": list(negations), "positive": positive}
+    return {
+        **out,
+        "scenes": list(scenes),
+        "objects": list(objects),
+        "negations": list(negations),
+        "positive": positive,
+        "neutral": neutral,
+    }

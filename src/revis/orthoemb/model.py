@@ -9,13 +9,17 @@ from revis.diffusion.text import TextEncoder
 
 
 def pipeline_text_encoder(pipe: Any) -> TextEncoder:
-    """The pipeline's frozen text encoder and tokenizer as a ``TextEncoder`` (no second load)."""
-    return TextEncoder.from_components(pipe.text_encoder, pipe.tokenizer, max_length=pipe.config.max_length)
+    """The pipeline's frozen text encoder and tokenizer as a ``TextEncoder`` (no second load).
+
+    The mini model's ``max_length`` is in its config; Stable Diffusion's is the tokenizer's (77).
+    """
+    max_length = pipe.config.get("max_length") or pipe.tokenizer.model_max_length
+    return TextEncoder.from_components(pipe.text_encoder, pipe.tokenizer, max_length=max_length)
 
 
 def new_subject_encoder(encoder: TextEncoder, image_size: int, tokens: int, width: int) -> SubjectEncoder:
-    """A fresh encoder whose outputs start at the mean word embedding of the text encoder."""
-    anchor = encoder.model.embeddings.word_embeddings.weight.detach().mean(0)
+    """A fresh encoder whose outputs start at the mean row of the text encoder's embedding table."""
+    anchor = encoder.embedding_table.weight.detach().mean(0)
     return SubjectEncoder(image_size, tokens, encoder.hidden_size, width, anchor=anchor)
 
 

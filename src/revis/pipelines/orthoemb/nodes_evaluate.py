@@ -59,6 +59,7 @@ def run_arms(
         prompts = [c.prompt() for c in cases]
         text_prompts = [c.prompt(c.subject.phrase) for c in cases]
         scores: dict[str, Any] = {}
+        outputs: dict[str, np.ndarray] = {}
         for name in evaluate.arms:
             arm = ARMS[name]
             images = customize(
@@ -74,6 +75,7 @@ def run_arms(
                 guidance_scale=evaluate.guidance_scale,
                 batch_size=evaluate.batch_size,
             )
+            outputs[name] = images
             judged = score_cases(judge_images(reader, images), cases)
             scores[name] = {k: v.tolist() for k, v in judged.items()}
             if seed == train.seeds[0]:
@@ -88,6 +90,7 @@ def run_arms(
         judged_refs = score_cases(judge_images(reader, references), cases)
         per_seed[str(seed)] = {
             "scores": scores,
+            "change_from_visual": change_from_visual(outputs),
             "references": {k: v.tolist() for k, v in judged_refs.items()},
         }
         if seed == train.seeds[0]:
@@ -95,6 +98,19 @@ def run_arms(
             grid["prompts"] = prompts[: evaluate.grid_cases]
     attention = _attention(pipe, encoder, encoders, train, fixes, evaluate)
     return {"per_seed": per_seed, "grid": grid, "residual": residual, "attention": attention}
+
+
+def change_from_visual(outputs: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean absolute difference (grey levels, 0-255) of each visual-token arm's images from the no-fix arm's, same noise:
+    whether a fix changes the outputs at all (a fix that changes nothing is trivially non-inferior)."""
+    if "visual" not in outputs:
+        return {}
+    base = outputs["visual"].astype(np.float64)
+    return {
+        name: float(np.abs(images.astype(np.float64) - base).mean())
+        for name, images in outputs.items()
+        if name not in ("visual", "text")
+    }
 
 
 def _mean_residual(states: torch.Tensor, visual: torch.Tensor, basis: torch.Tensor) -> float:
@@ -173,6 +189,10 @@ def report(
         for k in refs:
             refs[k][0] += int(np.sum(r[k]))
             refs[k][1] += len(r[k])
+    changes = [results["per_seed"][str(s)].get("change_from_visual", {}) for s in seeds]
+    change = {
+        name: mean_std([c[name] for c in changes], seeds) for name in changes[0] if all(name in c for c in changes)
+    }
     losses = history["loss"]
     final = [float(np.mean(losses[str(s)][-20:])) for s in seeds]
     n = evaluate.n_cases
@@ -189,6 +209,7 @@ def report(
         "pooled": pooled,
         "references": {k: proportion(*v) for k, v in refs.items()},
         "orthogonality": {k: float(v) for k, v in results["residual"].items()},
+        "change_from_visual": change,
         "training": {"final_loss": mean_std(final, seeds)},
     }
     grid = arms_grid(results["grid"], evaluate.arms)

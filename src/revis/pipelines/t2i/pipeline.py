@@ -28,7 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes_evaluate.evaluate_t2i,
-                ["model", "captions", "judge", "history", "params:evaluate", "params:runtime"],
+                ["model", "replicates", "captions", "judge", "history", "params:evaluate", "params:runtime"],
                 ["metrics", "plot_samples", "plot_training_loss"],
                 name="evaluate_t2i",
                 tags=["evaluate"],

@@ -58,6 +58,7 @@ def analyse_representations(
         representations.objects or OBJECT_NAMES,
         representations.negations,
         representations.positive,
+        representations.neutral,
     )
     return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in table.items()}
 
@@ -65,10 +66,11 @@ def analyse_representations(
 def _count(judge: Any, images: np.ndarray, prompt: Prompt, alternative: str) -> dict[str, int]:
     judged = judge_images(judge, images)
     word = ABSTRACT_WORDS.get(prompt.word)
-    colour = prompt.object.split()[0]
+    colour, shape = prompt.object.split()
     return {
         "x": int(judged.contains(prompt.object).sum()),
         "colour": int(judged.colours()[colour].sum()) if colour in judged.colours() else 0,
+        "shape": int(judged.shapes()[shape].sum()) if shape in judged.shapes() else 0,
         "n": len(images),
         "word": int(sum(word.rule(judged_scene(found)) for found in judged.objects)) if word else 0,
         "alternative": int(judged.contains(alternative).sum()) if alternative in OBJECT_NAMES else 0,
@@ -240,9 +242,10 @@ def _pooled(by_pair: dict[str, dict[str, dict[str, int]]], field: str = "x") -> 
     return proportion(hits, trials)
 
 
-def _per_seed(by_pair: dict[str, dict[str, dict[str, int]]], seeds: list[int]) -> dict[str, Any]:
+def _per_seed(by_pair: dict[str, dict[str, dict[str, int]]], seeds: list[int], field: str = "x") -> dict[str, Any]:
     rates = [
-        sum(by_pair[p][str(s)]["x"] for p in by_pair) / sum(by_pair[p][str(s)]["n"] for p in by_pair) for s in seeds
+        sum(by_pair[p][str(s)].get(field, 0) for p in by_pair) / sum(by_pair[p][str(s)]["n"] for p in by_pair)
+        for s in seeds
     ]
     return mean_std(rates, seeds)
 
@@ -272,10 +275,13 @@ def report(
     per_pair = {pair: {kind: _pooled({pair: counts[kind][pair]}) for kind in kinds} for pair in counts["attack"]}
     word_fidelity = {kind: _pooled(counts[kind], "word") for kind in kinds}
     colour_rates = {kind: _pooled(counts[kind], "colour") for kind in kinds}
+    shape_rates = {kind: _pooled(counts[kind], "shape") for kind in kinds}
     points = 100.0
     defenses = {
         kind: {
             "change_points": points * (rates[kind]["rate"] - rates["attack"]["rate"]),
+            # relative to the attack's own rate (a defence that removes 10 points of a 12 % attack is large)
+            "relative_change": (rates[kind]["rate"] - rates["attack"]["rate"]) / max(rates["attack"]["rate"], 1e-9),
             "fidelity_cost_points": points * (word_fidelity["attack"]["rate"] - word_fidelity[kind]["rate"]),
         }
         for kind in DEFENSES
@@ -283,6 +289,7 @@ def report(
     }
     pooled_with = np.asarray(representations["pooled_with"]).ravel()
     pooled_alone = np.asarray(representations["pooled_alone"]).ravel()
+    pooled_neutral = np.asarray(representations["pooled_neutral"]).ravel()
     items = list(range(len(pooled_with)))
     token = {k: np.asarray(representations[f"token_{k}"]).ravel() for k in ("same", "context", "other")}
     shares = {
@@ -304,15 +311,23 @@ def report(
         ),
         "judge": judge_metrics,
         "representations": {
-            "pooled": {"with": mean_std(pooled_with, items), "alone": mean_std(pooled_alone, items)},
+            "pooled": {
+                "with": mean_std(pooled_with, items),
+                "alone": mean_std(pooled_alone, items),
+                "neutral": mean_std(pooled_neutral, items),
+            },
             "token": {k: mean_std(v, items) for k, v in token.items()},
             "items": len(items),
         },
         "attack": {
             "rates": rates,
             "colour_rates": colour_rates,
+            "shape_rates": shape_rates,
             "per_pair": per_pair,
             "per_seed": {kind: _per_seed(counts[kind], attack.seeds) for kind in kinds},
+            # X's colour and X's shape found separately (any object of that colour / shape), per seed
+            "per_seed_colour": {kind: _per_seed(counts[kind], attack.seeds, "colour") for kind in kinds},
+            "per_seed_shape": {kind: _per_seed(counts[kind], attack.seeds, "shape") for kind in kinds},
             "word_fidelity": word_fidelity,
             "alternative_found": _pooled(counts["alternative"], "alternative") if "alternative" in counts else None,
             "defenses": defenses,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from revis.config.types import STRICT, Device, Fraction, Seed
 
-KINDS = ("base", "attack", "define", "alternative", "negative_prompt", "negative")
+KINDS = ("base", "attack", "define", "alternative", "negative_prompt", "negative", "with", "other_negation")
 
 
 class RuntimeParams(BaseModel):
@@ -18,13 +18,20 @@ class RuntimeParams(BaseModel):
 
 
 class Pair(BaseModel):
-    """One attack: an abstract word, the prohibited object, the concrete alternative of D2."""
+    """One attack: an abstract word, the prohibited object, the concrete alternative of D2 (also the object the
+    ``other_negation`` control negates: it must differ from the prohibited object)."""
 
     model_config = STRICT
     word: str = Field(min_length=1)
     object: str = Field(min_length=1)
     alternative: str = Field(min_length=1)
     definition: str | None = None  # D1's definition; None: the world's definition of the word
+
+    @model_validator(mode="after")
+    def _alternative_differs(self) -> Pair:
+        if self.alternative == self.object:
+            raise ValueError(f"alternative {self.alternative!r} is the prohibited object itself")
+        return self
 
 
 class PromptParams(BaseModel):
@@ -46,6 +53,7 @@ class RepresentationParams(BaseModel):
     objects: list[str] | None = None  # None: every object of the world
     negations: list[str] = Field(min_length=1)
     positive: str = "{scene} with a {object}"
+    neutral: str = "{scene} next to a {object}"  # the one-word edit of ``positive`` that the negation is compared with
 
 
 class AttackParams(BaseModel):

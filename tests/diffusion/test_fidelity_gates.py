@@ -1,0 +1,48 @@
+"""Per-seed fidelity against shuffled captions: the one-sided p-values and summaries that t2i's gates read."""
+
+import pytest
+
+from revis.diffusion.evaluation import p_above_shuffled, per_seed_fidelity
+
+
+def test_p_above_shuffled_is_one_sided():
+    strong = p_above_shuffled((40, 50), (10, 50))
+    assert strong < 1e-6
+    assert p_above_shuffled((10, 50), (40, 50)) > 0.99  # below the baseline: no evidence in the claimed direction
+    assert p_above_shuffled((11, 129), (11, 129)) > 0.5  # today's positions: a tie
+    assert p_above_shuffled((3, 0 + 3), (0, 0)) == 1.0  # no baseline trials decide nothing
+
+
+def test_per_seed_fidelity_keeps_each_seed_apart():
+    by_seed = {
+        2: {
+            "model": {"regions": (30, 40), "shapes": (5, 10)},
+            "shuffled_captions": {"regions": (10, 40), "shapes": (5, 10)},
+        },
+        0: {
+            "model": {"regions": (20, 40), "shapes": (9, 10)},
+            "shuffled_captions": {"regions": (10, 40), "shapes": (2, 10)},
+        },
+    }
+    out = per_seed_fidelity(by_seed)
+    regions = out["regions"]
+    assert regions["model"]["seeds"] == [0, 2] and regions["model"]["values"] == [0.5, 0.75]
+    assert regions["excess"]["values"] == pytest.approx([0.25, 0.5])
+    p0, p2 = regions["p_above_shuffled"]["values"]
+    assert p2 < p0 < 0.05
+    assert out["shapes"]["p_above_shuffled"]["values"][1] > 0.5  # seed 2 draws shapes at chance: its gate fails
+    assert out["shapes"]["trials"] == [10, 10]
+
+
+def test_probe_rows_hold_each_gate_aspect():
+    from revis.diffusion.fidelity_probe import checkpoint_row
+
+    aspects = ("regions", "shapes", "count", "colours", "objects")
+    measured = {
+        "model": {a: (8, 10) for a in aspects},
+        "shuffled_captions": {a: (2, 10) for a in aspects},
+    }
+    row = checkpoint_row(80, measured, 12.34)
+    assert row["step"] == 80 and row["seconds"] == 12.3
+    assert row["regions"]["model"] == 0.8 and row["regions"]["shuffled"] == 0.2 and row["regions"]["trials"] == 10
+    assert row["shapes"]["p_above_shuffled"] < 0.05
