@@ -177,10 +177,13 @@ def _run_in_memory(
     pipeline_name: str, inputs: dict[str, Any], params: dict[str, Any], tags: list[str] | None = None
 ) -> dict[str, Any]:
     """The registered pipeline's nodes (optionally only ``tags``) over in-memory datasets."""
-    from kedro.framework.project import find_pipelines
+    from kedro.framework.project import find_pipelines, pipelines
     from kedro.io import DataCatalog, MemoryDataset
     from kedro.runner import SequentialRunner
 
+    # an earlier in-process `kedro run --pipelines=x` (kedro_run) leaves its filter on Kedro's global registry, and
+    # find_pipelines prefers it to `pipelines_to_find`: clear it, or this finds only x
+    pipelines.set_requested(None)
     pipe = find_pipelines(raise_errors=True, pipelines_to_find=[pipeline_name])[pipeline_name]
     if tags:
         pipe = pipe.only_nodes_with_tags(*tags)
