@@ -9,6 +9,7 @@ A claims file::
     world_draw: the data every seed shares (one draw of the world), so what the verdicts are conditional on
     gates:                             # capability gates: without them the claims cannot be tested
       - id: detector_trained
+        kind: gate                     # optional (the only kind a gate has)
         gate: The full-data detector reaches AP50 >= 0.3 on every seed
         compare: {metric: full_data.ap50, baseline: 0.3, direction: greater, test: every_seed}
     claims:
@@ -116,6 +117,7 @@ class Gate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str
+    kind: Literal["gate"] = "gate"  # written in the files too: every entry of a claims file says what it is
     gate: str
     compare: Compare | None = None
     check: str | None = None
@@ -126,10 +128,6 @@ class Gate(BaseModel):
         if (self.compare is None) == (self.check is None):
             raise ValueError(f"gate '{self.id}' needs `compare` or `check` (one of them)")
         return self
-
-    @property
-    def kind(self) -> str:
-        return "gate"
 
     @property
     def claim(self) -> str:
