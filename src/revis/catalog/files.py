@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
-import sys
 from typing import Any
 
 import matplotlib
@@ -22,6 +20,7 @@ from kedro.io import DatasetError
 
 from revis.atomic import atomic_file, write_bytes_atomic, write_text_atomic
 from revis.catalog.base import FileDataset as _FileDataset
+from revis.reporting.results import to_json
 from revis.tracking.client import active
 
 
@@ -32,7 +31,7 @@ class JsonDataset(_FileDataset):
         return json.loads(self._require().read_text())
 
     def save(self, data: Any) -> None:
-        write_text_atomic(self._filepath, json.dumps(_plain(data), indent=2, sort_keys=True) + "\n")
+        write_text_atomic(self._filepath, json.dumps(to_json(data), indent=2, sort_keys=True) + "\n")
 
 
 class TextDataset(_FileDataset):
@@ -179,24 +178,8 @@ class CurveDataset(_FileDataset):
                     f"{self._filepath}: columns {extra} are not declared in the catalog entry's y {self._y}; "
                     "declare them (they become lines of the DVC plot) or leave them out"
                 )
-            rows.append({name: _plain(record.get(name)) for name in declared})
+            rows.append({name: to_json(record.get(name)) for name in declared})
         write_text_atomic(self._filepath, json.dumps(rows, indent=1) + "\n")
         client = active()
         if client is not None:
             client.log_artifact(self._filepath, self._artifact_path)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: numpy/torch scalars and arrays to Python; NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    torch = sys.modules.get("torch")  # a tensor can only exist if torch is imported
-    if isinstance(value, np.ndarray) or (torch is not None and isinstance(value, torch.Tensor)):
-        return _plain(value.tolist())
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

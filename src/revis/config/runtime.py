@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from revis.config.types import STRICT
+from revis.config.types import STRICT, Device
 
 
 class RuntimeParams(BaseModel):
@@ -17,3 +17,14 @@ class RuntimeParams(BaseModel):
     model_config = STRICT
     executor: Literal["local", "dask"] = "local"
     scheduler: str | None = None
+
+
+class ComputeParams(BaseModel):
+    """``<paper>.compute``, the one compute section every paper uses: where its tensors live, torch's CPU
+    threads in the stage's own process, and processes for its independent jobs (one torch thread each).
+    ``workers`` and ``threads`` change speed only; ``device`` may change float rounding (a GPU)."""
+
+    model_config = STRICT
+    device: Device = "cpu"  # cpu | cuda | cuda:N | auto (CUDA when present)
+    threads: int = Field(1, ge=1, le=256)
+    workers: int = Field(1, ge=1, le=64)

@@ -7,7 +7,7 @@ test a claim (``revis.reporting.verdicts``) instead of comparing two means.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,3 +60,16 @@ def flat_numbers(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
         elif isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)) and math.isfinite(float(value)):
             flat[name] = float(value)
     return flat
+
+
+def mean_std_by_seed(by_seed: Mapping[int, float]) -> dict[str, Any]:
+    """:func:`mean_std` of ``{seed: value}`` in seed order (the per-seed values paired tests read)."""
+    seeds = sorted(by_seed)
+    return mean_std([by_seed[s] for s in seeds], seeds)
+
+
+def majority_class_rate(labels: Any, num_classes: int) -> float:
+    """Accuracy of always predicting the most frequent class of ``labels`` (chance for this label
+    distribution); counted in integers, divided in float64."""
+    counts = np.bincount(np.asarray(labels).reshape(-1), minlength=num_classes)
+    return float(counts.max() / counts.sum())
