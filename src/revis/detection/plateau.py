@@ -78,9 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--out", type=Path, default=Path("reports/csod/plateau"))
     args = parser.parse_args(argv)
-    yolo = yaml.safe_load(args.params.read_text())["csod"]["yolo"]
-    workers = int(yolo.pop("workers", 1))
-    rows = steps_curve(args.voc, YoloConfig(**yolo), args.budgets, args.steps, args.seeds, workers)
+    section = yaml.safe_load(args.params.read_text())["csod"]
+    yolo, compute = section["yolo"], section.get("compute", {})
+    config = YoloConfig(**yolo, device=compute.get("device", "cpu"))
+    rows = steps_curve(args.voc, config, args.budgets, args.steps, args.seeds, int(compute.get("workers", 1)))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "steps_curve.json").write_text(json.dumps({"yolo": yolo, "rows": rows}, indent=1))
     figure(rows, args.out / "steps_curve.png")

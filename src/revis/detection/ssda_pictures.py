@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -13,8 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from revis.datasets.coco import CocoImage
+from revis.datasets.coco import CocoImage, read_coco_detections
 from revis.datasets.images import load_image
+from revis.datasets.lada import release_file
 
 
 def _boxes(
@@ -24,6 +26,41 @@ def _boxes(
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=width, ec=colour))
         if scores is not None:
             ax.text(x0, y0 - 1, f"{scores[k]:.2f}", color=colour, fontsize=5, va="bottom")
+
+
+def world_sample_rows(
+    folders: Sequence[tuple[str, Path, Path, str]], per_row: int
+) -> dict[str, list[tuple[CocoImage, CocoImage]]]:
+    """Per ``(name, labels, images, split)``: ``per_row - 1`` frames with smoke and one without, each with its
+    merged and fragment labels, read back through the COCO reader."""
+    rows = {}
+    for name, labels, images, split in folders:
+        merged = read_coco_detections(release_file(labels, split, "merged"), images)
+        fragment = read_coco_detections(release_file(labels, split, "fragment"), images).by_file()
+        positives = [i for i in merged.images if len(i.boxes)][: per_row - 1]
+        negatives = [i for i in merged.images if not len(i.boxes)][:1]
+        rows[name] = [(i, fragment[i.file_name]) for i in positives + negatives]
+    return rows
+
+
+def detections_per_image(detections: Any, indices: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(n, 7) detection rows ``[image index, x, y, w, h, score, class]`` -> per chosen image (xyxy boxes, scores)."""
+    rows = np.asarray(detections, dtype=np.float64).reshape(-1, 7)
+    per_image = []
+    for index in indices:
+        mine = rows[rows[:, 0] == index]
+        boxes = np.concatenate([mine[:, 1:3], mine[:, 1:3] + mine[:, 3:5]], axis=1)
+        per_image.append((boxes, mine[:, 5]))
+    return per_image
+
+
+def teacher_student_curves(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[list[dict[str, Any]]]]:
+    """Arm -> the curve of each of its seeds, for the teacher-student arms."""
+    curves: dict[str, list[list[dict[str, Any]]]] = {}
+    for run in runs:
+        if run["method"] == "teacher_student":
+            curves.setdefault(run["arm"], []).append(run["curve"])
+    return curves
 
 
 def world_samples_figure(rows: dict[str, list[tuple[CocoImage, CocoImage]]]) -> plt.Figure:

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from revis.config.runtime import ComputeParams
 from revis.curves import curve_key, log_curve
 from revis.datasets.voc import VocData
 from revis.detection.data import detection_splits
 from revis.detection.subsets import train_on_subsets
 from revis.detection.ultralytics_env import ultralytics_home
-from revis.detection.yolo import YoloConfig
+from revis.pipelines.csod.nodes_features import yolo_config
 from revis.pipelines.csod.params import DataParams, TrainParams, YoloParams
 
 
 def train_subsets(
-    subsets: list[dict[str, Any]], world: VocData, data: DataParams, yolo: YoloParams, train: TrainParams
+    subsets: list[dict[str, Any]],
+    world: VocData,
+    data: DataParams,
+    yolo: YoloParams,
+    train: TrainParams,
+    compute: ComputeParams,
 ) -> list[dict[str, Any]]:
     """Every subset's detector, the same optimiser steps whatever its size; wall times go to MLflow."""
     splits = detection_splits(world, data.voc_root, data.train_splits, data.test_split, data.class_names)
@@ -23,10 +29,10 @@ def train_subsets(
         splits.test,
         splits.class_names,
         subsets,
-        YoloConfig(**yolo.model_dump(exclude={"workers"})),
+        yolo_config(yolo, compute),
         train.steps,
         ultralytics_home() / "work" / "csod" / "train",
-        workers=yolo.workers,
+        workers=compute.workers,
     )
     for run in (r for r in runs if not r["reused"]):
         for point in run["history"]:

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, DataPath, Device, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, DataPath, Seed
 
 Method = Literal["random", "balanced_random", "csod", "csod_image", "facility_location", "k_center"]
 Layer = Literal["backbone_p3", "backbone_p4", "backbone_p5", "neck_p3", "neck_p4", "neck_p5"]
@@ -93,8 +94,6 @@ class YoloParams(BaseModel):
     warmup_epochs: float = Field(ge=0, le=100)
     mosaic: float = Field(ge=0, le=1)
     close_mosaic: int = Field(ge=0, le=10_000)
-    device: Device = "cpu"
-    workers: int = Field(1, ge=1, le=64)  # detectors trained at once, one process (one CPU thread) each
 
 
 class FeaturesParams(BaseModel):
@@ -153,6 +152,7 @@ class TrainParams(BaseModel):
 class Params(BaseModel):
     model_config = STRICT
     seeds: Seeds
+    compute: ComputeParams  # device; workers: detectors trained at once, one process (one CPU thread) each
     data: DataParams
     yolo: YoloParams
     features: FeaturesParams

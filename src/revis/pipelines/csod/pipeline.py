@@ -14,7 +14,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 nodes_features.build_features,
-                inputs=["detection", "params:seeds", "params:data", "params:yolo", "params:features"],
+                inputs=[
+                    "detection",
+                    "params:seeds",
+                    "params:data",
+                    "params:yolo",
+                    "params:features",
+                    "params:compute",
+                ],
                 outputs=["detectors", "detector_report", "representatives"],
                 name="build_features",
                 tags=["features"],
@@ -28,13 +35,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes_train.train_subsets,
-                inputs=["subsets", "detection", "params:data", "params:yolo", "params:train"],
+                inputs=["subsets", "detection", "params:data", "params:yolo", "params:train", "params:compute"],
                 outputs="runs",
                 name="train_subsets",
                 tags=["train"],
             ),
             node(
-                nodes_evaluate.evaluate_csod,
+                nodes_evaluate.report_metrics,
                 inputs=[
                     "runs",
                     "subsets",
@@ -45,7 +52,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:select",
                 ],
                 outputs=["metrics", "plot_ap50_per_seed", "plot_lambda_sweep", "plot_selected_images"],
-                name="evaluate_csod",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
         ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from revis.config.runtime import ComputeParams
 from revis.curves import curve_key, log_curve
 from revis.detection.mean_teacher import MeanTeacherConfig
 from revis.detection.ssda import DetectorSpec, ReleaseSource, Schedule, run_arms
@@ -25,7 +26,12 @@ def data_sources(world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataP
 
 
 def train_arms(
-    world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams, train: TrainParams
+    world: SmokeWorldFolder,
+    control: SmokeWorldFolder,
+    data: DataParams,
+    train: TrainParams,
+    seeds: list[int],
+    compute: ComputeParams,
 ) -> dict[str, Any]:
     """Source pretraining, then each arm's adaptation per seed (shared burn-ins forked); EMA weights predict the test split."""
     s, d, t = train.schedule, train.detector, train.teacher
@@ -44,12 +50,12 @@ def train_arms(
         pretrain_per_seed=s.pretrain_per_seed,
         pretrain_seed=s.pretrain_seed,
     )
-    detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, train.device, d.weights)
+    detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, compute.device, d.weights)
     teacher = MeanTeacherConfig(
         t.tau, t.lambda_u, t.alpha, t.nms_iou, t.max_pseudo, t.unsup_loss, t.domain_weight, t.domain_layer
     )
     sources = data_sources(world, control, data)
-    out = run_arms(train.arms, train.seeds, sources, schedule, detector, teacher, workers=train.workers)
+    out = run_arms(train.arms, seeds, sources, schedule, detector, teacher, workers=compute.workers)
     for run in out["runs"]:
         for point in run["curve"]:
             values = {k: v for k, v in point.items() if k not in ("step", "phase")}

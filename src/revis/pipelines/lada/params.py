@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, DataPath, Device, IntRange, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, DataPath, IntRange, Seed
 
 SPLITS = ("05", "1", "3")  # 0.5 %, 1 %, 3 % of the target pool labeled
 ARM_KINDS = (
@@ -29,7 +30,7 @@ class WorldParams(BaseModel):
     """The smoke world's generator (``revis.world.smoke``); the control world differs only in placement."""
 
     model_config = STRICT
-    seed: Seed = 0
+    seed: Seed = 0  # the world's one draw (not replicated by the chain's seeds)
     source_cameras: int = Field(ge=1, le=50)
     source_frames: int = Field(ge=2, le=500)  # per camera
     target_cameras: int = Field(ge=1, le=500)  # the target train pool's cameras
@@ -86,7 +87,7 @@ class ScheduleParams(BaseModel):
     model_config = STRICT
     pretrain_steps: int = Field(ge=0, le=1_000_000)  # source pretraining (shared by the arms of a world and policy)
     pretrain_per_seed: bool = False  # true: one pretraining per seed (whole chain); false: one for all seeds
-    pretrain_seed: Seed = 0  # the shared pretraining's seed
+    pretrain_seed: Seed = 0  # the shared pretraining's one draw (when not per seed)
     steps: int = Field(ge=1, le=1_000_000)  # adaptation steps of every arm
     burn_in: int = Field(ge=0, le=1_000_000)  # supervised adaptation steps before the arm's method
     batch: int = Field(ge=1, le=512)  # labeled images per step
@@ -141,18 +142,26 @@ class TeacherParams(BaseModel):
 class TrainParams(BaseModel):
     model_config = STRICT
     arms: list[ArmName] = Field(min_length=1)
-    seeds: list[Seed] = Field(min_length=1)
-    workers: int = Field(ge=1, le=64)  # chains trained at once, one process (one CPU thread) each
-    device: Device = "cpu"
     schedule: ScheduleParams
     detector: DetectorParams
-    teacher: TeacherParams = TeacherParams()
+    teacher: TeacherParams = Field(default_factory=TeacherParams)
 
     @model_validator(mode="after")
     def _unique(self) -> TrainParams:
-        if len(set(self.arms)) != len(self.arms) or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("arms and seeds must not repeat")
+        if len(set(self.arms)) != len(self.arms):
+            raise ValueError("arms must not repeat")
         return self
+
+
+def _distinct(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"seeds must not repeat, got {values}")
+    return values
+
+
+# whole-chain seeds: seed s draws every arm's batches, augmentations and pseudo-label draws (and, with
+# schedule.pretrain_per_seed, its own source pretraining)
+Seeds = Annotated[list[Seed], Field(min_length=1), AfterValidator(_distinct)]
 
 
 class EvaluateParams(BaseModel):
@@ -164,7 +173,9 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
+    seeds: Seeds
+    compute: ComputeParams  # device; workers: chains trained at once, one process (one CPU thread) each
     world: WorldParams
-    data: DataParams = DataParams()
+    data: DataParams = Field(default_factory=DataParams)
     train: TrainParams
-    evaluate: EvaluateParams = EvaluateParams()
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)

@@ -12,16 +12,16 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(nodes_ingest.make_control, "params:world", "control", name="make_control", tags=["ingest"]),
             node(
                 nodes_train.train_arms,
-                inputs=["world", "control", "params:data", "params:train"],
+                inputs=["world", "control", "params:data", "params:train", "params:seeds", "params:compute"],
                 outputs="runs",
                 name="train_arms",
                 tags=["train"],
             ),
             node(
-                nodes_evaluate.evaluate_lada,
+                nodes_evaluate.report_metrics,
                 inputs=["runs", "world", "control", "params:data"],
                 outputs=["metrics", "plot_ap_per_arm"],
-                name="evaluate_lada",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
             node(
