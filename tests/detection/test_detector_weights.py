@@ -17,5 +17,5 @@ def test_pretrained_weights_load_where_names_and_shapes_agree(tmp_path):
     assert torch.equal(mine["model.0.conv.weight"], theirs["model.0.conv.weight"])
     torch.save(smoke.state_dict(), tmp_path / "state.pt")  # a plain state dict loads completely
     assert load_pretrained(build_detector("yolov8n.yaml", 1, 5), str(tmp_path / "state.pt"))["skipped"] == []
-    with pytest.raises(FileNotFoundError, match="lada.train.detector.weights"):
+    with pytest.raises(FileNotFoundError, match=r"lada\.train\.detector\.weights"):
         load_pretrained(smoke, str(tmp_path / "missing.pt"))

@@ -39,7 +39,7 @@ def _ultralytics_convert_label():
     script = spec["download"]
     source = script[script.index("def convert_label") : script.index("# Download")]
     namespace = {"ET": ET, "yaml": spec}
-    exec(source, namespace)  # noqa: S102 -- ultralytics' own converter, read from the installed package
+    exec(source, namespace)  # ultralytics' own converter, read from the installed package
     return namespace["convert_label"], list(spec["names"].values())
 
 
@@ -200,7 +200,7 @@ def test_bad_vocdevkit_inputs_name_what_is_wrong(tmp_path):
         detection_splits(None, str(tmp_path / "devkit"), ["trainval"], "VOC2007/test")
     records = read_voc_folder(tmp_path / "devkit" / "VOC2007").split("train")
     Path(records[0].image_path).unlink()
-    with pytest.raises(DataError, match="missing image file .*000000"):
+    with pytest.raises(DataError, match=r"missing image file .*000000"):
         write_yolo_dataset(tmp_path / "yolo", records, ["circle", "ring"])
 
 

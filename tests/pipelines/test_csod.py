@@ -29,7 +29,7 @@ def committed_params() -> dict:
 def test_only_model_yamls_that_ultralytics_builds_are_accepted(model):
     params = committed_params()
     params["csod"]["yolo"]["model"] = model  # weights would be downloaded; no such yaml; not a detector yaml
-    with pytest.raises(ParameterError, match="'csod.yolo.model'"):
+    with pytest.raises(ParameterError, match=r"'csod\.yolo\.model'"):
         validate_params(params)
 
 
@@ -173,7 +173,7 @@ def in_memory(run_in_memory, tiny_world, tiny_params):
 
 
 def test_wiring_in_memory_produces_every_output(in_memory):
-    outputs, params = in_memory
+    outputs, _ = in_memory
     assert set(outputs) == {
         "csod.detectors",
         "csod.detector_report",

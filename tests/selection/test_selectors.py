@@ -32,6 +32,20 @@ def random_pool(seed: int, n_images: int = 40, n_classes: int = 4, d: int = 8) -
     return pool_from(rows, n_images + 2, n_classes, boxes=list(rng.integers(1, 4, size=len(rows))))  # 2 empty images
 
 
+def _best_candidate(vec: dict, c: int, candidates: list, unselected: list, selected: set, lam: float, reduction: str):
+    """The candidate of class c with the largest gain rep - lam * div (ties: the lowest index)."""
+    best, best_gain = None, -np.inf
+    for i in sorted(candidates):
+        rep = sum(float(vec[i, c] @ vec[k, c]) for k in unselected)
+        div = sum(float(vec[i, c] @ vec[s, c]) for s in selected)
+        if reduction == "mean":
+            rep, div = rep / max(len(unselected), 1), div / max(len(selected), 1)
+        gain = rep - lam * div
+        if gain > best_gain + 1e-9:
+            best, best_gain = i, gain
+    return best
+
+
 def reference_csod(pool: SelectionPool, budget: int, lam: float, reduction: str, multi_class: str, order: str) -> list:
     """The paper's formula, literally: explicit sets and a full similarity matrix per class."""
     unit = pool.unit_vectors().double()
@@ -51,15 +65,7 @@ def reference_csod(pool: SelectionPool, budget: int, lam: float, reduction: str,
             if not candidates:
                 continue
             unselected = [k for k in members[c] if k not in s_c[c]]
-            best, best_gain = None, -np.inf
-            for i in sorted(candidates):
-                rep = sum(float(vec[i, c] @ vec[k, c]) for k in unselected)
-                div = sum(float(vec[i, c] @ vec[s, c]) for s in s_c[c])
-                if reduction == "mean":
-                    rep, div = rep / max(len(unselected), 1), div / max(len(s_c[c]), 1)
-                gain = rep - lam * div
-                if gain > best_gain + 1e-9:
-                    best, best_gain = i, gain
+            best = _best_candidate(vec, c, candidates, unselected, s_c[c], lam, reduction)
             picked.append(best)
             for k in classes if multi_class == "shared" else [c]:
                 if (best, k) in vec:

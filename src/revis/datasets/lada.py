@@ -70,13 +70,14 @@ class LabeledImage:
 
 
 def _int_box(box: tuple[float, float, float, float]) -> list[int]:
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = (round(float(v)) for v in box)
     return [x0, y0, max(1, x1 - x0), max(1, y1 - y0)]
 
 
 def release_document(images: Sequence[LabeledImage], policy: Policy) -> dict[str, Any]:
     """The COCO JSON document of one split, in the release's layout for ``policy``."""
-    image_entries, annotations = [], []
+    image_entries: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for image_id, image in enumerate(images, start=1):
         image_entries.append(
             {"id": image_id, "width": image.width, "height": image.height, "file_name": image.file_name}
@@ -85,7 +86,7 @@ def release_document(images: Sequence[LabeledImage], policy: Policy) -> dict[str
             bbox = _int_box(box)
             ann_id = len(annotations) + 1
             if policy == "merged":
-                area = int(round((box[2] - box[0]) * (box[3] - box[1])))
+                area = round(float((box[2] - box[0]) * (box[3] - box[1])))
                 annotations.append(
                     {"id": ann_id, "image_id": image_id, "bbox": bbox, "area": area, "category_id": 0, "iscrowd": 0}
                 )

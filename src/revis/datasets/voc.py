@@ -186,6 +186,17 @@ def parse_voc_xml(
         raise DataError(f"malformed VOC annotation {path}: root element is <{root.tag}>")
     image_dir = Path(image_dir) if image_dir is not None else path.parent.parent / "JPEGImages"
     image_path = _image_path(root, path, image_dir, report)
+    width, height = _checked_size(root, path, image_path, report)
+    objects = [
+        _voc_object(obj, number, path, width, height, max_overrun, report)
+        for number, obj in enumerate(root.findall("object"))
+    ]
+    report.records += 1
+    return VocRecord(image_id=path.stem, image_path=image_path, width=width, height=height, objects=objects)
+
+
+def _checked_size(root: ET.Element, path: Path, image_path: Path, report: VocReport) -> tuple[int, int]:
+    """``<size>``, checked against the image file when it exists (and taken from it when ``<size>`` is 0)."""
     size = root.find("size")
     if size is None:
         raise DataError(f"malformed VOC annotation {path}: missing <size>")
@@ -204,35 +215,36 @@ def parse_voc_xml(
         raise DataError(
             f"VOC annotation {path}: <size> says {width} x {height}, but {image_path} is {real[0]} x {real[1]}"
         )
-    objects = []
-    for number, obj in enumerate(root.findall("object")):
-        name = _text(obj, "name", path)
-        bnd = obj.find("bndbox")
-        if bnd is None:
-            raise DataError(f"malformed VOC annotation {path}: object {number} ({name}) has no <bndbox>")
-        try:
-            xmin, ymin, xmax, ymax = (float(_text(bnd, tag, path)) for tag in ("xmin", "ymin", "xmax", "ymax"))
-        except ValueError as exc:
-            if isinstance(exc, DataError):
-                raise
-            raise DataError(f"malformed VOC annotation {path}: object {number} ({name}): {exc}") from exc
-        try:
-            # 1-based inclusive corners -> 0-based half-open (see the module doc)
-            box = check_box(
-                (xmin - 1.0, ymin - 1.0, xmax, ymax),
-                width,
-                height,
-                where=f"{path}, object {number} ({name}), VOC corners {xmin:g},{ymin:g},{xmax:g},{ymax:g}",
-                max_overrun=max_overrun,
-                report=report.boxes,
-            )
-        except BoxError as exc:
-            raise DataError(str(exc)) from exc
-        objects.append(
-            VocObject(name=name, box=box, difficult=_flag(obj, "difficult"), truncated=_flag(obj, "truncated"))
+    return width, height
+
+
+def _voc_object(
+    obj: ET.Element, number: int, path: Path, width: int, height: int, max_overrun: float, report: VocReport
+) -> VocObject:
+    """One ``<object>``: its name, its box checked against the image (small overruns clipped), its flags."""
+    name = _text(obj, "name", path)
+    bnd = obj.find("bndbox")
+    if bnd is None:
+        raise DataError(f"malformed VOC annotation {path}: object {number} ({name}) has no <bndbox>")
+    try:
+        xmin, ymin, xmax, ymax = (float(_text(bnd, tag, path)) for tag in ("xmin", "ymin", "xmax", "ymax"))
+    except ValueError as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"malformed VOC annotation {path}: object {number} ({name}): {exc}") from exc
+    try:
+        # 1-based inclusive corners -> 0-based half-open (see the module doc)
+        box = check_box(
+            (xmin - 1.0, ymin - 1.0, xmax, ymax),
+            width,
+            height,
+            where=f"{path}, object {number} ({name}), VOC corners {xmin:g},{ymin:g},{xmax:g},{ymax:g}",
+            max_overrun=max_overrun,
+            report=report.boxes,
         )
-    report.records += 1
-    return VocRecord(image_id=path.stem, image_path=image_path, width=width, height=height, objects=objects)
+    except BoxError as exc:
+        raise DataError(str(exc)) from exc
+    return VocObject(name=name, box=box, difficult=_flag(obj, "difficult"), truncated=_flag(obj, "truncated"))
 
 
 def read_split_ids(root: str | os.PathLike, split: str) -> list[str]:
@@ -330,7 +342,7 @@ def _annotation_xml(scene: VocScene, folder: str) -> bytes:
         box = ET.SubElement(node, "bndbox")
         x0, y0, x1, y1 = obj.box
         for tag, value in (("xmin", x0 + 1), ("ymin", y0 + 1), ("xmax", x1), ("ymax", y1)):
-            ET.SubElement(box, tag).text = str(int(round(value)))
+            ET.SubElement(box, tag).text = str(round(float(value)))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8")
 

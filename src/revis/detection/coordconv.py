@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from revis.detection.layers import yolo_layers
+
 # attributes ultralytics' DetectionModel._predict_once reads from every layer
 ROUTING = ("f", "i", "type", "np")
 
@@ -49,6 +51,11 @@ def _first_conv_owner(layer: nn.Module) -> tuple[nn.Module, str]:
     raise ValueError(f"CoordConv cannot wrap a {type(layer).__name__} layer (no leading convolution)")
 
 
+def _pair(size: tuple[int, ...]) -> tuple[int, int]:
+    """A Conv2d's stored (height, width) size or step."""
+    return (size[0], size[1])
+
+
 class CoordLayer(nn.Module):
     """One DetectionModel layer whose input gets coordinate channels (module doc)."""
 
@@ -64,16 +71,16 @@ class CoordLayer(nn.Module):
         widened = nn.Conv2d(
             conv.in_channels + extra,
             conv.out_channels,
-            conv.kernel_size,
-            conv.stride,
-            conv.padding,
-            conv.dilation,
+            _pair(conv.kernel_size),
+            _pair(conv.stride),
+            conv.padding if isinstance(conv.padding, str) else _pair(conv.padding),
+            _pair(conv.dilation),
             bias=conv.bias is not None,
         ).to(conv.weight.device, conv.weight.dtype)
         with torch.no_grad():
             widened.weight.zero_()
             widened.weight[:, : conv.in_channels].copy_(conv.weight)
-            if conv.bias is not None:
+            if conv.bias is not None and widened.bias is not None:
                 widened.bias.copy_(conv.bias)
         setattr(owner, name, widened)
         self.layer = layer
@@ -89,18 +96,19 @@ class CoordLayer(nn.Module):
 def add_coordconv(model: nn.Module, layers: Sequence[int], with_r: bool = False) -> nn.Module:
     """Wrap ``model.model[i]`` for each ``i`` in ``layers`` (in place); returns the model."""
     seen = set()
+    sequence = yolo_layers(model)
     for index in layers:
         if index in seen:
             raise ValueError(f"CoordConv layer {index} given twice")
         seen.add(index)
-        if not 0 <= index < len(model.model) - 1:  # the last layer is the Detect head
-            raise ValueError(f"CoordConv layer {index} is not a layer of this model (0..{len(model.model) - 2})")
-        if isinstance(model.model[index], CoordLayer):
+        if not 0 <= index < len(sequence) - 1:  # the last layer is the Detect head
+            raise ValueError(f"CoordConv layer {index} is not a layer of this model (0..{len(sequence) - 2})")
+        if isinstance(sequence[index], CoordLayer):
             raise ValueError(f"layer {index} already has CoordConv channels")
-        model.model[index] = CoordLayer(model.model[index], with_r)
+        sequence[index] = CoordLayer(sequence[index], with_r)
     return model
 
 
 def coordconv_layers(model: nn.Module) -> list[int]:
     """Indices of the layers that receive coordinate channels."""
-    return [i for i, layer in enumerate(model.model) if isinstance(layer, CoordLayer)]
+    return [i for i, layer in enumerate(yolo_layers(model)) if isinstance(layer, CoordLayer)]

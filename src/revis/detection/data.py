@@ -44,9 +44,11 @@ def detection_splits(
     if voc_root is None:
         if world is None:
             raise DataError("no VOC data: neither the world's folder nor a voc_root was given")
-        train = [r for split in train_splits for r in world.split(split)]
         return DetectionSplits(
-            train=train, test=world.split(test_split), class_names=list(world.class_names), report=world.report
+            train=[r for split in train_splits for r in world.split(split)],
+            test=world.split(test_split),
+            class_names=list(world.class_names),
+            report=world.report,
         )
     root = Path(voc_root).expanduser()
     if not root.is_dir():
@@ -66,6 +68,6 @@ def detection_splits(
     seen: set[str] = set()
     for record in train + test:
         if record.image_id in seen:
-            raise DataError(f"image id {record.image_id} occurs twice across {list(train_splits) + [test_split]}")
+            raise DataError(f"image id {record.image_id} occurs twice across {[*train_splits, test_split]}")
         seen.add(record.image_id)
     return DetectionSplits(train=train, test=test, class_names=pool_names or names, report=report)

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torchvision.ops import batched_nms
 
-from revis.detection.coordconv import add_coordconv, coordconv_layers
+from revis.detection.coordconv import CoordLayer, add_coordconv, coordconv_layers
+from revis.detection.layers import model_yaml, yolo_layers
 from revis.detection.ultralytics_env import import_ultralytics
 
 
@@ -37,7 +38,8 @@ def build_detector(
     torch.manual_seed(seed)
     model = DetectionModel(cfg=model_yaml, nc=num_classes, verbose=False)
     defaults = get_cfg(DEFAULT_CFG)
-    model.args = SimpleNamespace(box=defaults.box, cls=defaults.cls, dfl=defaults.dfl)
+    gains: Any = SimpleNamespace(box=defaults.box, cls=defaults.cls, dfl=defaults.dfl)  # what v8DetectionLoss reads
+    model.args = gains
     if coord_layers:
         add_coordconv(model, coord_layers, coord_with_r)
     return model.float()
@@ -72,17 +74,21 @@ def load_pretrained(model: nn.Module, path: str) -> dict[str, Any]:
 
 def criterion(model: nn.Module) -> Any:
     """ultralytics' own loss for this model (``v8DetectionLoss``), created once and cached on the model."""
-    if getattr(model, "criterion", None) is None:
-        model.criterion = model.init_criterion()
-    return model.criterion
+    cached: Any = getattr(model, "criterion", None)
+    if cached is None:
+        make: Any = model.init_criterion
+        cached = make()
+        model.criterion = cached
+    return cached
 
 
 def detector_state(model: nn.Module) -> dict[str, Any]:
     """What rebuilds a model: its yaml, CoordConv layers and weights."""
     layers = coordconv_layers(model)
-    with_r = bool(layers) and bool(model.model[layers[0]].with_r)
+    first = yolo_layers(model)[layers[0]] if layers else None
+    with_r = isinstance(first, CoordLayer) and first.with_r
     return {
-        "yaml": dict(model.yaml),
+        "yaml": model_yaml(model),
         "coord_layers": layers,
         "coord_with_r": with_r,
         "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
@@ -128,6 +134,9 @@ def detections(
     out: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     for start in range(0, len(images), batch):
         raw = model(images[start : start + batch].to(device).float() / 255.0)[0]
-        out += [tuple(t.cpu() for t in d) for d in nms_detections(raw, conf, iou, max_det)]
+        out += [
+            (boxes.cpu(), scores.cpu(), classes.cpu())
+            for boxes, scores, classes in nms_detections(raw, conf, iou, max_det)
+        ]
     model.train(was_training)
     return out

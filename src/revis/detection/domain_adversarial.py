@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from revis.detection.layers import yolo_layers
+
 
 class _Reverse(torch.autograd.Function):
     @staticmethod
@@ -49,7 +51,7 @@ class FeatureTap:
     """Keeps the output of one layer of an ultralytics DetectionModel (``model.model[layer]``) per forward."""
 
     def __init__(self, model: nn.Module, layer: int) -> None:
-        layers: Any = model.model  # a DetectionModel's nn.Sequential of layers
+        layers = yolo_layers(model)
         if not 0 <= layer < len(layers):
             raise ValueError(f"domain_layer {layer} is not a layer of the detector (0-{len(layers) - 1})")
         self.output: torch.Tensor | None = None

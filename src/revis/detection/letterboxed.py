@@ -63,7 +63,7 @@ def letterbox_array(image: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, t
     resized = (
         image
         if (new_w, new_h) == (width, height)
-        else np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
+        else np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR))
     )
     left, top = (imgsz - new_w) // 2, (imgsz - new_h) // 2
     canvas = np.full((imgsz, imgsz, 3), 114, dtype=np.uint8)

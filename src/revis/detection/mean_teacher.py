@@ -99,9 +99,13 @@ def targets(boxes: Sequence[torch.Tensor], classes: Sequence[torch.Tensor], imgs
     return {"batch_idx": torch.cat(idx), "cls": torch.cat(cls), "bboxes": torch.cat(xywh)}
 
 
-def _split(preds: dict[str, torch.Tensor | list[torch.Tensor]], n: int) -> tuple[dict, dict]:
+Predictions = dict[str, torch.Tensor | list[torch.Tensor]]  # a DetectionModel's training-mode output
+
+
+def _split(preds: Predictions, n: int) -> tuple[Predictions, Predictions]:
     """Training-mode predictions of a concatenated batch -> (first n images, the rest)."""
-    first, rest = {}, {}
+    first: Predictions = {}
+    rest: Predictions = {}
     for key, value in preds.items():
         if isinstance(value, (list, tuple)):
             first[key], rest[key] = [v[:n] for v in value], [v[n:] for v in value]

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from revis.datasets.images import load_image
 from revis.datasets.voc import VocRecord
+from revis.detection.layers import yolo_layers
 from revis.selection.pool import SelectionPool
 
 # Output indices of YOLOv8's layers (ultralytics/cfg/models/v8/yolov8.yaml): the backbone's
@@ -31,7 +32,9 @@ def letterbox(image: np.ndarray, imgsz: int) -> tuple[torch.Tensor, float, tuple
     height, width = image.shape[:2]
     scale = imgsz / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR)) if scale != 1 else image
+    resized = (
+        np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR)) if scale != 1 else image
+    )
     left, top = (imgsz - new_w) // 2, (imgsz - new_h) // 2
     canvas = np.full((imgsz, imgsz, 3), 114, dtype=np.uint8)
     canvas[top : top + new_h, left : left + new_w] = resized
@@ -56,12 +59,14 @@ def box_features(
     ``images``: (B, 3, S, S) letterboxed; ``boxes``: per image (K, 4) ``x0 y0 x1 y1`` in input pixels.
     """
     index = YOLOV8_LAYERS[layer] if isinstance(layer, str) else int(layer)
-    capture = _Capture(net.model[index])
+    capture = _Capture(yolo_layers(net)[index])
     try:
         net.eval()(images)
     finally:
         capture.handle.remove()
     fmap = capture.output
+    if fmap is None:
+        raise RuntimeError(f"layer {layer} produced no output (not on the model's forward path?)")
     stride = images.shape[-1] / fmap.shape[-1]
     pooled = roi_align(
         fmap,
@@ -113,11 +118,11 @@ def representative_vectors(
         for offset, (feats, classes) in enumerate(
             zip(box_features(net, torch.stack(tensors), boxes, layer, roi_size), labels)
         ):
-            classes = np.asarray(classes, dtype=np.int64)
-            for c in np.unique(classes):
+            per_box = np.asarray(classes, dtype=np.int64)
+            for c in np.unique(per_box):
                 image_index.append(start + offset)
                 class_index.append(int(c))
-                vectors.append(feats[torch.as_tensor(classes == c)].mean(0))
+                vectors.append(feats[torch.as_tensor(per_box == c)].mean(0))
                 counts.append(int((classes == c).sum()))
     dim = vectors[0].shape[0] if vectors else 0
     return SelectionPool(

@@ -39,7 +39,7 @@ import copy
 import math
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -163,15 +163,17 @@ class PretrainJob:
         return f"{self.world}/source/{self.policy}/pretrain-seed{self.seed}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChainJob:
+    """The arms of one seed that share a burn-in (world, labeled splits, label policy, architecture)."""
+
     seed: int
     world: str
     labeled: tuple[str, ...]
     policy: Policy
     coordconv: bool
     pretrain: PretrainJob
-    arms: list[Arm] = field(default_factory=list)
+    arms: tuple[Arm, ...]
 
     @property
     def key(self) -> str:
@@ -185,18 +187,24 @@ def plan_chains(arm_names: Sequence[str], seeds: Sequence[int], schedule: Schedu
     unknown = [a for a in arm_names if a not in registry]
     if unknown:
         raise KeyError(f"unknown arms {unknown}; known: {sorted(registry)}")
-    chains: dict[tuple, ChainJob] = {}
+    members: dict[tuple[int, str, tuple[str, ...], Policy, bool], list[Arm]] = {}
     for seed in seeds:
         for name in arm_names:
             arm = registry[name]
-            pretrain = PretrainJob(
-                arm.world, arm.policy, seed if schedule.pretrain_per_seed else schedule.pretrain_seed
-            )
-            key = (seed, arm.world, arm.labeled, arm.policy, arm.coordconv)
-            if key not in chains:
-                chains[key] = ChainJob(seed, arm.world, arm.labeled, arm.policy, arm.coordconv, pretrain)
-            chains[key].arms.append(arm)
-    return sorted(chains.values(), key=lambda c: -sum(2 if a.method == "teacher_student" else 1 for a in c.arms))
+            members.setdefault((seed, arm.world, arm.labeled, arm.policy, arm.coordconv), []).append(arm)
+    chains = [
+        ChainJob(
+            seed,
+            world,
+            labeled,
+            policy,
+            coordconv,
+            PretrainJob(world, policy, seed if schedule.pretrain_per_seed else schedule.pretrain_seed),
+            tuple(arms),
+        )
+        for (seed, world, labeled, policy, coordconv), arms in members.items()
+    ]
+    return sorted(chains, key=lambda c: -sum(2 if a.method == "teacher_student" else 1 for a in c.arms))
 
 
 def torch_device(name: str) -> torch.device:
@@ -284,10 +292,11 @@ class _Cycle:
     def __init__(self, n: int, generator: torch.Generator) -> None:
         if n < 1:
             raise ValueError("cannot sample batches from an empty split")
-        self.n, self.generator, self.order, self.pos = n, generator, [], 0
+        self.n, self.generator, self.pos = n, generator, 0
+        self.order: list[int] = []
 
     def take(self, k: int) -> list[int]:
-        out = []
+        out: list[int] = []
         while len(out) < k:
             if self.pos >= len(self.order):
                 self.order, self.pos = torch.randperm(self.n, generator=self.generator).tolist(), 0
@@ -350,9 +359,9 @@ def _concat(parts: list[LetterboxedSet]) -> LetterboxedSet:
 # one chain
 
 
-def _window(reports: list[StepReport], step: int, phase: str) -> dict[str, float]:
+def _window(reports: list[StepReport], step: int, phase: str) -> dict[str, Any]:
     n = len(reports)
-    row = {
+    row: dict[str, Any] = {
         "step": step,
         "phase": phase,
         "loss_sup": sum(r.loss_sup for r in reports) / n,
@@ -437,6 +446,129 @@ def run_pretrain(
     }
 
 
+@dataclass(frozen=True)
+class _Unlabeled:
+    """A teacher-student arm's unlabeled images: the target pool minus its labeled split, and their hidden truth."""
+
+    pool: LetterboxedSet
+    hidden: list[torch.Tensor] | None  # the pool's ground truth on its canvases (mini world only): pseudo-label scores
+    cycle: _Cycle
+
+
+def _unlabeled_pool(arm: Arm, source: ReleaseSource, imgsz: int, generator: torch.Generator) -> _Unlabeled:
+    full_pool = _letterboxed(Path(source.unlabeled), source, imgsz)
+    taken: set[str] = set()
+    if arm.target_split is not None:
+        split_file = release_file(source.labels, arm.target_split, "merged")
+        taken = set(_letterboxed(split_file, source, imgsz).file_names)
+    pool = full_pool.subset([i for i, name in enumerate(full_pool.file_names) if name not in taken])
+    hidden = None
+    if source.hidden is not None:
+        hidden_boxes = _boxes_by_file(
+            release_file(source.hidden, "target_unlabeled", arm.policy), source, imgsz, full_pool
+        )
+        hidden = [hidden_boxes[name] for name in pool.file_names]
+    return _Unlabeled(pool, hidden, _Cycle(len(pool), generator))
+
+
+@dataclass
+class _Adaptation:
+    """What one arm's adaptation steps act on: the student, its EMA (the teacher), optimiser and warm-up."""
+
+    model: torch.nn.Module
+    average: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    warm: torch.optim.lr_scheduler.LRScheduler
+
+
+def _adapt(
+    arm: Arm,
+    state: _Adaptation,
+    batches: _Labeled,
+    streams: tuple[torch.Generator, torch.Generator],
+    unlabeled: _Unlabeled | None,
+    alignment: DomainAlignment | None,
+    steps: range,
+    schedule: Schedule,
+    teacher: MeanTeacherConfig,
+) -> list[dict[str, Any]]:
+    """The arm's method after the burn-in: supervised steps (EMA alongside) or teacher-student steps; its curve."""
+    generator, unlabeled_generator = streams
+    curve: list[dict[str, Any]] = []
+    window: list[StepReport] = []
+    for step in steps:
+        if unlabeled is None:
+            report = supervised_step(state.model, state.optimizer, *batches.next(), generator)
+            ema_update(state.average, state.model, teacher.alpha)
+        else:
+            idx = unlabeled.cycle.take(schedule.unlabeled_batch)
+            report = teacher_student_step(
+                state.model,
+                state.average,
+                state.optimizer,
+                batches.next(),
+                unlabeled.pool.images[idx],
+                teacher,
+                generator,
+                hidden=[unlabeled.hidden[i] for i in idx] if unlabeled.hidden is not None else None,
+                unlabeled_generator=unlabeled_generator,
+                alignment=alignment,
+                labeled_domains=batches.last_domains,
+            )
+        state.warm.step()
+        window.append(report)
+        if step % schedule.log_every == 0 or step == steps[-1]:
+            curve.append(_window(window, step, arm.method))
+            window = []
+    return curve
+
+
+def _burn_in(
+    job: ChainJob,
+    labeled: list[LetterboxedSet],
+    pretrained: dict[str, Any],
+    schedule: Schedule,
+    detector: DetectorSpec,
+) -> tuple[_Adaptation, list[dict[str, Any]]]:
+    """The pretrained detector (CoordConv added), a fresh warmed-up optimiser and the chain's shared burn-in."""
+    model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
+    model.load_state_dict(pretrained["state_dict"])
+    if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
+        add_coordconv(model, detector.coord_layers, detector.coord_with_r)
+    model = model.to(torch_device(detector.device))
+    optimizer = make_optimizer(model, schedule.adapt_lr, schedule.weight_decay)
+    warm = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / max(1, schedule.warmup)))
+    generator = stream(job.seed, "burn-in")
+    batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
+    start = schedule.pretrain_steps
+    burn_in = range(start + 1, start + schedule.burn_in + 1)
+    curve = _step_loop(model, optimizer, batches, generator, burn_in, schedule.log_every, "burn_in", warm)
+    average = copy.deepcopy(model).eval()  # the teacher of a teacher-student arm (weights set per arm)
+    return _Adaptation(model, average, optimizer, warm), curve
+
+
+def _arm_result(
+    job: ChainJob, arm: Arm, schedule: Schedule, curve: list[dict[str, Any]], unlabeled: _Unlabeled | None
+) -> dict[str, Any]:
+    return {
+        "arm": arm.name,
+        "seed": job.seed,
+        "world": arm.world,
+        "policy": arm.policy,
+        "coordconv": arm.coordconv,
+        "adversarial": arm.adversarial,
+        "method": arm.method,
+        "labeled": list(arm.labeled),
+        "chain": job.key,
+        "pretrain": job.pretrain.key,
+        "steps": schedule.pretrain_steps + schedule.steps,
+        "adaptation_steps": schedule.steps,
+        "burn_in": schedule.burn_in,
+        "unlabeled_images": len(unlabeled.pool) if unlabeled is not None else 0,
+        "curve": curve,
+    }
+
+
 def run_chain(
     job: ChainJob,
     pretrained: dict[str, Any],
@@ -449,112 +581,101 @@ def run_chain(
     torch.set_num_threads(1)
     source = sources[job.world]
     imgsz = detector.imgsz
-    device = torch_device(detector.device)
     labeled = [_letterboxed(release_file(source.labels, s, job.policy), source, imgsz) for s in job.labeled]
     test = _letterboxed(release_file(source.labels, "test", "merged"), source, imgsz)
     further = _second_readings(source, ("test_heldout",), imgsz)
-    model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
-    model.load_state_dict(pretrained["state_dict"])
-    if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
-        add_coordconv(model, detector.coord_layers, detector.coord_with_r)
-    model = model.to(device)
-    optimizer = make_optimizer(model, schedule.adapt_lr, schedule.weight_decay)
-    warm = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / max(1, schedule.warmup)))
-    generator = stream(job.seed, "burn-in")
-    batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator)
-    start = schedule.pretrain_steps
-    burn_in = range(start + 1, start + schedule.burn_in + 1)
-    curve = _step_loop(model, optimizer, batches, generator, burn_in, schedule.log_every, "burn_in", warm)
-    fork_model, fork_optimizer = _clone(model.state_dict()), _clone(optimizer.state_dict())
-    fork_warm = _clone(warm.state_dict())
-    average = copy.deepcopy(model).eval()  # the teacher of a teacher-student arm (weights set per arm)
-    for p in average.parameters():
+    state, curve = _burn_in(job, labeled, pretrained, schedule, detector)
+    fork_model, fork_optimizer = _clone(state.model.state_dict()), _clone(state.optimizer.state_dict())
+    fork_warm = _clone(state.warm.state_dict())
+    for p in state.average.parameters():
         p.requires_grad_(False)
+    start = schedule.pretrain_steps
     results = []
     for arm in job.arms:
-        model.load_state_dict(fork_model)
-        optimizer.load_state_dict(_clone(fork_optimizer))
-        warm.load_state_dict(fork_warm)
-        average.load_state_dict(fork_model)
+        state.model.load_state_dict(fork_model)
+        state.optimizer.load_state_dict(_clone(fork_optimizer))
+        state.warm.load_state_dict(fork_warm)
+        state.average.load_state_dict(fork_model)
         generator, unlabeled_generator = stream(job.seed, "labeled"), stream(job.seed, "unlabeled")
         domains = [0 if split == "source" else 1 for split in job.labeled]
         batches = _Labeled(labeled, schedule.batch, schedule.target_share, generator, domains)
         alignment = None
         if arm.adversarial:  # its own discriminator, seeded by the seed alone
+            seed = derived_seed(job.seed, "domain")
             alignment = DomainAlignment(
-                model, teacher.domain_layer, teacher.domain_weight, schedule.adapt_lr, derived_seed(job.seed, "domain")
+                state.model, teacher.domain_layer, teacher.domain_weight, schedule.adapt_lr, seed
             )
-        pool = hidden = None
+        unlabeled = None
         if arm.method == "teacher_student":
-            full_pool = _letterboxed(Path(source.unlabeled), source, imgsz)
-            taken: set[str] = set()
-            if arm.target_split is not None:
-                split_file = release_file(source.labels, arm.target_split, "merged")
-                taken = set(_letterboxed(split_file, source, imgsz).file_names)
-            pool = full_pool.subset([i for i, name in enumerate(full_pool.file_names) if name not in taken])
-            if source.hidden is not None:
-                hidden_boxes = _boxes_by_file(
-                    release_file(source.hidden, "target_unlabeled", arm.policy), source, imgsz, full_pool
-                )
-                hidden = [hidden_boxes[name] for name in pool.file_names]
-            unlabeled = _Cycle(len(pool), unlabeled_generator)
-        arm_curve, window = [], []
-        first = start + schedule.burn_in + 1
-        last = start + schedule.steps
-        for step in range(first, last + 1):
-            if arm.method == "supervised":
-                report = supervised_step(model, optimizer, *batches.next(), generator)
-                ema_update(average, model, teacher.alpha)
-            else:
-                idx = unlabeled.take(schedule.unlabeled_batch)
-                report = teacher_student_step(
-                    model,
-                    average,
-                    optimizer,
-                    batches.next(),
-                    pool.images[idx],
-                    teacher,
-                    generator,
-                    hidden=[hidden[i] for i in idx] if hidden is not None else None,
-                    unlabeled_generator=unlabeled_generator,
-                    alignment=alignment,
-                    labeled_domains=batches.last_domains,
-                )
-            warm.step()
-            window.append(report)
-            if step % schedule.log_every == 0 or step == last:
-                arm_curve.append(_window(window, step, arm.method))
-                window = []
+            unlabeled = _unlabeled_pool(arm, source, imgsz, unlabeled_generator)
+        steps = range(start + schedule.burn_in + 1, start + schedule.steps + 1)
+        streams = (generator, unlabeled_generator)
+        arm_curve = _adapt(arm, state, batches, streams, unlabeled, alignment, steps, schedule, teacher)
         if alignment is not None:
             alignment.tap.remove()  # the next arm restarts from the fork without a discriminator
-        results.append(
-            {
-                "arm": arm.name,
-                "seed": job.seed,
-                "world": arm.world,
-                "policy": arm.policy,
-                "coordconv": arm.coordconv,
-                "adversarial": arm.adversarial,
-                "method": arm.method,
-                "labeled": list(arm.labeled),
-                "chain": job.key,
-                "pretrain": job.pretrain.key,
-                "steps": schedule.pretrain_steps + schedule.steps,
-                "adaptation_steps": schedule.steps,
-                "burn_in": schedule.burn_in,
-                "unlabeled_images": len(pool) if pool is not None else 0,
-                "curve": pretrained["curve"] + curve + arm_curve,
-                "detections": _predict(average, test),
-                "detections_by_split": {split: _predict(average, images) for split, images in further.items()},
-                "test_images": len(test),
-            }
-        )
+        result = _arm_result(job, arm, schedule, pretrained["curve"] + curve + arm_curve, unlabeled)
+        result["detections"] = _predict(state.average, test)
+        result["detections_by_split"] = {split: _predict(state.average, images) for split, images in further.items()}
+        result["test_images"] = len(test)
+        results.append(result)
     return results
 
 
 def _pool(workers: int) -> JobPool:
     # spawned processes (no forked torch/ultralytics state) or the configured Dask cluster; jobs set their threads
     return job_pool("processes", workers, threads=None, name="ssda")
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What every job of a run shares."""
+
+    sources: dict[str, ReleaseSource]
+    schedule: Schedule
+    detector: DetectorSpec
+    teacher: MeanTeacherConfig
+
+
+Pretrained = dict[PretrainJob, dict[str, Any]]
+
+
+def _run_inline(chains: list[ChainJob], setting: _Setting, progress: tqdm) -> tuple[Pretrained, list[dict[str, Any]]]:
+    """Every pretraining, then every chain, in this process."""
+    pretrained: Pretrained = {}
+    results: list[dict[str, Any]] = []
+    for job in dict.fromkeys(c.pretrain for c in chains):
+        pretrained[job] = run_pretrain(job, setting.sources, setting.schedule, setting.detector)
+        progress.update()
+    for chain in chains:
+        args = (setting.sources, setting.schedule, setting.detector, setting.teacher)
+        results += run_chain(chain, pretrained[chain.pretrain], *args)
+        progress.update()
+    return pretrained, results
+
+
+def _run_pooled(
+    chains: list[ChainJob], setting: _Setting, workers: int, progress: tqdm
+) -> tuple[Pretrained, list[dict[str, Any]]]:
+    """The same jobs in ``workers`` processes: a chain starts as soon as its pretraining is done (no barrier)."""
+    pretrained: Pretrained = {}
+    results: list[dict[str, Any]] = []
+    with _pool(workers) as pool:
+        pending: dict[Any, PretrainJob | ChainJob] = {
+            pool.submit(run_pretrain, job, setting.sources, setting.schedule, setting.detector): job
+            for job in dict.fromkeys(c.pretrain for c in chains)
+        }
+        while pending:
+            for future in pool.wait_any(pending):
+                finished = pending.pop(future)
+                if isinstance(finished, PretrainJob):
+                    pretrained[finished] = future.result()
+                    for chain in (c for c in chains if c.pretrain == finished):
+                        args = (setting.sources, setting.schedule, setting.detector, setting.teacher)
+                        pending[pool.submit(run_chain, chain, pretrained[finished], *args)] = chain
+                else:
+                    results += future.result()
+                progress.update()
+    return pretrained, results
 
 
 def run_arms(
@@ -573,33 +694,13 @@ def run_arms(
     missing = {c.world for c in chains} - set(sources)
     if missing:
         raise KeyError(f"arms need data sources {sorted(missing)}, given {sorted(sources)}")
-    pretrain_jobs = list(dict.fromkeys(c.pretrain for c in chains))
-    pretrained: dict[PretrainJob, dict[str, Any]] = {}
-    results: list[dict[str, Any]] = []
-    progress = tqdm(total=len(pretrain_jobs) + len(chains), desc=f"SSDA: pretrain, then chains ({workers} at once)")
+    setting = _Setting(sources, schedule, detector, teacher)
+    jobs = len({c.pretrain for c in chains}) + len(chains)
+    progress = tqdm(total=jobs, desc=f"SSDA: pretrain, then chains ({workers} at once)")
     if workers <= 1 and dask_address() is None:
-        for job in pretrain_jobs:
-            pretrained[job] = run_pretrain(job, sources, schedule, detector)
-            progress.update()
-        for chain in chains:
-            results += run_chain(chain, pretrained[chain.pretrain], sources, schedule, detector, teacher)
-            progress.update()
+        pretrained, results = _run_inline(chains, setting, progress)
     else:
-        with _pool(workers) as pool:
-            # a chain starts as soon as its pretraining is done (no barrier after all pretrainings)
-            pending = {pool.submit(run_pretrain, job, sources, schedule, detector): job for job in pretrain_jobs}
-            while pending:
-                done = pool.wait_any(pending)
-                for future in done:
-                    job = pending.pop(future)
-                    if isinstance(job, PretrainJob):
-                        pretrained[job] = future.result()
-                        for chain in (c for c in chains if c.pretrain == job):
-                            args = (chain, pretrained[job], sources, schedule, detector, teacher)
-                            pending[pool.submit(run_chain, *args)] = chain
-                    else:
-                        results += future.result()
-                    progress.update()
+        pretrained, results = _run_pooled(chains, setting, workers, progress)
     progress.close()
     order = {(name, seed): i for i, (name, seed) in enumerate((n, s) for n in arm_names for s in seeds)}
     return {

@@ -20,12 +20,18 @@ from revis.datasets.lada import release_file
 
 
 def _boxes(
-    ax: plt.Axes, boxes: np.ndarray, colour: str, width: float = 1.0, scores: Sequence[float] | None = None
+    ax: plt.Axes, boxes: np.ndarray, colour: str, width: float = 1.0, scores: np.ndarray | Sequence[float] | None = None
 ) -> None:
     for k, (x0, y0, x1, y1) in enumerate(np.asarray(boxes).reshape(-1, 4)):
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=width, ec=colour))
         if scores is not None:
             ax.text(x0, y0 - 1, f"{scores[k]:.2f}", color=colour, fontsize=5, va="bottom")
+
+
+def _pixels(image: CocoImage) -> np.ndarray:
+    if image.path is None:
+        raise ValueError(f"{image.file_name}: read without an image root, no pixels to show")
+    return load_image(image.path)
 
 
 def world_sample_rows(
@@ -74,7 +80,7 @@ def world_samples_figure(rows: dict[str, list[tuple[CocoImage, CocoImage]]]) -> 
             if c >= len(frames):
                 continue
             merged, fragment = frames[c]
-            ax.imshow(load_image(merged.path))
+            ax.imshow(_pixels(merged))
             _boxes(ax, fragment.boxes, "cyan", 0.6)
             _boxes(ax, merged.boxes, "red", 1.0)
             ax.set_title(f"{merged.width}x{merged.height}", fontsize=6)
@@ -95,7 +101,7 @@ def predictions_figure(
     rows = ["ground truth", *predictions]
     fig, axes = plt.subplots(len(rows), len(images), figsize=(1.9 * len(images), 1.7 * len(rows)), squeeze=False)
     for c, image in enumerate(images):
-        pixels = load_image(image.path)
+        pixels = _pixels(image)
         for r, name in enumerate(rows):
             ax = axes[r, c]
             ax.imshow(pixels)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,18 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> tor
 def flip_boxes(boxes: torch.Tensor, imgsz: int) -> torch.Tensor:
     """x0 y0 x1 y1 boxes of a horizontally flipped ``imgsz`` canvas."""
     return torch.stack([imgsz - boxes[:, 2], boxes[:, 1], imgsz - boxes[:, 0], boxes[:, 3]], dim=1)
+
+
+@overload
+def weak_view(
+    images: torch.Tensor, boxes: Sequence[torch.Tensor], generator: torch.Generator, flip: float = 0.5
+) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]: ...
+
+
+@overload
+def weak_view(
+    images: torch.Tensor, boxes: None, generator: torch.Generator, flip: float = 0.5
+) -> tuple[torch.Tensor, None, torch.Tensor]: ...
 
 
 def weak_view(

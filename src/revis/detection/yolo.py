@@ -31,6 +31,7 @@ import torch
 import yaml
 
 from revis.datasets.imageset import DataError
+from revis.detection.layers import class_names, model_yaml, strides
 from revis.detection.ultralytics_env import import_ultralytics
 
 EVAL_BATCH = 32
@@ -155,7 +156,10 @@ def train_yolo(
         exist_ok=True,
         **_common(config),
     )
-    net = model.model.float().eval()
+    trained = model.model
+    if not isinstance(trained, torch.nn.Module):
+        raise RuntimeError(f"ultralytics returned no trained model for {data_yaml}")
+    net = trained.float().eval()
     if not keep_run:
         shutil.rmtree(run_dir, ignore_errors=True)
     return net
@@ -200,14 +204,19 @@ def evaluate_yolo(
         per_image.append({k: stat[k] for k in ("tp", "conf", "pred_cls", "target_cls")})
         update_stats(stat)
 
-    validator.metrics.update_stats = keep
+    validator.metrics.update_stats = keep  # type: ignore[method-assign]  # a tap on ultralytics' own method
     validator(model=copy.deepcopy(net))  # ultralytics fuses conv+bn in place; keep the caller's model intact
     expected = listed_images(data_yaml, split)
+    if validator.dataloader is None:
+        raise DataError(f"ultralytics built no dataloader for the {split} images of {data_yaml}")
     check_loaded(validator.dataloader.dataset, expected, f"{split}")
-    if int(validator.seen) != len(expected):
+    seen = int(validator.seen or 0)
+    if seen != len(expected):
         raise DataError(f"ultralytics evaluated {validator.seen} of the {len(expected)} {split} images of {data_yaml}")
     box = validator.metrics.box
     names = validator.names
+    if names is None:
+        raise DataError(f"ultralytics read no class names from {data_yaml}")
     per_class = {names[int(c)]: float(ap) for c, ap in zip(validator.metrics.ap_class_index, box.ap50)}
     shutil.rmtree(run_dir, ignore_errors=True)
     result = {
@@ -215,7 +224,7 @@ def evaluate_yolo(
         "ap50_95": float(box.map),
         "ap50_per_class": per_class,
         "ap50_halves": [ap50_of(per_image[0::2]), ap50_of(per_image[1::2])],
-        "n_images": int(validator.seen),
+        "n_images": seen,
     }
     if keep_stats:
         result["stats"] = per_image
@@ -246,9 +255,9 @@ def config_dict(config: YoloConfig) -> dict[str, Any]:
 def model_state(net: torch.nn.Module) -> dict[str, Any]:
     """What rebuilds a trained DetectionModel: its yaml dict, class names and weights."""
     return {
-        "yaml": dict(net.yaml),
-        "names": {int(k): str(v) for k, v in net.names.items()},
-        "stride": net.stride.tolist(),
+        "yaml": model_yaml(net),
+        "names": class_names(net),
+        "stride": strides(net),
         "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
     }
 

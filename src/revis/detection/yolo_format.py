@@ -115,9 +115,10 @@ def yolo_label_lines(
 
 def yolo_line_to_box(line: str, width: int, height: int) -> tuple[int, tuple[float, float, float, float]]:
     """Inverse of one label line: (class index, the reader's 0-based half-open pixel box)."""
-    cls, cx, cy, w, h = line.split()
-    cx, w = float(cx) * width, float(w) * width
-    cy, h = float(cy) * height, float(h) * height
+    cls, *fields = line.split()
+    cx, cy, w, h = (float(v) for v in fields)
+    cx, w = cx * width, w * width
+    cy, h = cy * height, h * height
     return int(cls), (cx - w / 2, cy - h / 2, cx + w / 2 + 1.0, cy + h / 2 + 1.0)
 
 

@@ -13,7 +13,7 @@ def coverage(pool: SelectionPool, picks: np.ndarray) -> dict[str, Any]:
     """Classes with at least one box, the smallest per-class box count, boxes per class."""
     boxes = pool.boxes()[np.asarray(picks, dtype=np.int64)].sum(0)
     return {
-        "images": int(len(picks)),
+        "images": len(picks),
         "classes_covered": int((boxes > 0).sum()),
         "min_boxes_per_class": int(boxes.min()) if len(boxes) else 0,
         "boxes": int(boxes.sum()),

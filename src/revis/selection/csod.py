@@ -69,18 +69,7 @@ class CSOD:
             unit = pool.image_vectors()[torch.as_tensor(pool.image_index)]
         else:
             unit = pool.unit_vectors()
-        rows_of = [np.flatnonzero(pool.class_index == c) for c in range(pool.n_classes)]
-        vectors_of = [unit[rows] for rows in rows_of]  # p_{i,c} of class c's images, one matrix per class
-        candidate_of = [torch.ones(len(rows), dtype=torch.bool) for rows in rows_of]
-        position = np.zeros(len(unit), dtype=np.int64)  # row -> its position within its class's matrix
-        for rows in rows_of:
-            position[rows] = np.arange(len(rows))
-        unselected_sum = torch.stack([v.sum(0) for v in vectors_of]) if len(unit) else torch.zeros(0)
-        selected_sum = torch.zeros_like(unselected_sum)
-        n_unselected = np.array([len(r) for r in rows_of], dtype=np.float64)
-        n_selected = np.zeros(pool.n_classes)
-        order = np.argsort(pool.image_index, kind="stable")
-        starts = np.searchsorted(pool.image_index[order], np.arange(pool.n_images + 1))
+        sums = _ClassSums(pool, unit)
         picks: list[int] = []
         turns = class_turns(pool, self.class_order)
         while len(picks) < budget:
@@ -88,32 +77,60 @@ class CSOD:
             for c in turns:
                 if len(picks) >= budget:
                     break
-                if not bool(candidate_of[c].any()):
+                if not bool(sums.candidate_of[c].any()):
                     continue  # class exhausted: skip its turn
-                vectors = vectors_of[c]
-                representative = vectors @ unselected_sum[c]
-                diverse = vectors @ selected_sum[c]
-                if self.reduction == "mean":
-                    representative = representative / max(n_unselected[c], 1.0)
-                    diverse = diverse / max(n_selected[c], 1.0)
-                gain = (representative - self.lam * diverse).masked_fill_(~candidate_of[c], -torch.inf)
-                row = int(rows_of[c][int(torch.argmax(gain))])  # ties: the lowest index
-                image = int(pool.image_index[row])
-                picks.append(image)
-                image_rows = order[starts[image] : starts[image + 1]]
-                for r in image_rows:  # the image is no candidate for any of its classes now
-                    candidate_of[int(pool.class_index[r])][position[r]] = False
-                # which classes count it as selected: all of its classes, or only the one whose turn it was
-                for r in image_rows if self.multi_class == "shared" else [row]:
-                    k = int(pool.class_index[r])
-                    unselected_sum[k] -= unit[r]
-                    selected_sum[k] += unit[r]
-                    n_unselected[k] -= 1
-                    n_selected[k] += 1
+                gain = sums.gain(c, self.lam, self.reduction)
+                row = int(sums.rows_of[c][int(torch.argmax(gain))])  # ties: the lowest index
+                picks.append(sums.take(row, self.multi_class == "shared"))
                 progressed = True
             if not progressed:
                 break
         return np.asarray(picks, dtype=np.int64)
+
+
+class _ClassSums:
+    """CSOD's running state: per class, its rows' vectors, the sums over its unselected and selected rows."""
+
+    def __init__(self, pool: SelectionPool, unit: torch.Tensor) -> None:
+        self.pool, self.unit = pool, unit
+        self.rows_of = [np.flatnonzero(pool.class_index == c) for c in range(pool.n_classes)]
+        self.vectors_of = [unit[rows] for rows in self.rows_of]  # p_{i,c} of class c's images, one matrix per class
+        self.candidate_of = [torch.ones(len(rows), dtype=torch.bool) for rows in self.rows_of]
+        self.position = np.zeros(len(unit), dtype=np.int64)  # row -> its position within its class's matrix
+        for rows in self.rows_of:
+            self.position[rows] = np.arange(len(rows))
+        self.unselected_sum = torch.stack([v.sum(0) for v in self.vectors_of]) if len(unit) else torch.zeros(0)
+        self.selected_sum = torch.zeros_like(self.unselected_sum)
+        self.n_unselected = np.array([len(r) for r in self.rows_of], dtype=np.float64)
+        self.n_selected = np.zeros(pool.n_classes)
+        self.order = np.argsort(pool.image_index, kind="stable")
+        self.starts = np.searchsorted(pool.image_index[self.order], np.arange(pool.n_images + 1))
+
+    def gain(self, c: int, lam: float, reduction: Reduction) -> torch.Tensor:
+        """The objective's gain of each of class c's rows (-inf for rows that are no candidates)."""
+        vectors = self.vectors_of[c]
+        representative = vectors @ self.unselected_sum[c]
+        diverse = vectors @ self.selected_sum[c]
+        if reduction == "mean":
+            representative = representative / max(self.n_unselected[c], 1.0)
+            diverse = diverse / max(self.n_selected[c], 1.0)
+        return (representative - lam * diverse).masked_fill_(~self.candidate_of[c], -torch.inf)
+
+    def take(self, row: int, shared: bool) -> int:
+        """Select the image of ``row``; returns the image's index."""
+        pool, unit = self.pool, self.unit
+        image = int(pool.image_index[row])
+        image_rows = self.order[self.starts[image] : self.starts[image + 1]]
+        for r in image_rows:  # the image is no candidate for any of its classes now
+            self.candidate_of[int(pool.class_index[r])][self.position[r]] = False
+        # which classes count it as selected: all of its classes, or only the one whose turn it was
+        for r in image_rows if shared else [row]:
+            k = int(pool.class_index[r])
+            self.unselected_sum[k] -= unit[r]
+            self.selected_sum[k] += unit[r]
+            self.n_unselected[k] -= 1
+            self.n_selected[k] += 1
+        return image
 
 
 @dataclass(frozen=True)

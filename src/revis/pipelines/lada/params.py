@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
@@ -23,7 +23,10 @@ ARM_KINDS = (
 )
 # the arms of revis.detection.ssda.arm_registry (a test checks they agree; importing it here would import torch)
 ARM_NAMES = ("source_only", *(f"{kind}_{split}" for kind in ARM_KINDS for split in SPLITS))
-ArmName = Literal[ARM_NAMES]
+if TYPE_CHECKING:  # a Literal built at run time: one of ARM_NAMES, a str to the type checker
+    ArmName = str
+else:
+    ArmName = Literal[ARM_NAMES]
 
 
 class WorldParams(BaseModel):
@@ -37,13 +40,15 @@ class WorldParams(BaseModel):
     target_frames: int = Field(ge=2, le=500)
     test_cameras: int = Field(ge=1, le=200)  # held-out target cameras (the second test reading, test_heldout)
     test_frames: int = Field(ge=2, le=500)
-    seen_test_frames: int = Field(4, ge=1, le=500)  # per pool camera: the test split (as in the release)
-    source_test_frames: int = Field(6, ge=1, le=500)  # per source camera: held-out source frames (the source gate)
-    negative_fraction: float = Field(0.4, ge=0, le=0.9)
+    seen_test_frames: int = Field(default=4, ge=1, le=500)  # per pool camera: the test split (as in the release)
+    source_test_frames: int = Field(
+        default=6, ge=1, le=500
+    )  # per source camera: held-out source frames (the source gate)
+    negative_fraction: float = Field(default=0.4, ge=0, le=0.9)
     parts: IntRange = [2, 4]  # parts (fragment boxes) per plume
-    second_plume: float = Field(0.15, ge=0, le=1)
-    clouds: float = Field(0.8, ge=0, le=5)  # mean look-alike clouds per frame
-    overrun: float = Field(0.4, ge=0, le=1)  # chance that a merged box touching the right border runs past it
+    second_plume: float = Field(default=0.15, ge=0, le=1)
+    clouds: float = Field(default=0.8, ge=0, le=5)  # mean look-alike clouds per frame
+    overrun: float = Field(default=0.4, ge=0, le=1)  # chance that a merged box touching the right border runs past it
 
     @model_validator(mode="after")
     def _sizes(self) -> WorldParams:
@@ -69,8 +74,8 @@ class DataParams(BaseModel):
     release_unlabeled: DataPath = None  # a COCO file listing the unlabeled target train images (no labels needed)
     # a box may run past a border by max(max_overrun px, max_overrun_fraction x side) before it is an error;
     # the defaults cover the release (at most 33 px of 3072, 1.3 % of 2048: revis.datasets.boxes)
-    max_overrun: float = Field(8.0, ge=0, le=1000)
-    max_overrun_fraction: float = Field(0.02, ge=0, le=0.5)
+    max_overrun: float = Field(default=8.0, ge=0, le=1000)
+    max_overrun_fraction: float = Field(default=0.02, ge=0, le=0.5)
 
     @model_validator(mode="after")
     def _complete(self) -> DataParams:
@@ -97,7 +102,7 @@ class ScheduleParams(BaseModel):
     warmup: int = Field(ge=0, le=1_000_000)  # adaptation steps of linear learning-rate warm-up
     weight_decay: float = Field(ge=0, le=1)
     target_share: float | None = Field(ge=0, le=1)  # labeled target share of a mixed batch; null: uniform
-    log_every: int = Field(10, ge=1, le=100_000)
+    log_every: int = Field(default=10, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _burn_in(self) -> ScheduleParams:
@@ -127,16 +132,18 @@ class TeacherParams(BaseModel):
     """Mean teacher (typical Unbiased-Teacher values in the defaults; LADA's own values are unverified)."""
 
     model_config = STRICT
-    tau: float = Field(0.7, ge=0, le=1)  # pseudo-label score threshold after NMS
-    lambda_u: float = Field(4.0, ge=0, le=1000)  # weight of the loss on pseudo-labels
-    alpha: float = Field(0.9996, gt=0, lt=1)  # EMA rate of the teacher
-    nms_iou: float = Field(0.5, gt=0, le=1)
-    max_pseudo: int = Field(20, ge=1, le=1000)
+    tau: float = Field(default=0.7, ge=0, le=1)  # pseudo-label score threshold after NMS
+    lambda_u: float = Field(default=4.0, ge=0, le=1000)  # weight of the loss on pseudo-labels
+    alpha: float = Field(default=0.9996, gt=0, lt=1)  # EMA rate of the teacher
+    nms_iou: float = Field(default=0.5, gt=0, le=1)
+    max_pseudo: int = Field(default=20, ge=1, le=1000)
     unsup_loss: Literal["cls", "all"] = "cls"
     domain_weight: float = Field(
-        0.1, ge=0, le=100
+        default=0.1, ge=0, le=100
     )  # adversarial arms: the discriminator loss's weight (Adaptive Teacher)
-    domain_layer: int = Field(9, ge=0, le=9)  # adversarial arms: the backbone layer read (YOLOv8: 0-9, 9 = SPPF)
+    domain_layer: int = Field(
+        default=9, ge=0, le=9
+    )  # adversarial arms: the backbone layer read (YOLOv8: 0-9, 9 = SPPF)
 
 
 class TrainParams(BaseModel):
@@ -144,7 +151,7 @@ class TrainParams(BaseModel):
     arms: list[ArmName] = Field(min_length=1)
     schedule: ScheduleParams
     detector: DetectorParams
-    teacher: TeacherParams = Field(default_factory=TeacherParams)
+    teacher: TeacherParams = TeacherParams()
 
     @model_validator(mode="after")
     def _unique(self) -> TrainParams:
@@ -167,7 +174,7 @@ Seeds = Annotated[list[Seed], Field(min_length=1), AfterValidator(_distinct)]
 class EvaluateParams(BaseModel):
     model_config = STRICT
     picture_seed: Seed = 0  # whose predictions the picture shows
-    picture_images: int = Field(6, ge=1, le=32)
+    picture_images: int = Field(default=6, ge=1, le=32)
     adapted_arm: ArmName = "teacher_student_coordconv_1"  # the adapted detector shown against source-only
 
 
@@ -176,6 +183,6 @@ class Params(BaseModel):
     seeds: Seeds
     compute: ComputeParams  # device; workers: chains trained at once, one process (one CPU thread) each
     world: WorldParams
-    data: DataParams = Field(default_factory=DataParams)
+    data: DataParams = DataParams()
     train: TrainParams
-    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    evaluate: EvaluateParams = EvaluateParams()

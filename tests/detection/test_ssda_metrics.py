@@ -1,0 +1,73 @@
+"""The SSDA metrics (revis.detection.ssda_metrics) on hand-made scores."""
+
+import math
+
+import pytest
+
+from revis.detection.ssda_metrics import (
+    RunScore,
+    ScheduleSummary,
+    arm_tables,
+    final_pseudo,
+    gains,
+    gate_metrics,
+    paired_difference,
+    scale_text,
+    schedule_summary,
+)
+
+
+def scores() -> list[RunScore]:
+    return [
+        RunScore("source_only", 0, "main", {"ap50": 0.2}),
+        RunScore("source_only", 1, "main", {"ap50": 0.3}),
+        RunScore("teacher_student_1", 1, "main", {"ap50": 0.5, "pseudo_recall": 0.6}),
+        RunScore("teacher_student_1", 0, "main", {"ap50": 0.6, "pseudo_recall": 0.4}),
+        RunScore("teacher_student_coordconv_1", 0, "main", {"ap50": 0.7, "pseudo_recall": 0.3}),
+        RunScore("control_teacher_student_1", 0, "control", {"ap50": 0.1, "pseudo_recall": 0.05}),
+    ]
+
+
+def test_arm_tables_are_per_seed_summaries_in_seed_order():
+    table = arm_tables(scores(), "ap50")
+    assert table["teacher_student_1"]["seeds"] == [0, 1] and table["teacher_student_1"]["values"] == [0.6, 0.5]
+    assert table["teacher_student_1"]["mean"] == pytest.approx(0.55)
+    assert table["teacher_student_coordconv_1"]["n"] == 1 and table["teacher_student_coordconv_1"]["std"] is None
+    assert "source_only" not in arm_tables(scores(), "pseudo_recall")  # arms without the value are left out
+
+
+def test_gains_pair_seeds_and_skip_comparisons_whose_arms_did_not_run():
+    out = gains(scores())
+    assert out["adaptation_1"]["values"] == pytest.approx([0.4, 0.2]) and out["adaptation_1"]["seeds"] == [0, 1]
+    assert out["coordconv_1"]["values"] == pytest.approx([0.1]) and out["coordconv_1"]["seeds"] == [0]  # common seeds
+    assert "unlabeled_1" not in out and "adaptation_3" not in out
+    assert paired_difference({"a": {0: 1.0}, "b": {1: 0.5}}, "a", "b") is None  # no seed in common
+
+
+def test_gate_takes_the_lowest_recall_of_the_main_world_per_seed():
+    gate = gate_metrics(scores(), {1: 0.35, 0: 0.45})
+    assert gate["pseudo_recall"]["values"] == [0.3, 0.6]  # seed 0: min(0.4, 0.3); the control world ignored
+    assert gate["source_ap50"]["values"] == [0.45, 0.35] and gate["source_ap50"]["seeds"] == [0, 1]
+    assert gate_metrics([], {}) == {}
+
+
+def test_final_pseudo_averages_the_last_finite_teacher_student_points():
+    curve = [
+        {"phase": "burn_in", "pseudo_recall": 0.9},
+        {"phase": "teacher_student", "pseudo_recall": 0.1, "pseudo_precision": math.nan},
+        {"phase": "teacher_student", "pseudo_recall": 0.2, "pseudo_precision": 0.5},
+        {"phase": "teacher_student", "pseudo_recall": 0.3},
+        {"phase": "teacher_student", "pseudo_recall": 0.4, "pseudo_precision": None},
+    ]
+    assert final_pseudo(curve) == pytest.approx({"recall": 0.3, "precision": 0.5})
+    assert final_pseudo([{"phase": "burn_in"}]) == {}
+
+
+def test_schedule_and_scale_say_whether_the_pretraining_is_shared():
+    run = {"seed": 0, "steps": 30, "adaptation_steps": 10, "burn_in": 2, "unlabeled_images": 5}
+    runs = [run, {**run, "seed": 1, "unlabeled_images": 7}]
+    shared = [{"world": "main", "policy": "merged", "steps": 20}]
+    assert schedule_summary(runs, shared) == ScheduleSummary(30, 30, 20, 10, 2, 1, 7)
+    assert "shared by all seeds" in scale_text(runs, shared, "here") and "2 seeds" in scale_text(runs, shared, "here")
+    per_seed = [*shared, {"world": "main", "policy": "merged", "steps": 20}]
+    assert "one per seed" in scale_text(runs, per_seed, "here")
