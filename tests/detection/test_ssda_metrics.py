@@ -1,8 +1,10 @@
 """The SSDA metrics (revis.detection.ssda_metrics) on hand-made scores."""
 
+import io
 import math
 
 import pytest
+import torch
 
 from revis.detection.ssda_metrics import (
     RunScore,
@@ -15,6 +17,7 @@ from revis.detection.ssda_metrics import (
     scale_text,
     schedule_summary,
 )
+from revis.detection.ssda_runs import ArmRun, PretrainRun, SsdaRuns
 
 
 def scores() -> list[RunScore]:
@@ -63,11 +66,46 @@ def test_final_pseudo_averages_the_last_finite_teacher_student_points():
     assert final_pseudo([{"phase": "burn_in"}]) == {}
 
 
+def arm_run(seed: int, unlabeled_images: int) -> ArmRun:
+    return ArmRun(
+        arm="teacher_student_1",
+        seed=seed,
+        world="main",
+        policy="merged",
+        coordconv=False,
+        adversarial=False,
+        method="teacher_student",
+        labeled=["source", "target_1"],
+        chain="c",
+        pretrain="p",
+        steps=30,
+        adaptation_steps=10,
+        burn_in=2,
+        unlabeled_images=unlabeled_images,
+        curve=[],
+        detections=torch.zeros(0, 7),
+        detections_by_split={},
+        test_images=4,
+    )
+
+
+def pretrain_run(seed: int) -> PretrainRun:
+    return PretrainRun("p", "main", "merged", seed, 20, None, [], torch.zeros(0, 7), {})
+
+
 def test_schedule_and_scale_say_whether_the_pretraining_is_shared():
-    run = {"seed": 0, "steps": 30, "adaptation_steps": 10, "burn_in": 2, "unlabeled_images": 5}
-    runs = [run, {**run, "seed": 1, "unlabeled_images": 7}]
-    shared = [{"world": "main", "policy": "merged", "steps": 20}]
+    runs = [arm_run(0, 5), arm_run(1, 7)]
+    shared = [pretrain_run(0)]
     assert schedule_summary(runs, shared) == ScheduleSummary(30, 30, 20, 10, 2, 1, 7)
     assert "shared by all seeds" in scale_text(runs, shared, "here") and "2 seeds" in scale_text(runs, shared, "here")
-    per_seed = [*shared, {"world": "main", "policy": "merged", "steps": 20}]
-    assert "one per seed" in scale_text(runs, per_seed, "here")
+    assert "one per seed" in scale_text(runs, [pretrain_run(0), pretrain_run(1)], "here")
+
+
+def test_runs_round_trip_through_the_catalog_form():
+    runs = SsdaRuns([arm_run(0, 5)], [pretrain_run(0)], real_release=True)
+    buffer = io.BytesIO()
+    torch.save(runs.to_dict(), buffer)  # the catalog's TorchDataset reads it back with weights_only=True
+    buffer.seek(0)
+    document = torch.load(buffer, weights_only=True)
+    assert document["runs"][0]["arm"] == "teacher_student_1" and document["pretrained"][0]["seed"] == 0
+    assert SsdaRuns.from_dict(document).runs[0].unlabeled_images == 5 and SsdaRuns.from_dict(document).real_release

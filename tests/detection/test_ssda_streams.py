@@ -57,8 +57,8 @@ def test_arms_share_their_random_numbers(monkeypatch, sources):
     out = ssda.run_arms(arms, [0, 1], sources, schedule, detector, MeanTeacherConfig(), workers=1)
 
     def phase(arm, seed, name, key="loss_sup"):
-        run = next(r for r in out["runs"] if r["arm"] == arm and r["seed"] == seed)
-        return [point[key] for point in run["curve"] if point["phase"] == name]
+        run = next(r for r in out.runs if r.arm == arm and r.seed == seed)
+        return [point[key] for point in run.curve if point["phase"] == name]
 
     for seed in (0, 1):
         # one burn-in stream per seed: the CoordConv chain sees its plain twin's burn-in batches and views

@@ -41,7 +41,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -61,10 +61,11 @@ from revis.detection.mean_teacher import (
     supervised_step,
     teacher_student_step,
 )
+from revis.detection.ssda_runs import ArmRun, Curve, Method, Policy, PretrainRun, SsdaRuns
 from revis.workers import JobPool, dask_address, job_pool
 
-Method = Literal["supervised", "teacher_student"]
-Policy = Literal["merged", "fragment"]
+StateDict = dict[str, torch.Tensor]
+
 SPLIT_SUFFIX = {"05": "target_0.5", "1": "target_1", "3": "target_3"}
 
 
@@ -415,8 +416,8 @@ def _step_loop(
 
 def run_pretrain(
     job: PretrainJob, sources: dict[str, ReleaseSource], schedule: Schedule, detector: DetectorSpec
-) -> dict[str, Any]:
-    """Source pretraining from scratch (module doc); the state dict, its curve and its test detections."""
+) -> tuple[PretrainRun, StateDict]:
+    """Source pretraining from scratch (module doc): its curve and test detections, and its weights."""
     torch.set_num_threads(1)
     source = sources[job.world]
     device = torch_device(detector.device)
@@ -432,18 +433,19 @@ def run_pretrain(
     curve = _step_loop(
         model, optimizer, batches, generator, range(1, schedule.pretrain_steps + 1), schedule.log_every, "pretrain"
     )
-    return {
-        "key": job.key,
-        "world": job.world,
-        "policy": job.policy,
-        "seed": job.seed,
-        "steps": schedule.pretrain_steps,
-        "weights": None if loaded is None else {"path": detector.weights, "tensors_loaded": loaded["loaded"]},
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "curve": curve,
-        "detections": _predict(model, test),
-        "detections_by_split": {split: _predict(model, images) for split, images in further.items()},
-    }
+    state_dict = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    run = PretrainRun(
+        key=job.key,
+        world=job.world,
+        policy=job.policy,
+        seed=job.seed,
+        steps=schedule.pretrain_steps,
+        weights=None if loaded is None else {"path": detector.weights, "tensors_loaded": loaded["loaded"]},
+        curve=curve,
+        detections=_predict(model, test),
+        detections_by_split={split: _predict(model, images) for split, images in further.items()},
+    )
+    return run, state_dict
 
 
 @dataclass(frozen=True)
@@ -491,10 +493,10 @@ def _adapt(
     steps: range,
     schedule: Schedule,
     teacher: MeanTeacherConfig,
-) -> list[dict[str, Any]]:
+) -> Curve:
     """The arm's method after the burn-in: supervised steps (EMA alongside) or teacher-student steps; its curve."""
     generator, unlabeled_generator = streams
-    curve: list[dict[str, Any]] = []
+    curve: Curve = []
     window: list[StepReport] = []
     for step in steps:
         if unlabeled is None:
@@ -526,13 +528,13 @@ def _adapt(
 def _burn_in(
     job: ChainJob,
     labeled: list[LetterboxedSet],
-    pretrained: dict[str, Any],
+    pretrained: StateDict,
     schedule: Schedule,
     detector: DetectorSpec,
-) -> tuple[_Adaptation, list[dict[str, Any]]]:
+) -> tuple[_Adaptation, Curve]:
     """The pretrained detector (CoordConv added), a fresh warmed-up optimiser and the chain's shared burn-in."""
     model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
-    model.load_state_dict(pretrained["state_dict"])
+    model.load_state_dict(pretrained)
     if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add
         add_coordconv(model, detector.coord_layers, detector.coord_with_r)
     model = model.to(torch_device(detector.device))
@@ -547,36 +549,15 @@ def _burn_in(
     return _Adaptation(model, average, optimizer, warm), curve
 
 
-def _arm_result(
-    job: ChainJob, arm: Arm, schedule: Schedule, curve: list[dict[str, Any]], unlabeled: _Unlabeled | None
-) -> dict[str, Any]:
-    return {
-        "arm": arm.name,
-        "seed": job.seed,
-        "world": arm.world,
-        "policy": arm.policy,
-        "coordconv": arm.coordconv,
-        "adversarial": arm.adversarial,
-        "method": arm.method,
-        "labeled": list(arm.labeled),
-        "chain": job.key,
-        "pretrain": job.pretrain.key,
-        "steps": schedule.pretrain_steps + schedule.steps,
-        "adaptation_steps": schedule.steps,
-        "burn_in": schedule.burn_in,
-        "unlabeled_images": len(unlabeled.pool) if unlabeled is not None else 0,
-        "curve": curve,
-    }
-
-
 def run_chain(
     job: ChainJob,
-    pretrained: dict[str, Any],
+    pretrained: PretrainRun,
+    weights: StateDict,
     sources: dict[str, ReleaseSource],
     schedule: Schedule,
     detector: DetectorSpec,
     teacher: MeanTeacherConfig,
-) -> list[dict[str, Any]]:
+) -> list[ArmRun]:
     """Adapt the pretrained detector: shared burn-in, then every arm's continuation; one result per arm."""
     torch.set_num_threads(1)
     source = sources[job.world]
@@ -584,7 +565,7 @@ def run_chain(
     labeled = [_letterboxed(release_file(source.labels, s, job.policy), source, imgsz) for s in job.labeled]
     test = _letterboxed(release_file(source.labels, "test", "merged"), source, imgsz)
     further = _second_readings(source, ("test_heldout",), imgsz)
-    state, curve = _burn_in(job, labeled, pretrained, schedule, detector)
+    state, curve = _burn_in(job, labeled, weights, schedule, detector)
     fork_model, fork_optimizer = _clone(state.model.state_dict()), _clone(state.optimizer.state_dict())
     fork_warm = _clone(state.warm.state_dict())
     for p in state.average.parameters():
@@ -613,11 +594,28 @@ def run_chain(
         arm_curve = _adapt(arm, state, batches, streams, unlabeled, alignment, steps, schedule, teacher)
         if alignment is not None:
             alignment.tap.remove()  # the next arm restarts from the fork without a discriminator
-        result = _arm_result(job, arm, schedule, pretrained["curve"] + curve + arm_curve, unlabeled)
-        result["detections"] = _predict(state.average, test)
-        result["detections_by_split"] = {split: _predict(state.average, images) for split, images in further.items()}
-        result["test_images"] = len(test)
-        results.append(result)
+        results.append(
+            ArmRun(
+                arm=arm.name,
+                seed=job.seed,
+                world=arm.world,
+                policy=arm.policy,
+                coordconv=arm.coordconv,
+                adversarial=arm.adversarial,
+                method=arm.method,
+                labeled=list(arm.labeled),
+                chain=job.key,
+                pretrain=job.pretrain.key,
+                steps=schedule.pretrain_steps + schedule.steps,
+                adaptation_steps=schedule.steps,
+                burn_in=schedule.burn_in,
+                unlabeled_images=len(unlabeled.pool) if unlabeled is not None else 0,
+                curve=pretrained.curve + curve + arm_curve,
+                detections=_predict(state.average, test),
+                detections_by_split={split: _predict(state.average, images) for split, images in further.items()},
+                test_images=len(test),
+            )
+        )
     return results
 
 
@@ -636,29 +634,29 @@ class _Setting:
     teacher: MeanTeacherConfig
 
 
-Pretrained = dict[PretrainJob, dict[str, Any]]
+Pretrained = dict[PretrainJob, tuple[PretrainRun, StateDict]]
 
 
-def _run_inline(chains: list[ChainJob], setting: _Setting, progress: tqdm) -> tuple[Pretrained, list[dict[str, Any]]]:
+def _run_inline(chains: list[ChainJob], setting: _Setting, progress: tqdm) -> tuple[Pretrained, list[ArmRun]]:
     """Every pretraining, then every chain, in this process."""
     pretrained: Pretrained = {}
-    results: list[dict[str, Any]] = []
+    results: list[ArmRun] = []
     for job in dict.fromkeys(c.pretrain for c in chains):
         pretrained[job] = run_pretrain(job, setting.sources, setting.schedule, setting.detector)
         progress.update()
     for chain in chains:
-        args = (setting.sources, setting.schedule, setting.detector, setting.teacher)
-        results += run_chain(chain, pretrained[chain.pretrain], *args)
+        run, weights = pretrained[chain.pretrain]
+        results += run_chain(chain, run, weights, setting.sources, setting.schedule, setting.detector, setting.teacher)
         progress.update()
     return pretrained, results
 
 
 def _run_pooled(
     chains: list[ChainJob], setting: _Setting, workers: int, progress: tqdm
-) -> tuple[Pretrained, list[dict[str, Any]]]:
+) -> tuple[Pretrained, list[ArmRun]]:
     """The same jobs in ``workers`` processes: a chain starts as soon as its pretraining is done (no barrier)."""
     pretrained: Pretrained = {}
-    results: list[dict[str, Any]] = []
+    results: list[ArmRun] = []
     with _pool(workers) as pool:
         pending: dict[Any, PretrainJob | ChainJob] = {
             pool.submit(run_pretrain, job, setting.sources, setting.schedule, setting.detector): job
@@ -671,7 +669,7 @@ def _run_pooled(
                     pretrained[finished] = future.result()
                     for chain in (c for c in chains if c.pretrain == finished):
                         args = (setting.sources, setting.schedule, setting.detector, setting.teacher)
-                        pending[pool.submit(run_chain, chain, pretrained[finished], *args)] = chain
+                        pending[pool.submit(run_chain, chain, *pretrained[finished], *args)] = chain
                 else:
                     results += future.result()
                 progress.update()
@@ -686,8 +684,8 @@ def run_arms(
     detector: DetectorSpec,
     teacher: MeanTeacherConfig,
     workers: int = 1,
-) -> dict[str, Any]:
-    """Every arm x seed (module doc): ``{"runs": [...] in arm then seed order, "pretrained": [...]}``."""
+) -> SsdaRuns:
+    """Every arm x seed (module doc): the runs in arm then seed order, and the source pretrainings."""
     if not 0 <= schedule.burn_in <= schedule.steps:
         raise ValueError(f"burn_in ({schedule.burn_in}) must lie in [0, steps = {schedule.steps}]")
     chains = plan_chains(arm_names, seeds, schedule)
@@ -703,7 +701,7 @@ def run_arms(
         pretrained, results = _run_pooled(chains, setting, workers, progress)
     progress.close()
     order = {(name, seed): i for i, (name, seed) in enumerate((n, s) for n in arm_names for s in seeds)}
-    return {
-        "runs": sorted(results, key=lambda r: order[(r["arm"], r["seed"])]),
-        "pretrained": [{k: v for k, v in p.items() if k != "state_dict"} for p in pretrained.values()],
-    }
+    return SsdaRuns(
+        runs=sorted(results, key=lambda r: order[(r.arm, r.seed)]),
+        pretrained=[run for run, _ in pretrained.values()],
+    )

@@ -20,13 +20,13 @@ import numpy as np
 from revis.datasets.coco import read_coco_detections
 from revis.datasets.lada import release_file, release_statistics
 from revis.detection.coco_eval import coco_ap, coco_results
+from revis.detection.ssda_runs import ArmRun, Curve, PretrainRun
 from revis.reporting.summary import mean_std_by_seed
 from revis.world.smoke import SmokeWorldFolder
 
 STAT_SPLITS = ("source", "target_0.5", "target_1", "target_3", "test")
 SPLIT_SUFFIXES = ("05", "1", "3")  # 0.5 %, 1 %, 3 % of the target pool labeled (revis.detection.ssda)
 Summary = dict[str, Any]  # revis.reporting.summary.mean_std: mean, std, n, values, seeds
-Run = Mapping[str, Any]  # one result of revis.detection.ssda.run_chain / run_pretrain
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def label_statistics(
     return stats
 
 
-def final_pseudo(curve: Sequence[Mapping[str, Any]], last: int = 3) -> dict[str, float]:
+def final_pseudo(curve: Curve, last: int = 3) -> dict[str, float]:
     """Mean pseudo-label precision and recall over the last ``last`` teacher-student points of a curve."""
     points = [p for p in curve if p.get("phase") == "teacher_student"][-last:]
     out = {}
@@ -160,18 +160,18 @@ def final_pseudo(curve: Sequence[Mapping[str, Any]], last: int = 3) -> dict[str,
     return out
 
 
-def score_run(run: Run, labels: Path, scorer: CocoScorer) -> RunScore:
+def score_run(run: ArmRun, labels: Path, scorer: CocoScorer) -> RunScore:
     """AP of one arm x seed on the test split, its further readings, the fragment labels, final pseudo-labels."""
     merged_test = release_file(labels, "test", "merged")
-    results = scorer.results(merged_test, run["detections"])
+    results = scorer.results(merged_test, run.detections)
     values = dict(coco_ap(merged_test, results))
-    for split, detections in run.get("detections_by_split", {}).items():  # held-out cameras: second reading
+    for split, detections in run.detections_by_split.items():  # held-out cameras: second reading
         values[f"ap50_{split}"] = scorer.ap(labels, split, detections)["ap50"]
     fragment_test = release_file(labels, "test", "fragment")  # the world's; the real release has none
-    if run["world"] == "main" and fragment_test.is_file() and run["arm"].startswith("teacher_student"):
+    if run.world == "main" and fragment_test.is_file() and run.arm.startswith("teacher_student"):
         values["ap50_fragment_test"] = coco_ap(fragment_test, results)["ap50"]
-    values.update({f"pseudo_{k}": v for k, v in final_pseudo(run["curve"]).items()})
-    return RunScore(run["arm"], run["seed"], run["world"], values)
+    values.update({f"pseudo_{k}": v for k, v in final_pseudo(run.curve).items()})
+    return RunScore(run.arm, run.seed, run.world, values)
 
 
 def arm_tables(scores: Sequence[RunScore], key: str) -> dict[str, Summary]:
@@ -249,30 +249,32 @@ class PretrainedScores:
     source_test: dict[str, dict[int, float]]
 
 
-def score_pretrained(pretrained: Sequence[Run], labels: Mapping[str, Path], scorer: CocoScorer) -> PretrainedScores:
+def score_pretrained(
+    pretrained: Sequence[PretrainRun], labels: Mapping[str, Path], scorer: CocoScorer
+) -> PretrainedScores:
     """Each source detector on the target test split and (where it exists) on held-out source frames."""
     test: dict[str, dict[int, float]] = defaultdict(dict)
     source_test: dict[str, dict[int, float]] = defaultdict(dict)
     for model in pretrained:
-        folder = labels[model["world"]]
-        name = f"{model['world']}_{model['policy']}"
-        test[name][model["seed"]] = scorer.ap(folder, "test", model["detections"])["ap50"]
-        if "source_test" in model.get("detections_by_split", {}):
-            detections = model["detections_by_split"]["source_test"]
-            source_test[name][model["seed"]] = scorer.ap(folder, "source_test", detections)["ap50"]
+        folder = labels[model.world]
+        name = f"{model.world}_{model.policy}"
+        test[name][model.seed] = scorer.ap(folder, "test", model.detections)["ap50"]
+        if "source_test" in model.detections_by_split:
+            detections = model.detections_by_split["source_test"]
+            source_test[name][model.seed] = scorer.ap(folder, "source_test", detections)["ap50"]
     return PretrainedScores(dict(test), dict(source_test))
 
 
-def schedule_summary(runs: Sequence[Run], pretrained: Sequence[Run]) -> ScheduleSummary:
-    steps = {run["steps"] for run in runs}
+def schedule_summary(runs: Sequence[ArmRun], pretrained: Sequence[PretrainRun]) -> ScheduleSummary:
+    steps = {run.steps for run in runs}
     return ScheduleSummary(
         steps_min=min(steps),
         steps_max=max(steps),
-        pretrain_steps=pretrained[0]["steps"],
-        adaptation_steps=runs[0]["adaptation_steps"],
-        burn_in=runs[0]["burn_in"],
+        pretrain_steps=pretrained[0].steps,
+        adaptation_steps=runs[0].adaptation_steps,
+        burn_in=runs[0].burn_in,
         pretrainings=len(pretrained),
-        unlabeled_images=max(run["unlabeled_images"] for run in runs),
+        unlabeled_images=max(run.unlabeled_images for run in runs),
     )
 
 
@@ -288,22 +290,22 @@ def smoke_world_description(truth: Mapping[str, Any]) -> str:
     )
 
 
-def scale_text(runs: Sequence[Run], pretrained: Sequence[Run], where: str) -> str:
+def scale_text(runs: Sequence[ArmRun], pretrained: Sequence[PretrainRun], where: str) -> str:
     """The run's scale in words: data, detector, steps, seeds, how AP is computed."""
-    seeds = {run["seed"] for run in runs}
+    seeds = {run.seed for run in runs}
     run0 = runs[0]
-    shared = len(pretrained) < len(seeds) * len({(m["world"], m["policy"]) for m in pretrained})
+    shared = len(pretrained) < len(seeds) * len({(m.world, m.policy) for m in pretrained})
     return (
-        f"{where}; YOLOv8n from its yaml; every arm {run0['steps']} optimiser steps: "
-        f"{run0['steps'] - run0['adaptation_steps']} of source pretraining "
-        f"({'shared by all seeds' if shared else 'one per seed'}), {run0['adaptation_steps']} of adaptation "
-        f"({run0['burn_in']} burn-in); {len(seeds)} seeds; AP by pycocotools on the merged-label test file"
+        f"{where}; YOLOv8n from its yaml; every arm {run0.steps} optimiser steps: "
+        f"{run0.steps - run0.adaptation_steps} of source pretraining "
+        f"({'shared by all seeds' if shared else 'one per seed'}), {run0.adaptation_steps} of adaptation "
+        f"({run0.burn_in} burn-in); {len(seeds)} seeds; AP by pycocotools on the merged-label test file"
     )
 
 
 def summarize_ssda(
-    runs: Sequence[Run],
-    pretrained: Sequence[Run],
+    runs: Sequence[ArmRun],
+    pretrained: Sequence[PretrainRun],
     labels: Mapping[str, Path],
     scorer: CocoScorer,
     label_stats: dict[str, Any],
@@ -311,7 +313,7 @@ def summarize_ssda(
 ) -> SsdaMetrics:
     """metrics.json of an SSDA experiment (module doc); ``labels``: the label folder of each data source,
     ``label_stats``: :func:`label_statistics`, ``where``: the data in words."""
-    scores = [score_run(run, labels[run["world"]], scorer) for run in runs]
+    scores = [score_run(run, labels[run.world], scorer) for run in runs]
     before = score_pretrained(pretrained, labels, scorer)
     return SsdaMetrics(
         ap50=arm_tables(scores, "ap50"),

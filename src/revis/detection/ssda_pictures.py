@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 from revis.datasets.coco import CocoImage, read_coco_detections
 from revis.datasets.images import load_image
 from revis.datasets.lada import release_file
+from revis.detection.ssda_runs import ArmRun, Curve
 
 
 def _boxes(
@@ -60,12 +61,12 @@ def detections_per_image(detections: Any, indices: Sequence[int]) -> list[tuple[
     return per_image
 
 
-def teacher_student_curves(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[list[dict[str, Any]]]]:
+def teacher_student_curves(runs: Sequence[ArmRun]) -> dict[str, list[Curve]]:
     """Arm -> the curve of each of its seeds, for the teacher-student arms."""
-    curves: dict[str, list[list[dict[str, Any]]]] = {}
+    curves: dict[str, list[Curve]] = {}
     for run in runs:
-        if run["method"] == "teacher_student":
-            curves.setdefault(run["arm"], []).append(run["curve"])
+        if run.method == "teacher_student":
+            curves.setdefault(run.arm, []).append(run.curve)
     return curves
 
 

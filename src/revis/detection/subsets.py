@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,18 @@ def run_jobs(
     return results
 
 
+@dataclass(frozen=True)
+class SubsetJob:
+    """One detector to train: a unique (image set, seed), the first subset row that asked for it."""
+
+    index: int  # position among the jobs (and their results)
+    label: str  # the subset it was trained for (later identical subsets reuse it)
+    seed: int
+    epochs: int
+    steps: int
+    records: tuple[VocRecord, ...]
+
+
 def train_on_subsets(
     train: Sequence[VocRecord],
     test: Sequence[VocRecord],
@@ -129,22 +141,22 @@ def train_on_subsets(
     missing = sorted({i for s in subsets for i in s["image_ids"]} - set(records))
     if missing:
         raise KeyError(f"subsets name images that are not in the train pool: {missing[:5]}")
-    jobs: dict[tuple[frozenset[str], int], dict[str, Any]] = {}  # unique (image set, seed) -> its job
+    jobs: dict[tuple[frozenset[str], int], SubsetJob] = {}  # unique (image set, seed) -> its job
     for subset in subsets:
         key = (frozenset(subset["image_ids"]), int(subset["seed"]))
         if key not in jobs:
             budget = len(subset["image_ids"])
             epochs = epochs_for_steps(budget, config.batch, steps)
-            jobs[key] = {
-                "index": len(jobs),
-                "label": subset["label"],
-                "seed": int(subset["seed"]),
-                "epochs": epochs,
-                "steps": epochs * steps_per_epoch(budget, config.batch),
-                "records": [records[i] for i in subset["image_ids"]],
-            }
+            jobs[key] = SubsetJob(
+                index=len(jobs),
+                label=subset["label"],
+                seed=int(subset["seed"]),
+                epochs=epochs,
+                steps=epochs * steps_per_epoch(budget, config.batch),
+                records=tuple(records[i] for i in subset["image_ids"]),
+            )
     arguments = [
-        (job["records"], list(test), list(class_names), replace(config, epochs=job["epochs"]), job["seed"])
+        (list(job.records), list(test), list(class_names), replace(config, epochs=job.epochs), job.seed)
         for job in jobs.values()
     ]
     results = run_jobs(train_one, arguments, workdir, workers, desc="YOLO per subset x seed")
@@ -158,10 +170,10 @@ def train_on_subsets(
                 "method": subset["method"],
                 "budget": int(subset["budget"]),
                 "seed": int(subset["seed"]),
-                **results[job["index"]],
-                "epochs": job["epochs"],
-                "steps": job["steps"],
-                "trained_for": job["label"],
+                **results[job.index],
+                "epochs": job.epochs,
+                "steps": job.steps,
+                "trained_for": job.label,
                 "reused": key in seen,
             }
         )

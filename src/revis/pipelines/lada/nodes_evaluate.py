@@ -26,6 +26,7 @@ from revis.detection.ssda_pictures import (
     world_sample_rows,
     world_samples_figure,
 )
+from revis.detection.ssda_runs import SsdaRuns
 from revis.pipelines.lada.params import DataParams, EvaluateParams
 from revis.world.smoke import SmokeWorldFolder
 
@@ -38,16 +39,17 @@ def report_metrics(
     runs: dict[str, Any], world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams
 ) -> tuple[SsdaMetrics, plt.Figure]:
     """metrics.json (AP50 / AP50:95 per arm by pycocotools, paired gains, label statistics) and AP per arm."""
-    real = runs["real_release"]
+    record = SsdaRuns.from_dict(runs)
+    real = record.real_release
     metrics = summarize_ssda(
-        runs["runs"],
-        runs["pretrained"],
+        record.runs,
+        record.pretrained,
         label_folders(world, control, data.release_labels, real),
         CocoScorer(_bounds(data)),
         label_statistics(world, control, data.release_labels, _bounds(data)),
         "the real LADA/HPWREN release" if real else smoke_world_description(world.truth()),
     )
-    seeds = len({run["seed"] for run in runs["runs"]})
+    seeds = len({run.seed for run in record.runs})
     return metrics, ap_figure(metrics.ap50, f"target test AP50 per arm ({seeds} seeds; dots: seeds)")
 
 
@@ -66,8 +68,9 @@ def plot_predictions(
     runs: dict[str, Any], world: SmokeWorldFolder, control: SmokeWorldFolder, data: DataParams, evaluate: EvaluateParams
 ) -> plt.Figure:
     """Target test images: ground truth, source-only and the adapted detector (score >= 0.25), one seed."""
-    labels = label_folders(world, control, data.release_labels, runs["real_release"])["main"]
-    images_root = data.release_images if runs["real_release"] else world.images
+    record = SsdaRuns.from_dict(runs)
+    labels = label_folders(world, control, data.release_labels, record.real_release)["main"]
+    images_root = data.release_images if record.real_release else world.images
     test = read_coco_detections(
         release_file(labels, "test", "merged"),
         images_root,
@@ -77,13 +80,13 @@ def plot_predictions(
     chosen = [i for i, image in enumerate(test.images) if len(image.boxes)][: evaluate.picture_images]
     predictions = {}
     for arm in ("source_only", evaluate.adapted_arm):
-        run = next((r for r in runs["runs"] if r["arm"] == arm and r["seed"] == evaluate.picture_seed), None)
+        run = next((r for r in record.runs if r.arm == arm and r.seed == evaluate.picture_seed), None)
         if run is not None:
-            predictions[arm] = detections_per_image(run["detections"], chosen)
+            predictions[arm] = detections_per_image(run.detections, chosen)
     title = f"target test images: ground truth and detections (score >= 0.25), seed {evaluate.picture_seed}"
     return predictions_figure([test.images[i] for i in chosen], predictions, 0.25, title)
 
 
 def plot_pseudo_labels(runs: dict[str, Any]) -> plt.Figure:
     """Pseudo-label precision / recall against the hidden ground truth over training, per teacher-student arm."""
-    return pseudo_label_figure(teacher_student_curves(runs["runs"]))
+    return pseudo_label_figure(teacher_student_curves(SsdaRuns.from_dict(runs).runs))

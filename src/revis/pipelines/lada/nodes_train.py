@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from revis.config.runtime import ComputeParams
@@ -56,8 +57,8 @@ def train_arms(
     )
     sources = data_sources(world, control, data)
     out = run_arms(train.arms, seeds, sources, schedule, detector, teacher, workers=compute.workers)
-    for run in out["runs"]:
-        for point in run["curve"]:
+    for run in out.runs:
+        for point in run.curve:
             values = {k: v for k, v in point.items() if k not in ("step", "phase")}
-            log_curve(values, int(point["step"]), curve_key(run["arm"], run["seed"]))
-    return {**out, "real_release": data.release_images is not None}
+            log_curve(values, int(point["step"]), curve_key(run.arm, run.seed))
+    return replace(out, real_release=data.release_images is not None).to_dict()
