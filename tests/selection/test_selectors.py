@@ -6,7 +6,7 @@ import torch
 
 from revis.selection import CSOD, SELECTORS, SelectionPool, build_selector, coverage
 from revis.selection.benchmark import apricot_graph_cut, benchmark, one_class_pool
-from revis.selection.grid import lam_label, run_selection, selection_grid
+from revis.selection.grid import CsodSettings, lam_label, run_selection, selection_grid
 
 
 def pool_from(rows: list[tuple[int, int, list[float]]], n_images: int, n_classes: int, boxes=None) -> SelectionPool:
@@ -212,7 +212,7 @@ def test_pool_round_trips_and_rejects_duplicate_pairs():
 
 
 def test_grid_labels_and_lambda_sweep():
-    specs = selection_grid(["random", "csod"], [5, 10], [0, 1], {"lam": 1.0, "reduction": "sum"}, [0.0, 0.5], [5])
+    specs = selection_grid(["random", "csod"], [5, 10], [0, 1], CsodSettings(lam=1.0), [0.0, 0.5], [5])
     labels = {(s.label, s.budget) for s in specs}
     assert ("csod_lam0", 5) in labels and ("csod_lam0p5", 5) in labels and ("csod_lam0", 10) not in labels
     assert len(specs) == 2 * 2 * 2 + 2 * 1 * 2 and lam_label(4.0) == "lam4"
@@ -222,7 +222,7 @@ def test_grid_labels_and_lambda_sweep():
 
 def test_grid_runs_extra_baselines_at_the_smallest_budget_and_each_seed_on_its_own_pool():
     specs = selection_grid(
-        ["random", "facility_location"], [5, 10], [0, 1], {}, smallest_budget_only=["facility_location"]
+        ["random", "facility_location"], [5, 10], [0, 1], CsodSettings(), smallest_budget_only=["facility_location"]
     )
     assert {(s.label, s.budget) for s in specs} == {("random", 5), ("random", 10), ("facility_location", 5)}
     pools = {0: random_pool(1), 1: random_pool(2)}
@@ -262,5 +262,5 @@ def test_image_level_ablation_equals_csod_on_image_vectors_and_differs_from_clas
     )
     assert ablation.tolist() == CSOD(**params).select(same_vectors, 9).tolist()
     assert ablation.tolist() != CSOD(**params).select(pool, 9).tolist()  # per-class vectors pick otherwise
-    specs = selection_grid(["random", "csod_image"], [4], [0], params)
+    specs = selection_grid(["random", "csod_image"], [4], [0], CsodSettings(**params))
     assert [s.params for s in specs if s.method == "csod_image"] == [params]  # the ablation runs CSOD's settings

@@ -475,7 +475,7 @@ def _unlabeled_pool(arm: Arm, source: ReleaseSource, imgsz: int, generator: torc
 
 @dataclass
 class _Adaptation:
-    """What one arm's adaptation steps act on: the student, its EMA (the teacher), optimiser and warm-up."""
+    """What one arm's adaptation steps act on: the student, its EMA (the teacher), optimizer and warm-up."""
 
     model: torch.nn.Module
     average: torch.nn.Module
@@ -532,7 +532,7 @@ def _burn_in(
     schedule: Schedule,
     detector: DetectorSpec,
 ) -> tuple[_Adaptation, Curve]:
-    """The pretrained detector (CoordConv added), a fresh warmed-up optimiser and the chain's shared burn-in."""
+    """The pretrained detector (CoordConv added), a fresh warmed-up optimizer and the chain's shared burn-in."""
     model = _untrained(detector.model)  # every weight is replaced by the pretrained ones next
     model.load_state_dict(pretrained)
     if job.coordconv:  # zero-initialised coordinate weights: the pretrained function, plus what coordinates can add

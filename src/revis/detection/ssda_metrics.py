@@ -3,7 +3,7 @@
 COCO AP (pycocotools, ``revis.detection.coco_eval``) of every arm and seed on the merged-label
 test file, per-seed summaries per arm, paired gains between arms, the source detectors before
 adaptation, the capability gates, the label-policy statistics of the files and the schedule.
-:func:`summarize_ssda` returns them as one typed :class:`SsdaMetrics` (serialised by
+:func:`summarize_ssda` returns them as one typed :class:`SsdaMetrics` (serialized by
 ``revis.reporting.results.to_json``).
 """
 

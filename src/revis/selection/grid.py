@@ -10,6 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from revis.selection.coverage import coverage
+from revis.selection.csod import ClassOrder, MultiClass, Reduction
 from revis.selection.pool import SelectionPool
 from revis.selection.registry import build_selector
 
@@ -18,6 +19,25 @@ def lam_label(value: float) -> str:
     """``0 -> 'lam0'``, ``0.5 -> 'lam0p5'``: a lambda as a metric key without dots."""
     text = f"{value:g}".replace(".", "p").replace("-", "m")
     return f"lam{text}"
+
+
+@dataclass(frozen=True)
+class CsodSettings:
+    """CSOD's settings shared by the ``csod`` and ``csod_image`` arms and the lambda sweep (``revis.selection.csod``)."""
+
+    lam: float = 1.0
+    reduction: Reduction = "sum"
+    multi_class: MultiClass = "shared"
+    class_order: ClassOrder = "index"
+
+    def params(self, lam: float | None = None) -> dict[str, Any]:
+        """The selector's keyword arguments (what subsets.json records), with another ``lam`` for the sweep."""
+        return {
+            "lam": self.lam if lam is None else lam,
+            "reduction": self.reduction,
+            "multi_class": self.multi_class,
+            "class_order": self.class_order,
+        }
 
 
 @dataclass(frozen=True)
@@ -33,7 +53,7 @@ def selection_grid(
     methods: Sequence[str],
     budgets: Sequence[int],
     seeds: Sequence[int],
-    csod: dict[str, Any],
+    csod: CsodSettings,
     sweep_values: Sequence[float] = (),
     sweep_budgets: Sequence[int] = (),
     smallest_budget_only: Sequence[str] = (),
@@ -46,12 +66,12 @@ def selection_grid(
             if method in smallest_budget_only and budget != min(budgets):
                 continue
             for seed in seeds:
-                params = dict(csod) if method in ("csod", "csod_image") else {}  # the ablation: CSOD's settings
+                params = csod.params() if method in ("csod", "csod_image") else {}  # the ablation: CSOD's settings
                 specs.append(SubsetSpec(method, method, budget, seed, params))
     for value in sweep_values:
         for budget in sweep_budgets:
             for seed in seeds:
-                params = {**csod, "lam": float(value)}
+                params = csod.params(lam=float(value))
                 specs.append(SubsetSpec(f"csod_{lam_label(value)}", "csod", budget, seed, params))
     return specs
 

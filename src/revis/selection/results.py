@@ -90,7 +90,7 @@ class TestSplit:
 
 @dataclass(frozen=True)
 class CsodSchedule:
-    steps: dict[str, int]  # "b<budget>" -> optimiser steps of each subset's detector
+    steps: dict[str, int]  # "b<budget>" -> optimizer steps of each subset's detector
     epochs: dict[str, int]
     feature_detector_steps: int
     main_lambda: float

@@ -6,7 +6,7 @@ from typing import Any
 
 from revis.curves import curve_key, log_curve
 from revis.pipelines.csod.params import SelectParams
-from revis.selection.grid import run_selection, selection_grid
+from revis.selection.grid import CsodSettings, run_selection, selection_grid
 from revis.selection.pool import SelectionPool
 from revis.selection.results import group
 
@@ -18,7 +18,7 @@ def select_subsets(representatives: dict[int, Any], seeds: list[int], select: Se
         select.methods,
         select.budgets,
         seeds,
-        select.csod.model_dump(),
+        CsodSettings(select.csod.lam, select.csod.reduction, select.csod.multi_class, select.csod.class_order),
         select.lambda_sweep.values,
         select.lambda_sweep.budgets,
         select.smallest_budget_only,
