@@ -185,8 +185,21 @@ def distribution_matching(
     return DMResult(syn.detach().cpu(), syn_y.cpu(), history)
 
 
-def dm_job(job: dict) -> dict:
-    """One DM run (a worker job): real pool, start, labels, ``config`` (DMConfig), num_classes, seed.
+@dataclass(frozen=True)
+class DMJob:
+    """One DM run (a worker job): the real pool, the start and its labels, the settings, the seed."""
+
+    real_x: torch.Tensor
+    real_y: torch.Tensor
+    config: DMConfig
+    num_classes: int
+    seed: int
+    init: torch.Tensor
+    labels: torch.Tensor
+
+
+def dm_job(job: DMJob) -> dict:
+    """One DM run (a worker job): ``{images, labels, history}``.
 
     Guarded (``revis.distill.guard``): a run whose loss ends above its start is rerun at a lower
     image step size; ``history["guard"]`` records the step size used, the restarts and ``diverged``.
@@ -195,17 +208,17 @@ def dm_job(job: dict) -> dict:
 
     def attempt(lr: float) -> dict:
         result = distribution_matching(
-            job["real_x"],
-            job["real_y"],
-            job["init"],
-            job["labels"],
-            job["config"].model_copy(update={"lr": lr}),
-            num_classes=job["num_classes"],
-            seed=job["seed"],
+            job.real_x,
+            job.real_y,
+            job.init,
+            job.labels,
+            job.config.model_copy(update={"lr": lr}),
+            num_classes=job.num_classes,
+            seed=job.seed,
             progress=False,
         )
         return {"images": result.images, "labels": result.labels, "history": result.history}
 
-    result = run_guarded(attempt, job["config"].lr, lambda out: out["history"]["dm"])
+    result = run_guarded(attempt, job.config.lr, lambda out: out["history"]["dm"])
     result["history"]["guard"] = result.pop("guard")
     return result

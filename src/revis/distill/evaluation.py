@@ -13,7 +13,7 @@ caller instead of the clock; sizes (width, epochs, number of networks) are the p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -121,15 +121,33 @@ def load_network(entry: dict, protocol: EvalProtocol) -> nn.Module:
     return net.eval()
 
 
-def summarise(accuracies: dict[str, float]) -> dict[str, dict]:
-    """``"<group>/<seed>" -> accuracy`` into ``group -> mean_std(values, seeds)`` (seeds in ascending order)."""
-    from revis.reporting.summary import mean_std
+def summarize(accuracies: Mapping[str, float]) -> dict[str, dict]:
+    """``"<group>/<seed>" -> accuracy`` into ``group -> mean_std_by_seed`` (seeds in ascending order)."""
+    from revis.reporting.summary import mean_std_by_seed
 
     grouped: dict[str, dict[int, float]] = {}
     for key, value in accuracies.items():
         group, seed = key.rsplit("/", 1)
         grouped.setdefault(group, {})[int(seed)] = value
-    return {group: mean_std([v[s] for s in sorted(v)], sorted(v)) for group, v in grouped.items()}
+    return {group: mean_std_by_seed(v) for group, v in grouped.items()}
+
+
+def score_networks(
+    networks: Mapping[str, dict],
+    keys: Iterable[str],
+    prefix: str,
+    protocol: EvalProtocol,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    empty: float,
+) -> dict[str, float]:
+    """``key -> test accuracy`` of the network ``networks[prefix + key]``; a set without one (every candidate
+    pruned) scores ``empty`` (the constant guess)."""
+    accuracies = {}
+    for key in keys:
+        entry = networks.get(f"{prefix}{key}")
+        accuracies[key] = score(load_network(entry, protocol), x_test, y_test) if entry else empty
+    return accuracies
 
 
 def _ranks(values: list[float]) -> list[float]:

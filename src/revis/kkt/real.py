@@ -33,6 +33,7 @@ from revis.kkt.gradients import (
     per_sample_grads,
     weighted_loss_grad,
 )
+from revis.kkt.teacher import TeacherState
 
 
 @dataclass
@@ -164,23 +165,42 @@ def random_per_class(y: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     return torch.cat(chosen)
 
 
-def fit_real_job(job: dict) -> dict:
-    """One λ fit (a worker job): ``job`` holds the teacher (model config, shape, state dict, wd), x, y, the settings."""
-    from revis.models import build_model
+@dataclass(frozen=True)
+class RealFitJob:
+    """One λ fit of fixed real samples (a worker job): the teacher, the samples and ``real_multipliers``' settings."""
 
-    net = build_model(job["model"], *job["shape"])
-    net.load_state_dict(job["state_dict"])
+    teacher: TeacherState
+    x: torch.Tensor
+    y: torch.Tensor
+    steps: int
+    lr: float
+    distance: Distance = "l1"
+    parameters: ParameterSet = "identifiable"
+    chunk_size: int = 256
+    method: Literal["matrix", "implicit"] = "matrix"
+
+
+def fit_real_job(job: RealFitJob) -> dict:
+    """One λ fit (a worker job): ``{lam, alive, scale, history}``."""
     result = real_multipliers(
-        net.eval(),
-        job["x"],
-        job["y"],
-        weight_decay=job["weight_decay"],
-        steps=job["steps"],
-        lr=job["lr"],
-        distance_kind=job["distance"],
-        parameters=job["parameters"],
-        chunk_size=job["chunk_size"],
-        method=job.get("method", "matrix"),
+        job.teacher.network().eval(),
+        job.x,
+        job.y,
+        weight_decay=job.teacher.weight_decay,
+        steps=job.steps,
+        lr=job.lr,
+        distance_kind=job.distance,
+        parameters=job.parameters,
+        chunk_size=job.chunk_size,
+        method=job.method,
         progress=False,
     )
     return {"lam": result.lam, "alive": result.alive, "scale": result.scale, "history": result.history}
+
+
+def chain_subsets(lam: torch.Tensor, y: torch.Tensor, sizes: list[int], seed: int) -> dict[str, dict[str, list[int]]]:
+    """The selected subsets of one chain: ``{"top_lambda" | "random": {"<k>": indices}}`` per size k."""
+    return {
+        "top_lambda": {str(k): top_lambda_per_class(lam, y, k).tolist() for k in sizes},
+        "random": {str(k): random_per_class(y, k, seed).tolist() for k in sizes},
+    }
