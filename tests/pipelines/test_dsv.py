@@ -4,7 +4,6 @@ import copy
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from revis.datasets.imageset import ImageSet
@@ -72,7 +71,7 @@ def test_dsv_wiring_in_memory(run_in_memory, tiny_params):
     # chance: the most frequent test class (3 of each of 10 digits, 3 of each of 5 shapes)
     assert digits["chance"] == 0.1 and metrics["shapes"]["chance"] == 0.2
     teacher = digits["teacher"]
-    assert 0 <= teacher["stationarity_ratio"]["mean"] and 0 <= teacher["test_accuracy"]["mean"] <= 1
+    assert teacher["stationarity_ratio"]["mean"] >= 0 and 0 <= teacher["test_accuracy"]["mean"] <= 1
     assert -1 <= teacher["cosine"]["mean"] <= 1 and 0 < digits["lambda"]["alive_fraction"]["mean"] <= 1
     for rho in (digits["correlation"]["spearman"], digits["correlation"]["pearson"]):
         assert rho is None or all(-1 - 1e-9 <= v <= 1 + 1e-9 for v in rho["values"])

@@ -68,7 +68,8 @@ def _digits_study(seeds: list[int], protocols: dict[str, EvalProtocol]) -> dict[
     from revis.pipelines.dsv.params import Params as DSV
     from revis.training import TrainConfig
 
-    params = yaml.safe_load(open("params.yaml"))
+    with open("params.yaml") as handle:
+        params = yaml.safe_load(handle)
     dsv, dkkt = DSV.model_validate(params["dsv"]), DKKT.model_validate(params["dkkt"])
     digits = sklearn_digits(params["world"]["digits"]["test_fraction"], params["world"]["seed"])
     splits = load_splits("digits", {}, digits, dsv.data)
@@ -109,7 +110,8 @@ if __name__ == "__main__":  # pragma: no cover
     parser.add_argument("--protocols", nargs="+", default=["pipeline", "w16_1000", "reference"])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    pipeline = EvalProtocol.model_validate(yaml.safe_load(open("params.yaml"))["dsv"]["evaluation"])
+    with open("params.yaml") as handle:
+        pipeline = EvalProtocol.model_validate(yaml.safe_load(handle)["dsv"]["evaluation"])
     protocols = {
         "pipeline": protocol_for("digits", pipeline),
         "w16_1000": protocol_for("digits", pipeline.model_copy(update={"epochs": 1000, "lr": 0.01})),

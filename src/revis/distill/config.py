@@ -85,6 +85,10 @@ class DataParams(BaseModel):
     image_size: dict[DatasetName, ImageSize] = {}  # resize (area averaging); a dataset not named: as stored
     cifar10_root: DataPath = None  # the local cifar-10-batches-py folder (python -m revis.datasets.fetch cifar10)
 
+    def image_size_of(self, name: str) -> int | None:
+        """The image side dataset ``name`` is resized to (None: as stored)."""
+        return dict[str, int](self.image_size.items()).get(name)
+
 
 def check_cifar10_root(seeds: SeedsByDataset, data: DataParams) -> None:
     """CIFAR-10 is read from a local folder: ``data.cifar10_root`` must name it when ``seeds`` hold cifar10."""

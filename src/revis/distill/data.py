@@ -22,7 +22,7 @@ __all__ = ["DataParams", "DatasetName", "load_splits"]
 def load_splits(name: str, shapes: dict[str, Any], digits: dict[str, ImageSet], data: DataParams) -> Splits:
     """Standardised (train, test) tensors of dataset ``name``, resized when ``data.image_size`` names it."""
     splits = standardised_splits(name, {"shapes": shapes, "digits": digits}, data.cifar10_root)
-    size = dict[str, int](data.image_size.items()).get(name)
+    size = data.image_size_of(name)
     if size is not None and size != splits.image_size:
         splits.x_train = F.interpolate(splits.x_train, size=(size, size), mode="area")
         splits.x_test = F.interpolate(splits.x_test, size=(size, size), mode="area")

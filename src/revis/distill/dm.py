@@ -38,6 +38,12 @@ from revis.distill.config import DMConfig
 from revis.models import ModelConfig, build_model
 
 
+class Embedding(Protocol):
+    """A network with ``embed``: the features before its classifier (``revis.models``' ConvNet)."""
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
 class ExtraObjective(Protocol):
     def loss(
         self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -85,7 +91,7 @@ def reinitialise(net: torch.nn.Module, generator: torch.Generator) -> torch.nn.M
 
 
 def class_mean_embedding_loss(
-    net: torch.nn.Module,
+    net: Embedding,
     real: dict[int, torch.Tensor],
     syn_x: torch.Tensor,
     syn_y: torch.Tensor,

@@ -192,7 +192,7 @@ def evaluate_dataset(
     set scores the constant guess), DM's runs, the weight choices, the guard."""
     chance = majority_class_rate(splits.y_test, splits.num_classes)
     entries = {seed: distilled[str(Chain(name, seed))] for seed in seeds}
-    accuracies = {}
+    accuracies: dict[str, float] = {}
     for seed, entry in entries.items():
         keys = [f"{method}/{key}/{seed}" for key, methods in entry["sets"].items() for method in methods]
         accuracies |= score_networks(networks, keys, f"{name}/", protocol, splits.x_test, splits.y_test, chance)

@@ -65,11 +65,11 @@ def accuracy_bars_figure(
 
 
 def _smooth(values: Sequence[float], window: int) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    if len(values) < window or window <= 1:
-        return values
+    array = np.asarray(values, dtype=float)
+    if len(array) < window or window <= 1:
+        return array
     kernel = np.ones(window) / window
-    return np.convolve(values, kernel, mode="valid")
+    return np.convolve(array, kernel, mode="valid")
 
 
 def curves_figure(

@@ -16,7 +16,7 @@ import torch
 from revis.curves import curve_key, log_curve
 from revis.datasets.named import Splits
 from revis.distill.chain import Chain
-from revis.distill.config import EvalProtocol
+from revis.distill.config import DataParams, EvalProtocol
 from revis.distill.evaluation import score_networks
 from revis.kkt.config import SynthesisParams
 from revis.kkt.metrics import RETRAIN, DSVDatasetMetrics, correlations, dataset_metrics, teacher_seed
@@ -41,8 +41,9 @@ def synthesis_jobs(
     for size in ipc:
         index = torch.tensor(shots[str(size)])
         noise_labels = torch.arange(splits.num_classes).repeat_interleave(size)
+        c, h, w = splits.x_train.shape[1:]
         starts = {
-            "zero_shot": (noise_candidates(noise_labels, tuple(splits.x_train.shape[1:]), chain.seed), noise_labels),
+            "zero_shot": (noise_candidates(noise_labels, (c, h, w), chain.seed), noise_labels),
             "few_shot": (splits.x_train[index], splits.y_train[index]),
         }
         for variant, (x_init, labels) in starts.items():
@@ -118,12 +119,12 @@ def dsv_scale(
     protocol: EvalProtocol,
     seeds: Mapping[str, Sequence[int]],
     train_sizes: Mapping[str, int],
-    image_size: Mapping[str, int],
+    data: DataParams,
 ) -> str:
     """metrics.json's ``scale``: the data sizes, the teacher, the evaluation networks, the seeds."""
     counts = ", ".join(f"{n} {len(listed)}" for n, listed in seeds.items())
     sizes = ", ".join(
-        f"{n} {train_sizes[n]} train" + (f" at {image_size[n]} px" if image_size.get(n) else "") for n in seeds
+        f"{n} {train_sizes[n]} train" + (f" at {size} px" if (size := data.image_size_of(n)) else "") for n in seeds
     )
     t, m = teacher, protocol.model
     return (

@@ -81,7 +81,7 @@ def scale_invariant_parameters(model: nn.Module, example: torch.Tensor, toleranc
     invariant: list[str] = []
     for names in _parameter_groups(model).values():
         tangent = {name: (p if name in names else torch.zeros_like(p)) for name, p in params.items()}
-        _, change = torch.func.jvp(logits, (params,), (tangent,))
+        change = torch.func.jvp(logits, (params,), (tangent,))[1]
         if float(change.abs().mean()) <= tolerance * scale:
             invariant += names
     return invariant

@@ -159,14 +159,16 @@ def dataset_metrics(
         for key, entry in runs.items():
             synthesis.setdefault(key, {})[seed] = synthesis_stats(entry)
     corr = correlations(teachers)
-    return DSVDatasetMetrics(
-        chance=chance,
-        teacher=by_metric({s: t.stats for s, t in teachers.items()}),
-        lambda_=by_metric({s: t.lam for s, t in teachers.items()}),
-        correlation={name: mean_std_by_seed(values) if values else None for name, values in corr.items()},
-        retrain={kind: sets[kind] for kind in RETRAIN if kind in sets},
-        dsv={kind: by for kind, by in sets.items() if kind not in RETRAIN},
-        synthesis=nest({key: by_metric(by_seed) for key, by_seed in synthesis.items()}),
-        ablation=ablation(dsvs, list(synthesis)),
-        guard=synthesis_guards(dsvs),
+    return DSVDatasetMetrics.model_validate(  # by alias: ``lambda`` is a keyword
+        {
+            "chance": chance,
+            "teacher": by_metric({s: t.stats for s, t in teachers.items()}),
+            "lambda": by_metric({s: t.lam for s, t in teachers.items()}),
+            "correlation": {name: mean_std_by_seed(values) if values else None for name, values in corr.items()},
+            "retrain": {kind: sets[kind] for kind in RETRAIN if kind in sets},
+            "dsv": {kind: by for kind, by in sets.items() if kind not in RETRAIN},
+            "synthesis": nest({key: by_metric(by_seed) for key, by_seed in synthesis.items()}),
+            "ablation": ablation(dsvs, list(synthesis)),
+            "guard": synthesis_guards(dsvs),
+        }
     )

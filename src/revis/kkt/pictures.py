@@ -3,6 +3,7 @@ DSV grids, synthesis curves, retraining accuracies."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,7 @@ class DSVPictures:
 
     lambda_panel: dict[str, Any]
     grid_row: list[Panel]
-    curves: dict[str, dict[str, list[float]]]
+    curves: dict[str, dict[str, Sequence[float]]]
     bars: dict[str, dict[str, dict]]
 
 
@@ -93,7 +94,7 @@ def dsv_grid_row(name: str, splits: Splits, first: dict[str, Any]) -> list[Panel
     return row
 
 
-def synthesis_curves(name: str, first: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+def synthesis_curves(name: str, first: dict[str, Any]) -> dict[str, dict[str, Sequence[float]]]:
     """The first seed's entropy and stationarity curves of every synthesis."""
     return {
         f"{name}: {'entropy (nats)' if kind == 'entropy' else 'stationarity ratio'}": {
@@ -109,7 +110,9 @@ def retrain_bars(sets: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]
     return {size: {kind: sets[kind][size] for kind in sets if size in sets[kind]} for size in sizes}
 
 
-def dsv_figures(pictures: dict[str, DSVPictures], chance: dict[str, float]) -> tuple[plt.Figure, ...]:
+def dsv_figures(
+    pictures: dict[str, DSVPictures], chance: dict[str, float]
+) -> tuple[plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
     """dsv's four figures: DSV grids, synthesis curves, λ per class, retraining accuracies."""
     curves = {title: panel for p in pictures.values() for title, panel in p.curves.items()}
     return (

@@ -10,7 +10,9 @@ every step: DSVs drift towards the decision boundary, so the entropy rises (the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -253,7 +255,9 @@ def _dm_dkkt(
             "alive": state.alive.clone(),
         }
 
-    def losses(out: dict) -> dict[str, list[float]]:  # the objective Σ_c DM_c + λ_dkkt · DeepKKT, and DM alone
+    def losses(
+        out: dict[str, Any],
+    ) -> dict[str, Sequence[float]]:  # the objective Σ_c DM_c + λ_dkkt · DeepKKT, and DM alone
         dm_losses, extra = out["history"]["dm"], out["history"]["extra"] or [0.0] * len(out["history"]["dm"])
         return {"total": [classes * d + weight * e for d, e in zip(dm_losses, extra)], "dm": dm_losses}
 

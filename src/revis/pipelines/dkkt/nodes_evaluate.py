@@ -36,5 +36,5 @@ def report_metrics(
         )
         chance[name] = metrics[name].chance
     metrics["scale"] = partial_scale(evaluation, seeds)
-    figures = partial_figures(pictures, {name: listed[0] for name, listed in seeds.items()}, chance)
-    return metrics, *figures
+    grids, bars, curves = partial_figures(pictures, {name: listed[0] for name, listed in seeds.items()}, chance)
+    return metrics, grids, bars, curves

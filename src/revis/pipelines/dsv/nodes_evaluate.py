@@ -36,5 +36,6 @@ def report_metrics(
         args = (networks["networks"], evaluation, teachers, lambdas, dsvs)
         metrics[name], pictures[name] = evaluate_dataset(name, listed, splits, *args)
         chance[name], train_sizes[name] = metrics[name].chance, len(splits.y_train)
-    metrics["scale"] = dsv_scale(teachers["model"], evaluation, seeds, train_sizes, data.image_size)
-    return metrics, *dsv_figures(pictures, chance)
+    metrics["scale"] = dsv_scale(teachers["model"], evaluation, seeds, train_sizes, data)
+    grids, curves, lam, bars = dsv_figures(pictures, chance)
+    return metrics, grids, curves, lam, bars

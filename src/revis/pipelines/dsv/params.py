@@ -54,7 +54,7 @@ class Distill(SynthesisParams):
     """DSV synthesis: 0-shot (noise) and few-shot (from the random real subset of the same seed) per ipc."""
 
     ipc: list[PerClass] = Field(min_length=1)  # images (= shots for few-shot) per class
-    primal_only_at: list[PerClass] = []  # ipc values that also run the primal-only ablation
+    primal_only_at: list[PerClass] = Field(default_factory=list)  # ipc values that also run the primal-only ablation
 
 
 class Params(BaseModel):
