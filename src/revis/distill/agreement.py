@@ -115,7 +115,7 @@ if __name__ == "__main__":  # pragma: no cover
     protocols = {
         "pipeline": protocol_for("digits", pipeline),
         "w16_1000": protocol_for("digits", pipeline.model_copy(update={"epochs": 1000, "lr": 0.01})),
-        "reference": protocol_for("digits", EvalProtocol()),
+        "reference": protocol_for("digits", EvalProtocol.model_validate({})),  # the reference's defaults
     }
     result = _digits_study(args.seeds, {name: protocols[name] for name in args.protocols})
     if args.out:

@@ -20,7 +20,9 @@ DSA_STRATEGY: list[AugmentOp] = ["color", "crop", "cutout", "flip", "scale", "ro
 def _reference_convnet() -> ModelConfig:
     # get_default_convnet_setting(): width 128, depth 3, ReLU, instance norm, average pooling;
     # networks.py pads the first convolution by 3 on one-channel images
-    return ModelConfig(name="convnet", width=128, depth=3, norm="instancenorm", grey_stem_padding=3)
+    return ModelConfig.model_validate(
+        {"name": "convnet", "width": 128, "depth": 3, "norm": "instancenorm", "grey_stem_padding": 3}
+    )
 
 
 class DMConfig(BaseModel):
