@@ -89,7 +89,7 @@ def test_distribution_matching_pulls_noise_towards_the_real_classes_and_logs_its
     real = {c: x[y == c] for c in range(3)}
 
     @torch.no_grad()
-    def held_out_loss(images):  # the DM objective on networks the optimisation never saw
+    def held_out_loss(images):  # the DM objective on networks the optimization never saw
         return sum(
             float(
                 class_mean_embedding_loss(

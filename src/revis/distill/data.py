@@ -1,7 +1,7 @@
 """How the distillation pipelines (dsv, dkkt) load their datasets.
 
 Both pipelines read the same loading settings (``dsv.data`` in params.yaml): the dsv teachers
-are trained per (dataset, seed) and dkkt reuses them. Images are standardised per channel with the
+are trained per (dataset, seed) and dkkt reuses them. Images are standardized per channel with the
 training split's statistics (as the reference's ``transforms.Normalize``); a dataset may be
 resized (area averaging) to fit the CPU budget, which the README states.
 """
@@ -20,7 +20,7 @@ __all__ = ["DataParams", "DatasetName", "load_splits"]
 
 
 def load_splits(name: str, shapes: dict[str, Any], digits: dict[str, ImageSet], data: DataParams) -> Splits:
-    """Standardised (train, test) tensors of dataset ``name``, resized when ``data.image_size`` names it."""
+    """Standardized (train, test) tensors of dataset ``name``, resized when ``data.image_size`` names it."""
     splits = standardised_splits(name, {"shapes": shapes, "digits": digits}, data.cifar10_root)
     size = data.image_size_of(name)
     if size is not None and size != splits.image_size:

@@ -1,13 +1,13 @@
 """The evaluation protocol of the distillation papers: fresh networks trained on a set alone.
 
 Follows the reference (VICO-UoE/DatasetCondensation, ``utils.evaluate_synset``): a freshly
-initialised ConvNet trained on the (synthetic or selected) set only, SGD lr 0.01, momentum
+initialized ConvNet trained on the (synthetic or selected) set only, SGD lr 0.01, momentum
 0.9, weight decay 5e-4, batch 256, ``epochs + 1`` passes, the learning rate x0.1 (with a new
 optimiser, as the reference does) after pass ``epochs // 2 + 1``, and DSA on every batch: one
 op chosen at random per batch, its random values drawn per image. The test accuracy of the
 network is the set's score; a set is reported as mean ± sd over networks (seeds).
 
-Deviations: the seed of each network (initialisation, shuffling, augmentation) comes from the
+Deviations: the seed of each network (initialization, shuffling, augmentation) comes from the
 caller instead of the clock; sizes (width, epochs, number of networks) are the pipeline's.
 """
 

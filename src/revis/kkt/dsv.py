@@ -1,7 +1,7 @@
 """The Deep Support Vectors experiment (dsv) per chain: teachers, λ fits and syntheses as typed worker jobs.
 
 A chain is a (dataset, seed) (``revis.distill.chain.Chain``); artifacts key chains by
-``str(chain)``. Per chain and ipc, DSVs are synthesised from noise (``zero_shot``) and from the
+``str(chain)``. Per chain and ipc, DSVs are synthesized from noise (``zero_shot``) and from the
 chain's random real subset of ipc per class (``few_shot``), and at the ipc of
 ``primal_only_at`` once more without the stationarity term (``<variant>_primal``).
 """

@@ -1,12 +1,12 @@
 """DeepKKT use (a): multipliers λ for the real training samples, with the images fixed.
 
-With x fixed the per-sample gradients G (N x P) are constants, computed once in vectorised
+With x fixed the per-sample gradients G (N x P) are constants, computed once in vectorized
 chunks (``vmap``): here the matrix is reused at every step, so per-sample rows pay off
 (``method="matrix"``). When N x P does not fit in memory (CIFAR-10 with all parameters of a
 width-128 ConvNet: 50,000 x 320,000), ``method="implicit"`` never forms G: each step computes
 the residual r = θ* + ∇_θ Σ λ_i L_i with one backward pass per chunk, and the gradient in λ,
 (G s)_i = ∇_θ L_i · s with s = ∂D/∂r, with one forward-mode pass (jvp) per chunk. Only
-λ is optimised: minimise D(θ*, −λᵀG)/D(θ*, 0) with λ ≥ 0 by pruning, starting from the KKT
+λ is optimized: minimize D(θ*, −λᵀG)/D(θ*, 0) with λ ≥ 0 by pruning, starting from the KKT
 multipliers of the training objective, λ_i = 1/(N·wd). The result ranks the training set: the
 samples with the largest λ carry the most of θ* (the model's support vectors), and Σλ per
 class says how much of θ* each class accounts for.

@@ -1,6 +1,6 @@
-"""DeepKKT use (b): synthesise Deep Support Vectors, from noise (0-shot) or from a few real images.
+"""DeepKKT use (b): synthesize Deep Support Vectors, from noise (0-shot) or from a few real images.
 
-Candidates X and multipliers λ are optimised jointly (Adam on both); λ starts at
+Candidates X and multipliers λ are optimized jointly (Adam on both); λ starts at
 1/(M·wd) (``revis.kkt.deepkkt.initial_multiplier``; why not lower: ``revis.kkt.deepkkt``) and a candidate whose λ turns negative is
 removed. Images are kept inside the valid pixel range (``bounds``, projected after every
 step). The candidates' mean predictive entropy and the stationarity ratio are recorded at
@@ -33,13 +33,13 @@ class Synthesis:
     images: torch.Tensor  # (M, C, H, W) the candidates that survived (λ ≥ 0)
     labels: torch.Tensor  # (M,)
     lam: torch.Tensor  # (M,)
-    initial: torch.Tensor  # (N, C, H, W) all candidates before optimisation
+    initial: torch.Tensor  # (N, C, H, W) all candidates before optimization
     alive: torch.Tensor  # (N,) which candidates survived
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
 def noise_candidates(labels: torch.Tensor, shape: tuple[int, int, int], seed: int) -> torch.Tensor:
-    """0-shot starting points: N(0, 1) noise in the standardised image space (uniform-ish pixels around the mean)."""
+    """0-shot starting points: N(0, 1) noise in the standardized image space (uniform-ish pixels around the mean)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(len(labels), *shape, generator=generator)
 
@@ -60,7 +60,7 @@ def synthesize(
     desc: str = "dsv",
     curve: str | None = None,
 ) -> Synthesis:
-    """Optimise candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
+    """Optimize candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
 
     ``weight_decay`` is the teacher's (it sets λ's starting value); ``bounds`` = (low, high)
     broadcastable image tensors; ``curve`` (``revis.curves.curve_key``) names the tracker curves (``<arm>/seed<k>/stat`` ...).

@@ -153,7 +153,7 @@ def teacher_network(checkpoint: dict[str, Any], chain: Chain) -> nn.Module:
 
 @dataclass(frozen=True)
 class TeacherJob:
-    """One teacher to train (a worker job): the standardised training split, (C, K, S), the recipe, the seed."""
+    """One teacher to train (a worker job): the standardized training split, (C, K, S), the recipe, the seed."""
 
     x: torch.Tensor
     y: torch.Tensor

@@ -1,7 +1,7 @@
 """``dsv`` pipeline (namespace ``dsv``): features -> select -> distill -> train -> evaluate.
 
 The teachers θ* (one per dataset and chain seed) are the ``features`` stage, so retraining on
-the selected / synthesised sets (``train``) never retrains them.
+the selected / synthesized sets (``train``) never retrains them.
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
