@@ -1,4 +1,5 @@
-"""The Deep Support Vectors experiment (dsv) per chain: teachers, λ fits and syntheses as typed worker jobs.
+"""The Deep Support Vectors experiment (dsv): the syntheses per chain as typed worker jobs, and each dataset's
+evaluation (metrics and pictures).
 
 A chain is a (dataset, seed) (``revis.distill.chain.Chain``); artifacts key chains by
 ``str(chain)``. Per chain and ipc, DSVs are synthesized from noise (``zero_shot``) and from the
