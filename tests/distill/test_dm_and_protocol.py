@@ -14,7 +14,7 @@ from revis.distill import (
     train_networks,
     train_on_set,
 )
-from revis.distill.evaluation import summarise
+from revis.distill.evaluation import summarize
 from revis.distill.partial import fraction_key, fraction_value, ordered, partial_indices
 from revis.models import ModelConfig
 
@@ -89,7 +89,7 @@ def test_distribution_matching_pulls_noise_towards_the_real_classes_and_logs_its
     real = {c: x[y == c] for c in range(3)}
 
     @torch.no_grad()
-    def held_out_loss(images):  # the DM objective on networks the optimisation never saw
+    def held_out_loss(images):  # the DM objective on networks the optimization never saw
         return sum(
             float(
                 class_mean_embedding_loss(
@@ -144,7 +144,7 @@ def test_evaluation_networks_are_seeded_and_learn_a_separable_set():
     )
     assert set(nets) == {"s/0", "s/1"} and nets["s/0"]["size"] == 30
     assert score(load_network(nets["s/0"], protocol), x, y) == score(a, x, y)
-    summary = summarise({"s/1": 0.5, "s/0": 0.7})
+    summary = summarize({"s/1": 0.5, "s/0": 0.7})
     assert summary["s"]["values"] == [0.7, 0.5] and summary["s"]["seeds"] == [0, 1]
 
 

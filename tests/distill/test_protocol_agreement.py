@@ -32,7 +32,7 @@ def test_short_and_long_protocols_rank_noise_and_real_digit_sets_alike():
     noise = torch.randn(10, *x.shape[1:], generator=generator), torch.arange(10)
     sets = {"noise_1": noise, "real_1": per_class(1), "real_10": per_class(10)}
     model = {"name": "convnet", "width": 8, "depth": 3, "norm": "instancenorm", "grey_stem_padding": 3}
-    ops = ["crop", "scale", "rotate"]  # the digits DSA ops without colour and cutout (fewer epochs to learn)
+    ops = ["crop", "scale", "rotate"]  # the digits DSA ops without color and cutout (fewer epochs to learn)
     short = EvalProtocol(model=model, epochs=10, batch_size=10, lr=0.03, augment=ops)
     long = EvalProtocol(model=model, epochs=40, batch_size=10, lr=0.01, augment=ops)
     result = rank_agreement(sets, {"short": short, "long": long}, test, (1, 10, 8), seed=0)

@@ -82,7 +82,7 @@ def test_scale_invariant_layers_have_gradients_orthogonal_to_them():
     net = _net(width=5, depth=3)
     x, y = _data(8)
     invariant = set(scale_invariant_parameters(net, x))
-    # conv -> instance norm, and every norm followed by another normalised conv; the last norm and classifier are not
+    # conv -> instance norm, and every norm followed by another normalized conv; the last norm and classifier are not
     assert invariant == {f"features.{i}.{p}" for i in (0, 1, 4, 5, 8) for p in ("weight", "bias")}
     assert identifiable_parameters(net, x) == [
         "features.9.weight",

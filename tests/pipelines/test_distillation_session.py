@@ -27,15 +27,18 @@ def ran(project_factory, kedro_run):
 
 def test_dsv_session_writes_metrics_and_pictures(ran):
     metrics = json.loads((ran / "reports/dsv/metrics.json").read_text())
-    assert {"digits", "shapes", "scale"} <= set(metrics)
-    assert metrics["digits"]["retrain"]["top_lambda"]["1"]["seeds"] == [0, 1]
+    assert metrics["digits"]["retrain"]["top_lambda"]["1"]["seeds"] == [0, 1]  # the tiny whole-chain seeds
+    assert metrics["shapes"]["retrain"]["random"]["1"]["seeds"] == [0]
+    assert "whole-chain seeds: digits 2, shapes 1" in metrics["scale"]
     for picture in ("dsv_grids", "synthesis_curves", "lambda", "retrain"):
         assert (ran / f"reports/dsv/plots/{picture}.png").stat().st_size > 5_000
 
 
 def test_dkkt_session_writes_metrics_and_the_dm_loss_curve(ran):
     metrics = json.loads((ran / "reports/dkkt/metrics.json").read_text())
-    assert {"digits", "shapes", "scale"} <= set(metrics)
+    assert metrics["digits"]["methods"]["dm"]["2pct"]["1"]["seeds"] == [0, 1]
+    assert metrics["shapes"]["methods"] == {} and metrics["shapes"]["guard"]["runs"] == 0  # 1 %: one image per class
+    assert "whole-chain seeds: digits 2, shapes 1" in metrics["scale"]
     for picture in ("distilled_grids", "accuracy", "dm_loss"):
         assert (ran / f"reports/dkkt/plots/{picture}.png").stat().st_size > 5_000
 
@@ -45,9 +48,7 @@ def test_random_real_ten_per_class_digits_score_90_percent_under_the_protocol(re
     torch.set_num_threads(1)
     params = yaml.safe_load((repo_root / "params.yaml").read_text())["dsv"]
     protocol = EvalProtocol.model_validate(params["evaluation"])
-    splits = load_splits(
-        "digits", {}, sklearn_digits(0.3, 0), DataParams.model_validate({"datasets": {"digits": {"seeds": [0]}}})
-    )
+    splits = load_splits("digits", {}, sklearn_digits(0.3, 0), DataParams())
     accuracies = []
     for seed in (0, 1, 2):
         index = random_per_class(splits.y_train, 10, seed)

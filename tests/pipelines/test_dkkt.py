@@ -9,6 +9,7 @@ import yaml
 
 from revis.datasets.imageset import ImageSet
 from revis.reporting.claims import ClaimsFile, claim_paths, lookup
+from revis.reporting.results import to_json
 from revis.reporting.summary import flat_numbers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,13 +42,24 @@ def test_dkkt_wiring_in_memory(run_in_memory, tiny_params):
     out.update(run_in_memory("dsv", inputs=out, params=tiny, tags=["features"]))
     for kind in ("distill", "train", "evaluate"):
         out.update(run_in_memory("dkkt", inputs=out, params=tiny, tags=[kind]))
-    metrics = out["dkkt.metrics"]
+    metrics = to_json(out["dkkt.metrics"])
     digits = metrics["digits"]
     assert set(digits["methods"]) == {"random", "dm", "dm_dkkt", "dsv", "union", "random_x2", "dm_x2", "dsv_x2"}
+    for by_fraction in digits["methods"].values():  # every set scored once per whole-chain seed, in [0, 1]
+        for summary in (s for by_ipc in by_fraction.values() for s in by_ipc.values()):
+            assert summary["seeds"] == [0, 1] and all(0 <= v <= 1 for v in summary["values"])
+    # the DKKT gain is DM + Deep-KKT minus DM, seed by seed
+    gain, kkt, dm = (
+        digits["dkkt_minus_dm"]["2pct"]["1"],
+        digits["methods"]["dm_dkkt"]["2pct"]["1"],
+        digits["methods"]["dm"]["2pct"]["1"],
+    )
+    assert gain["values"] == pytest.approx([a - b for a, b in zip(kkt["values"], dm["values"])])
+    assert digits["gap_at_smallest_fraction"] == gain
     # ipc 200 needs 400 visible images per class: skipped at every fraction
     assert set(digits["methods"]["dm"]) == {"2pct", "10pct"} and set(digits["methods"]["dm"]["10pct"]) == {"1"}
     assert digits["methods"]["union"]["10pct"]["1"]["n"] == 2 and digits["visible_images"] == {"2pct": 20, "10pct": 100}
-    assert digits["chance"] == pytest.approx(0.1)
+    assert digits["chance"] == 0.1 and metrics["shapes"]["chance"] == 0.2
     # λ_dkkt chosen per seed on a validation split outside the starting images (2 % visible: one image per class)
     choice = digits["weight_choice"]["2pct"]["1"]
     assert set(choice["chosen"]["values"]) <= {0.5, 2.0} and choice["validation_images"]["values"] == [10.0, 10.0]
@@ -59,7 +71,8 @@ def test_dkkt_wiring_in_memory(run_in_memory, tiny_params):
     )
     assert digits["gap_at_smallest_fraction"]["n"] == 2 and digits["gap_at_largest_fraction"]["n"] == 2
     assert set(metrics["shapes"]["methods"]["dm"]) == {"1pct"}  # 1 % of 200 per class: two images
-    assert digits["dm"]["dm"]["10pct"]["1"]["loss_start"]["n"] == 2
+    dm_run = digits["dm"]["dm"]["10pct"]["1"]
+    assert dm_run["loss_start"]["n"] == 2 and dm_run["loss_end"]["mean"] >= 0 and dm_run["pixel_change"]["mean"] >= 0
     networks = out["dkkt.networks"]["networks"]
     union = {f"digits/union/{f}/1/{s}" for f in ("2pct", "10pct") for s in (0, 1)}
     assert {k for k in networks if k.startswith("digits/union/")} == union

@@ -60,54 +60,37 @@ def _digits_study(seeds: list[int], protocols: dict[str, EvalProtocol]) -> dict[
     from revis.datasets.digits import sklearn_digits
     from revis.distill.config import dm_for
     from revis.distill.data import load_splits
-    from revis.distill.dm import dm_job
+    from revis.distill.dm import DMJob, dm_job
     from revis.kkt.real import random_per_class
-    from revis.kkt.synthesis import dm_dkkt_job, synthesize_job
-    from revis.kkt.teacher import fit_teacher
+    from revis.kkt.synthesis import DMDKKTJob, SynthesisJob, dm_dkkt_job, synthesize_job
+    from revis.kkt.teacher import TeacherJob, TeacherState, fit_teacher
     from revis.pipelines.dkkt.params import Params as DKKT
     from revis.pipelines.dsv.params import Params as DSV
     from revis.training import TrainConfig
 
-    params = yaml.safe_load(open("params.yaml"))
+    with open("params.yaml") as handle:
+        params = yaml.safe_load(handle)
     dsv, dkkt = DSV.model_validate(params["dsv"]), DKKT.model_validate(params["dkkt"])
     digits = sklearn_digits(params["world"]["digits"]["test_fraction"], params["world"]["seed"])
     splits = load_splits("digits", {}, digits, dsv.data)
     recipe = TrainConfig(**dsv.teacher.model_dump(exclude={"model", "polish_iterations"}))
+    x, y = splits.x_train, splits.y_train
     out = {}
     for seed in seeds:
-        teacher = fit_teacher(
-            {
-                "x": splits.x_train,
-                "y": splits.y_train,
-                "shape": splits.shape,
-                "model": dsv.teacher.model,
-                "train": recipe,
-                "polish_iterations": dsv.teacher.polish_iterations,
-                "seed": seed,
-                "device": "cpu",
-            }
-        )
-        net = {k: teacher[k] for k in ("shape", "state_dict", "weight_decay")} | {"model": dsv.teacher.model}
+        job = TeacherJob(x, y, splits.shape, dsv.teacher.model, recipe, dsv.teacher.polish_iterations, seed)
+        fitted = fit_teacher(job)
+        teacher = TeacherState(dsv.teacher.model, fitted["shape"], fitted["state_dict"], fitted["weight_decay"])
         sets = {}
         for ipc in (1, 10):
-            start = random_per_class(splits.y_train, ipc, seed)
-            x0, y0 = splits.x_train[start], splits.y_train[start]
-            dm = {
-                "real_x": splits.x_train,
-                "real_y": splits.y_train,
-                "config": dm_for("digits", dkkt.distill.dm),
-                "num_classes": 10,
-                "seed": seed,
-                "init": x0,
-                "labels": y0,
-            }
+            start = random_per_class(y, ipc, seed)
+            x0, y0 = x[start], y[start]
+            dm = DMJob(x, y, dm_for("digits", dkkt.distill.dm), 10, seed, x0, y0)
             sets[f"random/{ipc}"] = (x0, y0)
             sets[f"dm/{ipc}"] = tuple(dm_job(dm)[k] for k in ("images", "labels"))
-            kkt = {**dm, **net, "term": dkkt.distill.dkkt, "weight": dkkt.distill.dkkt.grid[0]}
+            kkt = DMDKKTJob(dm, teacher, dkkt.distill.dkkt, dkkt.distill.dkkt.grid[0])
             sets[f"dm_dkkt/{ipc}"] = tuple(dm_dkkt_job(kkt)[k] for k in ("images", "labels"))
-            job = {**net, "example": splits.x_train[:4], "x_init": x0, "labels": y0, "bounds": splits.bounds()}
-            job |= {"params": dsv.distill, "primal_only": False, "seed": seed}
-            sets[f"dsv/{ipc}"] = tuple(synthesize_job(job)[k] for k in ("images", "labels"))
+            dsv_job = SynthesisJob(teacher, x[:4], x0, y0, splits.bounds(), dsv.distill, False, seed)
+            sets[f"dsv/{ipc}"] = tuple(synthesize_job(dsv_job)[k] for k in ("images", "labels"))
         out[str(seed)] = rank_agreement(sets, protocols, (splits.x_test, splits.y_test), splits.shape, seed)
         print(seed, out[str(seed)], flush=True)
     return out
@@ -127,11 +110,12 @@ if __name__ == "__main__":  # pragma: no cover
     parser.add_argument("--protocols", nargs="+", default=["pipeline", "w16_1000", "reference"])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    pipeline = EvalProtocol.model_validate(yaml.safe_load(open("params.yaml"))["dsv"]["evaluation"])
+    with open("params.yaml") as handle:
+        pipeline = EvalProtocol.model_validate(yaml.safe_load(handle)["dsv"]["evaluation"])
     protocols = {
         "pipeline": protocol_for("digits", pipeline),
         "w16_1000": protocol_for("digits", pipeline.model_copy(update={"epochs": 1000, "lr": 0.01})),
-        "reference": protocol_for("digits", EvalProtocol()),
+        "reference": protocol_for("digits", EvalProtocol.model_validate({})),  # the reference's defaults
     }
     result = _digits_study(args.seeds, {name: protocols[name] for name in args.protocols})
     if args.out:

@@ -6,9 +6,9 @@ pipelines scale them down in params.yaml and say so in the README.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from revis.config.types import STRICT, DataPath, Seed
 from revis.models import ModelConfig
@@ -20,7 +20,9 @@ DSA_STRATEGY: list[AugmentOp] = ["color", "crop", "cutout", "flip", "scale", "ro
 def _reference_convnet() -> ModelConfig:
     # get_default_convnet_setting(): width 128, depth 3, ReLU, instance norm, average pooling;
     # networks.py pads the first convolution by 3 on one-channel images
-    return ModelConfig(name="convnet", width=128, depth=3, norm="instancenorm", grey_stem_padding=3)
+    return ModelConfig.model_validate(
+        {"name": "convnet", "width": 128, "depth": 3, "norm": "instancenorm", "grey_stem_padding": 3}
+    )
 
 
 class DMConfig(BaseModel):
@@ -69,36 +71,28 @@ def dm_for(dataset: str, config: DMConfig) -> DMConfig:
     return config.model_copy(update={"augment": dsa_ops(dataset, config.augment)})
 
 
-class RuntimeParams(BaseModel):
-    """Where the distillation pipelines compute: device, torch threads per process, worker processes."""
-
-    model_config = STRICT
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
-    threads: int = Field(1, ge=1, le=256)  # torch intra-op threads (1 is fastest for these small nets)
-    workers: int = Field(1, ge=1, le=64)  # processes for independent jobs (networks, syntheses); CPU only
-
-
-# Which datasets dsv and dkkt run on (``dsv.data``); loading is in revis.distill.data.
+# Which datasets dsv and dkkt run on: the keys of ``<paper>.seeds``; loading is in revis.distill.data.
 DatasetName = Literal["digits", "shapes", "cifar10"]
-
-
-class DatasetChoice(BaseModel):
-    """One dataset: the chain seeds run on it, and an optional smaller image side."""
-
-    model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=50)
-    image_size: int | None = Field(None, ge=4, le=512)  # resize (area averaging); null: as stored
+ChainSeeds = Annotated[list[Seed], Field(min_length=1, max_length=50)]
+# ``<paper>.seeds``: dataset -> its whole-chain seeds (the datasets differ in seed count)
+SeedsByDataset = Annotated[dict[DatasetName, ChainSeeds], Field(min_length=1)]
+ImageSize = Annotated[int, Field(ge=4, le=512)]
 
 
 class DataParams(BaseModel):
-    """The datasets (each with its seeds); CIFAR-10 is read from a local folder of official batches."""
+    """How the datasets load: an optional smaller image side per dataset; CIFAR-10 from a local folder of
+    official batches."""
 
     model_config = STRICT
-    datasets: dict[DatasetName, DatasetChoice] = Field(min_length=1)
+    image_size: dict[DatasetName, ImageSize] = {}  # resize (area averaging); a dataset not named: as stored
     cifar10_root: DataPath = None  # the local cifar-10-batches-py folder (python -m revis.datasets.fetch cifar10)
 
-    @model_validator(mode="after")
-    def _cifar_needs_a_folder(self) -> DataParams:
-        if "cifar10" in self.datasets and not self.cifar10_root:
-            raise ValueError("cifar10_root must name the local cifar-10-batches-py folder when datasets holds cifar10")
-        return self
+    def image_size_of(self, name: str) -> int | None:
+        """The image side dataset ``name`` is resized to (None: as stored)."""
+        return dict[str, int](self.image_size.items()).get(name)
+
+
+def check_cifar10_root(seeds: SeedsByDataset, data: DataParams) -> None:
+    """CIFAR-10 is read from a local folder: ``data.cifar10_root`` must name it when ``seeds`` hold cifar10."""
+    if "cifar10" in seeds and not data.cifar10_root:
+        raise ValueError("cifar10_root must name the local cifar-10-batches-py folder when seeds hold cifar10")

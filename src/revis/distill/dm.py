@@ -2,14 +2,14 @@
 
 Follows the reference implementation (VICO-UoE/DatasetCondensation, ``main_DM.py``):
 
-- every iteration builds a *fresh* randomly initialised ConvNet (width 128, instance norm),
+- every iteration builds a *fresh* randomly initialized ConvNet (width 128, instance norm),
   puts it in train mode with its parameters frozen, and uses its embedding ψ (the features
   before the classifier);
 - per class c, a batch of ``batch_real`` real images T_c from the real pool and the class's
   synthetic images S_c go through the same DSA draw A_c (one op chosen at random, its random
   values shared by the batch: the reference's ``seed``-ed ``DiffAugment`` in batch mode);
 - loss Σ_c ‖mean ψ(A_c(T_c)) − mean ψ(A_c(S_c))‖², real embeddings detached;
-- SGD on the synthetic pixels, lr 1.0, momentum 0.5; images live in the normalised space of
+- SGD on the synthetic pixels, lr 1.0, momentum 0.5; images live in the normalized space of
   the real data and are not clipped (as in the reference);
 - the synthetic set starts from random real images of each class (``init='real'``) or from
   Gaussian noise (``init='noise'``).
@@ -38,6 +38,12 @@ from revis.distill.config import DMConfig
 from revis.models import ModelConfig, build_model
 
 
+class Embedding(Protocol):
+    """A network with ``embed``: the features before its classifier (``revis.models``' ConvNet)."""
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
 class ExtraObjective(Protocol):
     def loss(
         self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -56,7 +62,7 @@ class DMResult:
 def fresh_network(
     model: ModelConfig | dict, shape: tuple[int, int, int], seed: int, device: str | torch.device = "cpu"
 ):
-    """A randomly initialised network (C, K, S) = ``shape``, seeded without touching the global RNG."""
+    """A randomly initialized network (C, K, S) = ``shape``, seeded without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = build_model(model, *shape)
@@ -64,8 +70,8 @@ def fresh_network(
 
 
 @torch.no_grad()
-def reinitialise(net: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
-    """Draw fresh parameters in place, as PyTorch's default initialisation does, from ``generator``.
+def reinitialize(net: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
+    """Draw fresh parameters in place, as PyTorch's default initialization does, from ``generator``.
 
     Same distribution as building a new network (conv / linear: Kaiming-uniform weights with
     a = √5 and uniform biases in ±1/√fan_in; norms: ones and zeros), without rebuilding the
@@ -85,7 +91,7 @@ def reinitialise(net: torch.nn.Module, generator: torch.Generator) -> torch.nn.M
 
 
 def class_mean_embedding_loss(
-    net: torch.nn.Module,
+    net: Embedding,
     real: dict[int, torch.Tensor],
     syn_x: torch.Tensor,
     syn_y: torch.Tensor,
@@ -163,7 +169,7 @@ def distribution_matching(
     bar = tqdm(range(config.iterations), desc=desc, disable=not progress, leave=False)
     for it in bar:
         if it:  # a fresh random network every iteration
-            reinitialise(net, networks)
+            reinitialize(net, networks)
         real = {}
         for c, pool in pools.items():
             pick = torch.randperm(len(pool), generator=generator)[: config.batch_real]
@@ -185,8 +191,21 @@ def distribution_matching(
     return DMResult(syn.detach().cpu(), syn_y.cpu(), history)
 
 
-def dm_job(job: dict) -> dict:
-    """One DM run (a worker job): real pool, start, labels, ``config`` (DMConfig), num_classes, seed.
+@dataclass(frozen=True)
+class DMJob:
+    """One DM run (a worker job): the real pool, the start and its labels, the settings, the seed."""
+
+    real_x: torch.Tensor
+    real_y: torch.Tensor
+    config: DMConfig
+    num_classes: int
+    seed: int
+    init: torch.Tensor
+    labels: torch.Tensor
+
+
+def dm_job(job: DMJob) -> dict:
+    """One DM run (a worker job): ``{images, labels, history}``.
 
     Guarded (``revis.distill.guard``): a run whose loss ends above its start is rerun at a lower
     image step size; ``history["guard"]`` records the step size used, the restarts and ``diverged``.
@@ -195,17 +214,17 @@ def dm_job(job: dict) -> dict:
 
     def attempt(lr: float) -> dict:
         result = distribution_matching(
-            job["real_x"],
-            job["real_y"],
-            job["init"],
-            job["labels"],
-            job["config"].model_copy(update={"lr": lr}),
-            num_classes=job["num_classes"],
-            seed=job["seed"],
+            job.real_x,
+            job.real_y,
+            job.init,
+            job.labels,
+            job.config.model_copy(update={"lr": lr}),
+            num_classes=job.num_classes,
+            seed=job.seed,
             progress=False,
         )
         return {"images": result.images, "labels": result.labels, "history": result.history}
 
-    result = run_guarded(attempt, job["config"].lr, lambda out: out["history"]["dm"])
+    result = run_guarded(attempt, job.config.lr, lambda out: out["history"]["dm"])
     result["history"]["guard"] = result.pop("guard")
     return result

@@ -1,19 +1,19 @@
 """The evaluation protocol of the distillation papers: fresh networks trained on a set alone.
 
 Follows the reference (VICO-UoE/DatasetCondensation, ``utils.evaluate_synset``): a freshly
-initialised ConvNet trained on the (synthetic or selected) set only, SGD lr 0.01, momentum
+initialized ConvNet trained on the (synthetic or selected) set only, SGD lr 0.01, momentum
 0.9, weight decay 5e-4, batch 256, ``epochs + 1`` passes, the learning rate x0.1 (with a new
 optimiser, as the reference does) after pass ``epochs // 2 + 1``, and DSA on every batch: one
 op chosen at random per batch, its random values drawn per image. The test accuracy of the
 network is the set's score; a set is reported as mean ± sd over networks (seeds).
 
-Deviations: the seed of each network (initialisation, shuffling, augmentation) comes from the
+Deviations: the seed of each network (initialization, shuffling, augmentation) comes from the
 caller instead of the clock; sizes (width, epochs, number of networks) are the pipeline's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -121,15 +121,33 @@ def load_network(entry: dict, protocol: EvalProtocol) -> nn.Module:
     return net.eval()
 
 
-def summarise(accuracies: dict[str, float]) -> dict[str, dict]:
-    """``"<group>/<seed>" -> accuracy`` into ``group -> mean_std(values, seeds)`` (seeds in ascending order)."""
-    from revis.reporting.summary import mean_std
+def summarize(accuracies: Mapping[str, float]) -> dict[str, dict]:
+    """``"<group>/<seed>" -> accuracy`` into ``group -> mean_std_by_seed`` (seeds in ascending order)."""
+    from revis.reporting.summary import mean_std_by_seed
 
     grouped: dict[str, dict[int, float]] = {}
     for key, value in accuracies.items():
         group, seed = key.rsplit("/", 1)
         grouped.setdefault(group, {})[int(seed)] = value
-    return {group: mean_std([v[s] for s in sorted(v)], sorted(v)) for group, v in grouped.items()}
+    return {group: mean_std_by_seed(v) for group, v in grouped.items()}
+
+
+def score_networks(
+    networks: Mapping[str, dict],
+    keys: Iterable[str],
+    prefix: str,
+    protocol: EvalProtocol,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    empty: float,
+) -> dict[str, float]:
+    """``key -> test accuracy`` of the network ``networks[prefix + key]``; a set without one (every candidate
+    pruned) scores ``empty`` (the constant guess)."""
+    accuracies = {}
+    for key in keys:
+        entry = networks.get(f"{prefix}{key}")
+        accuracies[key] = score(load_network(entry, protocol), x_test, y_test) if entry else empty
+    return accuracies
 
 
 def _ranks(values: list[float]) -> list[float]:

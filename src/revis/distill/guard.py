@@ -8,6 +8,7 @@ DM draws a fresh network every iteration, so single values are noisy. Torch-free
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -63,3 +64,14 @@ def run_guarded(
             return result
         attempt += 1
         lr *= factor
+
+
+@dataclass(frozen=True)
+class GuardReport:
+    """How many syntheses ran, how many were rerun at a lower step size, and which still diverged (named, never
+    silent: ``diverged_runs``, comma-separated)."""
+
+    runs: int
+    restarted: int
+    diverged: int
+    diverged_runs: str

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from revis.datasets.named import Splits
+from revis.distill.partial import METHODS
 from revis.reporting.grids import class_mosaic
 
 
@@ -62,11 +65,11 @@ def accuracy_bars_figure(
 
 
 def _smooth(values: Sequence[float], window: int) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    if len(values) < window or window <= 1:
-        return values
+    array = np.asarray(values, dtype=float)
+    if len(array) < window or window <= 1:
+        return array
     kernel = np.ones(window) / window
-    return np.convolve(values, kernel, mode="valid")
+    return np.convolve(array, kernel, mode="valid")
 
 
 def curves_figure(
@@ -91,3 +94,66 @@ def curves_figure(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class PartialPictures:
+    """What dkkt draws of one dataset: its first seed's sets and DM curves, its accuracy bars."""
+
+    grid_row: list[Panel] | None
+    curves: dict[str, Sequence[float]] | None
+    bars: dict[str, dict[str, dict]]
+
+
+def partial_pictures(
+    name: str, splits: Splits, first: dict[str, Any], keys: Sequence[str], methods: dict[str, dict]
+) -> PartialPictures:
+    """The first seed's sets at the smallest fraction (``keys[0]``), its DM loss curves, and the bars per
+    ``<fraction>/<ipc>`` of ``methods`` (method -> fraction -> ipc -> summary)."""
+    row, curves = None, None
+    if keys:
+        key = keys[0]
+        sets = first["sets"][key]
+        ipc = int(key.split("/")[1])
+        row = [
+            Panel(
+                f"{name} {key.replace('/', ', ipc ')}: {m}",
+                splits.to_pixels(sets[m]["images"]),
+                sets[m]["labels"],
+                splits.num_classes,
+                2 * ipc,
+            )
+            for m in ("random", "dm", "dm_dkkt", "dsv", "union", "dm_x2")
+        ]
+        curves = {f"{m} {k}": first["histories"][k][m]["dm"] for k in keys for m in ("dm", "dm_dkkt")}
+    bars = {
+        k.replace("/", "\n") + " ipc": {
+            m: methods[m][k.split("/")[0]][k.split("/")[1]] for m in METHODS if m in methods
+        }
+        for k in keys
+    }
+    return PartialPictures(row, curves, bars)
+
+
+def partial_figures(
+    pictures: dict[str, PartialPictures], first_seeds: dict[str, int], chance: dict[str, float]
+) -> tuple[plt.Figure, plt.Figure, plt.Figure]:
+    """dkkt's three figures: distilled sets, accuracy bars, DM loss curves."""
+    rows = [p.grid_row for p in pictures.values() if p.grid_row is not None]
+    curves = {f"{name}, seed {first_seeds[name]}": p.curves for name, p in pictures.items() if p.curves is not None}
+    return (
+        mosaic_figure(rows, "Distilled sets per class (rows) from the smallest visible fraction, first seed"),
+        accuracy_bars_figure(
+            {name: p.bars for name, p in pictures.items()},
+            chance,
+            "Distillation from partial data: test accuracy (mean ± sd over whole-chain seeds)",
+        ),
+        curves_figure(
+            curves,
+            "DM loss per iteration (a fresh network each iteration; moving average)",
+            "iteration",
+            "DM loss",
+            smooth=10,
+            log=True,
+        ),
+    )

@@ -72,7 +72,10 @@ def _setup(spec: dict[str, Any]):
     torch.manual_seed(spec["seed"])
     torch.set_num_threads(spec["threads"])
     model = build_model(
-        ModelConfig(name="convnet", width=spec["width"], depth=spec["depth"]), spec["channels"], 10, spec["size"]
+        ModelConfig.model_validate({"name": "convnet", "width": spec["width"], "depth": spec["depth"]}),
+        spec["channels"],
+        10,
+        spec["size"],
     ).eval()
     model.requires_grad_(False)
     x = torch.randn(spec["n"], spec["channels"], spec["size"], spec["size"])

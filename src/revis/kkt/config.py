@@ -49,3 +49,9 @@ class SynthesisParams(KKTParams):
 
     steps: int = Field(ge=1, le=1_000_000)
     lr_images: float = Field(gt=0, le=10)
+
+
+def synthesis_params(term: KKTParams, steps: int, lr_images: float) -> SynthesisParams:
+    """DSV synthesis settings from a DeepKKT term's objective with their own steps and image learning rate."""
+    objective = term.model_dump(include=set(KKTParams.model_fields))
+    return SynthesisParams.model_validate({**objective, "steps": steps, "lr_images": lr_images})

@@ -144,6 +144,8 @@ def predictive_entropy(logits: torch.Tensor) -> torch.Tensor:
 class Multipliers(nn.Module):
     """λ ≥ 0 by pruning: a candidate whose λ turns negative leaves the combination for good."""
 
+    alive: torch.Tensor  # a buffer: which candidates are still in the combination
+
     def __init__(self, init: torch.Tensor) -> None:
         super().__init__()
         self.values = nn.Parameter(init.detach().clone())

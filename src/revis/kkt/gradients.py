@@ -23,7 +23,7 @@ its bias is removed by the norm's mean. The loss gradient of such a block is the
 orthogonal to the block (and zero for its bias), so θ_B = −Σ λ_i g_{B,i} has no solution
 (‖θ_B + Σ λ_i g_{B,i}‖ ≥ ‖θ_B‖ for every x and λ), and a weight-decayed network has no
 stationary point in those coordinates. The same holds for an instance norm's affine parameters
-when the next convolution is normalised again. In the DC ConvNet only the last block's norm
+when the next convolution is normalized again. In the DC ConvNet only the last block's norm
 and the classifier escape (the last layer, where "a network is an SVM" is literally true:
 W = −Σ λ_i (p_i − e_{y_i}) h_iᵀ). ``identifiable_parameters`` finds them numerically (a
 forward-mode derivative along each layer's own parameters): the parameters in which the
@@ -64,7 +64,7 @@ def scale_invariant_parameters(model: nn.Module, example: torch.Tensor, toleranc
     (a forward-mode jvp, d/dα Φ(x; θ_B ← αθ_B) at α = 1) is compared with the logits; a layer
     is scale-invariant when it vanishes (up to ``tolerance``, relative): a convolution feeding
     instance norm, and also an instance norm's affine parameters when the next layer is
-    normalised again (ReLU and pooling are positively homogeneous, a conv bias is removed by
+    normalized again (ReLU and pooling are positively homogeneous, a conv bias is removed by
     the norm's mean). Batch norm in eval mode breaks the invariance and is handled correctly.
     """
     if model.training:
@@ -81,7 +81,7 @@ def scale_invariant_parameters(model: nn.Module, example: torch.Tensor, toleranc
     invariant: list[str] = []
     for names in _parameter_groups(model).values():
         tangent = {name: (p if name in names else torch.zeros_like(p)) for name, p in params.items()}
-        _, change = torch.func.jvp(logits, (params,), (tangent,))
+        change = torch.func.jvp(logits, (params,), (tangent,))[1]
         if float(change.abs().mean()) <= tolerance * scale:
             invariant += names
     return invariant

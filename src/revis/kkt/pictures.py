@@ -1,10 +1,18 @@
-"""Pictures of the Deep-KKT results: Σλ per class against class accuracy, with the largest-λ real images."""
+"""Pictures of the Deep-KKT results (dsv): Σλ per class against class accuracy with the largest-λ real images,
+DSV grids, synthesis curves, retraining accuracies."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
 
+from revis.datasets.named import Splits
+from revis.distill.pictures import Panel, accuracy_bars_figure, curves_figure, mosaic_figure
+from revis.kkt.real import top_lambda_per_class
 from revis.reporting.grids import class_mosaic
 
 
@@ -40,3 +48,88 @@ def lambda_figure(per_dataset: dict[str, dict]) -> plt.Figure:
         axes[1][column].axis("off")
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class DSVPictures:
+    """What dsv draws of one dataset: the λ panel, the DSV grid row, the synthesis curves, the retraining bars."""
+
+    lambda_panel: dict[str, Any]
+    grid_row: list[Panel]
+    curves: dict[str, dict[str, Sequence[float]]]
+    bars: dict[str, dict[str, dict]]
+
+
+def lambda_panel(
+    splits: Splits, lambda_sum: list[float], class_accuracy: list[float], rho: float | None, fit: dict[str, Any]
+) -> dict[str, Any]:
+    """``lambda_figure``'s panel of one dataset (its first seed): Σλ vs class accuracy, the top-λ real images
+    (``fit``: the seed's λ fit of the training split, ``{lam, labels, ...}``)."""
+    top = top_lambda_per_class(fit["lam"], fit["labels"], 8)
+    return {
+        "lambda_sum": lambda_sum,
+        "class_accuracy": class_accuracy,
+        "rho": rho,
+        "top_images": splits.to_pixels(splits.x_train[top]),
+        "top_labels": splits.y_train[top],
+        "num_classes": splits.num_classes,
+        "per_class": 8,
+    }
+
+
+def dsv_grid_row(name: str, splits: Splits, first: dict[str, Any]) -> list[Panel]:
+    """The first seed's sets at the largest ipc: the real shots, few-shot, 0-shot and primal-only DSVs."""
+    k = splits.num_classes
+    ipc = max(int(key.split("/")[1]) for key in first)
+    row = []
+    for key in (f"few_shot/{ipc}", f"zero_shot/{ipc}", f"few_shot_primal/{ipc}", f"zero_shot_primal/{ipc}"):
+        if key not in first:
+            continue
+        entry = first[key]
+        if key.startswith("few_shot/"):
+            shots = splits.to_pixels(entry["initial"])
+            row.append(Panel(f"{name}: real shots", shots, entry["initial_labels"], k, min(ipc, 10)))
+        title = f"{name}: {key.replace('/', ', ipc ')}"
+        row.append(Panel(title, splits.to_pixels(entry["images"]), entry["labels"], k, min(ipc, 10)))
+    return row
+
+
+def synthesis_curves(name: str, first: dict[str, Any]) -> dict[str, dict[str, Sequence[float]]]:
+    """The first seed's entropy and stationarity curves of every synthesis."""
+    return {
+        f"{name}: {'entropy (nats)' if kind == 'entropy' else 'stationarity ratio'}": {
+            key: entry["history"][kind] for key, entry in sorted(first.items())
+        }
+        for kind in ("entropy", "stat")
+    }
+
+
+def retrain_bars(sets: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """``kind -> size -> summary`` into ``size -> kind -> summary`` (sizes ascending), for the bars."""
+    sizes = sorted({s for by in sets.values() for s in by}, key=int)
+    return {size: {kind: sets[kind][size] for kind in sets if size in sets[kind]} for size in sizes}
+
+
+def dsv_figures(
+    pictures: dict[str, DSVPictures], chance: dict[str, float]
+) -> tuple[plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
+    """dsv's four figures: DSV grids, synthesis curves, λ per class, retraining accuracies."""
+    curves = {title: panel for p in pictures.values() for title, panel in p.curves.items()}
+    return (
+        mosaic_figure(
+            [p.grid_row for p in pictures.values()],
+            "Deep Support Vectors per class (rows), first seed: the real shots, few-shot and 0-shot DSVs, primal-only",
+        ),
+        curves_figure(
+            curves,
+            "DSV synthesis, first seed: entropy (paper: rises, ≈0.2 → ≈1.0) and stationarity ratio",
+            "step",
+            "value",
+        ),
+        lambda_figure({name: p.lambda_panel for name, p in pictures.items()}),
+        accuracy_bars_figure(
+            {name: p.bars for name, p in pictures.items()},
+            chance,
+            "Retraining on each set (mean ± sd over whole-chain seeds), per images per class",
+        ),
+    )

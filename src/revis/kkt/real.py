@@ -1,12 +1,12 @@
 """DeepKKT use (a): multipliers λ for the real training samples, with the images fixed.
 
-With x fixed the per-sample gradients G (N x P) are constants, computed once in vectorised
+With x fixed the per-sample gradients G (N x P) are constants, computed once in vectorized
 chunks (``vmap``): here the matrix is reused at every step, so per-sample rows pay off
 (``method="matrix"``). When N x P does not fit in memory (CIFAR-10 with all parameters of a
 width-128 ConvNet: 50,000 x 320,000), ``method="implicit"`` never forms G: each step computes
 the residual r = θ* + ∇_θ Σ λ_i L_i with one backward pass per chunk, and the gradient in λ,
 (G s)_i = ∇_θ L_i · s with s = ∂D/∂r, with one forward-mode pass (jvp) per chunk. Only
-λ is optimised: minimise D(θ*, −λᵀG)/D(θ*, 0) with λ ≥ 0 by pruning, starting from the KKT
+λ is optimized: minimize D(θ*, −λᵀG)/D(θ*, 0) with λ ≥ 0 by pruning, starting from the KKT
 multipliers of the training objective, λ_i = 1/(N·wd). The result ranks the training set: the
 samples with the largest λ carry the most of θ* (the model's support vectors), and Σλ per
 class says how much of θ* each class accounts for.
@@ -14,6 +14,7 @@ class says how much of θ* each class accounts for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
@@ -33,6 +34,7 @@ from revis.kkt.gradients import (
     per_sample_grads,
     weighted_loss_grad,
 )
+from revis.kkt.teacher import TeacherState
 
 
 @dataclass
@@ -69,53 +71,11 @@ def real_multipliers(
     lam = Multipliers(torch.full((len(x),), scale, device=device, dtype=x.dtype))
     optimizer = torch.optim.Adam([lam.values], lr=lr * scale)
     history: dict[str, list[float]] = {"stat": [], "alive": []}
+    fit = _Fit(model, theta, theta_flat, theta_scale, lam, optimizer, distance_kind)
     if method == "matrix":
-        rows = []
-        with torch.no_grad():
-            for start in range(0, len(x), chunk_size):
-                grads, _ = per_sample_grads(
-                    model, x[start : start + chunk_size].to(device), y[start : start + chunk_size].to(device), theta
-                )
-                rows.append(flatten_grads(grads))
-        matrix = torch.cat(rows)
-
-        def ratio(values: torch.Tensor) -> torch.Tensor:
-            return stationarity_loss(theta_flat, matrix, values, distance_kind) / theta_scale
-
-        def step_gradient() -> float:
-            loss = ratio(lam.effective())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            return float(loss.detach())
-
+        ratio, step_gradient = _matrix_objective(fit, x, y, chunk_size, device)
     elif method == "implicit":
-        chunks = [
-            (x[i : i + chunk_size].to(device), y[i : i + chunk_size].to(device)) for i in range(0, len(x), chunk_size)
-        ]
-
-        def residual(values: torch.Tensor) -> torch.Tensor:
-            total = theta_flat.clone()
-            for i, (xc, yc) in enumerate(chunks):
-                weights = values[i * chunk_size : i * chunk_size + len(yc)].detach()
-                total += weighted_loss_grad(model, theta, xc, yc, weights, create_graph=False)[0].detach()
-            return total
-
-        def ratio(values: torch.Tensor) -> torch.Tensor:
-            return distance(residual(values), distance_kind) / theta_scale
-
-        def step_gradient() -> float:
-            r = residual(lam.effective()).requires_grad_(True)
-            loss = distance(r, distance_kind) / theta_scale
-            (s,) = torch.autograd.grad(loss, r)
-            tangent = _unflatten(s, theta)
-            directional = []
-            for xc, yc in chunks:  # (G s)_i for the chunk: one jvp of the per-sample losses along s
-                _, dl = jvp(partial(_sample_losses, model, x=xc, y=yc), (theta,), (tangent,))
-                directional.append(dl)
-            optimizer.zero_grad(set_to_none=True)
-            lam.values.grad = torch.cat(directional) * lam.alive
-            return float(loss.detach())
-
+        ratio, step_gradient = _implicit_objective(fit, x, y, chunk_size, device)
     else:
         raise ValueError(f"method must be 'matrix' or 'implicit', got {method!r}")
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
@@ -128,6 +88,80 @@ def real_multipliers(
     with torch.no_grad():
         history["stat"].append(float(ratio(lam.effective())))
     return RealMultipliers(lam.effective().detach().cpu(), lam.alive.cpu(), scale, history)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What both ways of computing the λ objective share: θ* (flat, and its size), λ and its optimiser."""
+
+    model: nn.Module
+    theta: dict[str, torch.Tensor]
+    theta_flat: torch.Tensor
+    theta_scale: float
+    lam: Multipliers
+    optimizer: torch.optim.Optimizer
+    distance_kind: Distance
+
+
+Objective = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[], float]]  # (ratio of λ, one gradient step)
+
+
+def _matrix_objective(
+    fit: _Fit, x: torch.Tensor, y: torch.Tensor, chunk_size: int, device: str | torch.device
+) -> Objective:
+    """The N x P per-sample gradient matrix, computed once and reused at every step."""
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(x), chunk_size):
+            grads, _ = per_sample_grads(
+                fit.model, x[start : start + chunk_size].to(device), y[start : start + chunk_size].to(device), fit.theta
+            )
+            rows.append(flatten_grads(grads))
+    matrix = torch.cat(rows)
+
+    def ratio(values: torch.Tensor) -> torch.Tensor:
+        return stationarity_loss(fit.theta_flat, matrix, values, fit.distance_kind) / fit.theta_scale
+
+    def step_gradient() -> float:
+        loss = ratio(fit.lam.effective())
+        fit.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return float(loss.detach())
+
+    return ratio, step_gradient
+
+
+def _implicit_objective(
+    fit: _Fit, x: torch.Tensor, y: torch.Tensor, chunk_size: int, device: str | torch.device
+) -> Objective:
+    """No N x P matrix: one backward per chunk for the residual, one jvp per chunk for the gradient in λ."""
+    chunks = [
+        (x[i : i + chunk_size].to(device), y[i : i + chunk_size].to(device)) for i in range(0, len(x), chunk_size)
+    ]
+
+    def residual(values: torch.Tensor) -> torch.Tensor:
+        total = fit.theta_flat.clone()
+        for i, (xc, yc) in enumerate(chunks):
+            weights = values[i * chunk_size : i * chunk_size + len(yc)].detach()
+            total += weighted_loss_grad(fit.model, fit.theta, xc, yc, weights, create_graph=False)[0].detach()
+        return total
+
+    def ratio(values: torch.Tensor) -> torch.Tensor:
+        return distance(residual(values), fit.distance_kind) / fit.theta_scale
+
+    def step_gradient() -> float:
+        r = residual(fit.lam.effective()).requires_grad_(True)
+        loss = distance(r, fit.distance_kind) / fit.theta_scale
+        (s,) = torch.autograd.grad(loss, r)
+        tangent = _unflatten(s, fit.theta)
+        directional = []
+        for xc, yc in chunks:  # (G s)_i for the chunk: one jvp of the per-sample losses along s
+            directional.append(jvp(partial(_sample_losses, fit.model, x=xc, y=yc), (fit.theta,), (tangent,))[1])
+        fit.optimizer.zero_grad(set_to_none=True)
+        fit.lam.values.grad = torch.cat(directional) * fit.lam.alive
+        return float(loss.detach())
+
+    return ratio, step_gradient
 
 
 def _unflatten(flat: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -164,23 +198,42 @@ def random_per_class(y: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     return torch.cat(chosen)
 
 
-def fit_real_job(job: dict) -> dict:
-    """One λ fit (a worker job): ``job`` holds the teacher (model config, shape, state dict, wd), x, y, the settings."""
-    from revis.models import build_model
+@dataclass(frozen=True)
+class RealFitJob:
+    """One λ fit of fixed real samples (a worker job): the teacher, the samples and ``real_multipliers``' settings."""
 
-    net = build_model(job["model"], *job["shape"])
-    net.load_state_dict(job["state_dict"])
+    teacher: TeacherState
+    x: torch.Tensor
+    y: torch.Tensor
+    steps: int
+    lr: float
+    distance: Distance = "l1"
+    parameters: ParameterSet = "identifiable"
+    chunk_size: int = 256
+    method: Literal["matrix", "implicit"] = "matrix"
+
+
+def fit_real_job(job: RealFitJob) -> dict:
+    """One λ fit (a worker job): ``{lam, alive, scale, history}``."""
     result = real_multipliers(
-        net.eval(),
-        job["x"],
-        job["y"],
-        weight_decay=job["weight_decay"],
-        steps=job["steps"],
-        lr=job["lr"],
-        distance_kind=job["distance"],
-        parameters=job["parameters"],
-        chunk_size=job["chunk_size"],
-        method=job.get("method", "matrix"),
+        job.teacher.network().eval(),
+        job.x,
+        job.y,
+        weight_decay=job.teacher.weight_decay,
+        steps=job.steps,
+        lr=job.lr,
+        distance_kind=job.distance,
+        parameters=job.parameters,
+        chunk_size=job.chunk_size,
+        method=job.method,
         progress=False,
     )
     return {"lam": result.lam, "alive": result.alive, "scale": result.scale, "history": result.history}
+
+
+def chain_subsets(lam: torch.Tensor, y: torch.Tensor, sizes: list[int], seed: int) -> dict[str, dict[str, list[int]]]:
+    """The selected subsets of one chain: ``{"top_lambda" | "random": {"<k>": indices}}`` per size k."""
+    return {
+        "top_lambda": {str(k): top_lambda_per_class(lam, y, k).tolist() for k in sizes},
+        "random": {str(k): random_per_class(y, k, seed).tolist() for k in sizes},
+    }

@@ -1,6 +1,6 @@
-"""DeepKKT use (b): synthesise Deep Support Vectors, from noise (0-shot) or from a few real images.
+"""DeepKKT use (b): synthesize Deep Support Vectors, from noise (0-shot) or from a few real images.
 
-Candidates X and multipliers λ are optimised jointly (Adam on both); λ starts at
+Candidates X and multipliers λ are optimized jointly (Adam on both); λ starts at
 1/(M·wd) (``revis.kkt.deepkkt.initial_multiplier``; why not lower: ``revis.kkt.deepkkt``) and a candidate whose λ turns negative is
 removed. Images are kept inside the valid pixel range (``bounds``, projected after every
 step). The candidates' mean predictive entropy and the stationarity ratio are recorded at
@@ -10,14 +10,20 @@ every step: DSVs drift towards the decision boundary, so the entropy rises (the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from revis.curves import log_curve
+from revis.distill.config import EvalProtocol
+from revis.distill.dm import DMJob
 from revis.distill.guard import run_guarded
+from revis.kkt.config import KKTParams, SynthesisParams
 from revis.kkt.deepkkt import DeepKKT, KKTState, predictive_entropy
+from revis.kkt.teacher import TeacherState
 
 HISTORY = ("entropy", "accuracy", "stat", "primal", "total")
 
@@ -27,13 +33,13 @@ class Synthesis:
     images: torch.Tensor  # (M, C, H, W) the candidates that survived (λ ≥ 0)
     labels: torch.Tensor  # (M,)
     lam: torch.Tensor  # (M,)
-    initial: torch.Tensor  # (N, C, H, W) all candidates before optimisation
+    initial: torch.Tensor  # (N, C, H, W) all candidates before optimization
     alive: torch.Tensor  # (N,) which candidates survived
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
 def noise_candidates(labels: torch.Tensor, shape: tuple[int, int, int], seed: int) -> torch.Tensor:
-    """0-shot starting points: N(0, 1) noise in the standardised image space (uniform-ish pixels around the mean)."""
+    """0-shot starting points: N(0, 1) noise in the standardized image space (uniform-ish pixels around the mean)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(len(labels), *shape, generator=generator)
 
@@ -54,7 +60,7 @@ def synthesize(
     desc: str = "dsv",
     curve: str | None = None,
 ) -> Synthesis:
-    """Optimise candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
+    """Optimize candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
 
     ``weight_decay`` is the teacher's (it sets λ's starting value); ``bounds`` = (low, high)
     broadcastable image tensors; ``curve`` (``revis.curves.curve_key``) names the tracker curves (``<arm>/seed<k>/stat`` ...).
@@ -108,39 +114,53 @@ def synthesize(
     )
 
 
-def synthesize_job(job: dict) -> dict:
-    """One DSV synthesis (a worker job): the teacher (model, shape, state dict, wd), the start, the settings.
+@dataclass(frozen=True)
+class SynthesisJob:
+    """One DSV synthesis (a worker job): the teacher, the start (``x_init``, ``labels``), the settings.
 
-    ``job["params"]`` is a ``revis.kkt.config.SynthesisParams``; ``job["primal_only"]`` zeroes w_stat.
+    ``example`` (a few real images) finds the identifiable parameters; ``bounds`` = (low, high)
+    pixel limits; ``primal_only`` zeroes w_stat (the paper's ablation).
+    """
+
+    teacher: TeacherState
+    example: torch.Tensor
+    x_init: torch.Tensor
+    labels: torch.Tensor
+    bounds: tuple[torch.Tensor, torch.Tensor]
+    params: SynthesisParams
+    primal_only: bool
+    seed: int
+
+
+def synthesize_job(job: SynthesisJob) -> dict:
+    """One DSV synthesis (a worker job).
+
     Guarded (``revis.distill.guard``): a synthesis whose total loss ends above its start is rerun
     at a lower image step size; ``"guard"`` records the step size used, restarts and ``diverged``.
     """
     from revis.augment import DiffAugment
-    from revis.models import build_model
 
-    net = build_model(job["model"], *job["shape"])
-    net.load_state_dict(job["state_dict"])
-    params = job["params"]
+    params = job.params
     kkt = DeepKKT(
-        net.eval(),
-        params.weights.to_weights(primal_only=job["primal_only"]),
+        job.teacher.network().eval(),
+        params.weights.to_weights(primal_only=job.primal_only),
         params.distance,
         DiffAugment(params.augment) if params.augment else None,
         params.parameters,
-        example=job["example"],
+        example=job.example,
     )
 
     def attempt(lr: float) -> dict:
         result = synthesize(
             kkt,
-            job["x_init"],
-            job["labels"],
+            job.x_init,
+            job.labels,
             steps=params.steps,
             lr_images=lr,
             lr_lambda=params.lr_lambda,
-            weight_decay=job["weight_decay"],
-            seed=job["seed"],
-            bounds=job["bounds"],
+            weight_decay=job.teacher.weight_decay,
+            seed=job.seed,
+            bounds=job.bounds,
             progress=False,
         )
         return {"result": result, "history": result.history}
@@ -152,51 +172,77 @@ def synthesize_job(job: dict) -> dict:
         "labels": result.labels,
         "lam": result.lam,
         "initial": result.initial,
-        "initial_labels": job["labels"],
+        "initial_labels": job.labels,
         "alive": result.alive,
         "history": result.history,
         "guard": guarded["guard"],
     }
 
 
-def dm_dkkt_job(job: dict) -> dict:
-    """DM + λ_dkkt · DeepKKT (a worker job): ``dm_job``'s fields plus the teacher and ``term`` (a DKKT KKTParams).
+@dataclass(frozen=True)
+class DMDKKTJob:
+    """DM + ``weight`` · DeepKKT (a worker job): a DM run, the teacher and the DeepKKT term's settings."""
+
+    dm: DMJob
+    teacher: TeacherState
+    term: KKTParams
+    weight: float
+
+
+@dataclass(frozen=True)
+class ChosenDMDKKTJob:
+    """DM + Deep-KKT with the weight chosen from ``grid`` on a validation split (``dm_dkkt_chosen_job``).
+
+    ``init_index``: the starting images' indices in ``dm.real_x`` (they stay in the pool);
+    ``protocol`` scores a fresh network per weight; ``image_shape`` is (C, K, S).
+    """
+
+    dm: DMJob
+    teacher: TeacherState
+    term: KKTParams
+    grid: tuple[float, ...]
+    validation_share: float
+    protocol: EvalProtocol
+    image_shape: tuple[int, int, int]
+    init_index: torch.Tensor
+
+
+def dm_dkkt_job(job: DMDKKTJob) -> dict:
+    """DM + λ_dkkt · DeepKKT (a worker job).
 
     The DeepKKT term is a ``KKTState`` over the synthetic images (λ updated after every image
     step, ``distribution_matching``'s ``extra``). Guarded: a run whose total loss ends above its
     start is rerun at a lower image step size (``revis.distill.guard``); ``result["guard"]`` says so.
     """
-    return _dm_dkkt(job, job["real_x"], job["real_y"], job["weight"])
+    return _dm_dkkt(job.dm, job.teacher, job.term, job.dm.real_x, job.dm.real_y, job.weight)
 
 
-def _dm_dkkt(job: dict, real_x: torch.Tensor, real_y: torch.Tensor, weight: float) -> dict:
+def _dm_dkkt(
+    dm: DMJob, teacher: TeacherState, term: KKTParams, real_x: torch.Tensor, real_y: torch.Tensor, weight: float
+) -> dict:
     from revis.augment import DiffAugment
     from revis.distill.dm import distribution_matching
-    from revis.models import build_model
 
-    net = build_model(job["model"], *job["shape"])
-    net.load_state_dict(job["state_dict"])
-    term = job["term"]
     kkt = DeepKKT(
-        net.eval(),
+        teacher.network().eval(),
         term.weights.to_weights(),
         term.distance,
         DiffAugment(term.augment) if term.augment else None,
         term.parameters,
         example=real_x[:4],
     )
-    classes = len(torch.unique(job["labels"]))
+    classes = len(torch.unique(dm.labels))
 
     def attempt(lr: float) -> dict:
-        state = KKTState(kkt, job["init"], job["labels"], term.lr_lambda, job["weight_decay"])
+        state = KKTState(kkt, dm.init, dm.labels, term.lr_lambda, teacher.weight_decay)
         result = distribution_matching(
             real_x,
             real_y,
-            job["init"],
-            job["labels"],
-            job["config"].model_copy(update={"lr": lr}),
-            num_classes=job["num_classes"],
-            seed=job["seed"],
+            dm.init,
+            dm.labels,
+            dm.config.model_copy(update={"lr": lr}),
+            num_classes=dm.num_classes,
+            seed=dm.seed,
             extra=state,
             extra_weight=weight,
             progress=False,
@@ -209,49 +255,49 @@ def _dm_dkkt(job: dict, real_x: torch.Tensor, real_y: torch.Tensor, weight: floa
             "alive": state.alive.clone(),
         }
 
-    def losses(out: dict) -> dict[str, list[float]]:  # the objective Σ_c DM_c + λ_dkkt · DeepKKT, and DM alone
-        dm, extra = out["history"]["dm"], out["history"]["extra"] or [0.0] * len(out["history"]["dm"])
-        return {"total": [classes * d + weight * e for d, e in zip(dm, extra)], "dm": dm}
+    def losses(
+        out: dict[str, Any],
+    ) -> dict[str, Sequence[float]]:  # the objective Σ_c DM_c + λ_dkkt · DeepKKT, and DM alone
+        dm_losses, extra = out["history"]["dm"], out["history"]["extra"] or [0.0] * len(out["history"]["dm"])
+        return {"total": [classes * d + weight * e for d, e in zip(dm_losses, extra)], "dm": dm_losses}
 
-    result = run_guarded(attempt, job["config"].lr, losses)
+    result = run_guarded(attempt, dm.config.lr, losses)
     result["history"]["guard"] = result.pop("guard")
     return result
 
 
-def dm_dkkt_chosen_job(job: dict) -> dict:
+def dm_dkkt_chosen_job(job: ChosenDMDKKTJob) -> dict:
     """DM + Deep-KKT with λ_dkkt chosen per run on a validation split carved from the visible data.
 
-    ``dm_dkkt_job``'s fields plus ``grid`` (the weights tried), ``validation_share``,
-    ``init_index`` (the starting images' indices in ``real_x``: they stay in the pool),
-    ``protocol`` (an ``EvalProtocol``) and ``image_shape`` (C, K, S). Each weight distils from
-    the visible images minus the validation split; a fresh network trained on its set (the
-    protocol, the run's seed) is scored on the validation split: accuracy, then lower mean
-    cross-entropy, decides. The chosen weight then distils from all the visible images.
-    Without a validation image (a class with nothing outside the start) the first weight of
-    the grid is kept and ``choice.validation_images`` is 0.
+    Each weight of ``job.grid`` distils from the visible images minus the validation split
+    (``validation_share`` of each class, outside the starting images); a fresh network trained
+    on its set (the protocol, the run's seed) is scored on the validation split: accuracy, then
+    lower mean cross-entropy, decides. The chosen weight then distils from all the visible
+    images. Without a validation image (a class with nothing outside the start) the first
+    weight of the grid is kept and ``choice.validation_images`` is 0.
     """
     import torch.nn.functional as F
 
     from revis.distill.evaluation import train_on_set
     from revis.distill.partial import validation_indices
 
-    x, y = job["real_x"], job["real_y"]
-    val = validation_indices(y, job["init_index"], job["validation_share"], job["seed"])
+    x, y = job.dm.real_x, job.dm.real_y
+    val = validation_indices(y, job.init_index, job.validation_share, job.dm.seed)
     pool = torch.ones(len(y), dtype=torch.bool)
     pool[val] = False
     scores: list[tuple[float, float]] = []
     if len(val):
-        for weight in job["grid"]:
-            trial = _dm_dkkt(job, x[pool], y[pool], weight)
-            net = train_on_set(trial["images"], trial["labels"], job["image_shape"], job["protocol"], job["seed"])
+        for weight in job.grid:
+            trial = _dm_dkkt(job.dm, job.teacher, job.term, x[pool], y[pool], weight)
+            net = train_on_set(trial["images"], trial["labels"], job.image_shape, job.protocol, job.dm.seed)
             with torch.no_grad():
                 logits = net(x[val])
             scores.append((float((logits.argmax(1) == y[val]).float().mean()), float(F.cross_entropy(logits, y[val]))))
     best = max(range(len(scores)), key=lambda i: (scores[i][0], -scores[i][1])) if scores else 0
-    result = _dm_dkkt(job, x, y, job["grid"][best])
+    result = _dm_dkkt(job.dm, job.teacher, job.term, x, y, job.grid[best])
     result["history"]["choice"] = {
-        "grid": list(job["grid"]),
-        "chosen": job["grid"][best],
+        "grid": list(job.grid),
+        "chosen": job.grid[best],
         "validation_images": len(val),
         "validation_accuracy": [a for a, _ in scores],
         "validation_loss": [c for _, c in scores],

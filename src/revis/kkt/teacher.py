@@ -13,7 +13,8 @@ between θ* and −Σ g_i, over the identifiable parameters and over all of them
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,10 @@ from torch import nn
 from revis.kkt.deepkkt import Distance, distance
 from revis.kkt.gradients import flatten_params, frozen_parameters, identifiable_parameters, weighted_loss_grad
 from revis.models import ModelConfig, build_model
+
+if TYPE_CHECKING:
+    from revis.distill.chain import Chain
+    from revis.training import TrainConfig
 
 
 def _frozen_prefix(model: nn.Module, names: set[str]) -> tuple[Callable, Callable]:
@@ -109,43 +114,73 @@ def stationarity_report(
     return report
 
 
-def teacher_network(checkpoint: dict[str, Any], name: str, seed: int) -> nn.Module:
-    """θ* of dataset ``name`` and chain seed ``seed`` from a teacher checkpoint (frozen, eval mode)."""
-    key = f"{name}/{seed}"
-    runs = checkpoint["runs"]
-    if key not in runs:
-        raise KeyError(
-            f"the teacher checkpoint holds no network for dataset {name!r}, seed {seed} (has {sorted(runs)}); "
-            "train it in dsv (dsv.data.datasets, dsv.seeds)"
-        )
-    run = runs[key]
-    net = build_model(ModelConfig.model_validate(checkpoint["model"]), *run["shape"])
-    net.load_state_dict(run["state_dict"])
+@dataclass(frozen=True)
+class TeacherState:
+    """θ* of one chain as worker jobs receive it: the model config, (C, K, S), the state dict, the weight decay."""
+
+    model: ModelConfig | dict[str, Any]
+    shape: tuple[int, ...] | list[int]
+    state_dict: dict[str, torch.Tensor]
+    weight_decay: float
+
+    @classmethod
+    def of(cls, checkpoint: dict[str, Any], chain: Chain) -> TeacherState:
+        """θ* of ``chain`` from a teacher checkpoint (``{"model", "runs": {"<dataset>/<seed>": run}}``)."""
+        runs = checkpoint["runs"]
+        if str(chain) not in runs:
+            raise KeyError(
+                f"the teacher checkpoint holds no network for dataset {chain.dataset!r}, seed {chain.seed} "
+                f"(has {sorted(runs)}); train it in dsv (dsv.seeds)"
+            )
+        run = runs[str(chain)]
+        return cls(checkpoint["model"], run["shape"], run["state_dict"], run["weight_decay"])
+
+    def network(self) -> nn.Module:
+        """The network with θ* loaded (train mode, as built)."""
+        net = build_model(self.model, *self.shape)
+        net.load_state_dict(self.state_dict)
+        return net
+
+
+def teacher_network(checkpoint: dict[str, Any], chain: Chain) -> nn.Module:
+    """θ* of ``chain`` (dataset and chain seed) from a teacher checkpoint (frozen, eval mode)."""
+    state = TeacherState.of(checkpoint, chain)
+    model = ModelConfig.model_validate(state.model) if isinstance(state.model, dict) else state.model
+    net = build_model(model, *state.shape)
+    net.load_state_dict(state.state_dict)
     return net.eval().requires_grad_(False)
 
 
-def fit_teacher(job: dict[str, Any]) -> dict[str, Any]:
-    """Train one teacher (a worker job): SGD with weight decay, L-BFGS polish, stationarity before and after.
+@dataclass(frozen=True)
+class TeacherJob:
+    """One teacher to train (a worker job): the standardized training split, (C, K, S), the recipe, the seed."""
 
-    ``job``: x, y (standardised training split), shape (C, K, S), model (ModelConfig), train
-    (revis.training.TrainConfig), polish_iterations, seed, device, desc.
-    """
+    x: torch.Tensor
+    y: torch.Tensor
+    shape: tuple[int, int, int]
+    model: ModelConfig
+    train: TrainConfig
+    polish_iterations: int
+    seed: int
+    device: str = "cpu"
+
+
+def fit_teacher(job: TeacherJob) -> dict[str, Any]:
+    """Train one teacher (a worker job): SGD with weight decay, L-BFGS polish, stationarity before and after."""
     from revis.training import train_classifier
 
-    torch.manual_seed(job["seed"])
-    net = build_model(job["model"], *job["shape"])
-    x, y, device = job["x"], job["y"], job.get("device", "cpu")
-    history = train_classifier(net, x, y, job["train"], job["seed"], device=device, progress=False)
+    torch.manual_seed(job.seed)
+    net = build_model(job.model, *job.shape)
+    x, y, device = job.x, job.y, job.device
+    history = train_classifier(net, x, y, job.train, job.seed, device=device, progress=False)
     net = net.cpu().eval()
-    wd = job["train"].weight_decay
+    wd = job.train.weight_decay
     before = stationarity_report(net, x, y, wd)
-    polish = (
-        polish_to_stationarity(net, x, y, wd, iterations=job["polish_iterations"]) if job["polish_iterations"] else {}
-    )
+    polish = polish_to_stationarity(net, x, y, wd, iterations=job.polish_iterations) if job.polish_iterations else {}
     after = stationarity_report(net, x, y, wd)
     return {
         "state_dict": net.state_dict(),
-        "shape": list(job["shape"]),
+        "shape": list(job.shape),
         "weight_decay": wd,
         "history": history.to_dict(),
         "stationarity_sgd": before,

@@ -1,41 +1,26 @@
 """params.yaml section ``dkkt`` (distillation from partial data with a Deep-KKT loss).
 
 The teachers θ* are dsv's (trained on the full data: the knowledge an edge device can ship
-without its data), one per (dataset, chain seed); ``datasets`` here picks which of dsv's
-datasets and seeds dkkt distils from, and which fractions of the training split are visible.
-Loading (``dsv.data``) and the evaluation protocol (``dsv.evaluation``) are dsv's too.
+without its data), one per (dataset, chain seed); ``seeds`` here picks which of dsv's
+datasets and seeds dkkt distils from (``dataset -> seeds``), ``fractions`` which fractions of
+each dataset's training split are visible. Loading (``dsv.data``) and the evaluation protocol
+(``dsv.evaluation``) are dsv's too.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, Fraction, Seed
-from revis.distill.config import DatasetName, DMConfig, RuntimeParams
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, Fraction
+from revis.distill.config import DatasetName, DMConfig, SeedsByDataset
 from revis.kkt.config import KKTParams
 
 Positive = Annotated[float, Field(gt=0, le=1e6)]
 PerClass = Annotated[int, Field(ge=1, le=100_000)]
-
-
-class PartialData(BaseModel):
-    """Visible fractions of one dataset's training split (stratified, at least one image per class) and chain seeds."""
-
-    model_config = STRICT
-    fractions: list[Fraction] = Field(min_length=1)
-    seeds: list[Seed] = Field(min_length=1, max_length=50)  # each needs a dsv teacher of the same seed
-
-
-class PartialDatasets(RootModel[dict[DatasetName, PartialData]]):
-    """Dataset name -> its visible fractions and chain seeds (a subset of dsv.data.datasets)."""
-
-    def items(self):
-        return self.root.items()
-
-    def __iter__(self):
-        return iter(self.root)
+Fractions = Annotated[list[Fraction], Field(min_length=1)]
 
 
 class DKKTTerm(KKTParams):
@@ -69,6 +54,15 @@ class Distill(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    datasets: PartialDatasets
-    runtime: RuntimeParams
+    seeds: SeedsByDataset  # each needs a dsv teacher of the same dataset and seed (dsv.seeds)
+    compute: ComputeParams
+    fractions: dict[DatasetName, Fractions]  # visible fractions of the training split (stratified, ≥ 1 per class)
     distill: Distill
+
+    @model_validator(mode="after")
+    def _fractions_per_dataset(self) -> Params:
+        if set(self.fractions) != set(self.seeds):
+            raise ValueError(
+                f"fractions name the datasets of seeds: fractions has {sorted(self.fractions)}, seeds {sorted(self.seeds)}"
+            )
+        return self

@@ -1,6 +1,6 @@
 """``dkkt`` pipeline (namespace ``dkkt``): distill -> train -> evaluate.
 
-It reads dsv's teachers θ* (``dsv.teachers``, trained on the full data), dsv's dataset choice
+It reads dsv's teachers θ* (``dsv.teachers``, trained on the full data), dsv's loading settings
 (``params:dsv.data``) and dsv's evaluation protocol (``params:dsv.evaluation``), and distils
 from visible fractions of the training split.
 """
@@ -9,7 +9,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from revis.pipelines.dkkt import nodes_distill, nodes_evaluate, nodes_train
 
-DATA = {"shapes": "shapes", "digits": "digits", "data": "params:dsv.data"}
+DATA = {"shapes": "shapes", "digits": "digits", "seeds": "params:seeds", "data": "params:dsv.data"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -20,8 +20,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs={
                     "teachers": "teachers",
                     **DATA,
-                    "datasets": "params:datasets",
-                    "runtime": "params:runtime",
+                    "fractions": "params:fractions",
+                    "compute": "params:compute",
                     "distill": "params:distill",
                     "evaluation": "params:dsv.evaluation",
                 },
@@ -33,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 nodes_train.train_evaluation_networks,
                 inputs={
                     "distilled": "distilled",
-                    "runtime": "params:runtime",
+                    "compute": "params:compute",
                     "evaluation": "params:dsv.evaluation",
                 },
                 outputs="networks",
@@ -41,16 +41,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=["train"],
             ),
             node(
-                nodes_evaluate.evaluate_dkkt,
+                nodes_evaluate.report_metrics,
                 inputs={
                     "networks": "networks",
                     "distilled": "distilled",
                     **DATA,
-                    "datasets": "params:datasets",
-                    "runtime": "params:runtime",
+                    "compute": "params:compute",
+                    "evaluation": "params:dsv.evaluation",
                 },
                 outputs=["metrics", "plot_distilled_grids", "plot_accuracy", "plot_dm_loss"],
-                name="evaluate_dkkt",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
         ],

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
-from revis.curves import curve_key, log_curve
+from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
-from revis.distill.config import RuntimeParams
+from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
-from revis.kkt.synthesis import noise_candidates, synthesize_job
+from revis.kkt.dsv import collect_syntheses, synthesis_jobs
+from revis.kkt.synthesis import synthesize_job
+from revis.kkt.teacher import TeacherState
 from revis.pipelines.dsv.params import Distill
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
@@ -21,56 +21,27 @@ def synthesize_dsvs(
     subsets: dict[str, Any],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
+    seeds: dict[str, list[int]],
     data: DataParams,
-    runtime: RuntimeParams,
+    compute: ComputeParams,
     distill: Distill,
 ) -> dict[str, Any]:
     """``{"<dataset>/<seed>": {"<variant>/<ipc>": synthesis}}``; variants zero_shot, few_shot (+ ``_primal`` ablations)."""
-    apply_runtime(runtime.device, runtime.threads)
-    jobs, keys = [], []
-    for name, choice in data.datasets.items():
+    apply_runtime(compute.device, compute.threads)
+    keys, jobs = [], []
+    for name, listed in seeds.items():
         splits = load_splits(name, shapes, digits, data)
-        for seed in choice.seeds:
-            run = teachers["runs"][f"{name}/{seed}"]
-            for ipc in distill.ipc:
-                shots = torch.tensor(subsets[f"{name}/{seed}"]["random"][str(ipc)])
-                noise_labels = torch.arange(splits.num_classes).repeat_interleave(ipc)
-                starts = {
-                    "zero_shot": (noise_candidates(noise_labels, tuple(splits.x_train.shape[1:]), seed), noise_labels),
-                    "few_shot": (splits.x_train[shots], splits.y_train[shots]),
-                }
-                for variant, (x_init, labels) in starts.items():
-                    for primal_only in (False, True) if ipc in distill.primal_only_at else (False,):
-                        keys.append((f"{name}/{seed}", f"{variant}{'_primal' if primal_only else ''}/{ipc}"))
-                        jobs.append(
-                            {
-                                "model": teachers["model"],
-                                "shape": run["shape"],
-                                "state_dict": run["state_dict"],
-                                "weight_decay": run["weight_decay"],
-                                "example": splits.x_train[:4],
-                                "x_init": x_init,
-                                "labels": labels,
-                                "bounds": splits.bounds(),
-                                "params": distill,
-                                "primal_only": primal_only,
-                                "seed": seed,
-                            }
-                        )
+        for seed in listed:
+            chain = Chain(name, seed)
+            teacher, shots = TeacherState.of(teachers, chain), subsets[str(chain)]["random"]
+            for key, job in synthesis_jobs(chain, splits, teacher, shots, distill, distill.ipc, distill.primal_only_at):
+                keys.append((chain, key))
+                jobs.append(job)
     results = run_jobs(
         synthesize_job,
         [(job,) for job in jobs],
-        workers=runtime.workers,
-        cost=lambda job: len(job[0]["labels"]),
+        workers=compute.workers,
+        cost=lambda job: len(job[0].labels),
         desc="dsv synthesis",
     )
-    out: dict[str, Any] = {}
-    for (chain, key), result in zip(keys, results):
-        out.setdefault(chain, {})[key] = result
-        for step, value in enumerate(result["history"]["stat"]):
-            log_curve(
-                {"stat": value},
-                step,
-                curve_key(f"{chain.split('/')[0]}.{key.replace('/', '.ipc')}", chain.split("/")[1]),
-            )
-    return out
+    return collect_syntheses(keys, results)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
-from revis.distill.config import RuntimeParams
+from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
-from revis.kkt.real import fit_real_job, random_per_class, top_lambda_per_class
+from revis.kkt.real import RealFitJob, chain_subsets, fit_real_job
+from revis.kkt.teacher import TeacherState
 from revis.pipelines.dsv.params import Select
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
@@ -17,39 +19,26 @@ def rank_training_sets(
     teachers: dict[str, Any],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
+    seeds: dict[str, list[int]],
     data: DataParams,
-    runtime: RuntimeParams,
+    compute: ComputeParams,
     select: Select,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """λ per (dataset, seed) with the images fixed; subsets ``{kind: {k: indices}}`` per (dataset, seed)."""
-    apply_runtime(runtime.device, runtime.threads)
-    jobs, keys, labels = [], [], {}
-    for name, choice in data.datasets.items():
+    apply_runtime(compute.device, compute.threads)
+    chains, jobs = [], []
+    for name, listed in seeds.items():
         splits = load_splits(name, shapes, digits, data)
-        labels[name] = splits.y_train
-        for seed in choice.seeds:
-            run = teachers["runs"][f"{name}/{seed}"]
-            keys.append((name, seed))
-            jobs.append(
-                {
-                    "model": teachers["model"],
-                    "shape": run["shape"],
-                    "state_dict": run["state_dict"],
-                    "weight_decay": run["weight_decay"],
-                    "x": splits.x_train,
-                    "y": splits.y_train,
-                    **select.model_dump(include={"steps", "lr", "distance", "parameters", "chunk_size", "method"}),
-                }
-            )
+        for seed in listed:
+            chain = Chain(name, seed)
+            fit = select.model_dump(include={"steps", "lr", "distance", "parameters", "chunk_size", "method"})
+            chains.append(chain)
+            jobs.append(RealFitJob(TeacherState.of(teachers, chain), splits.x_train, splits.y_train, **fit))
     # λ fits of fixed images cost a second or two each on CPU: inline beats spawning workers
-    workers = runtime.workers if sum(len(job["y"]) for job in jobs) > 100_000 else 1
+    workers = compute.workers if sum(len(job.y) for job in jobs) > 100_000 else 1
     results = run_jobs(fit_real_job, [(job,) for job in jobs], workers=workers, desc="lambda")
     lambdas, subsets = {}, {}
-    for (name, seed), result in zip(keys, results):
-        y = labels[name]
-        lambdas[f"{name}/{seed}"] = {**result, "labels": y}
-        subsets[f"{name}/{seed}"] = {
-            "top_lambda": {str(k): top_lambda_per_class(result["lam"], y, k).tolist() for k in select.sizes},
-            "random": {str(k): random_per_class(y, k, seed).tolist() for k in select.sizes},
-        }
+    for chain, job, result in zip(chains, jobs, results):
+        lambdas[str(chain)] = {**result, "labels": job.y}
+        subsets[str(chain)] = chain_subsets(result["lam"], job.y, select.sizes, chain.seed)
     return lambdas, subsets

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
-from revis.distill.config import EvalProtocol, RuntimeParams, protocol_for
+from revis.distill.chain import Chain
+from revis.distill.config import EvalProtocol, protocol_for
 from revis.distill.data import DataParams, load_splits
 from revis.distill.evaluation import train_networks
 from revis.runtime import apply_runtime
@@ -16,17 +18,18 @@ def train_evaluation_networks(
     dsvs: dict[str, Any],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
+    seeds: dict[str, list[int]],
     data: DataParams,
-    runtime: RuntimeParams,
+    compute: ComputeParams,
     evaluation: EvalProtocol,
 ) -> dict[str, Any]:
     """``{"<dataset>/<kind>/<size>/<seed>": network}``: a chain's seed also seeds its evaluation network."""
-    apply_runtime(runtime.device, runtime.threads)
+    apply_runtime(compute.device, compute.threads)
     sets: dict[str, tuple] = {}
-    for name, choice in data.datasets.items():
+    for name, listed in seeds.items():
         splits = load_splits(name, shapes, digits, data)
-        for seed in choice.seeds:
-            chain = f"{name}/{seed}"
+        for seed in listed:
+            chain = str(Chain(name, seed))
             for kind, by_size in subsets[chain].items():
                 for k, index in by_size.items():
                     sets[f"{name}/{kind}/{k}/{seed}"] = (
@@ -40,7 +43,7 @@ def train_evaluation_networks(
     networks = train_networks(  # the dataset's DSA ops (no flip on digits): revis.distill.config.protocol_for
         sets,
         lambda key: protocol_for(key.split("/")[0], evaluation),
-        workers=runtime.workers,
+        workers=compute.workers,
         desc="evaluation networks",
     )
     return {"protocol": evaluation.model_dump(), "networks": networks}

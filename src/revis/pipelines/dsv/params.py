@@ -1,8 +1,9 @@
 """params.yaml section ``dsv`` (Deep Support Vectors), one sub-section per stage.
 
-``data`` names the datasets and each one's chain seeds (a seed varies the teacher, the λ fit,
-the random subsets and shots, the synthesis and the evaluation networks); ``evaluation`` is the
-distillation protocol shared with dkkt (``revis.distill.EvalProtocol``).
+``seeds`` names the datasets and each one's whole-chain seeds (a seed varies the teacher, the λ
+fit, the random subsets and shots, the synthesis and the evaluation networks); ``data`` says how
+they load and ``evaluation`` is the distillation protocol, both shared with dkkt
+(``revis.distill.DataParams``, ``revis.distill.EvalProtocol``); ``compute`` where tensors live.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from revis.config.runtime import ComputeParams
 from revis.config.types import STRICT
-from revis.distill.config import DataParams, EvalProtocol, RuntimeParams
+from revis.distill.config import DataParams, EvalProtocol, SeedsByDataset, check_cifar10_root
 from revis.kkt.config import SynthesisParams
 from revis.models import ModelConfig
 
@@ -52,13 +54,14 @@ class Distill(SynthesisParams):
     """DSV synthesis: 0-shot (noise) and few-shot (from the random real subset of the same seed) per ipc."""
 
     ipc: list[PerClass] = Field(min_length=1)  # images (= shots for few-shot) per class
-    primal_only_at: list[PerClass] = []  # ipc values that also run the primal-only ablation
+    primal_only_at: list[PerClass] = Field(default_factory=list)  # ipc values that also run the primal-only ablation
 
 
 class Params(BaseModel):
     model_config = STRICT
+    seeds: SeedsByDataset
+    compute: ComputeParams
     data: DataParams
-    runtime: RuntimeParams
     teacher: Teacher
     select: Select
     distill: Distill
@@ -71,4 +74,5 @@ class Params(BaseModel):
             raise ValueError(
                 f"distill.ipc {missing} must be in select.sizes: few-shot DSVs start from those random subsets"
             )
+        check_cifar10_root(self.seeds, self.data)
         return self
