@@ -70,7 +70,7 @@ def best_match(iou: np.ndarray, point: np.ndarray, count: np.ndarray, min_images
         "pointing": [float(point[q, best[q]]) if usable[q] else None for q in range(len(iou))],
         "mean_iou": float(iou[rows, best[rows]].mean()) if len(rows) else float("nan"),
         "mean_pointing": float(point[rows, best[rows]].mean()) if len(rows) else float("nan"),
-        "n_concepts": int(len(rows)),
+        "n_concepts": len(rows),
     }
 
 

@@ -171,7 +171,7 @@ def inter_layer_faithfulness(
     tail = net.tail(a, b)
     vectors = basis_a.tensor(coefficients_a)
     generator = torch.Generator().manual_seed(seed)
-    n, k = coefficients_a.shape[:2]
+    k = coefficients_a.shape[1]
     steps = curve_steps(k, curve_points)
     fractions = steps / k
     mass = presence(coefficients_a)

@@ -48,7 +48,7 @@ def make_detection(seed: int, p: DetectionParams) -> VocData:
     return VocData(class_names=world.class_names, split_ids=world.splits, scenes=world.scenes)
 
 
-def summarize_world(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
+def report_metrics(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
     """Counts read back from disk: images and objects per class and split."""
     return world_statistics(shapes, digits, detection)
 
