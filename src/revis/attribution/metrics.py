@@ -84,16 +84,31 @@ def relative_gap(result: Mapping[str, torch.Tensor]) -> float:
     return GigResult(result["gig"], result["delta"], result["full"], result["zero"]).relative_gap()
 
 
+def _get(tree: Record, path: Sequence[Any]) -> Any:
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
 @dataclass(frozen=True)
 class _Seeds:
-    """The per-seed records, paired by seed; ``over(read)`` samples ``read(pathway, evaluation)`` over them."""
+    """The per-seed records, paired by seed; every method samples one value per seed over them."""
 
     seeds: list[int]
     pathways: list[Record]
     evaluation: list[Record]
 
     def over(self, read: Callable[[Record, Record], float | None]) -> Sample:
+        """``read(pathway, evaluation)`` per seed."""
         return sample({s: read(p, e) for s, p, e in zip(self.seeds, self.pathways, self.evaluation, strict=True)})
+
+    def at(self, *path: Any) -> Sample:
+        """The evaluation's value at ``path`` per seed."""
+        return self.over(lambda _p, e: _get(e, path))
+
+    def layer_mean(self, section: str, layers: Sequence[str], *path: Any) -> Sample:
+        """Per seed the finite mean over ``layers`` of the evaluation's ``[section][layer][*path]``."""
+        return self.over(lambda _p, e: finite_mean([_get(e, (section, a, *path)) for a in layers]))
 
 
 def completeness(seeds: _Seeds, layers: list[str], steps_sweep: Sequence[int]) -> Completeness:
@@ -109,15 +124,16 @@ def completeness(seeds: _Seeds, layers: list[str], steps_sweep: Sequence[int]) -
         }
         for s, p in zip(seeds.seeds, seeds.pathways, strict=True)
     }
+
+    def sweep_mean(m: int) -> Sample:
+        return seeds.over(lambda p, _e: finite_mean([p["sweep"][k][m] for k in nonlinear]))
+
     return Completeness(
         at_default_steps={
             **{key: sample({s: gaps[s][key] for s in seeds.seeds}) for key in pair_keys + class_keys},
             "average": sample({s: finite_mean([gaps[s][k] for k in nonlinear]) for s in seeds.seeds}),
         },
-        sweep_average={
-            f"m{m}": seeds.over(lambda p, _e, m=m: finite_mean([p["sweep"][k][m] for k in nonlinear]))
-            for m in steps_sweep
-        },
+        sweep_average={f"m{m}": sweep_mean(m) for m in steps_sweep},
     )
 
 
@@ -147,17 +163,10 @@ def inter_layer(seeds: _Seeds, layers: list[str]) -> dict[str, Any]:
 def concept_to_class(seeds: _Seeds, layers: list[str]) -> dict[str, dict[str, Sample]]:
     """C-insertion - C-deletion per layer and decomposition, and its mean over the layers."""
     result = {
-        a: {
-            kind: seeds.over(lambda _p, e, a=a, kind=kind: e["to_class"][a][kind]["ins_minus_del"])
-            for kind in CLASS_DECOMPOSITIONS
-        }
-        for a in layers
+        a: {kind: seeds.at("to_class", a, kind, "ins_minus_del") for kind in CLASS_DECOMPOSITIONS} for a in layers
     }
     result["average"] = {
-        kind: seeds.over(
-            lambda _p, e, kind=kind: finite_mean([e["to_class"][a][kind]["ins_minus_del"] for a in layers])
-        )
-        for kind in CLASS_DECOMPOSITIONS
+        kind: seeds.layer_mean("to_class", layers, kind, "ins_minus_del") for kind in CLASS_DECOMPOSITIONS
     }
     return result
 
@@ -166,35 +175,23 @@ def reconstruction(seeds: _Seeds, layers: list[str]) -> dict[str, dict[str, Any]
     """Reconstruction error and prediction agreement per layer and decomposition; the error's mean over layers."""
     result: dict[str, dict[str, Any]] = {
         a: {
-            kind: {
-                m: seeds.over(lambda _p, e, a=a, k=kind, m=m: e["reconstruction"][a][k][m])
-                for m in RECONSTRUCTION_MEASURES
-            }
+            kind: {m: seeds.at("reconstruction", a, kind, m) for m in RECONSTRUCTION_MEASURES}
             for kind in DECOMPOSITIONS
         }
         for a in layers
     }
-    result["average"] = {
-        kind: seeds.over(lambda _p, e, kind=kind: finite_mean([e["reconstruction"][a][kind]["error"] for a in layers]))
-        for kind in DECOMPOSITIONS
-    }
+    result["average"] = {kind: seeds.layer_mean("reconstruction", layers, kind, "error") for kind in DECOMPOSITIONS}
     return result
 
 
 def alignment(seeds: _Seeds, layers: list[str]) -> dict[str, dict[str, dict[str, Sample]]]:
     """Gradient-ERF alignment with the ground-truth masks per layer and kind, and its mean over the layers."""
     result = {
-        a: {
-            kind: {m: seeds.over(lambda _p, e, a=a, k=kind, m=m: e["alignment"][a][k][m]) for m in ALIGNMENT_MEASURES}
-            for kind in ALIGNMENT_KINDS
-        }
+        a: {kind: {m: seeds.at("alignment", a, kind, m) for m in ALIGNMENT_MEASURES} for kind in ALIGNMENT_KINDS}
         for a in layers
     }
     result["average"] = {
-        kind: {
-            m: seeds.over(lambda _p, e, k=kind, m=m: finite_mean([e["alignment"][a][k][m] for a in layers]))
-            for m in ALIGNMENT_MEASURES
-        }
+        kind: {m: seeds.layer_mean("alignment", layers, kind, m) for m in ALIGNMENT_MEASURES}
         for kind in ALIGNMENT_KINDS
     }
     return result

@@ -6,7 +6,7 @@ one seed's network, concepts and GIG results (what the ``gig`` evaluate stage dr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +40,12 @@ def erf_crop(image: np.ndarray, erf: np.ndarray, size: int = 32, threshold: floa
     return F.interpolate(crop, size=(size, size), mode="nearest")[0].permute(1, 2, 0).numpy()
 
 
-def concept_atlas(groups: dict[str, Sequence[dict]], title: str) -> plt.Figure:
+def concept_atlas(groups: Mapping[str, Sequence[dict]], title: str) -> plt.Figure:
     """One panel per layer, side by side; ``groups[layer]`` rows: {"label": str, "crops": [arrays]}."""
     n_rows = max((len(rows) for rows in groups.values()), default=1)
     n_cols = max((len(r["crops"]) for rows in groups.values() for r in rows), default=1)
     fig = plt.figure(figsize=(len(groups) * (0.75 * n_cols + 1.1), 0.8 * n_rows + 0.9))
-    panels = np.atleast_1d(fig.subfigures(1, len(groups), wspace=0.02))
+    panels = np.atleast_1d(np.asarray(fig.subfigures(1, len(groups), wspace=0.02), dtype=object))
     for panel, (layer, rows) in zip(panels, groups.items()):
         axes = panel.subplots(n_rows, n_cols, squeeze=False)
         for i in range(n_rows):
@@ -175,8 +175,10 @@ def concept_labels(concepts: Sequence[int], match: dict | None, names: Sequence[
     """``c<q>``, plus the best-matching ground-truth concept and its IoU where ``match`` (``best_match``) has one."""
     labels = []
     for row, q in enumerate(concepts):
-        g = -1 if match is None else match["match"][row]
-        labels.append(f"c{q}" if g < 0 or names is None else f"c{q} {names[g]} {match['iou'][row]:.2f}")
+        if match is None or names is None or match["match"][row] < 0:
+            labels.append(f"c{q}")
+        else:
+            labels.append(f"c{q} {names[match['match'][row]]} {match['iou'][row]:.2f}")
     return labels
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from revis.concepts.biice import build_concept_classifier, explain_batches
+from revis.concepts.biice import BiICEClassifier, build_concept_classifier, explain_batches
 from revis.concepts.deletion import deletion_curves, random_orders
 from revis.concepts.training import ConceptTrainConfig, train_concept_classifier
 from revis.datasets.imageset import ImageSet
@@ -132,11 +132,15 @@ def attribute_run(
     if run["variant"] not in CONCEPT_HEADS:
         record["logits"] = predict_logits(model, x, device=device).cpu()
         return record
+    if not isinstance(model, BiICEClassifier):
+        raise TypeError(f"{run['variant']} is a concept head but its model is not a BiICEClassifier")
     spatial = test.concept_masks is not None
     ex = explain_batches(model, x, device=device)
     contributions = ex["contributions"]
     traced = x[held_out[:trace_images]]
-    untrained = build_from_spec(spec, run["variant"], run["seed"]).eval()  # the same seed's initialisation
+    untrained = build_from_spec(spec, run["variant"], run["seed"]).eval()  # the same seed's initialization
+    if not isinstance(untrained, BiICEClassifier):
+        raise TypeError(f"{run['variant']} is a concept head but its model is not a BiICEClassifier")
     record.update(
         {
             "grid": model.grid,
