@@ -63,6 +63,16 @@ def pair_key(a: str, b: str) -> str:
     return f"{a}_to_{b}"
 
 
+def stratified_split(images: ImageSet, test_fraction: float, seed: int) -> dict[str, ImageSet]:
+    """``{"train", "test"}``: per class a seeded ``test_fraction`` of its images (at least one) held out."""
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(images), dtype=bool)
+    for label in np.unique(images.labels):
+        members = np.nonzero(images.labels == label)[0]
+        test[rng.permutation(members)[: max(1, round(len(members) * test_fraction))]] = True
+    return {"train": images.subset(np.nonzero(~test)[0]), "test": images.subset(np.nonzero(test)[0])}
+
+
 def attribution_subset(n_test: int, count: int, seed: int) -> np.ndarray:
     """A seeded, sorted draw of ``count`` test images (all of them when there are fewer)."""
     rng = np.random.default_rng(seed)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from revis.attribution.study import FeaturesJob, features_seed
+from revis.attribution.study import FeaturesJob, features_seed, stratified_split
 from revis.config.runtime import ComputeParams
 from revis.datasets.imagefolder import read_image_folder
 from revis.datasets.imageset import ImageSet
@@ -21,12 +19,7 @@ def select_images(shapes: dict[str, Any], data: Data) -> dict[str, ImageSet]:
         return {"train": shapes["train"], "test": shapes["test"]}
     assert data.root is not None  # the schema asks for a root with source 'imagefolder'
     full = read_image_folder(data.root, data.image_size, data.per_class, data.seed)
-    rng = np.random.default_rng(data.seed)
-    test = np.zeros(len(full), dtype=bool)
-    for label in np.unique(full.labels):
-        members = np.nonzero(full.labels == label)[0]
-        test[rng.permutation(members)[: max(1, round(len(members) * data.test_fraction))]] = True
-    return {"train": full.subset(np.nonzero(~test)[0]), "test": full.subset(np.nonzero(test)[0])}
+    return stratified_split(full, data.test_fraction, data.seed)
 
 
 def train_and_sample(
