@@ -23,6 +23,9 @@ from tqdm.auto import tqdm
 from revis.curves import log_curve
 from revis.diffusion.text import TextEncoder
 
+# encode_captions' result: token states and masks of every caption, of the empty caption
+Encoded = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
 
 @dataclass
 class DenoiserTraining:
@@ -157,9 +160,7 @@ def encode_unique(encoder: TextEncoder, captions: list[str]) -> tuple[torch.Tens
 
 
 @torch.no_grad()
-def encode_captions(
-    encoder: TextEncoder, captions: list[str]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def encode_captions(encoder: TextEncoder, captions: list[str]) -> Encoded:
     """(states, masks) of every caption and of the empty caption (the unconditional input)."""
     states, masks = encode_unique(encoder, captions)
     null_states, null_mask = encoder.encode([""])
@@ -174,7 +175,7 @@ def train_text_to_image(
     captions: list[str],
     config: DenoiserTraining,
     curve: str = "t2i/seed-",
-    encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    encoded: Encoded | None = None,
 ) -> tuple[UNet2DConditionModel, dict[str, Any]]:
     """Encode the captions with the frozen encoder, train the UNet on (uint8 images, captions); EMA copy + history.
 

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from typing import Annotated
 
-from revis.config.types import STRICT, Device, FloatRange, Seed
+from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, FloatRange, Seed
 
 
-class RuntimeParams(BaseModel):
-    model_config = STRICT
-    device: Device = "cpu"
-    threads: int = Field(2, ge=1, le=64)
+def _distinct(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ValueError("seeds must be distinct")
+    return values
+
+
+# whole-chain seeds: seed s draws encoder s's references, initializes and trains it, draws the evaluation cases and noise
+Seeds = Annotated[list[Seed], Field(min_length=1, max_length=10), AfterValidator(_distinct)]
 
 
 class TrainParams(BaseModel):
     """Subject encoders (one per whole-chain seed) on single-subject references, frozen t2i UNet and text encoder."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(default=[0, 1, 2], min_length=1, max_length=10)
     n_references: int = Field(2000, ge=4, le=200_000)
     radius: FloatRange = [0.17, 0.22]
     pose_in_text: float = Field(0.5, ge=0, le=1)  # share of training prompts that state the reference's region
@@ -30,12 +36,6 @@ class TrainParams(BaseModel):
     lr: float = Field(1e-3, gt=0, le=1)
     warmup: int = Field(20, ge=0, le=10_000)
     min_snr_gamma: float | None = Field(5.0, gt=0)
-
-    @model_validator(mode="after")
-    def _distinct_seeds(self) -> TrainParams:
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds must be distinct")
-        return self
 
 
 class FixParams(BaseModel):
@@ -78,7 +78,8 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    runtime: RuntimeParams = RuntimeParams()
+    seeds: Seeds = [0, 1, 2]
+    compute: ComputeParams = ComputeParams()
     train: TrainParams = TrainParams()
     fixes: FixParams = FixParams()
     evaluate: EvaluateParams = EvaluateParams()

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from typing import Annotated
 
-from revis.config.types import STRICT, Device, FloatRange, Seed
+from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, FloatRange, Seed
 
 
-class RuntimeParams(BaseModel):
-    model_config = STRICT
-    device: Device = "cpu"
-    threads: int = Field(2, ge=1, le=64)  # torch CPU threads (stages run alone in dvc repro)
+def _distinct(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"seeds must be distinct, got {values}")
+    return values
+
+
+# whole-chain seeds: the first trains t2i.model, each further one a replicate (t2i.replicates);
+# whitebear samples the model of training seed s with sampling seed s
+Seeds = Annotated[list[Seed], Field(min_length=1, max_length=17), AfterValidator(_distinct)]
 
 
 class WorldParams(BaseModel):
@@ -89,17 +97,6 @@ class TrainParams(BaseModel):
     num_train_timesteps: int = Field(1000, ge=10, le=10_000)
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
     sampler: Literal["ddim", "dpm_solver"] = "ddim"
-    seed: Seed = 0  # the model t2i.model (orthoemb and whitebear read it)
-    # further whole-chain seeds: the same training from each seed (t2i.replicates); whitebear
-    # samples the model of training seed s with sampling seed s
-    replicate_seeds: list[Seed] = Field(default=[], max_length=16)
-
-    @model_validator(mode="after")
-    def _distinct_seeds(self) -> TrainParams:
-        seeds = [self.seed, *self.replicate_seeds]
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("replicate_seeds must be distinct and differ from seed")
-        return self
 
 
 class EvaluateParams(BaseModel):
@@ -117,7 +114,8 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    runtime: RuntimeParams = RuntimeParams()
+    seeds: Seeds = [0]
+    compute: ComputeParams = ComputeParams()
     world: WorldParams
     judge: JudgeParams = JudgeParams()
     train: TrainParams

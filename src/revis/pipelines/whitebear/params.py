@@ -6,15 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, Device, Fraction, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, Fraction, Seed
 
 KINDS = ("base", "attack", "define", "alternative", "negative_prompt", "negative", "with", "other_negation")
-
-
-class RuntimeParams(BaseModel):
-    model_config = STRICT
-    device: Device = "cpu"
-    threads: int = Field(2, ge=1, le=64)
 
 
 class Pair(BaseModel):
@@ -59,7 +54,6 @@ class RepresentationParams(BaseModel):
 class AttackParams(BaseModel):
     model_config = STRICT
     images_per_prompt: int = Field(24, ge=1, le=10_000)  # per prompt and seed
-    seeds: list[Seed] = Field(min_length=1)
     steps: int = Field(8, ge=1, le=1000)
     guidance_scale: float = Field(2.5, ge=1, le=30)
     batch_size: int = Field(72, ge=1, le=4096)
@@ -83,7 +77,9 @@ class AblationParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    runtime: RuntimeParams = RuntimeParams()
+    # whole-chain seeds: seed s samples the t2i model trained with seed s (t2i.seeds) with sampling seed s
+    seeds: list[Seed] = Field(min_length=1)
+    compute: ComputeParams = ComputeParams()
     prompts: PromptParams
     representations: RepresentationParams
     attack: AttackParams
