@@ -128,19 +128,3 @@ class SelfAttentionSwapProcessor(AttnProcessor2_0):
         if attn.residual_connection:
             hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
-
-
-def install_swap(unet, controller: SwapController, processors: dict | None = None) -> dict:
-    """Put a ``SelfAttentionSwapProcessor`` on every self-attention layer (``controller.layers`` decide which swap).
-
-    ``processors``: the processors to start from (e.g. with the projection on ``attn2``); returns the previous ones.
-    """
-    previous = dict(unet.attn_processors)
-    base = dict(processors) if processors is not None else previous
-    unet.set_attn_processor(
-        {
-            name: SelfAttentionSwapProcessor(controller, name.rsplit(".processor", 1)[0]) if ".attn1." in name else proc
-            for name, proc in base.items()
-        }
-    )
-    return previous
