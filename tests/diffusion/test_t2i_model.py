@@ -195,7 +195,7 @@ def test_stable_diffusion_from_a_local_folder_behind_the_same_generate(tmp_path)
     assert a.shape == (2, 8, 8, 3) and a.dtype == np.uint8
     assert np.array_equal(a, generate(sd, PROMPTS, seed=0, steps=2, batch_size=2))
     assert not np.array_equal(a, generate(sd, PROMPTS, "red", seed=0, steps=2))
-    with pytest.raises(FileNotFoundError, match="model_index.json"):
+    with pytest.raises(FileNotFoundError, match=r"model_index\.json"):
         load_generator(tmp_path)
 
 

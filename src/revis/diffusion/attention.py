@@ -47,7 +47,7 @@ class CrossAttentionStore:
         out = []
         for layer, total in self.sums.items():
             mean = total / self.calls[layer]  # (B, Q, L)
-            side = int(math.isqrt(mean.shape[1]))
+            side = math.isqrt(mean.shape[1])
             grid = mean.transpose(1, 2).reshape(mean.shape[0], mean.shape[2], side, side)
             out.append(F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False))
         return torch.stack(out).mean(0)
@@ -84,7 +84,8 @@ class CrossAttentionRecorder(AttnProcessor):
         batch_size, sequence_length, _ = (
             hidden_states.shape if encoder_hidden_states is None else encoder_hidden_states.shape
         )
-        attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
+        if attention_mask is not None:  # diffusers returns None for None, but types the argument as a tensor
+            attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
         if attn.group_norm is not None:
             hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
         query = attn.to_q(hidden_states)

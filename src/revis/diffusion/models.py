@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from diffusers import UNet2DConditionModel
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 
 from revis.curves import curve_key
 from revis.diffusion.pipeline import MiniT2IPipeline
 from revis.diffusion.text import TextEncoder
 from revis.diffusion.training import DenoiserTraining, Encoded, train_text_to_image
-from revis.diffusion.unet import Sampler, build_unet, sampling_scheduler, training_scheduler
+from revis.diffusion.unet import Sampler, build_unet, on_device, sampling_scheduler, training_scheduler
 from revis.workers import run_threads
 
 
@@ -41,7 +41,7 @@ def seeded_unets(
     unets = []
     for seed in seeds:
         torch.manual_seed(seed)
-        unets.append(build_unet(image_size, hidden_size, **unet).to(device))
+        unets.append(on_device(build_unet(image_size, hidden_size, **unet), device))
     return unets
 
 

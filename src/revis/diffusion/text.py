@@ -138,7 +138,7 @@ class TextEncoder:
         ids = batch["input_ids"][0].tolist()
         if self.full_padding:  # up to the first end token
             ids = ids[: ids.index(self.end_token_id) + 1] if self.end_token_id in ids else ids
-        return self.tokenizer.convert_ids_to_tokens(ids)
+        return list(self.tokenizer.convert_ids_to_tokens(ids))
 
     @torch.no_grad()
     def encode(self, prompts: list[str], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:

@@ -57,8 +57,8 @@ def fine_tune(
         copy.deepcopy(model.scheduler),
         model.text_encoder,
         model.tokenizer,
-        text_encoder_name=model.config.text_encoder_name,
-        max_length=model.config.max_length,
+        text_encoder_name=model.config["text_encoder_name"],
+        max_length=model.config["max_length"],
         seed=model.config.get("seed"),
     )
     return pipe, curve
@@ -69,7 +69,10 @@ def fine_tune_arms(
 ) -> list[tuple[MiniT2IPipeline, dict[str, Any]]]:
     """``fine_tune`` of ``model`` on each arm's caption split (``{arm: split}``), concurrently, in arm order."""
     encoder = TextEncoder.from_components(
-        model.text_encoder, model.tokenizer, name=model.config.text_encoder_name, max_length=model.config.max_length
+        model.text_encoder,
+        model.tokenizer,
+        name=model.config["text_encoder_name"],
+        max_length=model.config["max_length"],
     )
     encoded = encode_arms(encoder, {arm: split.captions for arm, split in arms.items()})
     return run_threads(

@@ -7,6 +7,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_hex
 
 from revis.diffusion.pictures import sample_grid
 
@@ -38,7 +39,8 @@ def attack_bars(
     kinds = [k for k in KIND_LABELS if k in rates]
     pairs = list(per_pair)
     width = 0.8 / (1 + len(pairs))
-    colours = plt.cm.tab10.colors
+    tab10 = plt.get_cmap("tab10")
+    colours = [to_hex(tab10(i)) for i in range(10)]
     for i, kind in enumerate(kinds):
         _bar(left, i - 0.4 + width / 2, rates[kind], "0.35", width, "all pairs" if i == 0 else None)
         for j, pair in enumerate(pairs):

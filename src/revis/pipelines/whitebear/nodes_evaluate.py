@@ -22,7 +22,7 @@ from revis.negation.attack import (
 from revis.negation.attention import prompt_attention
 from revis.negation.metrics import WhitebearMetrics, judge_metrics, whitebear_metrics
 from revis.negation.pictures import attack_bars, attention_figure, judge_note, samples_per_kind, similarity_heatmap
-from revis.negation.prompts import KINDS
+from revis.negation.prompts import KINDS, Prompt
 from revis.negation.representations import similarity_table
 from revis.pipelines.whitebear.params import AttackParams, PromptParams, RepresentationParams
 from revis.runtime import apply_runtime
@@ -122,7 +122,7 @@ def run_ablation(
     device = apply_runtime(compute.device, compute.threads)
     judge = load_judge(judge_state)
     alternatives = {pair_key(p): p.alternative for p in prompts.pairs}
-    chosen = {
+    chosen: dict[str, dict[str, Prompt]] = {
         pair: {kind: kinds[kind] for kind in attack.ablation_kinds}
         for pair, kinds in pair_prompts(prompts.pairs, prompts.templates).items()
     }

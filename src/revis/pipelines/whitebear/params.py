@@ -53,12 +53,14 @@ class RepresentationParams(BaseModel):
 
 class AttackParams(BaseModel):
     model_config = STRICT
-    images_per_prompt: int = Field(24, ge=1, le=10_000)  # per prompt and seed
-    steps: int = Field(8, ge=1, le=1000)
-    guidance_scale: float = Field(2.5, ge=1, le=30)
-    batch_size: int = Field(72, ge=1, le=4096)
-    attention_images: int = Field(16, ge=1, le=1024)  # images per attack prompt whose cross-attention is recorded
-    grid_images: int = Field(8, ge=1, le=32)
+    images_per_prompt: int = Field(default=24, ge=1, le=10_000)  # per prompt and seed
+    steps: int = Field(default=8, ge=1, le=1000)
+    guidance_scale: float = Field(default=2.5, ge=1, le=30)
+    batch_size: int = Field(default=72, ge=1, le=4096)
+    attention_images: int = Field(
+        default=16, ge=1, le=1024
+    )  # images per attack prompt whose cross-attention is recorded
+    grid_images: int = Field(default=8, ge=1, le=32)
     ablation_kinds: list[Literal["base", "attack"]] = Field(default=["base", "attack"], min_length=1)
 
 
@@ -68,10 +70,10 @@ class AblationParams(BaseModel):
     model_config = STRICT
     negation_fraction: Fraction = 0.5
     steps: int = Field(ge=1, le=1_000_000)
-    batch_size: int = Field(64, ge=1, le=4096)
-    lr: float = Field(1e-3, gt=0, le=1)
-    warmup: int = Field(5, ge=0)
-    ema_decay: float = Field(0.9, ge=0, lt=1)
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    lr: float = Field(default=1e-3, gt=0, le=1)
+    warmup: int = Field(default=5, ge=0)
+    ema_decay: float = Field(default=0.9, ge=0, lt=1)
     seed: Seed = 0
 
 
@@ -79,7 +81,7 @@ class Params(BaseModel):
     model_config = STRICT
     # whole-chain seeds: seed s samples the t2i model trained with seed s (t2i.seeds) with sampling seed s
     seeds: list[Seed] = Field(min_length=1)
-    compute: ComputeParams = ComputeParams()
+    compute: ComputeParams
     prompts: PromptParams
     representations: RepresentationParams
     attack: AttackParams
