@@ -25,6 +25,10 @@ def test_orthoemb_nodes_run_in_memory(tiny_t2i, tiny_params):
     metrics = to_json(out["orthoemb.metrics"])
     assert set(metrics["arms"]) == ARMS
     for arm in ARMS:
+        rates = metrics["arms"][arm]
+        assert all(0 <= v <= 1 for m in ("identity", "leakage", "compliance") for v in rates[m]["values"])
+        tradeoff = [i - v for i, v in zip(rates["identity"]["values"], rates["leakage"]["values"])]
+        assert rates["tradeoff"]["values"] == pytest.approx(tradeoff)
         assert metrics["arms"][arm]["leakage"]["seeds"] == [0, 1]
         assert metrics["pooled"][arm]["identity"]["trials"] == 2 * 4
         assert metrics["pooled"][arm]["fidelity"]["trials"] == 2 * 2  # every other case has a second object

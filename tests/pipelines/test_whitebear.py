@@ -31,7 +31,9 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
     assert set(rates) == {"base", "attack", "define", "alternative", "negative_prompt", "with", "other_negation"}
     # 2 pairs x 2 images x 2 seeds per kind; the base prompt of a word is judged once per pair
     assert all(r["trials"] == 8 for r in rates.values())
-    assert set(metrics["attack"]["defenses"]) == {"define", "alternative", "negative_prompt"}
+    for kind, defense in metrics["attack"]["defenses"].items():  # define, alternative, negative_prompt
+        assert defense["change_points"] == pytest.approx(100 * (rates[kind]["rate"] - rates["attack"]["rate"]))
+    assert all(0 <= r["rate"] <= 1 and r["ci95"][0] <= r["rate"] <= r["ci95"][1] for r in rates.values())
     assert metrics["attack"]["per_seed"]["attack"]["seeds"] == [0, 1]
     # X's colour and shape separately: finding X implies finding its colour and its shape
     for kind in rates:
@@ -40,8 +42,9 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
         )
         assert x <= colour and x <= shape
         assert metrics["attack"]["shape_rates"][kind]["trials"] == rates[kind]["trials"]
+    # both fine-tuned arms sample the attack prompts with every seed
     assert (
-        set(metrics["ablation"]) == {"negation", "control"} and metrics["ablation"]["control"]["attack"]["trials"] == 8
+        metrics["ablation"]["negation"]["attack"]["trials"] == metrics["ablation"]["control"]["attack"]["trials"] == 8
     )
     assert metrics["representations"]["items"] == 2 * 3 * 1
     assert set(metrics["judge"]["objects"]) == {"blue square", "red circle", "yellow circle", "green triangle"}

@@ -52,6 +52,25 @@ def judged_fidelity(
     }
 
 
+def judged_fidelity_per_seed(
+    models: Mapping[int, Any],
+    judge: Any,
+    records: list[CaptionRecord],
+    *,
+    seed: int,
+    steps: int,
+    guidance_scale: float,
+    batch_size: int,
+) -> dict[int, dict[str, Counts]]:
+    """``judged_fidelity`` of every model (``{training seed: model}``), all sampled with sampling seed ``seed``."""
+    return {
+        s: judged_fidelity(
+            m, judge, records, seed=seed, steps=steps, guidance_scale=guidance_scale, batch_size=batch_size
+        )
+        for s, m in models.items()
+    }
+
+
 def p_above_shuffled(model: tuple[int, int], shuffled_counts: tuple[int, int]) -> float:
     """One-sided Fisher exact p-value of "the model's hit rate exceeds the shuffled captions'" (1.0 without trials)."""
     (a, n), (b, m) = model, shuffled_counts

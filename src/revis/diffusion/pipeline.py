@@ -52,7 +52,7 @@ class MiniT2IPipeline(DiffusionPipeline):
     ) -> None:
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
-        # seed: the training seed (initialisation, batch order, noise); whole-chain seeds pick models by it
+        # seed: the training seed (initialization, batch order, noise); whole-chain seeds pick models by it
         self.register_to_config(text_encoder_name=text_encoder_name, max_length=max_length, seed=seed)
         self.set_progress_bar_config(disable=True)
 

@@ -24,7 +24,7 @@ def build_unet(
     norm_num_groups: int = 8,
     channels: int = 3,
 ) -> UNet2DConditionModel:
-    """A randomly initialised pixel-space ``UNet2DConditionModel`` (its weights come from the caller's seed).
+    """A randomly initialized pixel-space ``UNet2DConditionModel`` (its weights come from the caller's seed).
 
     ``attention``: per level (highest resolution first), cross-attention blocks (text) or plain ResNet blocks.
     ``attention_head_dim``: the channels of one attention head. diffusers' own ``attention_head_dim``

@@ -19,7 +19,7 @@ from revis.runtime import apply_runtime
 def train_subject_encoders(
     t2i_model: Any, seeds: list[int], train: TrainParams, compute: ComputeParams
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per seed: references drawn with the seed, an encoder initialised and trained with it; the weights and losses."""
+    """Per seed: references drawn with the seed, an encoder initialized and trained with it; the weights and losses."""
     device = apply_runtime(compute.device, compute.threads)
     pipe = t2i_model.to(device)
     encoder = pipeline_text_encoder(pipe)

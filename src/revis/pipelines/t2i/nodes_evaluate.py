@@ -7,7 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from revis.config.runtime import ComputeParams
-from revis.diffusion.evaluation import T2IMetrics, judged_fidelity, t2i_metrics
+from revis.diffusion.evaluation import T2IMetrics, judged_fidelity_per_seed, t2i_metrics
 from revis.diffusion.pictures import loss_curve, t2i_samples
 from revis.pipelines.t2i.params import EvaluateParams
 from revis.runtime import apply_runtime
@@ -31,20 +31,16 @@ def report_metrics(
     test = captions["test"]
     n = min(evaluate.n_captions, len(test))
     records = test.records[:n]
-    main_seed = int(model.config.seed or 0)
-    models = {main_seed: model, **{int(s): m for s, m in replicates.items()}}
-    by_seed = {
-        s: judged_fidelity(
-            m,
-            judge,
-            records,
-            seed=evaluate.seed,
-            steps=evaluate.steps,
-            guidance_scale=evaluate.guidance_scale,
-            batch_size=evaluate.batch_size,
-        )
-        for s, m in models.items()
-    }
+    models = {(main_seed := int(model.config.seed or 0)): model, **{int(s): m for s, m in replicates.items()}}
+    by_seed = judged_fidelity_per_seed(
+        models,
+        judge,
+        records,
+        seed=evaluate.seed,
+        steps=evaluate.steps,
+        guidance_scale=evaluate.guidance_scale,
+        batch_size=evaluate.batch_size,
+    )
     real_images = caption_fidelity(judge_images(judge, test.images[:n]), records)
     metrics = t2i_metrics(
         by_seed,
@@ -68,5 +64,4 @@ def report_metrics(
         guidance_scale=evaluate.guidance_scale,
         batch_size=evaluate.batch_size,
     )
-    losses = history["loss"]
-    return metrics, grid, loss_curve(losses, f"t2i: training loss ({len(losses)} steps)")
+    return metrics, grid, loss_curve(history["loss"], f"t2i: training loss ({metrics.training['steps']} steps)")
