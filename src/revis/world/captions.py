@@ -512,11 +512,11 @@ def to_samples(split: CaptionSplit) -> list[dict[str, Any]]:
 def from_samples(samples: list[dict[str, Any]]) -> CaptionSplit:
     """A split from WebDataset samples (a real corpus without ``json`` ground truth gets empty objects)."""
     records: list[CaptionRecord] = []
-    images: list[Any] = []  # decoded png or jpg
+    images: list[np.ndarray] = []  # decoded png or jpg
     maps: list[np.ndarray] = []
     for sample in samples:
         truth = sample.get("json") or {}
-        images.append(sample.get("png", sample.get("jpg")))
+        images.append(sample["png"] if "png" in sample else sample["jpg"])
         if "seg.png" in sample:
             maps.append(sample["seg.png"])
         records.append(
