@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +38,43 @@ CLIP_LENGTH = 2.0
 LABEL_KEYS = ("relevant_windows", "relevant_clip_ids", "saliency_scores")
 KEY_ORDER = ("qid", "query", "duration", "vid", *LABEL_KEYS)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class SubmissionError(ValueError):
+    """Predictions or ground truth that the evaluation cannot score; the message names the query."""
+
+
+def field_of(record: Any, name: str) -> Any:
+    """``record[name]`` of a decoded line, or the attribute of a ``QvhQuery``."""
+    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+
+
+def num_clips(duration: float, clip_length: float = 2.0) -> int:
+    """Clips of a video as the official script counts them: ``int(duration / clip_length)``."""
+    return int(duration / clip_length)
+
+
+def saliency_matrix(record: Any, clip_length: float = 2.0) -> np.ndarray:
+    """(clips x annotators) float matrix of 0-4 scores, zeros outside the relevant clips."""
+    qid = field_of(record, "qid")
+    clips = num_clips(float(field_of(record, "duration")), clip_length)
+    ids = list(field_of(record, "relevant_clip_ids") or [])
+    scores = list(field_of(record, "saliency_scores") or [])
+    if len(ids) != len(scores):
+        raise SubmissionError(f"qid {qid}: {len(ids)} relevant_clip_ids but {len(scores)} saliency_scores")
+    widths = {len(s) for s in scores}
+    if len(widths) > 1:
+        raise SubmissionError(f"qid {qid}: saliency_scores rows have different annotator counts {sorted(widths)}")
+    annotators = widths.pop() if widths else 3
+    matrix = np.zeros((clips, annotators))
+    for clip, row in zip(ids, scores):
+        if not 0 <= int(clip) < clips:
+            raise SubmissionError(
+                f"qid {qid}: relevant clip id {clip} outside the video's {clips} clips "
+                f"(duration {field_of(record, 'duration')} s, {clip_length}-s clips)"
+            )
+        matrix[int(clip)] = row
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -62,8 +99,6 @@ class QvhQuery:
 
     def saliency(self, clip_length: float = CLIP_LENGTH) -> np.ndarray:
         """(clips, annotators) 0-4 scores, zeros outside the relevant clips."""
-        from revis.highlights.evaluation import saliency_matrix
-
         if not self.labelled:
             raise DataError(f"qid {self.qid} has no saliency labels (a test-split line)")
         return saliency_matrix(self, clip_length)

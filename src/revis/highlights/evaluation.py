@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from revis.datasets.qvhighlights import SubmissionError, field_of, num_clips, read_jsonl, saliency_matrix
+
 SALIENCY_LEVELS: dict[str, int] = {"Fair": 2, "Good": 3, "VeryGood": 4}
 IOU_THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 LENGTH_RANGES: dict[str, tuple[float, float]] = {
@@ -51,45 +53,6 @@ LENGTH_RANGES: dict[str, tuple[float, float]] = {
     "full": (0.0, 150.0),
 }
 MAX_PRED_WINDOWS = 10
-
-
-class SubmissionError(ValueError):
-    """Predictions or ground truth that the evaluation cannot score; the message names the query."""
-
-
-# --------------------------------------------------------------------------- ground truth
-
-
-def _field(record: Any, name: str) -> Any:
-    return record[name] if isinstance(record, Mapping) else getattr(record, name)
-
-
-def num_clips(duration: float, clip_length: float = 2.0) -> int:
-    """Clips of a video as the official script counts them: ``int(duration / clip_length)``."""
-    return int(duration / clip_length)
-
-
-def saliency_matrix(record: Any, clip_length: float = 2.0) -> np.ndarray:
-    """(clips x annotators) float matrix of 0-4 scores, zeros outside the relevant clips."""
-    qid = _field(record, "qid")
-    clips = num_clips(float(_field(record, "duration")), clip_length)
-    ids = list(_field(record, "relevant_clip_ids") or [])
-    scores = list(_field(record, "saliency_scores") or [])
-    if len(ids) != len(scores):
-        raise SubmissionError(f"qid {qid}: {len(ids)} relevant_clip_ids but {len(scores)} saliency_scores")
-    widths = {len(s) for s in scores}
-    if len(widths) > 1:
-        raise SubmissionError(f"qid {qid}: saliency_scores rows have different annotator counts {sorted(widths)}")
-    annotators = widths.pop() if widths else 3
-    matrix = np.zeros((clips, annotators))
-    for clip, row in zip(ids, scores):
-        if not 0 <= int(clip) < clips:
-            raise SubmissionError(
-                f"qid {qid}: relevant clip id {clip} outside the video's {clips} clips "
-                f"(duration {_field(record, 'duration')} s, {clip_length}-s clips)"
-            )
-        matrix[int(clip)] = row
-    return matrix
 
 
 # --------------------------------------------------------------------------- validation
@@ -150,7 +113,7 @@ def validate_submission(
     duplicates = sorted((q for q, n in Counter(qids).items() if n > 1), key=str)
     if duplicates:
         raise SubmissionError(f"duplicate qids in the submission: {duplicates[:10]}")
-    truth_qids = [_field(r, "qid") for r in ground_truth]
+    truth_qids = [field_of(r, "qid") for r in ground_truth]
     truth_duplicates = sorted((q for q, n in Counter(truth_qids).items() if n > 1), key=str)
     if truth_duplicates:
         raise SubmissionError(f"duplicate qids in the ground truth: {truth_duplicates[:10]}")
@@ -167,8 +130,8 @@ def validate_submission(
     if not shared:
         raise SubmissionError("no qid is shared by the submission and the ground truth")
     submission = [dict(d) for d in submission if d["qid"] in shared]
-    ground_truth = [r for r in ground_truth if _field(r, "qid") in shared]
-    by_qid = {_field(r, "qid"): r for r in ground_truth}
+    ground_truth = [r for r in ground_truth if field_of(r, "qid") in shared]
+    by_qid = {field_of(r, "qid"): r for r in ground_truth}
     has_saliency = ["pred_saliency_scores" in d for d in submission]
     has_windows = ["pred_relevant_windows" in d for d in submission]
     if not any(has_saliency) and not any(has_windows):
@@ -180,11 +143,11 @@ def validate_submission(
     for d in submission:
         record = by_qid[d["qid"]]
         if "pred_saliency_scores" in d:
-            clips = num_clips(float(_field(record, "duration")), clip_length)
+            clips = num_clips(float(field_of(record, "duration")), clip_length)
             d["pred_saliency_scores"] = _check_scores(d["qid"], d["pred_saliency_scores"], clips, length_tolerance)
         if "pred_relevant_windows" in d:
             d["pred_relevant_windows"] = _check_windows(d["qid"], d["pred_relevant_windows"])
-            if not list(_field(record, "relevant_windows") or []):
+            if not list(field_of(record, "relevant_windows") or []):
                 raise SubmissionError(f"qid {d['qid']}: the ground truth has no relevant_windows to retrieve")
     return submission, ground_truth
 
@@ -265,7 +228,7 @@ def eval_highlight(
     submission: Sequence[Mapping[str, Any]], ground_truth: Sequence[Any], clip_length: float = 2.0
 ) -> dict[str, dict[str, float]]:
     """``{"HL-min-Fair": {"HL-mAP", "HL-Hit1"}, ...}`` in percent (inputs already validated)."""
-    truth = {_field(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
+    truth = {field_of(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
     per_query = [query_highlight_levels(truth[d["qid"]], d["pred_saliency_scores"]) for d in submission]
     results: dict[str, dict[str, float]] = {}
     for name in SALIENCY_LEVELS:
@@ -283,7 +246,7 @@ def per_query_highlight(
     clip_length: float = 2.0,
 ) -> dict[Any, dict[str, float]]:
     """Per qid at one level: ``{"ap": mean AP over annotators, "hit1": 0/1}`` (for paired analyses)."""
-    truth = {_field(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
+    truth = {field_of(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
     out = {}
     for d in submission:
         ap, hit = query_highlight_levels(truth[d["qid"]], np.asarray(d["pred_saliency_scores"]))[level]
@@ -360,7 +323,7 @@ def eval_moment_retrieval(
     ranges: Mapping[str, tuple[float, float]] = LENGTH_RANGES,
 ) -> dict[str, dict[str, dict[str, float] | None]]:
     """``{range: {"MR-mAP": {t: ..., "average": ...}, "MR-R1": {t: ...}}}`` in percent; None for an empty range."""
-    truth = {_field(r, "qid"): [list(map(float, w)) for w in _field(r, "relevant_windows")] for r in ground_truth}
+    truth = {field_of(r, "qid"): [list(map(float, w)) for w in field_of(r, "relevant_windows")] for r in ground_truth}
     results: dict[str, dict[str, dict[str, float] | None]] = {}
     for name, (low, high) in ranges.items():
         everything = (low, high) == LENGTH_RANGES["full"]
@@ -463,8 +426,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--not_match_number", action="store_true", help="score only the qids in both files")
     args = parser.parse_args(argv)
-    from revis.datasets.qvhighlights import read_jsonl
-
     lines = Path(args.submission_path).read_text().splitlines()
     submission = [json.loads(line) for line in lines if line.strip()]
     try:

@@ -9,6 +9,16 @@ from pydantic import BaseModel, Field, model_validator
 from revis.config.types import STRICT, DataPath
 
 
+class VideoDataParams(BaseModel):
+    """``<paper>.data`` of the video papers (vl, hlclip): which QVHighlights-layout corpus, which splits."""
+
+    model_config = STRICT
+    root: DataPath = None  # a local QVHighlights folder (frames or videos/*.npy); null: the mini world
+    train_split: str = "train"
+    eval_split: str = "val"
+    image_size: int | None = Field(None, ge=8, le=1024)  # resize real frames; null: as stored
+
+
 class ImageBackbone(BaseModel):
     """A registry backbone for the image tower, trained from scratch."""
 

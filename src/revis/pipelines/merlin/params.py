@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from revis.config.types import STRICT, DataPath, Device, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, DataPath, Seed
 
 
 class RealData(BaseModel):
@@ -23,7 +24,6 @@ class FeaturesParams(BaseModel):
     """Gallery and query embeddings per whole-chain seed (seed s: vl encoder s, query sample s)."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=20)
     splits: list[str] = Field(default=["val", "test"], min_length=1)  # gallery: videos the encoder never saw
     queries: int = Field(90, ge=3, le=100_000)  # per seed, an equal share per vagueness level
     levels: list[int] = Field(default=[1, 2, 3], min_length=1)  # attributes a query names
@@ -31,7 +31,6 @@ class FeaturesParams(BaseModel):
     pooling: Literal["mean", "attention"] = "mean"
     attention_temperature: float = Field(0.1, gt=0, le=10)
     real: RealData | None = None
-    device: Device = "cpu"
 
 
 class LLMParams(BaseModel):
@@ -77,7 +76,6 @@ class EvaluateParams(BaseModel):
     top_k: int = Field(10, ge=1, le=1000)  # candidates the questioner sees
     user_restates: bool = False  # answers also restate the query and earlier answers (off: the asked slot only)
     llm: LLMParams = LLMParams()
-    device: Device = "cpu"
 
     @model_validator(mode="after")
     def _consistent(self) -> EvaluateParams:
@@ -90,5 +88,7 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
+    seeds: list[Seed] = Field(min_length=1, max_length=20)  # seed s: vl encoder s, query sample s, user noise s
+    compute: ComputeParams = ComputeParams()  # device only: merlin leaves torch's CPU threads at their default
     features: FeaturesParams
     evaluate: EvaluateParams = EvaluateParams()
