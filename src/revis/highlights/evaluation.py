@@ -91,30 +91,22 @@ def _check_windows(qid: Any, windows: Any) -> np.ndarray:
     return array
 
 
-def validate_submission(
-    submission: Sequence[Mapping[str, Any]],
-    ground_truth: Sequence[Any],
-    clip_length: float = 2.0,
-    length_tolerance: int | None = None,
-    match_number: bool = True,
-) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Check predictions against the ground truth; return both restricted to the shared qids.
+def _duplicates(qids: Iterable[Any]) -> list[Any]:
+    return sorted((q for q, n in Counter(qids).items() if n > 1), key=str)
 
-    ``match_number`` (as in the official script): the qid sets must be equal; otherwise only
-    the shared qids are kept. ``length_tolerance``: None (default, the official behaviour) accepts
-    saliency lists of any length (padded with 0 or truncated when scored); an integer bounds the
-    difference from the video's clip count (0: exact).
-    """
+
+def _shared_qids(submission: Sequence[Mapping[str, Any]], ground_truth: Sequence[Any], match_number: bool) -> set[Any]:
+    """The qids both hold; each side's qids present and unique, and (``match_number``) the same sets."""
     if not submission:
         raise SubmissionError("the submission holds no predictions")
     qids = [d.get("qid") if isinstance(d, Mapping) else None for d in submission]
     if any(q is None for q in qids):
         raise SubmissionError("every prediction needs a 'qid'")
-    duplicates = sorted((q for q, n in Counter(qids).items() if n > 1), key=str)
+    duplicates = _duplicates(qids)
     if duplicates:
         raise SubmissionError(f"duplicate qids in the submission: {duplicates[:10]}")
     truth_qids = [field_of(r, "qid") for r in ground_truth]
-    truth_duplicates = sorted((q for q, n in Counter(truth_qids).items() if n > 1), key=str)
+    truth_duplicates = _duplicates(truth_qids)
     if truth_duplicates:
         raise SubmissionError(f"duplicate qids in the ground truth: {truth_duplicates[:10]}")
     predicted, truth = set(qids), set(truth_qids)
@@ -129,9 +121,11 @@ def validate_submission(
     shared = predicted & truth
     if not shared:
         raise SubmissionError("no qid is shared by the submission and the ground truth")
-    submission = [dict(d) for d in submission if d["qid"] in shared]
-    ground_truth = [r for r in ground_truth if field_of(r, "qid") in shared]
-    by_qid = {field_of(r, "qid"): r for r in ground_truth}
+    return shared
+
+
+def _check_kinds(submission: Sequence[Mapping[str, Any]]) -> None:
+    """Saliency scores and/or windows, each in every prediction or in none."""
     has_saliency = ["pred_saliency_scores" in d for d in submission]
     has_windows = ["pred_relevant_windows" in d for d in submission]
     if not any(has_saliency) and not any(has_windows):
@@ -140,7 +134,28 @@ def validate_submission(
         if any(flags) and not all(flags):
             lacking = [d["qid"] for d, f in zip(submission, flags) if not f]
             raise SubmissionError(f"{len(lacking)} predictions lack {key} (e.g. qids {lacking[:10]})")
-    for d in submission:
+
+
+def validate_submission(
+    submission: Sequence[Mapping[str, Any]],
+    ground_truth: Sequence[Any],
+    clip_length: float = 2.0,
+    length_tolerance: int | None = None,
+    match_number: bool = True,
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Check predictions against the ground truth; return both restricted to the shared qids.
+
+    ``match_number`` (as in the official script): the qid sets must be equal; otherwise only
+    the shared qids are kept. ``length_tolerance``: None (default, the official behaviour) accepts
+    saliency lists of any length (padded with 0 or truncated when scored); an integer bounds the
+    difference from the video's clip count (0: exact).
+    """
+    shared = _shared_qids(submission, ground_truth, match_number)
+    checked = [dict(d) for d in submission if d["qid"] in shared]
+    truth = [r for r in ground_truth if field_of(r, "qid") in shared]
+    _check_kinds(checked)
+    by_qid = {field_of(r, "qid"): r for r in truth}
+    for d in checked:
         record = by_qid[d["qid"]]
         if "pred_saliency_scores" in d:
             clips = num_clips(float(field_of(record, "duration")), clip_length)
@@ -149,13 +164,13 @@ def validate_submission(
             d["pred_relevant_windows"] = _check_windows(d["qid"], d["pred_relevant_windows"])
             if not list(field_of(record, "relevant_windows") or []):
                 raise SubmissionError(f"qid {d['qid']}: the ground truth has no relevant_windows to retrieve")
-    return submission, ground_truth
+    return checked, truth
 
 
 # --------------------------------------------------------------------------- highlight detection
 
 
-def average_precisions(y_true: np.ndarray, y_score: Sequence[float]) -> np.ndarray:
+def average_precisions(y_true: np.ndarray, y_score: Sequence[float] | np.ndarray) -> np.ndarray:
     """The official ``get_ap`` of one score list against each 0/1 column of ``y_true`` (T, C): (C,) in [0, 1].
 
     Per column, equal to: ``precision, recall, _ = sklearn.metrics.precision_recall_curve(y, score)``;
@@ -381,17 +396,19 @@ def eval_submission(
     if "pred_relevant_windows" in submission[0]:
         moments = eval_moment_retrieval(submission, ground_truth)
         metrics.update(moments)
-        full = moments["full"]
+        full_map, full_r1 = moments["full"]["MR-mAP"], moments["full"]["MR-R1"]
+        if full_map is None or full_r1 is None:  # validate_submission: every scored query has windows
+            raise SubmissionError("no ground-truth window to retrieve")
         brief.update(
             {
-                "MR-full-mAP": full["MR-mAP"]["average"],
-                "MR-full-mAP@0.5": full["MR-mAP"]["0.5"],
-                "MR-full-mAP@0.75": full["MR-mAP"]["0.75"],
+                "MR-full-mAP": full_map["average"],
+                "MR-full-mAP@0.5": full_map["0.5"],
+                "MR-full-mAP@0.75": full_map["0.75"],
                 "MR-short-mAP": (moments["short"]["MR-mAP"] or {}).get("average"),
                 "MR-middle-mAP": (moments["middle"]["MR-mAP"] or {}).get("average"),
                 "MR-long-mAP": (moments["long"]["MR-mAP"] or {}).get("average"),
-                "MR-full-R1@0.5": full["MR-R1"]["0.5"],
-                "MR-full-R1@0.7": full["MR-R1"]["0.7"],
+                "MR-full-R1@0.5": full_r1["0.5"],
+                "MR-full-R1@0.7": full_r1["0.7"],
             }
         )
     if "pred_saliency_scores" in submission[0]:

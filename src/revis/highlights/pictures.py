@@ -22,7 +22,7 @@ def _unit(values: np.ndarray) -> np.ndarray:
 def strips_figure(
     queries: Sequence[QvhQuery],
     frames: Mapping[str, np.ndarray],
-    curves: Mapping[str, Mapping[int, np.ndarray]],
+    curves: Mapping[str, Mapping[int, Sequence[float] | np.ndarray]],
     title: str,
     max_clips: int = 40,
 ) -> plt.Figure:
@@ -93,7 +93,7 @@ def first_seed_strips(
     from revis.highlights.pooling import pool_scores
 
     tuned_scores = runs[tuned][first]["eval"]
-    curves = {
+    curves: dict[str, Mapping[int, Sequence[float] | np.ndarray]] = {
         "zero-shot": runs["zeroshot"][first]["eval"],
         f"HL-CLIP {tuned}": tuned_scores,
         f"{tuned} pooled (w={w_star})": {

@@ -22,23 +22,34 @@ from revis.retrieval.questioners import EntropyQuestioner, LLMQuestioner, Questi
 from revis.retrieval.ranking import rank_metrics, target_ranks
 from revis.retrieval.slerp import Convention
 from revis.retrieval.user import SimulatedUser
+from revis.vl.encoder import DualEncoder
 
 QuestionerFactory = Callable[[str, int], Questioner]  # (questioner name, seed) -> a fresh questioner
 
 
 class LLMSettings(Protocol):
-    """What the LLM questioner needs (``merlin.evaluate.llm``)."""
+    """What the LLM questioner needs (``merlin.evaluate.llm``; read only)."""
 
-    backend: str
-    url: str | None
-    model: str
-    api_key_env: str | None
-    timeout: float
-    max_consecutive_failures: int
-    path: str | None
-    temperature: float
-    later_temperature: float
-    max_tokens: int
+    @property
+    def backend(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def api_key_env(self) -> str | None: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_consecutive_failures(self) -> int: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def temperature(self) -> float: ...
+    @property
+    def later_temperature(self) -> float: ...
+    @property
+    def max_tokens(self) -> int: ...
 
 
 def make_questioner(name: str, seed: int, llm: LLMSettings) -> Questioner:
@@ -134,7 +145,7 @@ def worked_example(result: LoopResult, queries: list[Query]) -> dict[str, Any]:
 def _simulate_seed(
     simulation: Simulation,
     seed: int,
-    encoder: Any,
+    encoder: DualEncoder,
     data: Mapping[str, Any],
     features: Mapping[str, Any],
     meta: dict[str, dict[str, Any]],
@@ -188,7 +199,7 @@ def simulate(
 ) -> Simulation:
     """Every condition on every seed of ``features`` (a ``"world"`` bundle), the seeds in order."""
     simulation = Simulation(ranks={arm.name: {} for arm in arms}, asked={arm.name: [] for arm in arms})
-    for seed, encoder in encoders_by_seed(dict(encoders), list(features["seeds"]), device):
+    for seed, encoder in encoders_by_seed(encoders, list(features["seeds"]), device):
         data = features["per_seed"][f"seed{seed}"]
         _simulate_seed(simulation, seed, encoder, data, features, meta, arms, settings, questioner)
     return simulation

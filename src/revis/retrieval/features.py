@@ -57,7 +57,7 @@ def world_features(
     frames = np.concatenate(clips)
     other = "attention" if settings.pooling == "mean" else "mean"
     per_seed: dict[str, Any] = {}
-    for seed, encoder in encoders_by_seed(dict(encoders), seeds, device):
+    for seed, encoder in encoders_by_seed(encoders, seeds, device):
         frame_z = encoder.embed_images(frames).numpy()
         pooled: dict[str, np.ndarray] = {
             how: _pooled(frame_z, offsets, len(gallery), how, settings.attention_temperature) for how in POOLINGS

@@ -31,17 +31,22 @@ def build_encoder(config: EncoderConfig | dict[str, Any]) -> DualEncoder:
     if config.kind == "clip":
         from revis.vl.clip import load_clip_towers
 
-        image, text, logit_scale = load_clip_towers(config.clip_path)  # type: ignore[arg-type]
+        if config.clip_path is None:  # EncoderConfig's validator requires it for kind clip
+            raise DataError("vl.encoder.kind 'clip' needs clip_path")
+        image, text, logit_scale = load_clip_towers(config.clip_path)
         return DualEncoder(image, text, logit_scale)
     from revis.models import ModelConfig
     from revis.vl.towers import ImageTower, MiniLMTower
 
-    backbone = ModelConfig(
-        name=config.image.name, width=config.image.width, depth=config.image.depth, patch=config.image.patch
+    chosen = config.image
+    backbone = ModelConfig.model_validate(
+        {"name": chosen.name, "width": chosen.width, "depth": chosen.depth, "patch": chosen.patch}
     )
-    image = ImageTower(backbone, config.image_size, config.embed_dim)
-    text = MiniLMTower(config.embed_dim, config.text_head, config.text_path, config.max_text_length)
-    return DualEncoder(image, text, math.log(1.0 / config.temperature))
+    return DualEncoder(
+        ImageTower(backbone, config.image_size, config.embed_dim),
+        MiniLMTower(config.embed_dim, config.text_head, config.text_path, config.max_text_length),
+        math.log(1.0 / config.temperature),
+    )
 
 
 def _from_source(name: str, kind: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
@@ -17,7 +18,7 @@ from revis.datasets.qvhighlights import VideoCorpus
 from revis.world.videos import content_key
 
 
-def _spread(values: list[float]) -> dict[str, float]:
+def _spread(values: Sequence[float]) -> dict[str, float]:
     array = np.asarray(values, dtype=float)
     return {"mean": float(array.mean()), "min": float(array.min()), "max": float(array.max())}
 
@@ -44,7 +45,7 @@ def video_world_statistics(corpus: VideoCorpus) -> dict[str, Any]:
     differences = [
         float(np.abs(np.asarray(q.saliency_scores)[:, a] - np.asarray(q.saliency_scores)[:, b]).mean())
         for q in labelled
-        for a, b in combinations(range(len(q.saliency_scores[0])), 2)
+        for a, b in combinations(range(np.asarray(q.saliency_scores).shape[1]), 2)
     ]
     stats["clips_per_video"] = _spread(clips_per_video)
     stats["highlights"] = {

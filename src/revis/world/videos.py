@@ -148,7 +148,7 @@ def phrase_event(
     number = attrs.get("count", count if count is not None else 2)
     motion = _pick(rng, MOTION_WORDS[attrs["motion"]]) if "motion" in attrs else ""
     bg = _pick(rng, BACKGROUND_WORDS[background]) if background else ""
-    templates = QUERY_TEMPLATES if style == "query" else DESCRIPTION_TEMPLATES
+    templates: tuple[str, ...] = QUERY_TEMPLATES if style == "query" else DESCRIPTION_TEMPLATES
     if not motion:
         templates = tuple(t for t in templates if "{Motion}" not in t) or templates
     else:
