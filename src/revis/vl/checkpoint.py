@@ -13,13 +13,22 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
 from revis.datasets.imageset import DataError
 from revis.vl.config import EncoderConfig
 from revis.vl.encoder import DualEncoder
+
+
+class EncoderBundle(TypedDict):
+    """``vl.encoders``: one checkpoint per whole-chain seed (``checkpoints["seed<s>"]``) and the config they share."""
+
+    config: dict[str, Any]  # EncoderConfig as a dict
+    seeds: list[int]
+    checkpoints: dict[str, dict[str, Any]]
+
 
 # state-dict prefixes of weights loaded from a pretrained source, per encoder kind
 SOURCE_PREFIXES = {"tiny": ("text.bert.",), "clip": ("image.", "text.")}

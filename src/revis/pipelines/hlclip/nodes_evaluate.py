@@ -16,12 +16,13 @@ from revis.highlights.runs import runs_by_arm
 from revis.highlights.saliency_head import HeadConfig
 from revis.pipelines.hlclip.params import EvaluateParams
 from revis.runtime import apply_runtime
+from revis.vl.checkpoint import EncoderBundle
 from revis.vl.config import VideoDataParams
 
 
 def predict_saliency(
     models: dict[str, Any],
-    encoders: dict[str, Any],
+    encoders: EncoderBundle,
     videos: VideoCorpus,
     data: VideoDataParams,
     compute: ComputeParams,

@@ -11,11 +11,12 @@ from revis.highlights.hlclip import FinetuneConfig
 from revis.highlights.runs import arms_to_tune, finetune_runs
 from revis.pipelines.hlclip.params import TrainParams
 from revis.runtime import apply_runtime
+from revis.vl.checkpoint import EncoderBundle
 from revis.vl.config import VideoDataParams
 
 
 def finetune_encoders(
-    encoders: dict[str, Any],
+    encoders: EncoderBundle,
     videos: VideoCorpus,
     seeds: list[int],
     compute: ComputeParams,

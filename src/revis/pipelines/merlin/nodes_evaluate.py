@@ -14,11 +14,12 @@ from revis.retrieval.experiment import LoopSettings, MerlinRuns, conditions, mak
 from revis.retrieval.metrics import MerlinMetrics, ZeroShotMetrics, merlin_metrics, zero_shot_metrics
 from revis.retrieval.pictures import example_figure, recall_figure, zero_shot_figure
 from revis.runtime import apply_runtime
+from revis.vl.checkpoint import EncoderBundle
 
 
 def report_metrics(
     features: dict[str, Any],
-    encoders: dict[str, Any],
+    encoders: EncoderBundle,
     videos: VideoCorpus,
     compute: ComputeParams,
     evaluate: EvaluateParams,

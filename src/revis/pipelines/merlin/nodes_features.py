@@ -9,10 +9,11 @@ from revis.datasets.qvhighlights import VideoCorpus
 from revis.pipelines.merlin.params import FeaturesParams
 from revis.retrieval.features import GallerySettings, world_features
 from revis.runtime import apply_runtime
+from revis.vl.checkpoint import EncoderBundle
 
 
 def embed_gallery_and_queries(
-    encoders: dict[str, Any], videos: VideoCorpus, seeds: list[int], compute: ComputeParams, features: FeaturesParams
+    encoders: EncoderBundle, videos: VideoCorpus, seeds: list[int], compute: ComputeParams, features: FeaturesParams
 ) -> dict[str, Any]:
     """Per seed s (vl encoder s, query sample s): pooled gallery embeddings (mean and attention) and queries."""
     device = apply_runtime(compute.device)  # torch's CPU threads stay as they are (compute.threads is not applied)

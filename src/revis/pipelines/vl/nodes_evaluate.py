@@ -10,6 +10,7 @@ from revis.config.runtime import ComputeParams
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.pipelines.vl.params import EvaluateParams
 from revis.runtime import apply_runtime
+from revis.vl.checkpoint import EncoderBundle
 from revis.vl.config import VideoDataParams
 from revis.vl.metrics import VlMetrics, describe_model, vl_metrics, zero_shot_by_seed
 from revis.vl.pairs import frame_text_pairs
@@ -17,7 +18,7 @@ from revis.vl.pictures import pretraining_figure, zero_shot_matrix_figure
 
 
 def report_metrics(
-    encoders: dict[str, Any],
+    encoders: EncoderBundle,
     histories: dict[str, Any],
     videos: VideoCorpus,
     data: VideoDataParams,
