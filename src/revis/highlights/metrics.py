@@ -65,6 +65,8 @@ def first_chosen_window(metrics: HlclipMetrics, arm: str) -> int:
     return round(metrics.best_w[arm]["values"][0])
 
 
-def window_sweep(metrics: HlclipMetrics, arms: Sequence[str], windows: Sequence[int]) -> dict[str, dict[int, list]]:
+def window_sweep(
+    metrics: HlclipMetrics, arms: Sequence[str], windows: Sequence[int]
+) -> dict[str, dict[int, list[float]]]:
     """``{arm: {w: per-seed VeryGood mAP}}`` (the pooling picture's data)."""
     return {arm: {w: metrics.vg["map"][arm][f"w{w}"]["values"] for w in windows} for arm in arms}

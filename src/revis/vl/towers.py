@@ -69,9 +69,9 @@ def _maybe(function: Callable[[torch.Tensor], torch.Tensor], tensor: torch.Tenso
     return None if tensor is None else function(tensor)
 
 
-def _present(tensor: torch.Tensor | None) -> torch.Tensor:
+def _present(tensor: torch.Tensor | None, what: str = "token states need a mask and ids here") -> torch.Tensor:
     if tensor is None:
-        raise ValueError("token states with and without a mask cannot be concatenated")
+        raise ValueError(what)
     return tensor
 
 
@@ -300,7 +300,11 @@ class MiniLMTower(Tower):
         return [stem, *layers]
 
     def pool(self, state: State) -> torch.Tensor:
-        weights = _present(state.mask).unsqueeze(-1).to(state.hidden.dtype)
+        weights = (
+            _present(state.mask, "mean pooling of text tokens needs the padding mask")
+            .unsqueeze(-1)
+            .to(state.hidden.dtype)
+        )
         mean = (state.hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return nn.functional.normalize(mean, dim=-1)  # sentence-transformers' Normalize module
 
