@@ -52,7 +52,10 @@ def test_pipelines_wire_in_memory(run_in_memory, tiny, keep_memory):
 
     videos = run_in_memory("videos", {}, {"videos": tiny["videos"]})
     world = videos["videos.qvhighlights"]
-    assert videos["videos.metrics"]["families"]["crossing_splits"] == 0
+    videos_metrics = to_json(videos["videos.metrics"])
+    assert videos_metrics["families"]["crossing_splits"] == 0  # splits never share a family
+    assert sum(videos_metrics["videos"].values()) == len(world.world()["videos"])
+    assert 0 < videos_metrics["highlights"]["relevant_share"] < 1
     assert [q.query for q in make_videos(Params.model_validate(tiny["videos"])).split("train")] == [
         q.query for q in world.split("train")
     ]  # deterministic
@@ -81,7 +84,7 @@ def test_pipelines_wire_in_memory(run_in_memory, tiny, keep_memory):
     run = hl["hlclip.predictions"]["runs"]["last2/seed0"]["eval"]
     assert all(len(run[q.qid]) == q.num_clips() for q in world.split("val"))
     # every claim's metric exists in what the pipelines write
-    for name, produced in (("vl", vl_metrics), ("hlclip", metrics), ("videos", videos["videos.metrics"])):
+    for name, produced in (("vl", vl_metrics), ("hlclip", metrics), ("videos", videos_metrics)):
         claims = ClaimsFile.model_validate(yaml.safe_load((REPO / f"claims/{name}.yaml").read_text()))
         for claim in claims.claims:
             for path in claim_paths(claim):

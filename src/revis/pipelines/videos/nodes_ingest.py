@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import matplotlib.pyplot as plt
 
 from revis.datasets.qvhighlights import VideoCorpus
 from revis.pipelines.videos.params import Params
-from revis.world.video_pictures import video_strips_figure, video_world_statistics
+from revis.world.video_pictures import video_strips_figure
+from revis.world.video_statistics import CorpusStatistics, video_statistics
 from revis.world.videos import VideoWorld, WorldConfig, generate_video_world
 
 
@@ -41,9 +40,9 @@ def make_videos(p: Params) -> VideoWorld:
     return generate_video_world(config)
 
 
-def report_metrics(videos: VideoCorpus) -> dict[str, Any]:
+def report_metrics(videos: VideoCorpus) -> CorpusStatistics:
     """Counts read back from disk: videos, queries, window lengths, saliency, content novelty."""
-    return video_world_statistics(videos)
+    return video_statistics(videos)
 
 
 def plot_videos(videos: VideoCorpus) -> plt.Figure:
