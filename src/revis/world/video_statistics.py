@@ -23,6 +23,7 @@ class CorpusStatistics:
     queries: dict[str, int]  # split -> queries
     clips_per_video: dict[str, float]  # mean, min, max
     highlights: dict[str, Any]  # window lengths, windows per query, relevant share, saliency histogram, agreement
+    scale: str  # what was measured, in words
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ def _world_facts(corpus: VideoCorpus, world: dict[str, Any], queries: Sequence[Q
     }
 
 
+def _scale(videos: dict[str, int], queries: dict[str, int], clip_length: float, mini_world: bool) -> str:
+    corpus = "the mini video world" if mini_world else "a QVHighlights-layout corpus"
+    splits = ", ".join(f"{split} {videos[split]} videos / {queries[split]} queries" for split in videos)
+    return f"{corpus} read back from disk: {splits}; clips of {clip_length:g} s"
+
+
 def video_statistics(corpus: VideoCorpus) -> CorpusStatistics:
     """Counts per split, highlight window lengths, saliency histogram, annotator agreement, novelty."""
     videos: dict[str, int] = {}
@@ -99,13 +106,14 @@ def video_statistics(corpus: VideoCorpus) -> CorpusStatistics:
             needed = max(q.num_clips(corpus.clip_length) for q in split_queries if q.vid == vid)
             if len(frames) < needed:
                 raise DataError(f"video {vid} has {len(frames)} frames for {needed} clips")
+    world = corpus.world()
     common = CorpusStatistics(
         videos=videos,
         queries=counts,
         clips_per_video=_spread(clips_per_video),
         highlights=_highlights([q for q in queries if q.labelled], corpus.clip_length),
+        scale=_scale(videos, counts, corpus.clip_length, bool(world)),
     )
-    world = corpus.world()
     if not world:
         return common
     return WorldStatistics(**vars(common), **_world_facts(corpus, world, queries))

@@ -72,7 +72,7 @@ class AblationParams(BaseModel):
     steps: int = Field(ge=1, le=1_000_000)
     batch_size: int = Field(default=64, ge=1, le=4096)
     lr: float = Field(default=1e-3, gt=0, le=1)
-    warmup: int = Field(default=5, ge=0)
+    warmup: int = Field(default=5, ge=0, le=1_000_000)  # steps of linear learning-rate warm-up
     ema_decay: float = Field(default=0.9, ge=0, lt=1)
     seed: Seed = 0
 
