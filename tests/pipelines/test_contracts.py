@@ -132,6 +132,18 @@ def test_a_wrong_value_anywhere_in_the_section_is_rejected_naming_its_key(sectio
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("section", [s for s in SECTIONS if "seeds" in committed_params()[s]])
+def test_a_repeated_seed_is_rejected_naming_the_key(section):
+    """``<paper>.seeds`` (CONTRIBUTING: one seeds convention) are distinct: a repeat would count one chain twice."""
+    params = committed_params()
+    seeds = params[section]["seeds"]
+    lists = {(ds,): value for ds, value in seeds.items()} if isinstance(seeds, dict) else {(): seeds}
+    for where, values in lists.items():
+        path = (section, "seeds", *where)
+        repeated = [*values, values[0]]
+        assert _rejection(_set(params, path, repeated), ".".join(path)) is None, f"{'.'.join(path)} = {repeated}"
+
+
 @pytest.mark.parametrize("section", SECTIONS)
 def test_sizes_are_bounded_and_not_negative(section):
     """Every integer of the section (seeds excepted) refuses -1 and 10**9, naming its key (CONTRIBUTING: bounds)."""

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, DataPath, Fraction, Seed
+from revis.config.types import STRICT, DataPath, Fraction, Seeds
 from revis.models import ModelConfig
 
 Variant = Literal["linear", "mlp", "biice", "biice_expl"]
@@ -89,16 +89,9 @@ class Params(BaseModel):
     """``compute``: where the runs train (``workers`` processes for the runs, one torch thread each)."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=64)  # whole chain: validation split, init, batches, lr pick
+    seeds: Seeds  # whole chain: validation split, init, batches, lr pick
     data: DataParams
     compute: ComputeParams
     train: TrainParams
     attribute: AttributeParams
     evaluate: EvaluateParams
-
-    @field_validator("seeds")
-    @classmethod
-    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct, got {seeds}")
-        return seeds

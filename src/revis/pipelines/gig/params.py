@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, DataPath, Fraction, Seed
+from revis.config.types import STRICT, DataPath, Fraction, Seed, Seeds
 from revis.models import ModelConfig
 
 Method = Literal["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
@@ -117,7 +117,7 @@ class Params(BaseModel):
     many seeds run at once (``workers`` processes, one torch thread each)."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=64)  # whole chain: network, PFVs, concepts, images
+    seeds: Seeds  # whole chain: network, PFVs, concepts, images
     compute: ComputeParams
     data: Data
     train: Train
@@ -129,10 +129,3 @@ class Params(BaseModel):
     def concurrent_models(self, key: str) -> int:
         """Per-seed jobs run ``compute.workers`` at a time, one model each (revis.config.memory)."""
         return min(self.compute.workers, len(self.seeds))
-
-    @field_validator("seeds")
-    @classmethod
-    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct, got {seeds}")
-        return seeds

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, Seed
+from revis.config.types import STRICT, Seeds
 from revis.vl.config import VideoDataParams
 
 
@@ -45,7 +45,7 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=20)  # seed s fine-tunes the vl encoder of seed s
+    seeds: Seeds = Field(max_length=20)  # seed s fine-tunes the vl encoder of seed s
     compute: ComputeParams = Field(
         default_factory=ComputeParams
     )  # workers: fine-tunings at once, one process and one CPU thread each

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, DataPath, Seed
+from revis.config.types import STRICT, DataPath, Seeds
 
 
 class RealData(BaseModel):
@@ -88,7 +88,7 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=20)  # seed s: vl encoder s, query sample s, user noise s
+    seeds: Seeds = Field(max_length=20)  # seed s: vl encoder s, query sample s, user noise s
     compute: ComputeParams = Field(
         default_factory=ComputeParams
     )  # device only: merlin leaves torch's CPU threads at their default

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, FloatRange, Seed
-
-
-def _distinct(values: list[int]) -> list[int]:
-    if len(set(values)) != len(values):
-        raise ValueError("seeds must be distinct")
-    return values
-
-
-# whole-chain seeds: seed s draws encoder s's references, initializes and trains it, draws the evaluation cases and noise
-Seeds = Annotated[list[Seed], Field(min_length=1, max_length=10), AfterValidator(_distinct)]
+from revis.config.types import STRICT, FloatRange, Seeds
 
 
 class TrainParams(BaseModel):
@@ -76,7 +66,8 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    seeds: Seeds = [0, 1, 2]
+    # whole-chain seeds: seed s draws encoder s's references, initializes and trains it, draws the evaluation cases and noise
+    seeds: Seeds = Field(default=[0, 1, 2], max_length=10)
     compute: ComputeParams
     train: TrainParams = TrainParams()
     fixes: FixParams = FixParams()

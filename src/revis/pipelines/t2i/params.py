@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, FloatRange, Seed
-
-
-def _distinct(values: list[int]) -> list[int]:
-    if len(set(values)) != len(values):
-        raise ValueError(f"seeds must be distinct, got {values}")
-    return values
-
-
-# whole-chain seeds: the first trains t2i.model, each further one a replicate (t2i.replicates);
-# whitebear samples the model of training seed s with sampling seed s
-Seeds = Annotated[list[Seed], Field(min_length=1, max_length=17), AfterValidator(_distinct)]
+from revis.config.types import STRICT, FloatRange, Seed, Seeds
 
 
 class WorldParams(BaseModel):
@@ -112,7 +101,9 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    seeds: Seeds = [0]
+    # whole-chain seeds: the first trains t2i.model, each further one a replicate (t2i.replicates);
+    # whitebear samples the model of training seed s with sampling seed s
+    seeds: Seeds = Field(default=[0], max_length=17)
     compute: ComputeParams
     world: WorldParams
     judge: JudgeParams = JudgeParams()

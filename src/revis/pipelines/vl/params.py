@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, Seed
+from revis.config.types import STRICT, Seeds
 from revis.vl.config import EncoderConfig, VideoDataParams
 
 
@@ -28,7 +28,7 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=20)  # whole-chain seeds: one encoder per seed
+    seeds: Seeds = Field(max_length=20)  # whole-chain seeds: one encoder per seed
     compute: ComputeParams = Field(
         default_factory=ComputeParams
     )  # workers: seeds trained at once, one process and one CPU thread each

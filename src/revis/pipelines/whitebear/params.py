@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, Fraction, Seed
+from revis.config.types import STRICT, Fraction, Seed, Seeds
 
 KINDS = ("base", "attack", "define", "alternative", "negative_prompt", "negative", "with", "other_negation")
 
@@ -80,7 +80,7 @@ class AblationParams(BaseModel):
 class Params(BaseModel):
     model_config = STRICT
     # whole-chain seeds: seed s samples the t2i model trained with seed s (t2i.seeds) with sampling seed s
-    seeds: list[Seed] = Field(min_length=1)
+    seeds: Seeds
     compute: ComputeParams
     prompts: PromptParams
     representations: RepresentationParams
