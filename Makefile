@@ -92,7 +92,7 @@ times: $(STAMP)  ## the per-stage time table of the last day's runs (MLflow reco
 startup: $(STAMP)  ## start-up benchmark: seconds from process start to each stage's first node (nothing runs)
 	"$(BIN)/python" -m revis.tracking.startup
 
-lint: $(STAMP)  ## ruff check, ruff format --check, dvc.yaml is current, mypy on the typed library areas
+lint: $(STAMP)  ## ruff check, ruff format --check, dvc.yaml is current, mypy on the library and the pipelines
 	"$(BIN)/ruff" check src tests
 	"$(BIN)/ruff" format --check src tests
 	"$(BIN)/kedro" dvc-yaml --check

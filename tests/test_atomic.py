@@ -11,10 +11,9 @@ from revis.atomic import atomic_directory, atomic_file, write_text_atomic
 def test_file_replaced_only_on_success(tmp_path):
     target = tmp_path / "out" / "metrics.json"
     write_text_atomic(target, "old")
-    with pytest.raises(RuntimeError):
-        with atomic_file(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_file(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]
 
@@ -23,10 +22,9 @@ def test_directory_replaced_only_on_success(tmp_path):
     target = tmp_path / "shapes"
     with atomic_directory(target) as tmp:
         (tmp / "a").write_text("1")
-    with pytest.raises(RuntimeError):
-        with atomic_directory(target) as tmp:
-            (tmp / "b").write_text("2")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), atomic_directory(target) as tmp:
+        (tmp / "b").write_text("2")
+        raise RuntimeError("crash")
     assert sorted(p.name for p in target.iterdir()) == ["a"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes"]
 

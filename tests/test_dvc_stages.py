@@ -1,6 +1,7 @@
 """The generated dvc.yaml: one stage per (pipeline, kind), exact params, per-file code deps, refusals."""
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def test_a_node_without_a_stage_kind_is_rejected():
 
 def test_functions_the_generator_cannot_see_through_are_rejected():
     partial = {"p": pipeline([node(functools.partial(_identity), "a", "b", name="wrapped", tags=["train"])])}
-    with pytest.raises(DagError, match="functools.partial"):
+    with pytest.raises(DagError, match=re.escape("functools.partial")):
         build_dvc_yaml(partial, _resolver({"a", "b"}), REPO)
     anonymous = {"p": pipeline([node(lambda x: x, "a", "b", name="anonymous", tags=["train"])])}
     with pytest.raises(DagError, match="named function"):

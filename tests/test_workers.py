@@ -1,5 +1,7 @@
 """Jobs on worker processes return what the same jobs return in this process, in job order."""
 
+import re
+
 import pytest
 
 from revis.workers import run_jobs, run_threads
@@ -175,7 +177,7 @@ def test_dask_needs_a_scheduler_and_the_environment_names_one(monkeypatch):
         workers.configure("local")
         monkeypatch.delenv(workers.SCHEDULER_ENV)
         assert workers.dask_address() is None
-        with pytest.raises(ValueError, match="runtime.executor"):
+        with pytest.raises(ValueError, match=re.escape("runtime.executor")):
             workers.configure("ray")
     finally:
         workers.configure(previous.executor, previous.scheduler)

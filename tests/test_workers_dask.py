@@ -157,7 +157,7 @@ def test_a_worker_killed_mid_run_costs_its_jobs_not_the_results(cluster, run_in_
     def stage() -> None:
         try:
             outcome["teachers"] = _teachers(run_in_memory, tiny_params, seeds=seeds, epochs=3)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        except BaseException as exc:  # reported by the test thread
             outcome["error"] = exc
 
     runner = threading.Thread(target=stage)

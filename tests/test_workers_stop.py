@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,8 +88,8 @@ def test_a_signal_stops_jobs_on_threads_or_processes_within_five_seconds(tmp_pat
     alive = {
         pid
         for pid in workers
-        if os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read().lower()
+        if os.path.exists(f"/proc/{pid}") and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
     }
     # the tracking agent is a child too and outlives the stage on purpose; the job processes must not
-    agents = {pid for pid in alive if b"revis.tracking.agent" in open(f"/proc/{pid}/cmdline", "rb").read()}
+    agents = {pid for pid in alive if b"revis.tracking.agent" in Path(f"/proc/{pid}/cmdline").read_bytes()}
     assert alive - agents == set()

@@ -15,6 +15,7 @@ for _name, _value in {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "GIT_PYTHON_REFRESH": "quiet",
+    "MPLBACKEND": "Agg",  # pictures are files (revis.catalog.FigureDataset), never windows
 }.items():
     os.environ.setdefault(_name, _value)
 

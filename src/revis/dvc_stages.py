@@ -230,75 +230,102 @@ def _dataset_module(dataset_type: str) -> str:
     return getattr(cls, "__module__", module_name) if cls is not None else module_name
 
 
-def build_dvc_yaml(
-    pipelines: dict[str, Pipeline], resolve: Any, root: Path, data_paths: list[str] | None = None
-) -> dict[str, Any]:
-    """``resolve(dataset_name) -> catalog config dict``; ``data_paths``: dotted DataPath parameter names."""
-    src = root / "src"
-    data_paths = sorted(data_paths or [])
-    stages = split_stages(pipelines)
+def _check_single_writers(stages: list[Stage]) -> None:
     producer: dict[str, str] = {}
     for stage in stages:
         for output in stage.outputs:
             if output in producer and producer[output] != stage.name:
                 raise DagError(f"dataset '{output}' is written by two stages: {producer[output]}, {stage.name}")
             producer[output] = stage.name
-    check: dict[str, Any] = {
+
+
+def _check_stage(data_paths: list[str]) -> dict[str, Any]:
+    return {
         "cmd": f"./run-stage {CHECK_STAGE}",
         "deps": ["params.yaml"],
         "outs": [{VALID_STAMP: {"cache": False}}, *({stamp_path(k): {"cache": False}} for k in data_paths)],
         "always_changed": True,
     }
-    document: dict[str, Any] = {CHECK_STAGE: check}
+
+
+@dataclass
+class _StageFiles:
+    """What one stage's datasets make of it: code roots, file deps, outs, metrics, plots, curve plots."""
+
+    roots: set[str]
+    data_deps: set[str] = field(default_factory=set)
+    outs: list[Any] = field(default_factory=list)
+    metrics: list[Any] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    curves: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_output(self, path: str, config: dict[str, Any], types: set[str]) -> None:
+        if "revis.catalog.CurveDataset" in types:
+            self.outs.append({path: {"cache": False}})
+            self.curves.append({path: curve_plot(config)})
+        elif "revis.catalog.MetricsDataset" in types:
+            self.metrics.append({path: {"cache": False}})
+        elif path.startswith("reports/") and "/plots/" in path:
+            self.plots.append(path)
+        elif path.startswith("reports/"):
+            self.outs.append({path: {"cache": False}})
+        else:
+            self.outs.append(path)
+
+
+def _stage_files(stage: Stage, stages: list[Stage], resolve: Any) -> _StageFiles:
+    files = _StageFiles(roots={node_module(node) for node in stage.nodes})
+    for name in sorted(stage.inputs | stage.outputs):
+        if name.startswith("params:"):
+            continue
+        config = resolve(name)
+        path = _filepath(config)
+        if path is None:
+            if name in stage.inputs or any(name in other.inputs for other in stages if other is not stage):
+                raise DagError(
+                    f"dataset '{name}' crosses into stage {stage.name} but is not persisted in the "
+                    "catalog (add it to conf/base/catalog*)"
+                )
+            continue
+        types = {t for t in (config.get("type"), (config.get("dataset") or {}).get("type")) if isinstance(t, str)}
+        files.roots |= {_dataset_module(t) for t in types if t.startswith("revis.")}  # its code reads/writes the file
+        if name in stage.inputs:
+            files.data_deps.add(path)
+        else:
+            files.add_output(path, config, types)
+    return files
+
+
+def _stage_entry(
+    stage: Stage, stages: list[Stage], resolve: Any, root: Path, data_paths: list[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The stage's dvc.yaml entry, and the top-level ``plots:`` entries of its curves."""
+    params = sorted(i[len("params:") :] for i in stage.inputs if i.startswith("params:"))
+    if "parameters" in stage.inputs:
+        raise DagError(f"stage {stage.name} reads all 'parameters'; read the exact params: keys instead")
+    files = _stage_files(stage, stages, resolve)
+    src = root / "src"
+    stamps = [stamp_path(k) for k in _data_path_keys(params, data_paths)]
+    deps = code_deps(code_closure(files.roots, src), src, root) + sorted(files.data_deps) + [VALID_STAMP, *stamps]
+    entry: dict[str, Any] = {"cmd": stage_command(stage.pipeline, stage.kind), "deps": deps}
+    for key, value in (("params", params), ("outs", files.outs), ("metrics", files.metrics), ("plots", files.plots)):
+        if value:
+            entry[key] = value
+    return entry, files.curves
+
+
+def build_dvc_yaml(
+    pipelines: dict[str, Pipeline], resolve: Any, root: Path, data_paths: list[str] | None = None
+) -> dict[str, Any]:
+    """``resolve(dataset_name) -> catalog config dict``; ``data_paths``: dotted DataPath parameter names."""
+    data_paths = sorted(data_paths or [])
+    stages = split_stages(pipelines)
+    _check_single_writers(stages)
+    document: dict[str, Any] = {CHECK_STAGE: _check_stage(data_paths)}
     plot_definitions: list[dict[str, Any]] = []
     for stage in stages:
-        params = sorted(i[len("params:") :] for i in stage.inputs if i.startswith("params:"))
-        if "parameters" in stage.inputs:
-            raise DagError(f"stage {stage.name} reads all 'parameters'; read the exact params: keys instead")
-        data_deps: set[str] = set()
-        outs: list[Any] = []
-        metrics: list[Any] = []
-        plots: list[str] = []
-        roots = {node_module(node) for node in stage.nodes}
-        for name in sorted(stage.inputs | stage.outputs):
-            if name.startswith("params:"):
-                continue
-            config = resolve(name)
-            path = _filepath(config)
-            if path is None:
-                if name in stage.inputs or any(name in other.inputs for other in stages if other is not stage):
-                    raise DagError(
-                        f"dataset '{name}' crosses into stage {stage.name} but is not persisted in the "
-                        "catalog (add it to conf/base/catalog*)"
-                    )
-                continue
-            types = {t for t in (config.get("type"), (config.get("dataset") or {}).get("type")) if isinstance(t, str)}
-            roots |= {_dataset_module(t) for t in types if t.startswith("revis.")}  # its code reads/writes the file
-            if name in stage.inputs:
-                data_deps.add(path)
-            elif "revis.catalog.CurveDataset" in types:
-                outs.append({path: {"cache": False}})
-                plot_definitions.append({path: curve_plot(config)})
-            elif "revis.catalog.MetricsDataset" in types:
-                metrics.append({path: {"cache": False}})
-            elif path.startswith("reports/") and "/plots/" in path:
-                plots.append(path)
-            elif path.startswith("reports/"):
-                outs.append({path: {"cache": False}})
-            else:
-                outs.append(path)
-        stamps = [stamp_path(k) for k in _data_path_keys(params, data_paths)]
-        deps = code_deps(code_closure(roots, src), src, root) + sorted(data_deps) + [VALID_STAMP, *stamps]
-        entry: dict[str, Any] = {"cmd": stage_command(stage.pipeline, stage.kind), "deps": deps}
-        if params:
-            entry["params"] = params
-        if outs:
-            entry["outs"] = outs
-        if metrics:
-            entry["metrics"] = metrics
-        if plots:
-            entry["plots"] = plots
-        document[stage.name] = entry
+        document[stage.name], curves = _stage_entry(stage, stages, resolve, root, data_paths)
+        plot_definitions += curves
     if plot_definitions:
         return {"stages": document, "plots": plot_definitions}
     return {"stages": document}

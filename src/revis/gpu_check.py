@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ddp-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.ddp_probe:
-        exec(DDP_PROBE, {})  # noqa: S102 - our own fixed text, run under torchrun
+        exec(DDP_PROBE, {})  # our own fixed text, run under torchrun
         return 0
     probes, uncovered = plan()
     if args.dry_run:
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{probe.paper:<10} {probe.where:<28} {fp32['steps_per_s']:>12.1f} {bf16['steps_per_s']:>12.1f} {peak:>9.2f}"
             )
-        except Exception as exc:  # noqa: BLE001 - one failing paper must not hide the others
+        except Exception as exc:  # one failing paper must not hide the others
             print(f"{probe.paper:<10} {probe.where:<28} FAILED: {type(exc).__name__}: {exc}")
             status = 1
     print(f"covered by the gpu tests only: {', '.join(uncovered) or 'none'}")

@@ -29,6 +29,7 @@ see their stop flag at their next ``check_stop()`` (``log_curve`` calls it betwe
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -264,7 +265,7 @@ class JobPool:
                 continue
             try:
                 future.set_result(function(*self.head, *args))
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            except BaseException as exc:  # handed to the waiting thread
                 future.set_exception(exc)
 
     def wait_any(self, futures: Iterable[Any]) -> list[Any]:
@@ -344,10 +345,8 @@ class JobPool:
 
     def _close_client(self) -> None:
         client, self._client = self._client, None
-        try:
+        with contextlib.suppress(Exception):  # a scheduler already gone must not hide the stage's own error
             client.close(timeout=10)
-        except Exception:  # noqa: BLE001 - a scheduler already gone must not hide the stage's own error
-            pass
 
     def __enter__(self) -> JobPool:
         return self

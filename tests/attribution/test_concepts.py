@@ -55,7 +55,7 @@ def test_bisecting_kmeans_finds_separated_clusters_with_k_from_the_ratio():
 
 
 def test_learned_dictionaries_reconstruct_better_than_random_directions():
-    dictionary, _, x = known_dictionary(n=400)
+    _dictionary, _, x = known_dictionary(n=400)
     lam = lasso_penalty(x, 0.02)
     learned = {
         "kmeans": bisecting_kmeans_concepts(x, 6, seed=0),

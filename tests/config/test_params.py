@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,9 @@ def test_nested_and_section_errors_are_named():
     params["baseline"]["model"]["norm"] = "layernorm"
     params["world"]["shapes"]["distractors"] = [3, 1]
     params["dsvv"] = {}
-    message = str(pytest.raises(ParameterError, validate_params, params).value)
+    with pytest.raises(ParameterError) as info:
+        validate_params(params)
+    message = str(info.value)
     assert "'baseline.model.norm'" in message and "'world.shapes.distractors'" in message
     assert "'dsvv': unknown parameter section" in message
 
@@ -52,7 +55,7 @@ def test_invalid_params_fail_before_any_compute(project, kedro_run):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["baseline"]["epochs"] = 0
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ParameterError, match="'baseline.epochs'"):
+    with pytest.raises(ParameterError, match=re.escape("'baseline.epochs'")):
         kedro_run(project, "world")
     assert not (project / "data").exists() and not (project / "reports" / "world").exists()
 

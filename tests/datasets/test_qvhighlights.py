@@ -93,7 +93,7 @@ def test_frames_from_arrays_image_folders_and_features(tmp_path):
     (corpus_root / "features" / "clip_features").mkdir(parents=True)
     np.savez(corpus_root / "features" / "clip_features" / f"{vid}.npz", features=np.ones((63, 512), np.float16))
     assert corpus.features(vid).shape == (63, 512) and corpus.features(vid).dtype == np.float32
-    with pytest.raises(DataError, match="no frames for video other_0.0_2.0"):
+    with pytest.raises(DataError, match=r"no frames for video other_0\.0_2\.0"):
         corpus.frames("other_0.0_2.0")
     with pytest.raises(DataError, match="no features for video"):
         corpus.features(vid, kind="slowfast_features")

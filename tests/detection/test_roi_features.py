@@ -14,7 +14,7 @@ class FakeNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.model = nn.ModuleList([nn.AvgPool2d(4), nn.Identity()])
+        self.model = nn.Sequential(nn.AvgPool2d(4), nn.Identity())  # as ultralytics builds it
 
     def forward(self, x):
         for layer in self.model:

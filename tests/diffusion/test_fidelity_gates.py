@@ -46,3 +46,28 @@ def test_probe_rows_hold_each_gate_aspect():
     assert row["step"] == 80 and row["seconds"] == 12.3
     assert row["regions"]["model"] == 0.8 and row["regions"]["shuffled"] == 0.2 and row["regions"]["trials"] == 10
     assert row["shapes"]["p_above_shuffled"] < 0.05
+
+
+def test_t2i_metrics_compare_the_main_model_with_shuffled_captions_and_real_images():
+    from revis.diffusion.evaluation import t2i_metrics
+    from revis.reporting.results import to_json
+
+    by_seed = {
+        0: {"model": {"regions": (6, 8), "count": (0, 0)}, "shuffled_captions": {"regions": (2, 8), "count": (0, 0)}},
+        1: {"model": {"regions": (4, 8), "count": (0, 0)}, "shuffled_captions": {"regions": (3, 8), "count": (0, 0)}},
+    }
+    history = {"loss": [4.0] * 10 + [1.0] * 50, "images": 48, "distinct_captions": 40, "parameters": 2_000_000}
+    judge = {"clean": {"label_accuracy": 0.9, "per_object": {"a": 1}}, "degraded": {"label_accuracy": 0.8}}
+    metrics = to_json(
+        t2i_metrics(
+            by_seed, 0, {"regions": (7, 8), "count": (0, 0)}, judge, history,
+            image_size=16, n_captions=8, steps=2, guidance_scale=2.5,
+        )
+    )  # fmt: skip
+    regions = metrics["fidelity"]["regions"]
+    assert [regions[s]["successes"] for s in ("model", "shuffled_captions", "real_images")] == [6, 2, 7]
+    assert "count" not in metrics["fidelity"]  # aspects the captions never state are left out
+    assert metrics["judge"] == {"clean": {"label_accuracy": 0.9}, "degraded": {"label_accuracy": 0.8}}
+    assert metrics["training"] == {"steps": 60, "final_loss": 1.0}  # the mean of the last 50 steps
+    assert metrics["fidelity_per_seed"]["regions"]["model"]["values"] == [0.75, 0.5]
+    assert "2 training seeds" in metrics["scale"]

@@ -6,18 +6,18 @@ import pytest
 import torch
 from diffusers.models.attention_processor import AttnProcessor2_0
 
+from revis.diffusion.attention import install_processors
 from revis.diffusion.customize import ARMS, SwapSettings, customize
 from revis.diffusion.orthogonal import (
     OrthogonalProjectionProcessor,
     VisualTokenState,
-    install_projection,
     orthogonality_residual,
     project_visual_rows,
     text_basis,
 )
 from revis.diffusion.pipeline import MiniT2IPipeline
 from revis.diffusion.subject_encoder import SubjectEncoder, SubjectTraining, compose, train_subject_encoder
-from revis.diffusion.swap import SwapController, install_swap, self_attention_layers, swap_keys_values
+from revis.diffusion.swap import SelfAttentionSwapProcessor, SwapController, self_attention_layers, swap_keys_values
 from revis.diffusion.text import TextEncoder
 from revis.diffusion.unet import build_unet, sampling_scheduler, training_scheduler
 
@@ -109,10 +109,10 @@ def test_projection_none_is_bit_identical_to_the_stock_processor(pipe, encoder):
         stock = _unet_out(unet, composed.states, composed.mask)
         state = VisualTokenState()
         state.set(composed.visual, composed.basis("words"))
-        previous = install_projection(unet, state, "none")
+        previous = install_processors(unet, cross=lambda _: OrthogonalProjectionProcessor(state, "none"))
         ours = _unet_out(unet, composed.states, composed.mask)
         unet.set_attn_processor(previous)
-        install_projection(unet, state, "full")
+        install_processors(unet, cross=lambda _: OrthogonalProjectionProcessor(state, "full"))
         projected = _unet_out(unet, composed.states, composed.mask)
         unet.set_attn_processor(AttnProcessor2_0())
     assert torch.equal(stock, ours)
@@ -149,7 +149,7 @@ def test_swap_copies_reference_keys_values_only_in_configured_layers_and_steps(p
     everything = self_attention_layers(unet, "all")
     assert set(decoder) < set(everything)
     controller = SwapController(set(decoder), start_step=1, end_step=3, groups=1)
-    previous = install_swap(unet, controller)
+    previous = install_processors(unet, self_attention=lambda layer: SelfAttentionSwapProcessor(controller, layer))
     controller.attach(unet)
     g = torch.Generator().manual_seed(0)
     main, ref = torch.randn(1, 3, 8, 8, generator=g), torch.randn(1, 3, 8, 8, generator=g)

@@ -12,8 +12,9 @@ from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline
 from diffusers.models.attention_processor import AttnProcessor2_0
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from revis.diffusion.attention import install_processors
 from revis.diffusion.customize import ARMS, SwapSettings, accepts_attention_masks, context_kwargs, customize
-from revis.diffusion.orthogonal import VisualTokenState, install_projection, orthogonality_residual
+from revis.diffusion.orthogonal import OrthogonalProjectionProcessor, VisualTokenState, orthogonality_residual
 from revis.diffusion.pipeline import MiniT2IPipeline
 from revis.diffusion.stable_diffusion import (
     SD15_DOWN_BLOCKS,
@@ -22,7 +23,7 @@ from revis.diffusion.stable_diffusion import (
     sd15_like_unet,
 )
 from revis.diffusion.subject_encoder import compose
-from revis.diffusion.swap import SwapController, install_swap, self_attention_layers
+from revis.diffusion.swap import SelfAttentionSwapProcessor, SwapController, self_attention_layers
 from revis.diffusion.text import TextEncoder
 from revis.orthoemb.model import new_subject_encoder, pipeline_text_encoder
 
@@ -194,9 +195,9 @@ def test_processors_on_the_sd15_layout(sd, encoder):
         stock = unet(x, t, encoder_hidden_states=composed.states).sample
         state = VisualTokenState()
         state.set(composed.visual, composed.basis("words"))
-        install_projection(unet, state, "none")
+        install_processors(unet, cross=lambda _: OrthogonalProjectionProcessor(state, "none"))
         none = unet(x, t, encoder_hidden_states=composed.states).sample
-        install_projection(unet, state, "full")
+        install_processors(unet, cross=lambda _: OrthogonalProjectionProcessor(state, "full"))
         full = unet(x, t, encoder_hidden_states=composed.states).sample
         projected = state.project(composed.states, "full")
         unet.set_attn_processor(AttnProcessor2_0())
@@ -204,7 +205,7 @@ def test_processors_on_the_sd15_layout(sd, encoder):
     assert orthogonality_residual(projected, composed.visual, composed.basis("words")) < 1e-5
     # the swap on SD 1.5's decoder: 9 self-attention layers per swapped step, the reference sample untouched
     controller = SwapController(set(self_attention_layers(unet, "decoder")), start_step=0, groups=1)
-    previous = install_swap(unet, controller)
+    previous = install_processors(unet, self_attention=lambda layer: SelfAttentionSwapProcessor(controller, layer))
     controller.attach(unet)
     try:
         with torch.no_grad():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from revis.diffusion.attention import CrossAttentionStore, record_cross_attention
+from revis.diffusion.attention import CrossAttentionRecorder, CrossAttentionStore, install_processors
 from revis.diffusion.generate import generate
 from revis.diffusion.pipeline import MiniT2IPipeline, load_t2i, save_t2i
 from revis.diffusion.text import TextEncoder
@@ -113,7 +113,7 @@ def test_inputs_embeds_reproduce_the_token_states(encoder):
 def test_cross_attention_recorder_changes_nothing_and_records_probabilities(pipe):
     plain = generate(pipe, PROMPTS, seed=0, steps=2)
     store = CrossAttentionStore()
-    previous = record_cross_attention(pipe.unet, store)
+    previous = install_processors(pipe.unet, cross=lambda layer: CrossAttentionRecorder(store, layer))
     try:
         recorded = generate(pipe, PROMPTS, seed=0, steps=2)
     finally:
@@ -195,7 +195,7 @@ def test_stable_diffusion_from_a_local_folder_behind_the_same_generate(tmp_path)
     assert a.shape == (2, 8, 8, 3) and a.dtype == np.uint8
     assert np.array_equal(a, generate(sd, PROMPTS, seed=0, steps=2, batch_size=2))
     assert not np.array_equal(a, generate(sd, PROMPTS, "red", seed=0, steps=2))
-    with pytest.raises(FileNotFoundError, match="model_index.json"):
+    with pytest.raises(FileNotFoundError, match=r"model_index\.json"):
         load_generator(tmp_path)
 
 

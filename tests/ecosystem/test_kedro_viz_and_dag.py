@@ -78,6 +78,6 @@ def test_make_viz_serves_the_pipeline_graph_on_localhost(repo_root, project_fact
     baseline = rest(f"{base}/api/pipelines/baseline")
     names = {n["id"]: n["name"] for n in baseline["nodes"]}
     edges = {(names.get(e["source"]), names.get(e["target"])) for e in baseline["edges"]}
-    assert {"train_baselines", "evaluate_baselines"} <= set(names.values())
-    assert ("train_baselines", "baseline.models") in edges and ("baseline.models", "evaluate_baselines") in edges
+    assert {"train_baselines", "report_metrics"} <= set(names.values())
+    assert ("train_baselines", "baseline.models") in edges and ("baseline.models", "report_metrics") in edges
     assert {"train", "evaluate"} <= {t["id"] for t in graph["tags"]}  # stage kinds are Kedro tags

@@ -223,7 +223,7 @@ def test_a_plot_artifact_renders(ui, tracked_project, browser, screenshots):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    root, uri = tracked_project
+    _, uri = tracked_project
     client = _client(uri)
     baseline = client.get_experiment_by_name("baseline")
     run = client.search_runs(

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from revis.datasets.imageset import ImageSet
+from revis.reporting.results import to_json
+from revis.reporting.summary import majority_class_rate
 from revis.world.shapes import generate_shapes
 
 
@@ -36,39 +38,23 @@ def test_train_and_evaluate_in_memory(run_in_memory, tiny_params, tiny_world):
         }
     }
     out = run_in_memory("baseline", {"world.shapes": shapes, "world.digits": digits}, params)
-    metrics = out["baseline.metrics"]
-    assert set(out) == {
-        "baseline.models",
-        "baseline.histories",
-        "baseline.metrics",
-        "baseline.plot_training_curves",
-        "baseline.curve_train_loss",
-        "baseline.curve_train_accuracy",
-    }
+    metrics = to_json(out["baseline.metrics"])
+    histories = out["baseline.histories"]
+    assert set(histories) == {f"{name}/seed{s}" for name in ("shapes", "digits") for s in (0, 1)}
     for name in ("shapes", "digits"):
         accuracy = metrics[name]["test_accuracy"]
         assert accuracy["n"] == 2 and accuracy["seeds"] == [0, 1] and len(accuracy["values"]) == 2
-        assert 0 <= accuracy["mean"] <= 1 and 0 < metrics[name]["chance"] < 1
+        assert 0 <= accuracy["mean"] <= 1 and all(0 <= v <= 1 for v in accuracy["values"])
+        final = metrics[name]["final_train_accuracy"]["values"]
+        assert final == [histories[f"{name}/seed{s}"]["accuracy"][-1] for s in (0, 1)]
+        train = tiny_world[name == "digits"]["train"]
+        assert metrics[name]["chance"] == np.bincount(train.labels).max() / len(train.labels)
     assert metrics["digits"]["chance"] == pytest.approx(0.1)  # chance for this label distribution
     assert "2 seeds" in metrics["scale"]
+    loss = out["baseline.curve_train_loss"]
+    assert [row["epoch"] for row in loss] == [1] and set(loss[0]) == {"epoch", "shapes", "digits"}
 
 
-def test_bad_parameters_fail_before_the_nodes_run(run_in_memory, tiny_world):
-    from kedro.validation.exceptions import ParameterValidationError
-
-    shapes, digits = tiny_world
-    with pytest.raises((ParameterValidationError, ValueError), match="epochs"):
-        run_in_memory(
-            "baseline",
-            {"world.shapes": shapes, "world.digits": digits},
-            {
-                "baseline": {
-                    "datasets": ["shapes"],
-                    "seeds": [0],
-                    "model": {"name": "convnet"},
-                    "epochs": 0,
-                    "batch_size": 8,
-                    "lr": 0.1,
-                }
-            },
-        )
+def test_majority_class_rate_counts_the_most_frequent_label():
+    assert majority_class_rate(np.array([0, 1, 1, 2]), 3) == 0.5
+    assert majority_class_rate(np.array([3, 3, 3]), 5) == 1.0

@@ -8,8 +8,12 @@ import pytest
 import torch
 import yaml
 
+from revis.concepts.metrics import LocalizedBiiceMetrics, StudyScores, contribution_scores, convergence
+from revis.concepts.pictures import LABELS
+from revis.concepts.runs import keep_best_rates, split_test_set
 from revis.config.schema import ParameterError, validate_params
 from revis.reporting.claims import ClaimsFile, claim_paths, lookup
+from revis.reporting.results import to_json
 from revis.reporting.summary import flat_numbers
 from revis.world.shapes import generate_shapes, world_rules
 
@@ -43,7 +47,7 @@ def wired(run_in_memory, biice_params):
 def test_each_seed_keeps_the_rate_that_wins_on_its_validation_split(wired, biice_params):
     histories, models = wired["biice.histories"], wired["biice.models"]
     grid = biice_params["train"]["lr_grid"]
-    seeds = biice_params["train"]["seeds"]
+    seeds = biice_params["seeds"]
     assert len(histories) == len(seeds) * sum(len(grid[v]) for v in biice_params["train"]["variants"])
     for seed in seeds:
         tried = {
@@ -65,9 +69,14 @@ def test_seeds_vary_the_whole_chain(wired):
 
 
 def test_metrics_pair_by_seed_and_every_claim_and_metric_is_covered(wired, repo_root):
-    metrics = wired["biice.metrics"]
+    assert isinstance(wired["biice.metrics"], LocalizedBiiceMetrics)  # the shapes world has concept masks
+    metrics = to_json(wired["biice.metrics"])
     assert set(metrics["accuracy"]) == {"linear", "mlp", "biice", "biice_expl"}
     assert metrics["accuracy"]["mlp"]["seeds"] == [0, 1] and metrics["accuracy"]["mlp"]["n"] == 2
+    for variant, accuracy in metrics["accuracy"].items():
+        assert all(0 <= v <= 1 for v in accuracy["values"])
+        assert metrics["learning_rate"][variant]["seeds"] == [0, 1]
+    assert 0 < metrics["chance_accuracy"] < 1
     assert set(metrics["localisation"]) == {"biice", "biice_expl"}
     assert set(metrics["localisation"]["biice_expl"]["per_concept"]) == CONCEPTS
     assert metrics["contributions"]["biice"]["sum_to_logit_max_abs_error"] < 1e-4
@@ -83,20 +92,78 @@ def test_metrics_pair_by_seed_and_every_claim_and_metric_is_covered(wired, repo_
     json.dumps(metrics)
 
 
-def test_pictures_are_figures(wired):
-    for picture in PICTURES:
-        assert wired[f"biice.plot_{picture}"].get_axes()
+def test_pictures_show_every_concept_head_and_order(wired, biice_params):
+    pictures = biice_params["attribute"]["picture_images"]
+    maps = wired["biice.plot_concept_maps"].get_axes()
+    assert len(maps) == pictures * 2 * (1 + len(CONCEPTS))  # per image and concept head: the input, each concept
+    deletion = wired["biice.plot_deletion"].get_axes()
+    assert [ax.get_title() for ax in deletion] == [LABELS["biice"], LABELS["biice_expl"]]
+    assert all(len(ax.get_lines()) == 3 for ax in deletion)  # concept attention, per-patch logit, random
+    assert len(wired["biice.plot_convergence"].get_axes()) == 2  # binding iterations, training epochs
+
+
+def test_the_test_split_is_seeded_and_disjoint():
+    labels = np.array([0, 1, 2] * 10)
+    split = split_test_set(labels, 0.5, 3, 4, seed=7)
+    match, held_out = set(split["match_index"].tolist()), set(split["eval_index"].tolist())
+    assert len(match) == 15 and not match & held_out and match | held_out == set(range(30))
+    assert sorted(labels[split["picture_index"].numpy()].tolist()) == [0, 1, 2]  # one picture per class
+    assert set(split["picture_index"].tolist()) <= held_out and split["deletion_index"].tolist() == sorted(held_out)[:4]
+    assert torch.equal(split_test_set(labels, 0.5, 3, 4, seed=7)["match_index"], split["match_index"])
+
+
+def test_the_first_of_equal_validation_accuracies_is_kept():
+    def run(lr: float, accuracy: float) -> dict:
+        return {
+            "variant": "linear",
+            "seed": 0,
+            "lr": lr,
+            "validation_accuracy": accuracy,
+            "state_dict": {},
+            "history": {"loss": [1.0]},
+        }
+
+    models, histories = keep_best_rates({"backbone": {}}, [run(0.1, 0.5), run(0.01, 0.7), run(0.001, 0.7)])
+    assert models["runs"]["linear/seed0"]["lr"] == 0.01 and models["backbone"] == {}
+    assert [h["kept"] for h in histories.values()] == [False, True, False]
+    assert histories["linear/seed0/lr0.001"]["validation_accuracy"] == 0.7
+
+
+def test_contribution_and_convergence_scores_are_paired_by_seed():
+    per = {
+        "seed": [0, 1],
+        "precision": [0.5, 1.0],
+        "mass_precision": [0.25, 0.75],
+        "sum_error": [1e-6, 3e-6],
+        "binding_ratio": [0.1, 0.3],
+        "binding_ratio_untrained": [0.9, 0.7],
+        "slot_drift": [np.array([0.4, 0.1]), np.array([0.6, 0.3])],
+        "bound_drift": [np.array([0.2, 0.0]), np.array([0.4, 0.2])],
+    }
+    scores = contribution_scores(per)
+    assert scores.precision_at_k["mean"] == 0.75 and scores.precision_at_k["seeds"] == [0, 1]
+    assert scores.sum_to_logit_max_abs_error == 3e-6
+    drift = convergence(per)
+    assert drift.slot_drift_first_epoch["values"] == [0.4, 0.6] and drift.slot_drift_last_epoch[
+        "mean"
+    ] == pytest.approx(0.2)
+    assert drift.bound_drift_last_epoch["values"] == [0.0, 0.2]
+    assert StudyScores({"linear": {}, "biice_expl": {}}, {}).concept_variants == ["biice_expl"]
 
 
 def test_real_datasets_need_a_folder(repo_root):
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     params["biice"]["data"]["dataset"] = "cub"
     params["biice"]["train"]["backbone"]["name"] = "convnet"
-    message = str(pytest.raises(ParameterError, validate_params, params).value)
+    with pytest.raises(ParameterError) as info:
+        validate_params(params)
+    message = str(info.value)
     assert "'biice.data'" in message and "needs 'root'" in message and "'biice.train.backbone'" in message
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     params["biice"]["train"]["lr_grid"]["mlp"] = []
-    message = str(pytest.raises(ParameterError, validate_params, params).value)
+    with pytest.raises(ParameterError) as info:
+        validate_params(params)
+    message = str(info.value)
     assert "'biice.train'" in message and "lr_grid needs at least one learning rate for ['mlp']" in message
 
 

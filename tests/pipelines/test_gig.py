@@ -7,11 +7,13 @@ import pytest
 import torch
 import yaml
 
+from revis.attribution.metrics import AlignedGigMetrics, finite_mean, relative_gap, sample
 from revis.config.schema import ParameterError, validate_params
 from revis.reporting.claims import ClaimsFile, claim_paths, lookup
+from revis.reporting.results import to_json
 from revis.world.shapes import generate_shapes, world_rules
 
-PICTURES = ("concept_atlas", "concept_graph", "completeness", "deletion_insertion")
+PICTURES = ("concept_atlas", "concept_graph", "completeness", "deletion_insertion")  # reports/gig/plots/*.png
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def wired(run_in_memory, repo_root, tiny_params, tiny_shapes):
 
 
 def test_every_seed_runs_the_whole_chain(wired, tiny_params):
-    seeds = tiny_params["gig"]["train"]["seeds"]
+    seeds = tiny_params["gig"]["seeds"]
     assert [m["seed"] for m in wired["gig.models"]] == seeds
     assert [c["seed"] for c in wired["gig.concepts"]] == seeds
     # the seed varies the network, the PFV draw, the concepts and the attributed test images
@@ -53,13 +55,28 @@ def test_every_seed_runs_the_whole_chain(wired, tiny_params):
 
 
 def test_metrics_are_samples_over_seeds_and_every_claim_finds_its_metrics(wired, repo_root):
-    metrics = wired["gig.metrics"]
+    result = wired["gig.metrics"]
+    assert isinstance(result, AlignedGigMetrics)  # the shapes world has concept masks
+    metrics = to_json(result)
     accuracy = metrics["model"]["test_accuracy"]
     assert accuracy["n"] == 2 and accuracy["seeds"] == [0, 1] and len(accuracy["values"]) == 2
-    assert set(metrics["inter_layer"]["average"]) == {"gig", "random", "magnitude", "gradient", "gradient_x_input"}
-    assert set(metrics["concept_to_class"]["average"]) == {"kmeans", "dictlearn"}
-    assert set(metrics["reconstruction"]["average"]) == {"kmeans", "dictlearn", "random"}
+    assert all(0 <= v <= 1 for v in accuracy["values"])
     assert metrics["model"]["concepts_per_layer"] == {"block1": 8, "block2": 8, "block3": 8}
+    # every ordering of the inter-layer measures and every decomposition is summarized, paired by seed
+    average = metrics["inter_layer"]["average"]
+    assert set(average) == {"gig", "random", "magnitude", "gradient", "gradient_x_input"}
+    for measures in average.values():
+        for s in measures.values():
+            assert s["n"] == len(s["values"]) == len(s["seeds"]) <= 2
+    assert set(metrics["concept_to_class"]["average"]) == {"kmeans", "dictlearn"}
+    errors = metrics["reconstruction"]["average"]
+    assert set(errors) == {"kmeans", "dictlearn", "random"}
+    assert all(v >= 0 for s in errors.values() for v in s["values"])
+    for layer in ("block1", "block2", "block3"):
+        for kind in ("kmeans", "random"):
+            for measure in ("mean_iou", "mean_pointing"):
+                assert all(0 <= v <= 1 for v in metrics["alignment"][layer][kind][measure]["values"])
+    assert metrics["inter_layer"]["targets_measured"]["block1_to_block2"] > 0
     claims = ClaimsFile.model_validate(yaml.safe_load((repo_root / "claims/gig.yaml").read_text()))
     for claim in claims.claims:
         for path in claim_paths(claim):
@@ -67,9 +84,52 @@ def test_metrics_are_samples_over_seeds_and_every_claim_finds_its_metrics(wired,
     json.dumps(metrics)  # the metrics file is plain JSON
 
 
-def test_pictures_are_figures(wired):
-    for picture in PICTURES:
-        assert wired[f"gig.plot_{picture}"].get_axes()
+def test_completeness_gaps_are_read_from_the_pathways(wired):
+    metrics = to_json(wired["gig.metrics"])
+    pathways = wired["gig.pathways"]
+    gaps = [relative_gap(p["pairs"]["block1_to_block2"]) for p in pathways]
+    assert metrics["completeness"]["at_default_steps"]["block1_to_block2"]["values"] == pytest.approx(gaps)
+    assert all(g >= 0 for g in gaps)
+    assert set(metrics["completeness"]["sweep_average"]) == {"m2", "m32"}
+
+
+def test_samples_leave_out_seeds_without_a_finite_value():
+    assert sample({2: 1.0, 0: 3.0, 1: None, 5: float("nan")}) == {
+        "mean": 2.0,
+        "std": pytest.approx(2**0.5),
+        "n": 2,
+        "values": [3.0, 1.0],
+        "seeds": [0, 2],
+    }
+    assert sample({0: None}) == {"mean": None, "std": None, "n": 0, "values": [], "seeds": []}
+    assert finite_mean([1.0, None, float("inf"), 3.0]) == 2.0 and finite_mean([None]) is None
+
+
+def test_relative_gap_is_mean_abs_delta_over_mean_abs_change():
+    result = {
+        "gig": torch.zeros(2, 1, 3),
+        "delta": torch.tensor([[1.0], [-3.0]]),
+        "full": torch.tensor([[4.0], [2.0]]),
+        "zero": torch.tensor([[0.0], [-2.0]]),
+    }
+    assert relative_gap(result) == pytest.approx(2.0 / 4.0)
+
+
+def test_pictures_show_the_first_seed_per_layer_and_path(wired):
+    atlas = wired["gig.plot_concept_atlas"]
+    assert [panel.get_suptitle() for panel in atlas.subfigs] == ["block1", "block2", "block3"]
+    assert "seed 0" in atlas.get_suptitle()
+    graph_axes = wired["gig.plot_concept_graph"].get_axes()
+    assert [t.get_text() for t in graph_axes[0].get_xticklabels()] == ["block1", "block2", "block3", "classes"]
+    completeness = wired["gig.plot_completeness"].get_axes()[0]
+    paths = wired["gig.pathways"][0]["sweep"]
+    assert len(completeness.get_lines()) == len(paths) == 5  # two layer pairs, three layers to the class
+    assert [t.get_text() for t in completeness.get_xticklabels()] == ["2", "32"]
+    curves = wired["gig.plot_deletion_insertion"].get_axes()
+    assert len(curves) == 2 * 2  # deletion and insertion per layer pair
+    inter = wired["gig.evaluation"][0]["inter_layer"]
+    for ax, pair in zip(curves, [*inter, *inter], strict=True):  # one curve per concept order measured
+        assert [line.get_label() for line in ax.get_lines()] == list(inter[pair]["curves"])
 
 
 def test_what_crosses_a_stage_loads_with_weights_only(wired, tmp_path):
@@ -85,15 +145,17 @@ def test_params_fail_with_the_key_named(repo_root):
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     params["gig"]["data"]["source"] = "imagefolder"  # without a root
     params["gig"]["attribute"]["steps_sweep"] = [8, 4]
-    params["gig"]["train"]["seeds"] = [0, 0]
-    message = str(pytest.raises(ParameterError, validate_params, params).value)
+    params["gig"]["seeds"] = [0, 0]
+    with pytest.raises(ParameterError) as info:
+        validate_params(params)
+    message = str(info.value)
     assert "'gig.data'" in message and "root" in message and "'gig.attribute'" in message
-    assert "'gig.train'" in message and "distinct" in message
+    assert "'gig.seeds'" in message and "distinct" in message
 
 
 def test_the_paper_ratio_is_the_default(repo_root):
     params = yaml.safe_load((repo_root / "params.yaml").read_text())["gig"]
-    assert params["concepts"]["ratio"] == 8.0 and len(params["train"]["seeds"]) >= 3
+    assert params["concepts"]["ratio"] == 8.0 and len(params["seeds"]) >= 3
 
 
 def test_imagefolder_source_splits_per_class(tmp_path):

@@ -1,25 +1,20 @@
-"""The t2i pipeline: nodes wired in memory on tiny sizes (fast), parameters named on error, one KedroSession run."""
+"""The t2i pipeline: nodes wired in memory on tiny sizes (fast), one KedroSession run."""
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-import yaml
 from memory_run import merged, run_nodes  # tests/pipelines/memory_run.py
 
-from revis.config.schema import ParameterError, validate_params
-from revis.dvc_stages import STAGE_KINDS
+from revis.reporting.results import to_json
 from revis.reporting.summary import flat_numbers
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_t2i_nodes_run_in_memory(tiny_params):
     out = run_nodes("t2i", {"t2i": merged(tiny_params, "t2i")}, keep=("t2i.captions", "t2i.judge", "t2i.replicates"))
-    metrics = out["t2i.metrics"]
+    metrics = to_json(out["t2i.metrics"])
     assert all(re.fullmatch(r"[\w\-. :/]+", key) for key in flat_numbers(metrics))  # MLflow metric names
-    assert {"scale", "judge", "fidelity", "training"} <= set(metrics)
+    assert metrics["training"]["final_loss"] > 0 and "2 training seeds" in metrics["scale"]
     for aspect in ("objects", "colours", "count"):
         for source in ("model", "shuffled_captions", "real_images"):
             counts = metrics["fidelity"][aspect][source]
@@ -39,41 +34,6 @@ def test_t2i_nodes_run_in_memory(tiny_params):
     # whole-chain seeds: one more model per replicate seed, carrying its training seed
     assert {k: m.config.seed for k, m in out["t2i.replicates"].items()} == {"1": 1}
     assert len(out["t2i.replicate_history"]["1"]["loss"]) == 2
-
-
-def test_every_node_has_one_stage_kind_and_reads_its_own_params():
-    from revis.pipelines.t2i import create_pipeline
-
-    stages: dict[str, set] = {}
-    for node in create_pipeline().nodes:
-        kinds = [t for t in node.tags if t in STAGE_KINDS]
-        assert len(kinds) == 1, node.name
-        stages.setdefault(kinds[0], set()).update(i for i in node.inputs if i.startswith("params:"))
-    assert set(stages) == {"ingest", "train", "evaluate"}
-    assert "params:t2i.train" not in stages["ingest"]  # a UNet change never regenerates the world or the judge
-    assert stages["train"] == {"params:t2i.train", "params:t2i.runtime"}
-
-
-@pytest.mark.parametrize(
-    ("path", "value", "named"),
-    [
-        (("world", "image_size"), 4, "'t2i.world.image_size'"),
-        (("world", "radius"), [0.2, 0.4], "'t2i.world'"),
-        (("train", "unet", "attention"), [True], "'t2i.train.unet'"),
-        (("train", "sampler"), "euler", "'t2i.train.sampler'"),
-        (("train", "replicate_seeds"), [0], "'t2i.train'"),
-        (("evaluate", "guidance_scale"), 0.5, "'t2i.evaluate.guidance_scale'"),
-    ],
-)
-def test_bad_values_are_named(path, value, named):
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    node = params["t2i"]
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    with pytest.raises(ParameterError) as info:
-        validate_params(params)
-    assert named in str(info.value)
 
 
 @pytest.mark.integration

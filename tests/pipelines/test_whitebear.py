@@ -1,14 +1,12 @@
-"""The whitebear pipeline: nodes wired in memory on a tiny t2i model (fast), parameters, one KedroSession run."""
+"""The whitebear pipeline: nodes wired in memory on a tiny t2i model (fast), one KedroSession run."""
 
 import json
 import re
 
 import pytest
-import yaml
-from memory_run import REPO, merged, run_nodes  # tests/pipelines/memory_run.py
+from memory_run import merged, run_nodes  # tests/pipelines/memory_run.py
 
-from revis.config.schema import ParameterError, validate_params
-from revis.dvc_stages import STAGE_KINDS
+from revis.reporting.results import to_json
 from revis.reporting.summary import flat_numbers
 
 
@@ -27,13 +25,15 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
         inputs=tiny_t2i,
         keep=("whitebear.ablation_history",),
     )
-    metrics = out["whitebear.metrics"]
+    metrics = to_json(out["whitebear.metrics"])
     assert all(re.fullmatch(r"[\w\-. :/]+", key) for key in flat_numbers(metrics))  # MLflow metric names
     rates = metrics["attack"]["rates"]
     assert set(rates) == {"base", "attack", "define", "alternative", "negative_prompt", "with", "other_negation"}
     # 2 pairs x 2 images x 2 seeds per kind; the base prompt of a word is judged once per pair
     assert all(r["trials"] == 8 for r in rates.values())
-    assert set(metrics["attack"]["defenses"]) == {"define", "alternative", "negative_prompt"}
+    for kind, defense in metrics["attack"]["defenses"].items():  # define, alternative, negative_prompt
+        assert defense["change_points"] == pytest.approx(100 * (rates[kind]["rate"] - rates["attack"]["rate"]))
+    assert all(0 <= r["rate"] <= 1 and r["ci95"][0] <= r["rate"] <= r["ci95"][1] for r in rates.values())
     assert metrics["attack"]["per_seed"]["attack"]["seeds"] == [0, 1]
     # X's colour and shape separately: finding X implies finding its colour and its shape
     for kind in rates:
@@ -42,8 +42,9 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
         )
         assert x <= colour and x <= shape
         assert metrics["attack"]["shape_rates"][kind]["trials"] == rates[kind]["trials"]
+    # both fine-tuned arms sample the attack prompts with every seed
     assert (
-        set(metrics["ablation"]) == {"negation", "control"} and metrics["ablation"]["control"]["attack"]["trials"] == 8
+        metrics["ablation"]["negation"]["attack"]["trials"] == metrics["ablation"]["control"]["attack"]["trials"] == 8
     )
     assert metrics["representations"]["items"] == 2 * 3 * 1
     assert set(metrics["judge"]["objects"]) == {"blue square", "red circle", "yellow circle", "green triangle"}
@@ -53,48 +54,15 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
 def test_whole_chain_seeds_pick_the_model_trained_with_each_seed():
     from types import SimpleNamespace
 
-    from revis.pipelines.whitebear.nodes_evaluate import models_by_seed
+    from revis.negation.attack import models_by_seed
 
     def model(seed):
         return SimpleNamespace(config={"seed": seed})
 
     main, other = model(0), model(2)
     assert models_by_seed(main, {"2": other}, [2, 0]) == {2: other, 0: main}
-    with pytest.raises(ValueError, match=r"\[1\] have no t2i model.*replicate_seeds"):
+    with pytest.raises(ValueError, match=r"\[1\] have no t2i model.*t2i.seeds"):
         models_by_seed(main, {"2": other}, [0, 1])
-
-
-def test_every_node_has_one_stage_kind_and_train_reads_only_the_ablation():
-    from revis.pipelines.whitebear import create_pipeline
-
-    stages: dict[str, set] = {}
-    for node in create_pipeline().nodes:
-        kinds = [t for t in node.tags if t in STAGE_KINDS]
-        assert len(kinds) == 1, node.name
-        stages.setdefault(kinds[0], set()).update(i for i in node.inputs if i.startswith("params:"))
-    assert set(stages) == {"train", "evaluate"}
-    assert stages["train"] == {"params:whitebear.ablation", "params:whitebear.runtime"}
-
-
-@pytest.mark.parametrize(
-    ("path", "value", "named"),
-    [
-        (("prompts", "pairs"), [], "'whitebear.prompts.pairs'"),
-        (("prompts", "templates"), {"attak": "{word}"}, "'whitebear.prompts'"),
-        (("attack", "seeds"), [], "'whitebear.attack.seeds'"),
-        (("attack", "ablation_kinds"), ["define"], "'whitebear.attack.ablation_kinds.0'"),
-        (("ablation", "negation_fraction"), 1.0, "'whitebear.ablation.negation_fraction'"),
-    ],
-)
-def test_bad_values_are_named(path, value, named):
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    node = params["whitebear"]
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    with pytest.raises(ParameterError) as info:
-        validate_params(params)
-    assert named in str(info.value)
 
 
 @pytest.mark.integration

@@ -7,6 +7,7 @@ import pickle
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -185,9 +186,9 @@ def test_simulated_user_answers_from_the_target_frames():
 
 class _Handler(BaseHTTPRequestHandler):
     mode = "ok"
-    seen: list = []
+    seen: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802 - the stdlib's name
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Handler.seen.append((body, self.headers.get("Authorization")))
         if _Handler.mode == "slow":
@@ -251,7 +252,7 @@ def test_http_chat_failures_are_clear(chat_server, mode, message):
 
 
 def test_unreachable_endpoint():
-    with pytest.raises(LLMError, match="unreachable|did not answer"):
+    with pytest.raises(LLMError, match=r"unreachable|did not answer"):
         HttpChat("http://127.0.0.1:9/v1/chat/completions", "m", timeout=0.5).chat([])
 
 
@@ -365,7 +366,7 @@ def test_real_benchmark_readers(tmp_path):
     assert target_ranks(bench["query_z"].numpy(), bench["gallery"].numpy(), bench["targets"]).tolist() == [1, 1]
     from revis.datasets.imageset import DataError
 
-    with pytest.raises(DataError, match="video7725.npy"):
+    with pytest.raises(DataError, match=r"video7725\.npy"):
         (tmp_path / "emb" / "video_embeddings" / "video7725.npy").unlink()
         load_benchmark("msrvtt", str(csv_file), str(tmp_path / "emb"))
 
@@ -384,7 +385,7 @@ def test_with_fewer_rounds_than_open_slots_the_questioner_choice_changes_the_ran
         out = np.full((len(texts), len(axes)), 0.01)
         for row, text in enumerate(texts):
             background, events = parse_caption(text)
-            found = [parse_phrase(text)] if not events else events
+            found = events or [parse_phrase(text)]
             for slots in found:
                 for slot, value in {**slots, **({"background": background} if background else {})}.items():
                     if (slot, value) in axes:

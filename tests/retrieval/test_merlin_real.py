@@ -114,7 +114,7 @@ def test_interactive_loop_runs_rounds_with_a_local_clip_frame_answerer_and_llm_q
     pairs = [(vid, f"a person doing thing {i}") for i, vid in enumerate(frames)]
     gallery = ClipGallery(tiny_clip)
     answerer = FrameAnswerer(gallery, backend=tiny_lm, max_tokens=6)
-    result, queries, captions = run_open_merlin(
+    result, _queries, captions = run_open_merlin(
         pairs, frames, gallery, LLMQuestioner(tiny_lm, max_tokens=6), answerer, rounds=2, k=3
     )
     assert result.ranks.shape == (3, len(pairs)) and ((result.ranks >= 1) & (result.ranks <= len(pairs))).all()

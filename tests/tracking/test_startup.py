@@ -35,9 +35,33 @@ def test_the_probe_stops_a_stage_at_its_first_node_without_writing(capsys, monke
     before = scoreboard.stat().st_mtime_ns if scoreboard.exists() else None
     assert main(["--stages", "scoreboard-report", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
-    seconds = float(out.splitlines()[1].split()[1])
-    assert 0 < seconds < 120 and "report" in out
+    seconds, cpu = (float(x) for x in out.splitlines()[1].split()[1:3])
+    assert 0 < seconds < 120 and 0 < cpu < 120 and "report" in out
     assert (scoreboard.stat().st_mtime_ns if scoreboard.exists() else None) == before
+
+
+def test_catalog_files_and_readers_import_no_plotting_tables_or_torch():
+    # a stage that reads JSON or a VOC folder does not pay for matplotlib, pandas or torch at start-up
+    code = (
+        "import sys, revis.catalog.files, revis.datasets.voc, revis.datasets.webdataset; "
+        "print(sorted(m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_session_reads_params_yaml_once_and_hands_out_copies(tmp_path, monkeypatch):
+    from revis.config import loader as module
+
+    (tmp_path / "conf" / "base").mkdir(parents=True)
+    (tmp_path / "params.yaml").write_text("runtime: {executor: local}\n")
+    reads = []
+    real = module.load_yaml_file
+    monkeypatch.setattr(module, "load_yaml_file", lambda path: reads.append(path) or real(path))
+    config = module.RevisConfigLoader(conf_source=str(tmp_path / "conf"), env="base", base_env="base")
+    first = config["parameters"]
+    first["runtime"]["executor"] = "changed by a caller"
+    assert config["parameters"] == {"runtime": {"executor": "local"}} and len(reads) == 1
 
 
 def test_unknown_stages_are_refused(capsys):

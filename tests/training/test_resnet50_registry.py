@@ -21,14 +21,14 @@ def test_resnet50_weights_come_from_a_local_file(tmp_path):
 
 
 def test_weight_file_errors_name_the_file(tmp_path):
-    with pytest.raises(DataError, match="missing weights file .*nowhere.pth"):
+    with pytest.raises(DataError, match=r"missing weights file .*nowhere\.pth"):
         load_weights(nn.Linear(2, 2), str(tmp_path / "nowhere.pth"))
     path = tmp_path / "other.pth"
     torch.save(nn.Linear(3, 2).state_dict(), path)
-    with pytest.raises(DataError, match="other.pth does not fit the model"):
+    with pytest.raises(DataError, match=r"other\.pth does not fit the model"):
         load_weights(nn.Linear(2, 2), str(path))
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    with pytest.raises(DataError, match="cannot read weights file .*junk.pth"):
+    with pytest.raises(DataError, match=r"cannot read weights file .*junk\.pth"):
         load_weights(nn.Linear(2, 2), str(tmp_path / "junk.pth"))
     checkpoint = tmp_path / "revis.pt"
     torch.save({"model": nn.Linear(2, 2).state_dict(), "epoch": 3}, checkpoint)  # a revis checkpoint works too

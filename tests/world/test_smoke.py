@@ -18,7 +18,7 @@ def test_overruns_are_at_the_right_border_by_a_share_of_the_width_like_the_relea
             if box[2] > frame.width:
                 overruns.append((box[2] - frame.width, frame.width))
         for plume in frame.fragments:  # fragment boxes never overrun (as in the release's _original files)
-            assert all(0 <= b[0] and b[2] <= frame.width and 0 <= b[1] and b[3] <= frame.height for b in plume)
+            assert all(b[0] >= 0 and b[2] <= frame.width and b[1] >= 0 and b[3] <= frame.height for b in plume)
     assert overruns, "with overrun=1 every right-touching merged box overruns; the world drew none"
     splits = ("source", "source_test", "target_pool", "test", "test_heldout")  # every frame in exactly one
     assert sum(world.truth["overrunning_merged_boxes"][s] for s in splits) == len(overruns)

@@ -59,10 +59,10 @@ def alignment_tables(
 
 def best_match(iou: np.ndarray, point: np.ndarray, count: np.ndarray, min_images: int = 5) -> dict:
     """Per concept the best-matching ground-truth concept; means over concepts with enough images."""
-    valid = count >= min_images
+    valid: np.ndarray = np.asarray(count >= min_images)
     masked = np.where(valid, iou, -np.inf)
     best = masked.argmax(1)
-    usable = valid.any(1)
+    usable = np.asarray(valid.any(1))
     rows = np.nonzero(usable)[0]
     return {
         "match": [int(best[q]) if usable[q] else -1 for q in range(len(iou))],
@@ -70,7 +70,7 @@ def best_match(iou: np.ndarray, point: np.ndarray, count: np.ndarray, min_images
         "pointing": [float(point[q, best[q]]) if usable[q] else None for q in range(len(iou))],
         "mean_iou": float(iou[rows, best[rows]].mean()) if len(rows) else float("nan"),
         "mean_pointing": float(point[rows, best[rows]].mean()) if len(rows) else float("nan"),
-        "n_concepts": int(len(rows)),
+        "n_concepts": len(rows),
     }
 
 

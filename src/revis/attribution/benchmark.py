@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 from captum.attr import IntegratedGradients
 
-from revis.attribution.gig import GeneralizedIntegratedGradients
+from revis.attribution.gig import GeneralizedIntegratedGradients, Method
 from revis.models import ModelConfig, build_model
 
 
@@ -42,7 +42,12 @@ def _timed(fn) -> tuple[float, torch.Tensor]:
 
 
 def run_benchmark(
-    images: int = 64, steps: int = 32, method: str = "riemann_right", repeats: int = 5, width: int = 16, seed: int = 0
+    images: int = 64,
+    steps: int = 32,
+    method: Method = "riemann_right",
+    repeats: int = 5,
+    width: int = 16,
+    seed: int = 0,
 ) -> BenchmarkResult:
     torch.manual_seed(seed)
     model = build_model(ModelConfig(name="convnet", width=width, depth=3, norm="batchnorm"), 3, 5, 32).eval()

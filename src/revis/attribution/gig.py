@@ -147,6 +147,8 @@ class GeneralizedIntegratedGradients:
                 grads = grads.reshape(t, len(a), n, *x_tilde.shape[1:])
                 part = (grads * w.view(1, -1, 1, *shape)).sum(1)
                 total = part if total is None else total + part
+        if total is None:
+            raise ValueError("path gradients need at least one alpha")
         return self._to_coefficients(total)
 
     @torch.no_grad()

@@ -12,15 +12,22 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
 from revis.models.convnet import ConvNet
 
+if TYPE_CHECKING:
+    from torchvision.models import ResNet  # imported lazily at run time (revis.models.resnet)
+
 
 class InputNormalization(nn.Module):
     """``(x - mean) / std`` per channel: pretrained ImageNet models expect it, attributions stay in pixel space."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, mean: list[float], std: list[float]) -> None:
         super().__init__()
@@ -75,7 +82,7 @@ def _convnet_stages(model: ConvNet) -> tuple[list[nn.Module], list[str], list[nn
     return stages, [f"block{i + 1}" for i in range(len(blocks))], [block[-1] for block in blocks]
 
 
-def _resnet_stages(model: nn.Module) -> tuple[list[nn.Module], list[str], list[nn.Module]]:
+def _resnet_stages(model: ResNet) -> tuple[list[nn.Module], list[str], list[nn.Module]]:
     # torchvision ResNet: the stem joins layer1; layers 1-4 are the paper's blocks
     stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1)
     stages = [stem, model.layer2, model.layer3, model.layer4, nn.Sequential(model.avgpool, nn.Flatten(1), model.fc)]
@@ -87,7 +94,7 @@ def layered(model: nn.Module, normalization: tuple[list[float], list[float]] | N
     if isinstance(model, ConvNet):
         stages, names, hooks = _convnet_stages(model)
     elif all(hasattr(model, part) for part in ("conv1", "layer1", "layer4", "fc")):
-        stages, names, hooks = _resnet_stages(model)
+        stages, names, hooks = _resnet_stages(cast("ResNet", model))
     else:
         raise TypeError(f"no layer split known for {type(model).__name__}")
     if normalization is not None:

@@ -8,6 +8,7 @@ image; dataset-wide edges are means over images (``edge_weights``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -158,7 +159,7 @@ def inter_layer_faithfulness(
     seed: int,
     batch_size: int = 2048,
     curve_points: int | None = None,
-) -> dict[str, dict]:
+) -> dict[str, Any]:
     """Deletion/insertion AUC of layer-b targets when layer-a concepts go in each order.
 
     Targets: the ``n_targets`` layer-b concepts with the largest positive mean change
@@ -171,7 +172,7 @@ def inter_layer_faithfulness(
     tail = net.tail(a, b)
     vectors = basis_a.tensor(coefficients_a)
     generator = torch.Generator().manual_seed(seed)
-    n, k = coefficients_a.shape[:2]
+    k = coefficients_a.shape[1]
     steps = curve_steps(k, curve_points)
     fractions = steps / k
     mass = presence(coefficients_a)
@@ -200,12 +201,12 @@ def inter_layer_faithfulness(
                 break
             row[name] = auc
             full, empty = deletion.double().mean(0)[0], deletion.double().mean(0)[-1]
-            span = float(full - empty)
+            height = float(full - empty)
             curves[name].append(
                 np.stack(
                     [
-                        ((deletion.double().mean(0) - empty) / span).cpu().numpy(),
-                        ((insertion.double().mean(0) - empty) / span).cpu().numpy(),
+                        ((deletion.double().mean(0) - empty) / height).cpu().numpy(),
+                        ((insertion.double().mean(0) - empty) / height).cpu().numpy(),
                     ]
                 )
             )

@@ -1,17 +1,25 @@
 """Pictures of the concept pathway: the concept atlas, the concept graph, completeness, curves.
 
-The low-level drawers take plain arrays; ``atlas_figure`` and ``graph_figure`` build them from
+The low-level drawers take plain arrays; ``pathway_pictures`` builds the atlas and the graph from
 one seed's network, concepts and GIG results (what the ``gig`` evaluate stage draws).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from revis.attribution.alignment import concept_alignment
+from revis.attribution.concepts import ConceptBasis
+from revis.attribution.layered import network_from_checkpoint
+from revis.attribution.study import pair_key, pairs
+from revis.datasets.imageset import ImageSet
 
 
 def erf_crop(image: np.ndarray, erf: np.ndarray, size: int = 32, threshold: float = 0.2) -> np.ndarray:
@@ -32,12 +40,12 @@ def erf_crop(image: np.ndarray, erf: np.ndarray, size: int = 32, threshold: floa
     return F.interpolate(crop, size=(size, size), mode="nearest")[0].permute(1, 2, 0).numpy()
 
 
-def concept_atlas(groups: dict[str, Sequence[dict]], title: str) -> plt.Figure:
+def concept_atlas(groups: Mapping[str, Sequence[dict]], title: str) -> plt.Figure:
     """One panel per layer, side by side; ``groups[layer]`` rows: {"label": str, "crops": [arrays]}."""
     n_rows = max((len(rows) for rows in groups.values()), default=1)
     n_cols = max((len(r["crops"]) for rows in groups.values() for r in rows), default=1)
     fig = plt.figure(figsize=(len(groups) * (0.75 * n_cols + 1.1), 0.8 * n_rows + 0.9))
-    panels = np.atleast_1d(fig.subfigures(1, len(groups), wspace=0.02))
+    panels = np.atleast_1d(np.asarray(fig.subfigures(1, len(groups), wspace=0.02), dtype=object))
     for panel, (layer, rows) in zip(panels, groups.items()):
         axes = panel.subplots(n_rows, n_cols, squeeze=False)
         for i in range(n_rows):
@@ -167,8 +175,10 @@ def concept_labels(concepts: Sequence[int], match: dict | None, names: Sequence[
     """``c<q>``, plus the best-matching ground-truth concept and its IoU where ``match`` (``best_match``) has one."""
     labels = []
     for row, q in enumerate(concepts):
-        g = -1 if match is None else match["match"][row]
-        labels.append(f"c{q}" if g < 0 or names is None else f"c{q} {names[g]} {match['iou'][row]:.2f}")
+        if match is None or names is None or match["match"][row] < 0:
+            labels.append(f"c{q}")
+        else:
+            labels.append(f"c{q} {names[match['match'][row]]} {match['iou'][row]:.2f}")
     return labels
 
 
@@ -231,3 +241,131 @@ def graph_edges(
         sources = [q for q in np.argsort(-np.abs(weights)) if q in shown[last]][:per_node]
         edges += [(last, shown[last].index(int(q)), "classes", j, float(weights[q])) for q in sources]
     return edges
+
+
+# --- one seed's atlas and graph (what the ``gig`` evaluate stage draws) ------------------------------
+@dataclass(frozen=True)
+class PathwayPictures:
+    """How much the atlas and the graph show, and how the atlas labels its concepts (``concept_alignment``)."""
+
+    atlas_concepts: int  # concepts per layer in the atlas, most important first
+    atlas_crops: int
+    graph_nodes: int  # concepts (and classes) per column of the graph
+    graph_edges: int  # strongest incoming edges per node
+    alignment_max_images: int
+    min_images: int
+
+
+def ranked_concepts(pathway: dict[str, Any], layer: str, count: int) -> list[int]:
+    """The ``count`` most important k-means concepts of ``layer`` (mean |GIG| to the class), most important first."""
+    importance = concept_importance(pathway["to_class"]["kmeans"][layer]["gig"])
+    return torch.argsort(importance, descending=True)[:count].tolist()
+
+
+def ground_truth_labels(
+    checkpoint: dict[str, Any],
+    test: ImageSet,
+    concepts: dict[str, Any],
+    pathway: dict[str, Any],
+    shown: dict[str, list[int]],
+    settings: PathwayPictures,
+) -> dict[str, list[str]]:
+    """Labels of the drawn concepts: their best-matching ground-truth concept where the images have masks."""
+    if test.concept_masks is None:
+        return {a: concept_labels(q, None, None) for a, q in shown.items()}
+    net = network_from_checkpoint(checkpoint)
+    x = test.tensors()[0]
+    masks = torch.from_numpy(test.concept_masks)
+    labels = {}
+    for a, chosen in shown.items():
+        basis = ConceptBasis.from_dict(concepts["bases"][a]["kmeans"])
+        match = concept_alignment(
+            net.head(a),
+            x,
+            pathway["coefficients"]["kmeans"][a],
+            basis.tensor(x),
+            masks,
+            torch.tensor(chosen),
+            settings.alignment_max_images,
+            min(settings.min_images, 2),
+        )
+        labels[a] = concept_labels(chosen, match, test.concept_names)
+    return labels
+
+
+def pathway_graph(
+    test: ImageSet,
+    pathway: dict[str, Any],
+    shown: dict[str, list[int]],
+    labels: dict[str, list[str]],
+    count: int,
+    per_node: int,
+) -> plt.Figure:
+    """The concept graph of one seed: layer-to-layer edges (mean GIG over its test images) to its ``count``
+    most frequent predicted classes, the ``per_node`` strongest incoming edges per node."""
+    layers = pathway["layers"]
+    classes = pathway["classes"]
+    counts = torch.bincount(classes, minlength=test.num_classes)
+    class_ids = [int(c) for c in torch.argsort(counts, descending=True)[:count] if counts[c] > 0]
+    edges = graph_edges(
+        layers,
+        shown,
+        {
+            (a, b): (pathway["pairs"][pair_key(a, b)]["gig"], pathway["pairs"][pair_key(a, b)]["targets"])
+            for a, b in pairs(layers)
+        },
+        pathway["to_class"]["kmeans"][layers[-1]]["gig"][:, 0],
+        classes,
+        class_ids,
+        per_node,
+    )
+    return concept_graph(
+        layers,
+        labels,
+        edges,
+        [test.class_names[c] for c in class_ids],
+        f"concept pathway (seed {pathway['seed']}): top-{per_node} incoming GIG edges per node "
+        "(red +, blue -), means over the test images",
+    )
+
+
+def pathway_pictures(
+    checkpoint: dict[str, Any],
+    images: ImageSet,
+    concepts: dict[str, Any],
+    pathway: dict[str, Any],
+    settings: PathwayPictures,
+) -> tuple[plt.Figure, plt.Figure]:
+    """One seed's concept atlas (gradient-ERF crops of each layer's most important concepts) and concept
+    graph (layer-to-layer edges = mean GIG over its test images); ``images``: the whole test split."""
+    layers = pathway["layers"]
+    test = images.subset(pathway["index"].numpy())
+    count = max(settings.atlas_concepts, settings.graph_nodes)
+    ranked = {a: ranked_concepts(pathway, a, count) for a in layers}
+    labels = ground_truth_labels(checkpoint, test, concepts, pathway, ranked, settings)
+    net = network_from_checkpoint(checkpoint)
+    x = test.tensors()[0]
+    n_atlas = settings.atlas_concepts
+    groups = {
+        a: atlas_rows(
+            net.head(a),
+            test.images,
+            x,
+            pathway["coefficients"]["kmeans"][a],
+            ConceptBasis.from_dict(concepts["bases"][a]["kmeans"]).tensor(x),
+            ranked[a][:n_atlas],
+            labels[a][:n_atlas],
+            settings.atlas_crops,
+        )
+        for a in layers
+    }
+    atlas = concept_atlas(
+        groups,
+        f"concept atlas (seed {pathway['seed']}): most important concepts per layer (mean |GIG| to the class), "
+        "gradient-ERF crops of their strongest PFVs; label: best-matching ground-truth concept and its IoU",
+    )
+    n_graph = settings.graph_nodes
+    shown = {a: ranked[a][:n_graph] for a in layers}
+    labels_shown = {a: labels[a][:n_graph] for a in layers}
+    graph = pathway_graph(test, pathway, shown, labels_shown, n_graph, settings.graph_edges)
+    return atlas, graph

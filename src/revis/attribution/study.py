@@ -9,6 +9,8 @@ back on the CPU.
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ import torch
 
 from revis.attribution.alignment import concept_alignment
 from revis.attribution.concepts import DECOMPOSITIONS, ConceptBasis, fit_concept_bases
-from revis.attribution.gig import ConceptProjection
+from revis.attribution.gig import ConceptProjection, Method
 from revis.attribution.layered import layered, network_from_checkpoint
 from revis.attribution.pathways import (
     built_up_targets,
@@ -54,11 +56,21 @@ def cpu(tree: Any) -> Any:
 
 def pairs(layers: list[str]) -> list[tuple[str, str]]:
     """Consecutive layers (a, b)."""
-    return list(zip(layers[:-1], layers[1:]))
+    return list(itertools.pairwise(layers))
 
 
 def pair_key(a: str, b: str) -> str:
     return f"{a}_to_{b}"
+
+
+def stratified_split(images: ImageSet, test_fraction: float, seed: int) -> dict[str, ImageSet]:
+    """``{"train", "test"}``: per class a seeded ``test_fraction`` of its images (at least one) held out."""
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(images), dtype=bool)
+    for label in np.unique(images.labels):
+        members = np.nonzero(images.labels == label)[0]
+        test[rng.permutation(members)[: max(1, round(len(members) * test_fraction))]] = True
+    return {"train": images.subset(np.nonzero(~test)[0]), "test": images.subset(np.nonzero(test)[0])}
 
 
 def attribution_subset(n_test: int, count: int, seed: int) -> np.ndarray:
@@ -142,7 +154,7 @@ def attribute_seed(
     concepts: dict[str, Any],
     n_images: int,
     n_steps: int,
-    method: str,
+    method: Method,
     max_targets: int,
     steps_sweep: list[int],
     sweep_images: int,
@@ -281,46 +293,119 @@ def evaluate_seed(
     return cpu(out)
 
 
-def features_seed(
-    images: dict[str, ImageSet],
-    model: dict[str, Any],
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    normalize: list[list[float]] | None,
-    source: str,
-    layers: list[str] | None,
-    n_images: int,
-    per_image: int,
-    uniform_share: float,
-    device: str = "cpu",
-) -> tuple[dict[str, Any], dict[str, Any]]:
+@dataclass(frozen=True)
+class FeaturesJob:
+    """The features stage of one seed: how its network is trained and its PFVs sampled."""
+
+    seed: int
+    model: dict[str, Any]  # ModelConfig.model_dump()
+    epochs: int
+    batch_size: int
+    lr: float
+    normalize: list[list[float]] | None
+    source: str
+    layers: list[str] | None
+    n_images: int
+    per_image: int
+    uniform_share: float
+    device: str = "cpu"
+
+
+def features_seed(images: dict[str, ImageSet], job: FeaturesJob) -> tuple[dict[str, Any], dict[str, Any]]:
     """The features stage of one seed: its network (``train_network``) and its PFVs (``sample_pfvs``)."""
-    checkpoint = train_network(images, model, epochs, batch_size, lr, seed, normalize, source, device)
-    return checkpoint, sample_pfvs(images["train"], checkpoint, layers, n_images, per_image, uniform_share, device)
+    j = job
+    checkpoint = train_network(images, j.model, j.epochs, j.batch_size, j.lr, j.seed, j.normalize, j.source, j.device)
+    return checkpoint, sample_pfvs(
+        images["train"], checkpoint, j.layers, j.n_images, j.per_image, j.uniform_share, j.device
+    )
 
 
-def attribute_chain(
-    test: ImageSet,
-    checkpoint: dict[str, Any],
-    pfvs: dict[str, Any],
-    ratio: float,
-    lasso_alpha: float,
-    dictlearn_iter: int,
-    positive: bool,
-    attribute: dict[str, Any],
-    device: str = "cpu",
-) -> tuple[dict[str, Any], dict[str, Any]]:
+@dataclass(frozen=True)
+class AttributeSettings:
+    """GIG of one seed (``attribute_seed``'s keyword arguments)."""
+
+    n_images: int
+    n_steps: int
+    method: Method
+    max_targets: int
+    steps_sweep: list[int]
+    sweep_images: int
+    sweep_targets: int
+    internal_batch_size: int
+
+
+@dataclass(frozen=True)
+class AttributeJob:
+    """The attribute stage of one seed: its checkpoint and PFVs, how concepts are fitted, how GIG runs."""
+
+    checkpoint: dict[str, Any]
+    pfvs: dict[str, Any]
+    ratio: float
+    lasso_alpha: float
+    dictlearn_iter: int
+    positive: bool
+    attribute: AttributeSettings
+    device: str = "cpu"
+
+
+def attribute_chain(test: ImageSet, job: AttributeJob) -> tuple[dict[str, Any], dict[str, Any]]:
     """The attribute stage of one seed: every layer's concept bases (``fit_layer``), then ``attribute_seed``
-    with ``attribute`` (its keyword arguments)."""
+    with ``job.attribute``."""
+    j, pfvs = job, job.pfvs
     seed = int(pfvs["seed"])
     concepts = {
         "seed": seed,
         "layers": pfvs["layers"],
         "bases": {
-            layer: fit_layer(pfvs["samples"][layer]["pfvs"], ratio, lasso_alpha, seed, dictlearn_iter, positive)
+            layer: fit_layer(pfvs["samples"][layer]["pfvs"], j.ratio, j.lasso_alpha, seed, j.dictlearn_iter, j.positive)
             for layer in pfvs["layers"]
         },
     }
-    return concepts, attribute_seed(test, checkpoint, concepts, **attribute, device=device)
+    a = j.attribute
+    pathway = attribute_seed(
+        test,
+        j.checkpoint,
+        concepts,
+        n_images=a.n_images,
+        n_steps=a.n_steps,
+        method=a.method,
+        max_targets=a.max_targets,
+        steps_sweep=a.steps_sweep,
+        sweep_images=a.sweep_images,
+        sweep_targets=a.sweep_targets,
+        internal_batch_size=a.internal_batch_size,
+        device=j.device,
+    )
+    return concepts, pathway
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    """The evaluate stage of one seed: its checkpoint, concepts and pathway, and how they are evaluated."""
+
+    checkpoint: dict[str, Any]
+    concepts: dict[str, Any]
+    pathway: dict[str, Any]
+    targets_per_pair: int
+    curve_points: int | None
+    alignment_concepts: int
+    alignment_max_images: int
+    min_images: int
+    device: str = "cpu"
+
+
+def evaluate_job(test: ImageSet, job: EvaluateJob) -> dict[str, Any]:
+    """``evaluate_seed`` of one seed's job."""
+    j = job
+    return evaluate_seed(
+        test,
+        j.checkpoint,
+        j.concepts,
+        j.pathway,
+        j.targets_per_pair,
+        j.curve_points,
+        j.alignment_concepts,
+        j.alignment_max_images,
+        j.min_images,
+        j.device,
+    )

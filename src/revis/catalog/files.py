@@ -7,21 +7,30 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any, cast
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from kedro.io import DatasetError
 
 from revis.atomic import atomic_file, write_bytes_atomic, write_text_atomic
 from revis.catalog.base import FileDataset as _FileDataset
 from revis.reporting.results import to_json
 from revis.tracking.client import active
+
+if TYPE_CHECKING:  # matplotlib and pandas load when a figure or a table is read or written, not with every stage
+    import numpy as np
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (files only, no window)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 class JsonDataset(_FileDataset):
@@ -84,6 +93,8 @@ class TableDataset(_FileDataset):
     """A pandas DataFrame as Parquet (pyarrow)."""
 
     def load(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_parquet(self._require())
 
     def save(self, data: pd.DataFrame) -> None:
@@ -102,9 +113,10 @@ class FigureDataset(_FileDataset):
         self._artifact_path = artifact_path
 
     def load(self) -> np.ndarray:
-        return plt.imread(self._require())
+        return _pyplot().imread(self._require())  # type: ignore[no-any-return]
 
-    def save(self, data: plt.Figure) -> None:
+    def save(self, data: Figure) -> None:
+        plt = _pyplot()
         buffer = io.BytesIO()
         data.savefig(buffer, format="png", dpi=self._dpi, bbox_inches="tight")
         plt.close(data)
@@ -166,7 +178,11 @@ class CurveDataset(_FileDataset):
         return json.loads(self._require().read_text())
 
     def save(self, data: pd.DataFrame | list[dict[str, Any]]) -> None:
-        records = data.to_dict(orient="records") if isinstance(data, pd.DataFrame) else list(data)
+        pandas = sys.modules.get("pandas")  # a DataFrame exists only once pandas is imported
+        if pandas is not None and isinstance(data, pandas.DataFrame):
+            records = cast("pd.DataFrame", data).to_dict(orient="records")
+        else:
+            records = list(data)
         declared = [self._x, *self._y]
         rows = []
         for i, record in enumerate(records):

@@ -7,29 +7,20 @@ reads like the world it was saved from.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import DatasetError
 
+from revis.catalog.base import FileDataset
 from revis.datasets.qvhighlights import QvhCorpus, write_qvh_folder
 
 
-class QvhFolderDataset(AbstractDataset):
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(filepath)
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
-
+class QvhFolderDataset(FileDataset):
     def _exists(self) -> bool:
         return self._filepath.is_dir()
 
     def load(self) -> QvhCorpus:
-        if not self._filepath.is_dir():
-            raise DatasetError(f"{self._filepath} does not exist; run the stage that writes it (see dvc.yaml)")
-        return QvhCorpus(self._filepath)
+        return QvhCorpus(self._require())
 
     def save(self, data: Any) -> None:
         if not hasattr(data, "videos") or not hasattr(data, "queries"):

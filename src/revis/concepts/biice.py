@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from revis.models import ModelConfig, build_model
-from revis.models.patches import PatchMLPClassifier, mlp_hidden_width
+from revis.models.patches import PatchCNN, PatchMLPClassifier, TinyViT, mlp_hidden_width
 
 
 @dataclass
@@ -145,7 +145,7 @@ class BiICEClassifier(nn.Module):
     """A patch backbone (``PatchCNN`` / ``TinyViT``) with the Bi-ICE head; ``forward`` gives logits."""
 
     def __init__(
-        self, features: nn.Module, num_concepts: int, num_classes: int, iterations: int = 3, heads: int = 1
+        self, features: PatchCNN | TinyViT, num_concepts: int, num_classes: int, iterations: int = 3, heads: int = 1
     ) -> None:
         super().__init__()
         self.features = features
@@ -179,18 +179,19 @@ def build_concept_classifier(
     - any other variant (``biice``, ``biice_expl``): the Bi-ICE head with ``num_concepts`` slots.
     """
     model = build_model(backbone, in_channels, num_classes, image_size)
-    if not hasattr(model, "features") or not hasattr(model.features, "grid"):
+    features = getattr(model, "features", None)
+    if not isinstance(features, (PatchCNN, TinyViT)):  # the backbones with a patch grid
         raise ValueError(f"Bi-ICE needs a patch backbone (patch_cnn, tiny_vit), got {backbone}")
     if variant == "linear":
         return model
     if variant == "mlp":
         hidden = mlp_hidden_width(
-            biice_head_parameters(model.features.dim, num_concepts, num_classes, iterations, heads),
-            model.features.dim,
+            biice_head_parameters(features.dim, num_concepts, num_classes, iterations, heads),
+            features.dim,
             num_classes,
         )
-        return PatchMLPClassifier(model.features, num_classes, hidden)
-    return BiICEClassifier(model.features, num_concepts, num_classes, iterations, heads)
+        return PatchMLPClassifier(features, num_classes, hidden)
+    return BiICEClassifier(features, num_concepts, num_classes, iterations, heads)
 
 
 def biice_head_parameters(dim: int, num_concepts: int, num_classes: int, iterations: int = 3, heads: int = 1) -> int:

@@ -49,6 +49,8 @@ def load_concept_data(
         from revis.datasets.cub import read_cub
 
         train, test = (read_cub(root, split, image_size) for split in ("train", "test"))
+    if train.concept_presence is None:
+        raise ValueError(f"dataset '{dataset}': the training split has no concept presence labels")
     rules = derive_rules(train.concept_presence, train.labels, train.num_classes, rule_min_frequency)
     return ConceptData(train, test, rules, dataset)
 

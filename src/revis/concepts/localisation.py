@@ -39,7 +39,7 @@ def iou_matrix(
     maps: torch.Tensor, masks: torch.Tensor, grid: int, threshold: float = 0.5, batch: int = 256
 ) -> torch.Tensor:
     """(N, S, K): IoU of slot s's thresholded map with concept k's mask; NaN where k is absent."""
-    n, _, num_concepts = maps.shape
+    n = maps.shape[0]
     out = torch.empty(n, maps.shape[2], masks.shape[1])
     for start in range(0, n, batch):
         binary = pixel_maps(maps[start : start + batch], grid, masks.shape[-1]) >= threshold  # (B, S, H, W)

@@ -26,6 +26,55 @@ def _first_run(runs: dict[str, Any], variant: str) -> tuple[str, dict[str, Any]]
     return (found[0][1], runs[found[0][1]]) if found else None
 
 
+def _shown_concepts(first: dict[str, Any], pictures: list[int], n_concepts: int) -> dict[int, list[int]]:
+    """Which concepts to show per image: all of them when few, else the picture's heaviest ones (first variant)."""
+    columns = {}
+    for image in pictures:
+        position = first["attention_index"].tolist().index(image)
+        mass = first["attention"][position].mean(0)
+        columns[image] = (
+            list(range(n_concepts))
+            if n_concepts <= MAX_CONCEPT_COLUMNS
+            else mass.argsort(descending=True)[: MAX_CONCEPT_COLUMNS - 2].tolist()
+        )
+    return columns
+
+
+def _draw_map_row(
+    row: Any,
+    test: ImageSet,
+    image: int,
+    variant: str,
+    record: dict[str, Any],
+    slot_of: np.ndarray,
+    columns: list[int],
+    titles: list[str] | None,
+) -> None:
+    """One image's row of one variant: the input, then each shown concept's map over it (``titles``: the
+    concept names above the maps, on the first row only)."""
+    pixels = test.images[image]
+    position = record["attention_index"].tolist().index(image)
+    grid = record["grid"]
+    maps = record["attention"][position].T.reshape(-1, grid, grid)  # (K, g, g)
+    up = F.interpolate(maps[None].float(), size=pixels.shape[:2], mode="bilinear", align_corners=False)[0]
+    top = float(up.max())  # one colour scale per row: the maps of one image compete for each patch
+    row[0].imshow(pixels)
+    row[0].set_ylabel(
+        ("sup." if variant == "biice_expl" else "unsup.") + f"\n{test.class_names[test.labels[image]]}",
+        fontsize=6,
+    )
+    for col, k in enumerate(columns, start=1):
+        ax = row[col]
+        ax.imshow(pixels.mean(-1), cmap="gray", vmin=0, vmax=255)
+        ax.imshow(up[int(slot_of[k])].numpy(), cmap="magma", alpha=0.65, vmin=0, vmax=top)
+        if test.concept_masks is not None and test.concept_masks[image, k].any():
+            ax.contour(test.concept_masks[image, k], levels=[0.5], colors="cyan", linewidths=0.6)
+        if titles is not None:
+            ax.set_title(titles[k][:14], fontsize=6)
+    for ax in row[len(columns) + 1 :]:
+        ax.axis("off")
+
+
 def concept_maps(
     test: ImageSet,
     runs: dict[str, Any],
@@ -41,50 +90,21 @@ def concept_maps(
         if found is not None:
             rows.append((variant, *found))
     pictures = picture_index.tolist()
-    first = rows[0][2] if rows else None
-    if first is None:
+    if not rows:
         fig, ax = plt.subplots()
         ax.text(0.5, 0.5, "no Bi-ICE run", ha="center")
         return fig
-    # which concepts to show: all of them when few, else the picture's heaviest ones (first variant)
-    columns = {}
-    for image in pictures:
-        position = first["attention_index"].tolist().index(image)
-        mass = first["attention"][position].mean(0)
-        columns[image] = (
-            list(range(len(names)))
-            if len(names) <= MAX_CONCEPT_COLUMNS
-            else mass.argsort(descending=True)[: MAX_CONCEPT_COLUMNS - 2].tolist()
-        )
+    columns = _shown_concepts(rows[0][2], pictures, len(names))
     width = 1 + max(len(c) for c in columns.values())
     fig, axes = plt.subplots(
         len(pictures) * len(rows), width, figsize=(1.15 * width, 1.2 * len(pictures) * len(rows)), squeeze=False
     )
     for i, image in enumerate(pictures):
-        pixels = test.images[image]
         for j, (variant, run, record) in enumerate(rows):
-            row = axes[i * len(rows) + j]
-            slot_of = assignments[run]
-            position = record["attention_index"].tolist().index(image)
-            grid = record["grid"]
-            maps = record["attention"][position].T.reshape(-1, grid, grid)  # (K, g, g)
-            up = F.interpolate(maps[None].float(), size=pixels.shape[:2], mode="bilinear", align_corners=False)[0]
-            top = float(up.max())  # one colour scale per row: the maps of one image compete for each patch
-            row[0].imshow(pixels)
-            row[0].set_ylabel(
-                ("sup." if variant == "biice_expl" else "unsup.") + f"\n{test.class_names[test.labels[image]]}",
-                fontsize=6,
+            titles = names if i == 0 and j == 0 else None
+            _draw_map_row(
+                axes[i * len(rows) + j], test, image, variant, record, assignments[run], columns[image], titles
             )
-            for col, k in enumerate(columns[image], start=1):
-                ax = row[col]
-                ax.imshow(pixels.mean(-1), cmap="gray", vmin=0, vmax=255)
-                ax.imshow(up[int(slot_of[k])].numpy(), cmap="magma", alpha=0.65, vmin=0, vmax=top)
-                if test.concept_masks is not None and test.concept_masks[image, k].any():
-                    ax.contour(test.concept_masks[image, k], levels=[0.5], colors="cyan", linewidths=0.6)
-                if i == 0 and j == 0:
-                    ax.set_title(names[k][:14], fontsize=6)
-            for ax in row[len(columns[image]) + 1 :]:
-                ax.axis("off")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -11,12 +11,14 @@ Functions here take plain inputs (so a stage can run them on worker processes,
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from revis.concepts.biice import build_concept_classifier, explain_batches
+from revis.concepts.biice import BiICEClassifier, build_concept_classifier, explain_batches
 from revis.concepts.deletion import deletion_curves, random_orders
 from revis.concepts.training import ConceptTrainConfig, train_concept_classifier
 from revis.datasets.imageset import ImageSet
@@ -39,6 +41,20 @@ def build_from_spec(spec: dict[str, Any], variant: str, seed: int | None = None)
         shape["concepts"],
         **spec["head"],
     )
+
+
+def run_spec(train: ImageSet, backbone: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
+    """What builds every run's model (``build_from_spec``): the backbone, the head, the data's shape."""
+    return {
+        "backbone": backbone,
+        "head": head,
+        "shape": {
+            "channels": train.channels,
+            "classes": train.num_classes,
+            "image_size": train.image_size,
+            "concepts": len(train.concept_names),
+        },
+    }
 
 
 def train_run(
@@ -116,11 +132,15 @@ def attribute_run(
     if run["variant"] not in CONCEPT_HEADS:
         record["logits"] = predict_logits(model, x, device=device).cpu()
         return record
+    if not isinstance(model, BiICEClassifier):
+        raise TypeError(f"{run['variant']} is a concept head but its model is not a BiICEClassifier")
     spatial = test.concept_masks is not None
     ex = explain_batches(model, x, device=device)
     contributions = ex["contributions"]
     traced = x[held_out[:trace_images]]
-    untrained = build_from_spec(spec, run["variant"], run["seed"]).eval()  # the same seed's initialisation
+    untrained = build_from_spec(spec, run["variant"], run["seed"]).eval()  # the same seed's initialization
+    if not isinstance(untrained, BiICEClassifier):
+        raise TypeError(f"{run['variant']} is a concept head but its model is not a BiICEClassifier")
     record.update(
         {
             "grid": model.grid,
@@ -160,3 +180,104 @@ def attribute_run(
             ).mean(0),
         }
     return record
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One run of the grid: ``variant`` at ``lr`` for ``seed``, on the fit part of the training split."""
+
+    spec: dict[str, Any]
+    variant: str
+    lr: float
+    seed: int
+    fit_index: np.ndarray
+    validation_index: np.ndarray
+    config: dict[str, Any]  # ConceptTrainConfig's fields but lr (and the two weights the variant sets)
+    device: str = "cpu"
+
+
+def train_job(train: ImageSet, job: TrainJob) -> dict[str, Any]:
+    """``train_run`` of one job of the grid."""
+    j = job
+    return train_run(train, j.spec, j.variant, j.lr, j.seed, j.fit_index, j.validation_index, j.config, j.device)
+
+
+def keep_best_rates(spec: dict[str, Any], results: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per (variant, seed) the run with the best validation accuracy (first of equals, in grid order): the
+    kept models (``spec`` and ``runs``) and every run's history (with its rate and whether it was kept)."""
+    kept: dict[str, dict[str, Any]] = {}
+    for result in results:  # in grid order: the first of equal validation accuracies wins
+        run = f"{result['variant']}/seed{result['seed']}"
+        if run not in kept or result["validation_accuracy"] > kept[run]["validation_accuracy"]:
+            kept[run] = result
+    models = {
+        **spec,
+        "runs": {
+            run: {k: r[k] for k in ("variant", "seed", "lr", "validation_accuracy", "state_dict")}
+            for run, r in kept.items()
+        },
+    }
+    histories = {
+        f"{r['variant']}/seed{r['seed']}/lr{r['lr']:g}": {
+            **r["history"],
+            "lr": r["lr"],
+            "validation_accuracy": r["validation_accuracy"],
+            "kept": kept[f"{r['variant']}/seed{r['seed']}"] is r,
+        }
+        for r in results
+    }
+    return models, histories
+
+
+def split_test_set(labels: np.ndarray, match_fraction: float, pictures: int, deletions: int, seed: int) -> dict:
+    """Per seed: the test images that match slots to concepts, the held-out rest the metrics use, and the
+    held-out images drawn (cycling through the classes) and deleted."""
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    cut = round(match_fraction * len(labels))
+    match, held_out = order[:cut].sort().values, order[cut:].sort().values
+    chosen: list[int] = []
+    pools = {c: [int(i) for i in held_out if labels[i] == c] for c in np.unique(labels)}
+    while len(chosen) < pictures and any(pools.values()):
+        for pool in pools.values():
+            if pool and len(chosen) < pictures:
+                chosen.append(pool.pop(0))
+    return {
+        "match_index": match,
+        "eval_index": held_out,
+        "picture_index": torch.tensor(chosen, dtype=torch.int64),
+        "deletion_index": held_out[:deletions],
+    }
+
+
+@dataclass(frozen=True)
+class AttributeJob:
+    """What one kept run computes on the test split (``attribute_run``): its seed's split, how much is traced
+    and deleted, and the seed of the random deletion orders."""
+
+    spec: dict[str, Any]
+    run: dict[str, Any]
+    split: dict[str, torch.Tensor]  # split_test_set of the run's seed
+    trace_images: int
+    trace_iterations: int
+    deletion_steps: int
+    random_orders: int
+    device: str = "cpu"
+
+
+def attribute_job(test: ImageSet, job: AttributeJob) -> dict[str, Any]:
+    """``attribute_run`` of one job; the random deletion orders are seeded by 1000 x the run's seed."""
+    j, split = job, job.split
+    return attribute_run(
+        test,
+        j.spec,
+        j.run,
+        split["eval_index"],
+        split["picture_index"],
+        split["deletion_index"],
+        j.trace_images,
+        j.trace_iterations,
+        j.deletion_steps,
+        j.random_orders,
+        1000 * j.run["seed"],
+        j.device,
+    )

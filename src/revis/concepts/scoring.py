@@ -45,6 +45,8 @@ def slot_assignment(
     if iou is not None:
         score = np.nanmean(iou[match].numpy(), axis=0)
     else:
+        if test.concept_presence is None:
+            raise ValueError("slots are matched by concept masks or, without masks, by concept presence labels")
         presence = torch.from_numpy(test.concept_presence[match.numpy()]).float()
         mass = record["mass"][match]
         inside = (mass.T @ presence) / presence.sum(0).clamp_min(1)
@@ -79,7 +81,7 @@ def score_run(
     slot_of = np.arange(len(names)) if supervised else hungarian  # supervised: slot k is concept k by training
     out["slot_of"] = slot_of
     out["hungarian_agrees_with_identity"] = float((hungarian == np.arange(len(names))).mean())
-    if masks is not None:
+    if masks is not None and iou is not None and pointing is not None:  # (iou and pointing exist with masks)
         iou_k, pointing_k = _diagonal_means(iou[held_out], pointing[held_out], slot_of)
         held_maps, held_masks = record["attention"][held_out], masks[held_out]
         shuffled = []

@@ -86,12 +86,13 @@ def train_concept_classifier(
     """Train ``model`` in place. Bi-ICE models use ``masks`` (N, K, H, W) or ``presence`` (N, K)
     for the explanation loss when ``config.expl_weight > 0``; linear-head models ignore them."""
     config = config if isinstance(config, ConceptTrainConfig) else ConceptTrainConfig.model_validate(config)
-    concept_head = isinstance(model, BiICEClassifier)
+    biice = model if isinstance(model, BiICEClassifier) else None  # a Bi-ICE head, or a linear/MLP head
+    concept_head = biice is not None
     if concept_head and config.expl_weight > 0 and masks is None and presence is None:
         raise ValueError("expl_weight > 0 needs concept masks or concept presence labels")
     coverage = None
-    if concept_head and config.expl_weight > 0 and masks is not None:
-        coverage = patch_coverage(masks, model.grid)  # once: (N, L, K) area fractions on the patch grid
+    if biice is not None and config.expl_weight > 0 and masks is not None:
+        coverage = patch_coverage(masks, biice.grid)  # once: (N, L, K) area fractions on the patch grid
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(x) / config.batch_size)
@@ -100,7 +101,7 @@ def train_concept_classifier(
     history = ConceptHistory()
     model.to(device)
     probe = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + 1))[:probe_size]].to(device)
-    snapshot = _slot_snapshot(model, probe) if concept_head else None
+    snapshot = _slot_snapshot(biice, probe) if biice is not None else None
     model.train()
     epochs = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
     for _ in epochs:
@@ -109,8 +110,8 @@ def train_concept_classifier(
         for start in range(0, len(x), config.batch_size):
             index = order[start : start + config.batch_size]
             xb, yb = x[index].to(device), y[index].to(device)
-            if concept_head:
-                out = model.explain(xb)
+            if biice is not None:
+                out = biice.explain(xb)
                 logits = out.logits
                 loss = F.cross_entropy(logits, yb)
                 if config.expl_weight > 0:
@@ -136,8 +137,8 @@ def train_concept_classifier(
         history.loss.append(total_loss / len(x))
         history.accuracy.append(correct / len(x))
         history.expl_loss.append(total_expl / len(x))
-        if concept_head:
-            learned, bound = _slot_snapshot(model, probe)
+        if biice is not None and snapshot is not None:
+            learned, bound = _slot_snapshot(biice, probe)
             history.slot_drift.append(_relative_change(learned, snapshot[0]))
             history.bound_drift.append(_relative_change(bound, snapshot[1]))
             snapshot = (learned, bound)

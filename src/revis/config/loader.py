@@ -13,6 +13,7 @@ bad value.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -99,12 +100,25 @@ def _interpolation_line(path: Path, problem: str) -> int | None:
 
 
 class RevisConfigLoader(OmegaConfigLoader):
+    """Parameters are params.yaml merged with the environment's ``parameters*.yml`` and the runtime params.
+
+    A session asks for them three times before its first node (validation, the context, tracking);
+    they are read and resolved once per loader (about 0.25 s of CPU each time) and handed out as copies.
+    """
+
+    _parameters: dict[str, Any] | None = None
+
     def params_path(self) -> Path:
         return Path(self.conf_source).resolve().parent / PARAMS_FILE
 
     def __getitem__(self, key: str) -> dict[str, Any]:
         if key != "parameters" or key in self:
             return super().__getitem__(key)
+        if self._parameters is None:
+            self._parameters = self._read_parameters()
+        return copy.deepcopy(self._parameters)
+
+    def _read_parameters(self) -> dict[str, Any]:
         path = self.params_path()
         root = load_yaml_file(path)
         try:

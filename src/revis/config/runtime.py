@@ -26,5 +26,5 @@ class ComputeParams(BaseModel):
 
     model_config = STRICT
     device: Device = "cpu"  # cpu | cuda | cuda:N | auto (CUDA when present)
-    threads: int = Field(1, ge=1, le=256)
-    workers: int = Field(1, ge=1, le=64)
+    threads: int = Field(default=1, ge=1, le=256)
+    workers: int = Field(default=1, ge=1, le=64)

@@ -22,6 +22,16 @@ Fraction = Annotated[float, Field(gt=0, lt=1)]
 Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
+def _distinct_seeds(seeds: list[int]) -> list[int]:
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct (a repeated seed counts one chain twice), got {seeds}")
+    return seeds
+
+
+# Whole-chain seeds (``<paper>.seeds``); a paper with a tighter bound adds ``Field(max_length=...)`` on its field.
+Seeds = Annotated[list[Seed], Field(min_length=1, max_length=64), AfterValidator(_distinct_seeds)]
+
+
 class _DataPathMarker:
     """Metadata of a ``DataPath`` field: DVC tracks the contents at the path, not only the string."""
 

@@ -1,5 +1,11 @@
-"""Readers (and the mini world's writers) for the real on-disk formats the papers use."""
+"""Readers (and the mini world's writers) for the real on-disk formats the papers use.
 
-from revis.datasets.imageset import DataError, ImageSet
+Names resolve on first use (``revis.lazy``): importing one reader (``revis.datasets.voc``) does not
+import torch through ``revis.datasets.imageset``.
+"""
 
-__all__ = ["DataError", "ImageSet"]
+from revis.lazy import lazy_getattr
+
+_WHERE = {"DataError": "imageset", "ImageSet": "imageset"}
+__all__ = sorted(_WHERE)
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -41,7 +41,7 @@ def _unpickle(path: Path) -> dict:
 
 def _decode_rows(rows: np.ndarray, path: Path) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.uint8)
-    side = int(round((rows.shape[1] / 3) ** 0.5))
+    side = round((rows.shape[1] / 3) ** 0.5)
     if rows.ndim != 2 or 3 * side * side != rows.shape[1]:
         raise DataError(f"CIFAR batch {path} has rows of length {rows.shape[1]}, expected 3*S*S")
     return rows.reshape(-1, 3, side, side).transpose(0, 2, 3, 1).copy()
@@ -160,8 +160,8 @@ def write_cifar10(
                     concept_names=np.array(train.concept_names, dtype=str),
                     train_masks=np.packbits(train.concept_masks, axis=-1),
                     test_masks=np.packbits(test.concept_masks, axis=-1),
-                    train_presence=train.concept_presence,
-                    test_presence=test.concept_presence,
+                    train_presence=np.asarray(train.concept_presence),  # what savez makes of it
+                    test_presence=np.asarray(test.concept_presence),
                 )
         if world is not None:
             (tmp / WORLD_RULES).write_text(json.dumps(world, indent=2, sort_keys=True))

@@ -120,28 +120,19 @@ def _crowd_flag(value: Any, where: str) -> bool:
     raise DataError(f"{where}: iscrowd is {value!r}; COCO allows 0 or 1")
 
 
-def read_coco_detections(
-    path: str | os.PathLike,
-    image_root: str | os.PathLike | None = None,
-    *,
-    path_parts: int = 2,
-    label_offset: int = 0,
-    max_overrun: float = DEFAULT_MAX_OVERRUN,
-    max_overrun_fraction: float = COCO_MAX_OVERRUN_FRACTION,
-    check_files: bool = True,
-) -> CocoDetections:
-    """Read one COCO detection file; boxes validated and clipped, negatives kept, ids remapped (module doc)."""
-    path = Path(path)
-    document = _load_json(path)
+def _read_categories(path: Path, document: dict[str, Any]) -> dict[int, str]:
+    """Category id -> name, in id order."""
     try:
         categories = {int(c["id"]): str(c["name"]) for c in document["categories"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path}: malformed category entry ({exc})") from exc
     if not categories:
         raise DataError(f"{path} lists no categories")
-    categories = dict(sorted(categories.items()))
-    rank = {cid: i for i, cid in enumerate(categories)}
+    return dict(sorted(categories.items()))
 
+
+def _read_images(path: Path, document: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Image id -> file name, size and an empty annotation list; ids and file names unique, sizes positive."""
     images: dict[int, dict[str, Any]] = {}
     files: set[str] = set()
     for entry in document["images"]:
@@ -162,7 +153,13 @@ def read_coco_detections(
             raise DataError(f"{path}: image {image_id} ({file_name}) has size {width} x {height}")
         files.add(file_name)
         images[image_id] = {"file_name": file_name, "width": width, "height": height, "anns": []}
+    return images
 
+
+def _attach_annotations(
+    path: Path, document: dict[str, Any], images: dict[int, dict[str, Any]], categories: dict[int, str]
+) -> None:
+    """Append each non-crowd annotation ``(ann_id, category_id, bbox)`` to its image's list."""
     seen_ann: set[int] = set()
     for ann in document.get("annotations", []):
         try:
@@ -183,17 +180,42 @@ def read_coco_detections(
             continue  # crowd regions are not objects to detect (COCOeval ignores them too)
         images[image_id]["anns"].append((ann_id, category_id, bbox))
 
+
+def _check_image_file(path: Path, image_id: int, entry: dict[str, Any], local: Path) -> None:
+    """The image file's real size equals the size the JSON declares."""
+    size = _image_size(local, f"{path}: image {image_id} ({entry['file_name']})")
+    if size != (entry["width"], entry["height"]):
+        raise DataError(
+            f"{path}: image {image_id} is declared {entry['width']} x {entry['height']} "
+            f"but {local} is {size[0]} x {size[1]}"
+        )
+
+
+def read_coco_detections(
+    path: str | os.PathLike,
+    image_root: str | os.PathLike | None = None,
+    *,
+    path_parts: int = 2,
+    label_offset: int = 0,
+    max_overrun: float = DEFAULT_MAX_OVERRUN,
+    max_overrun_fraction: float = COCO_MAX_OVERRUN_FRACTION,
+    check_files: bool = True,
+) -> CocoDetections:
+    """Read one COCO detection file; boxes validated and clipped, negatives kept, ids remapped (module doc)."""
+    path = Path(path)
+    document = _load_json(path)
+    categories = _read_categories(path, document)
+    rank = {cid: i for i, cid in enumerate(categories)}
+
+    images = _read_images(path, document)
+    _attach_annotations(path, document, images, categories)
+
     report = BoxReport()
     out: list[CocoImage] = []
     for image_id, entry in images.items():
         local = remap_file_name(entry["file_name"], image_root, path_parts) if image_root is not None else None
         if local is not None and check_files:
-            size = _image_size(local, f"{path}: image {image_id} ({entry['file_name']})")
-            if size != (entry["width"], entry["height"]):
-                raise DataError(
-                    f"{path}: image {image_id} is declared {entry['width']} x {entry['height']} "
-                    f"but {local} is {size[0]} x {size[1]}"
-                )
+            _check_image_file(path, image_id, entry, local)
         boxes, classes, ann_ids, raw = [], [], [], []
         for ann_id, category_id, (x, y, w, h) in entry["anns"]:
             where = f"{path.name}, annotation {ann_id} (image {image_id}, {PurePosixPath(entry['file_name']).name})"

@@ -115,9 +115,9 @@ def read_cub(
                 raise DataError(f"{root / 'bounding_boxes.txt'} has no box for image {image_id}")
             x, y, w, h = boxes[image_id]
             top, left = max(0, int(y)), max(0, int(x))
-            crop = pixels[top : max(top + 1, int(round(y + h))), left : max(left + 1, int(round(x + w)))]
+            crop = pixels[top : max(top + 1, round(y + h)), left : max(left + 1, round(x + w))]
             pixels = crop if crop.size else pixels
-        images[i] = np.asarray(Image.fromarray(pixels).resize((image_size, image_size), Image.BILINEAR))
+        images[i] = np.asarray(Image.fromarray(pixels).resize((image_size, image_size), Image.Resampling.BILINEAR))
     return ImageSet(
         images=images,
         labels=labels,

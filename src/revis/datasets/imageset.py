@@ -12,11 +12,14 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from revis.atomic import atomic_file
+
+if TYPE_CHECKING:
+    import torch
 
 
 class DataError(ValueError):
@@ -58,6 +61,8 @@ class ImageSet:
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Float images (N, C, H, W) in [0, 1] and int64 labels."""
+        import torch  # here: readers of image files run without torch
+
         x = torch.from_numpy(self.images).permute(0, 3, 1, 2).float().div_(255.0)
         return x.contiguous(), torch.from_numpy(self.labels)
 
@@ -90,9 +95,8 @@ def save_imagesets_npz(path: str | os.PathLike, splits: dict[str, ImageSet]) -> 
             arrays[f"{split}/concept_masks_width"] = np.array(data.concept_masks.shape[-1])
         if data.concept_presence is not None:
             arrays[f"{split}/concept_presence"] = data.concept_presence
-    with atomic_file(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+    with atomic_file(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
 
 def load_imagesets_npz(path: str | os.PathLike) -> dict[str, ImageSet]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +38,43 @@ CLIP_LENGTH = 2.0
 LABEL_KEYS = ("relevant_windows", "relevant_clip_ids", "saliency_scores")
 KEY_ORDER = ("qid", "query", "duration", "vid", *LABEL_KEYS)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class SubmissionError(ValueError):
+    """Predictions or ground truth that the evaluation cannot score; the message names the query."""
+
+
+def field_of(record: Any, name: str) -> Any:
+    """``record[name]`` of a decoded line, or the attribute of a ``QvhQuery``."""
+    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+
+
+def num_clips(duration: float, clip_length: float = 2.0) -> int:
+    """Clips of a video as the official script counts them: ``int(duration / clip_length)``."""
+    return int(duration / clip_length)
+
+
+def saliency_matrix(record: Any, clip_length: float = 2.0) -> np.ndarray:
+    """(clips x annotators) float matrix of 0-4 scores, zeros outside the relevant clips."""
+    qid = field_of(record, "qid")
+    clips = num_clips(float(field_of(record, "duration")), clip_length)
+    ids = list(field_of(record, "relevant_clip_ids") or [])
+    scores = list(field_of(record, "saliency_scores") or [])
+    if len(ids) != len(scores):
+        raise SubmissionError(f"qid {qid}: {len(ids)} relevant_clip_ids but {len(scores)} saliency_scores")
+    widths = {len(s) for s in scores}
+    if len(widths) > 1:
+        raise SubmissionError(f"qid {qid}: saliency_scores rows have different annotator counts {sorted(widths)}")
+    annotators = widths.pop() if widths else 3
+    matrix = np.zeros((clips, annotators))
+    for clip, row in zip(ids, scores):
+        if not 0 <= int(clip) < clips:
+            raise SubmissionError(
+                f"qid {qid}: relevant clip id {clip} outside the video's {clips} clips "
+                f"(duration {field_of(record, 'duration')} s, {clip_length}-s clips)"
+            )
+        matrix[int(clip)] = row
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -62,8 +99,6 @@ class QvhQuery:
 
     def saliency(self, clip_length: float = CLIP_LENGTH) -> np.ndarray:
         """(clips, annotators) 0-4 scores, zeros outside the relevant clips."""
-        from revis.highlights.evaluation import saliency_matrix
-
         if not self.labelled:
             raise DataError(f"qid {self.qid} has no saliency labels (a test-split line)")
         return saliency_matrix(self, clip_length)
@@ -87,8 +122,8 @@ def _number(value: Any, where: str, key: str) -> float:
     return value
 
 
-def parse_line(line: dict[str, Any], where: str = "line") -> QvhQuery:
-    """Validate one decoded line; errors name ``where`` (file:line) and the key."""
+def _check_identity(line: Any, where: str) -> None:
+    """A JSON object with an integer ``qid``, string ``query`` and ``vid``, and a ``duration``."""
     if not isinstance(line, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(line).__name__}")
     for key in ("qid", "query", "vid", "duration"):
@@ -98,22 +133,16 @@ def parse_line(line: dict[str, Any], where: str = "line") -> QvhQuery:
         raise DataError(f"{where}: 'qid' must be an integer, got {line['qid']!r}")
     if not isinstance(line["query"], str) or not isinstance(line["vid"], str):
         raise DataError(f"{where}: 'query' and 'vid' must be strings")
-    where = f"{where} (qid {line['qid']})"
-    duration = _number(line["duration"], where, "duration")
-    if duration <= 0:
-        raise DataError(f"{where}: 'duration' must be positive, got {duration}")
-    present = [k for k in LABEL_KEYS if k in line]
-    if present and len(present) != len(LABEL_KEYS) and present != ["relevant_windows"]:
-        raise DataError(f"{where}: labels must come together, found only {present}")
-    if "saliency_scores" not in line:
-        windows = tuple(
-            tuple(float(_number(x, where, "relevant_windows")) for x in w) for w in line.get("relevant_windows") or []
-        )
-        return QvhQuery(line["qid"], line["query"], line["vid"], duration, windows or None)
-    windows = line["relevant_windows"]
-    ids, scores = line["relevant_clip_ids"], line["saliency_scores"]
-    if not isinstance(windows, list) or any(not isinstance(w, list) or len(w) != 2 for w in windows):
+
+
+def _window(window: Any, where: str) -> tuple[float, float]:
+    if not isinstance(window, list) or len(window) != 2:
         raise DataError(f"{where}: 'relevant_windows' must be a list of [start, end]")
+    return float(_number(window[0], where, "relevant_windows")), float(_number(window[1], where, "relevant_windows"))
+
+
+def _check_clips_and_scores(ids: Any, scores: Any, duration: float, where: str) -> None:
+    """Clip ids inside the video, one row of 0-4 integer scores per id, the same annotators in every row."""
     if not isinstance(ids, list) or not isinstance(scores, list) or len(ids) != len(scores):
         raise DataError(f"{where}: 'relevant_clip_ids' and 'saliency_scores' must be lists of equal length")
     clips = int(duration / CLIP_LENGTH)
@@ -130,6 +159,26 @@ def parse_line(line: dict[str, Any], where: str = "line") -> QvhQuery:
     widths = {len(row) for row in scores}
     if len(widths) > 1:
         raise DataError(f"{where}: 'saliency_scores' rows have different annotator counts {sorted(widths)}")
+
+
+def parse_line(line: dict[str, Any], where: str = "line") -> QvhQuery:
+    """Validate one decoded line; errors name ``where`` (file:line) and the key."""
+    _check_identity(line, where)
+    where = f"{where} (qid {line['qid']})"
+    duration = _number(line["duration"], where, "duration")
+    if duration <= 0:
+        raise DataError(f"{where}: 'duration' must be positive, got {duration}")
+    present = [k for k in LABEL_KEYS if k in line]
+    if present and len(present) != len(LABEL_KEYS) and present != ["relevant_windows"]:
+        raise DataError(f"{where}: labels must come together, found only {present}")
+    if "saliency_scores" not in line:
+        windows = tuple(_window(w, where) for w in line.get("relevant_windows") or [])
+        return QvhQuery(line["qid"], line["query"], line["vid"], duration, windows or None)
+    windows = line["relevant_windows"]
+    if not isinstance(windows, list) or any(not isinstance(w, list) or len(w) != 2 for w in windows):
+        raise DataError(f"{where}: 'relevant_windows' must be a list of [start, end]")
+    ids, scores = line["relevant_clip_ids"], line["saliency_scores"]
+    _check_clips_and_scores(ids, scores, duration, where)
     for start, end in windows:
         _number(start, where, "relevant_windows")
         _number(end, where, "relevant_windows")

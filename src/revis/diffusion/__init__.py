@@ -9,6 +9,9 @@
   folder (``save_t2i`` / ``load_t2i``).
 - ``generate``: ``generate(pipe, prompts, negative_prompt, seed)`` for the mini model and for
   Stable Diffusion 1.x from a local folder (``stable_diffusion.load_stable_diffusion``).
-- ``attention``: attention processors (``set_attn_processor``) that record cross-attention maps.
+- ``attention``: attention processors (``set_attn_processor``) that record cross-attention maps, and
+  ``install_processors``, the one way recorders, orthoemb's projection and its swap go onto a UNet.
+- ``models``: one trained ``MiniT2IPipeline`` per whole-chain seed (t2i-train).
+- ``evaluation``: judged prompt fidelity per model seed and t2i's metrics (``T2IMetrics``).
 - ``pictures``: sample grids.
 """

@@ -10,6 +10,8 @@ orthoemb's projection and self-attention swap) follow the same pattern: a callab
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +47,7 @@ class CrossAttentionStore:
         out = []
         for layer, total in self.sums.items():
             mean = total / self.calls[layer]  # (B, Q, L)
-            side = int(math.isqrt(mean.shape[1]))
+            side = math.isqrt(mean.shape[1])
             grid = mean.transpose(1, 2).reshape(mean.shape[0], mean.shape[2], side, side)
             out.append(F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False))
         return torch.stack(out).mean(0)
@@ -82,7 +84,8 @@ class CrossAttentionRecorder(AttnProcessor):
         batch_size, sequence_length, _ = (
             hidden_states.shape if encoder_hidden_states is None else encoder_hidden_states.shape
         )
-        attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
+        if attention_mask is not None:  # diffusers returns None for None, but types the argument as a tensor
+            attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
         if attn.group_norm is not None:
             hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
         query = attn.to_q(hidden_states)
@@ -104,13 +107,32 @@ class CrossAttentionRecorder(AttnProcessor):
         return hidden_states / attn.rescale_output_factor
 
 
-def record_cross_attention(unet, store: CrossAttentionStore) -> dict:
-    """Install recorders on every cross-attention layer (``attn2``); returns the previous processors to restore."""
+ProcessorFactory = Callable[[str], Any]  # layer name (without ".processor") -> its attention processor
+
+
+def install_processors(
+    unet: Any,
+    *,
+    cross: ProcessorFactory | None = None,
+    self_attention: ProcessorFactory | None = None,
+    others: ProcessorFactory | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Put ``cross(layer)`` on every cross-attention layer (``attn2``), ``self_attention(layer)`` on every
+    self-attention layer (``attn1``) and ``others(layer)`` on the layers no other factory covers; a layer without a
+    factory keeps its processor of ``base`` (default: the UNet's current ones). Returns the previous processors,
+    for ``unet.set_attn_processor(previous)``.
+
+    ``cross=lambda layer: CrossAttentionRecorder(store, layer)`` records cross-attention maps; orthoemb's projection
+    (``OrthogonalProjectionProcessor``) and self-attention swap (``SelfAttentionSwapProcessor``) go on the same way.
+    """
     previous = dict(unet.attn_processors)
-    unet.set_attn_processor(
-        {
-            name: CrossAttentionRecorder(store, name.rsplit(".processor", 1)[0]) if ".attn2." in name else processor
-            for name, processor in previous.items()
-        }
-    )
+    start = dict(base) if base is not None else previous
+
+    def pick(name: str, processor: Any) -> Any:
+        factory = cross if ".attn2." in name else self_attention if ".attn1." in name else None
+        factory = factory or others
+        return factory(name.rsplit(".processor", 1)[0]) if factory is not None else processor
+
+    unet.set_attn_processor({name: pick(name, processor) for name, processor in start.items()})
     return previous

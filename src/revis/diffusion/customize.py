@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from diffusers.models.attention_processor import AttnProcessor2_0
 
-from revis.diffusion.attention import CrossAttentionRecorder, CrossAttentionStore
+from revis.diffusion.attention import CrossAttentionRecorder, CrossAttentionStore, install_processors
 from revis.diffusion.orthogonal import OrthogonalProjectionProcessor, Projection, VisualTokenState
 from revis.diffusion.pipeline import images_to_uint8
 from revis.diffusion.subject_encoder import PLACEHOLDER, Composed, compose
@@ -143,21 +143,16 @@ def customize(
     main, negative, ref = encode_arm(encoder, prompts, vis, arm.swap)
     state = VisualTokenState()
     controller = SwapController(set(self_attention_layers(unet, swap.layers)), swap.start_step, swap.end_step)
-    previous = dict(unet.attn_processors)
-    processors = {}
-    for name in previous:
-        layer = name.rsplit(".processor", 1)[0]
-        if ".attn2." in name:
-            processors[name] = (
-                ProjectingRecorder(store, layer, state, arm.projection)
-                if store is not None
-                else OrthogonalProjectionProcessor(state, arm.projection)
-            )
-        elif ".attn1." in name and ref is not None:
-            processors[name] = SelfAttentionSwapProcessor(controller, layer)
-        else:
-            processors[name] = AttnProcessor2_0()
-    unet.set_attn_processor(processors)
+    previous = install_processors(
+        unet,
+        cross=lambda layer: (
+            ProjectingRecorder(store, layer, state, arm.projection)
+            if store is not None
+            else OrthogonalProjectionProcessor(state, arm.projection)
+        ),
+        self_attention=(lambda layer: SelfAttentionSwapProcessor(controller, layer)) if ref is not None else None,
+        others=lambda _: AttnProcessor2_0(),
+    )
     if ref is not None:
         controller.attach(unet)
     out = []

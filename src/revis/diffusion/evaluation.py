@@ -10,12 +10,14 @@ replication unit is the trained model: images of one model are never pooled acro
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from scipy import stats
 
 from revis.diffusion.generate import generate
-from revis.reporting.summary import mean_std
+from revis.reporting.summary import mean_std, proportion
 from revis.world.captions import CaptionRecord
 from revis.world.fidelity import caption_fidelity, shuffled
 from revis.world.judge import judge_images
@@ -50,6 +52,25 @@ def judged_fidelity(
     }
 
 
+def judged_fidelity_per_seed(
+    models: Mapping[int, Any],
+    judge: Any,
+    records: list[CaptionRecord],
+    *,
+    seed: int,
+    steps: int,
+    guidance_scale: float,
+    batch_size: int,
+) -> dict[int, dict[str, Counts]]:
+    """``judged_fidelity`` of every model (``{training seed: model}``), all sampled with sampling seed ``seed``."""
+    return {
+        s: judged_fidelity(
+            m, judge, records, seed=seed, steps=steps, guidance_scale=guidance_scale, batch_size=batch_size
+        )
+        for s, m in models.items()
+    }
+
+
 def p_above_shuffled(model: tuple[int, int], shuffled_counts: tuple[int, int]) -> float:
     """One-sided Fisher exact p-value of "the model's hit rate exceeds the shuffled captions'" (1.0 without trials)."""
     (a, n), (b, m) = model, shuffled_counts
@@ -80,3 +101,53 @@ def per_seed_fidelity(by_seed: Mapping[int, dict[str, Counts]]) -> dict[str, dic
             "trials": [int(c[1]) for c in model],
         }
     return out
+
+
+@dataclass(frozen=True)
+class T2IMetrics:
+    """``reports/t2i/metrics.json``."""
+
+    scale: str
+    judge: dict[str, dict[str, Any]]
+    fidelity: dict[str, dict[str, dict[str, Any]]]
+    fidelity_per_seed: dict[str, dict[str, Any]]
+    training: dict[str, float | int]
+
+
+def fidelity_by_source(measured: Mapping[str, Counts]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per aspect the model's trials count: ``{aspect: {source: proportion}}`` (sources: model, shuffled, real)."""
+    return {
+        aspect: {source: proportion(*counts[aspect]) for source, counts in measured.items()}
+        for aspect in measured["model"]
+        if measured["model"][aspect][1] > 0
+    }
+
+
+def t2i_metrics(
+    by_seed: Mapping[int, dict[str, Counts]],
+    main_seed: int,
+    real_images: Counts,
+    judge: Mapping[str, dict[str, Any]],
+    history: Mapping[str, Any],
+    *,
+    image_size: int,
+    n_captions: int,
+    steps: int,
+    guidance_scale: float,
+) -> T2IMetrics:
+    """Fidelity per aspect of ``t2i.model`` (seed ``main_seed``) vs shuffled captions vs real images, fidelity per
+    model seed, the judge's held-out accuracy (without per-object rates) and the training summary."""
+    losses = history["loss"]
+    scale = (
+        f"caption world {image_size} px, {history['images']} training scenes ({history['distinct_captions']} distinct "
+        f"captions); UNet2DConditionModel {history['parameters'] / 1e6:.2f} M parameters on frozen MiniLM token states, "
+        f"{len(losses)} steps trained here on CPU ({len(by_seed)} training seeds); {n_captions} held-out captions, one "
+        f"image each, {steps} sampler steps, guidance {guidance_scale}"
+    )
+    return T2IMetrics(
+        scale=scale,
+        judge={name: {k: v for k, v in report.items() if k != "per_object"} for name, report in judge.items()},
+        fidelity=fidelity_by_source({**by_seed[main_seed], "real_images": real_images}),
+        fidelity_per_seed=per_seed_fidelity(by_seed),
+        training={"steps": len(losses), "final_loss": float(np.mean(losses[-50:]))},
+    )

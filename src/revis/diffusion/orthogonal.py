@@ -131,18 +131,6 @@ class OrthogonalProjectionProcessor(AttnProcessor2_0):
         return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
 
 
-def install_projection(unet, state: VisualTokenState, projection: Projection) -> dict:
-    """Put an ``OrthogonalProjectionProcessor`` on every cross-attention layer (``attn2``); returns the previous processors."""
-    previous = dict(unet.attn_processors)
-    unet.set_attn_processor(
-        {
-            name: OrthogonalProjectionProcessor(state, projection) if ".attn2." in name else proc
-            for name, proc in previous.items()
-        }
-    )
-    return previous
-
-
 def orthogonality_residual(states: torch.Tensor, visual_mask: torch.Tensor, basis_mask: torch.Tensor) -> float:
     """max |<c_v, c_t>| / (|c_v| |c_t|) over visual rows and basis rows: 0 when every visual row is orthogonal to the span."""
     worst = 0.0

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from revis.diffusion.generate import generate
+from revis.world.captions import ABSTRACT_WORDS, CaptionRecord
 
 
 def sample_grid(
@@ -56,3 +60,38 @@ def loss_curve(losses: list[float], title: str, window: int = 20) -> plt.Figure:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def t2i_samples(
+    model: Any,
+    records: list[CaptionRecord],
+    test: Any,
+    *,
+    rows: int,
+    images_per_row: int,
+    seed: int,
+    steps: int,
+    guidance_scale: float,
+    batch_size: int,
+) -> plt.Figure:
+    """Rows: each abstract word alone, then held-out captions (with their real image first); columns: samples."""
+    words = [f"a {w} scene" for w in ABSTRACT_WORDS]
+    described = [r for r in records if r.form != "abstract"][: max(0, rows - len(words))]
+    prompts = words + [r.caption for r in described]
+    images = generate(
+        model,
+        prompts,
+        seed=seed,
+        images_per_prompt=images_per_row,
+        steps=steps,
+        guidance_scale=guidance_scale,
+        batch_size=batch_size,
+    )
+    k = images_per_row
+    grid = [(p, images[i * k : (i + 1) * k]) for i, p in enumerate(prompts)]
+    keys = {r.key: i for i, r in enumerate(test.records)}
+    reference: list[np.ndarray | None] = [None] * len(words)
+    reference += [test.images[keys[r.key]] for r in described]
+    return sample_grid(
+        grid, "t2i samples: abstract words alone, then held-out captions (first column: the real scene)", reference
+    )

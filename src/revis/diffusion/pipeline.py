@@ -16,11 +16,12 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline, ImagePipelineOutput, UNet2DConditionModel
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline, ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import AutoTokenizer, BertModel
 
@@ -31,8 +32,13 @@ from revis.diffusion.training import pad_context
 class MiniT2IPipeline(DiffusionPipeline):
     """Text-to-image with classifier-free guidance and negative prompts over a pixel-space UNet."""
 
-    _optional_components = ["text_encoder", "tokenizer"]
-    model_cpu_offload_seq = "text_encoder->unet"
+    _optional_components: list[str] = ["text_encoder", "tokenizer"]  # noqa: RUF012  (diffusers: an instance variable)
+    model_cpu_offload_seq = "text_encoder->unet"  # type: ignore[assignment]  # diffusers declares it None
+    # the components register_modules sets (annotations only: diffusers keeps them as attributes)
+    unet: UNet2DConditionModel
+    scheduler: Any
+    text_encoder: BertModel | None
+    tokenizer: Any
 
     def __init__(
         self,
@@ -46,7 +52,7 @@ class MiniT2IPipeline(DiffusionPipeline):
     ) -> None:
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
-        # seed: the training seed (initialisation, batch order, noise); whole-chain seeds pick models by it
+        # seed: the training seed (initialization, batch order, noise); whole-chain seeds pick models by it
         self.register_to_config(text_encoder_name=text_encoder_name, max_length=max_length, seed=seed)
         self.set_progress_bar_config(disable=True)
 
@@ -56,12 +62,43 @@ class MiniT2IPipeline(DiffusionPipeline):
         if self.text_encoder is None or self.tokenizer is None:
             raise ValueError("this pipeline has no text encoder attached: load it with load_t2i, or pass prompt_embeds")
         batch = self.tokenizer(
-            list(prompts), padding="longest", truncation=True, max_length=self.config.max_length, return_tensors="pt"
+            list(prompts), padding="longest", truncation=True, max_length=self.config["max_length"], return_tensors="pt"
         )
         device = self.unet.device
         mask = batch["attention_mask"].to(device)
         states = self.text_encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask).last_hidden_state
         return states * mask[..., None], mask.bool()
+
+    def _prompt_context(
+        self, prompt: str | list[str] | None, embeds: torch.Tensor | None, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(token states, bool mask) of the prompts, or of the given embeddings (all rows read without a mask)."""
+        if embeds is None:
+            prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+            if not prompts:
+                raise ValueError("give prompt or prompt_embeds")
+            embeds, mask = self.encode_prompt(prompts)
+        elif mask is None:
+            mask = torch.ones(embeds.shape[:2], dtype=torch.bool, device=embeds.device)
+        return embeds, mask.bool()
+
+    def _negative_context(
+        self,
+        negative_prompt: str | list[str] | None,
+        n_prompts: int,
+        embeds: torch.Tensor | None,
+        mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(token states, mask) of the negative prompts (the empty caption when None), or of the given embeddings."""
+        if embeds is None:
+            negatives = negative_prompt if negative_prompt is not None else ""
+            negatives = [negatives] * n_prompts if isinstance(negatives, str) else list(negatives)
+            if len(negatives) != n_prompts:
+                raise ValueError(f"{len(negatives)} negative prompts for {n_prompts} prompts")
+            embeds, mask = self.encode_prompt(negatives)
+        elif mask is None:
+            mask = torch.ones(embeds.shape[:2], dtype=torch.bool)
+        return embeds, mask
 
     @torch.no_grad()
     def __call__(
@@ -83,25 +120,13 @@ class MiniT2IPipeline(DiffusionPipeline):
     ) -> ImagePipelineOutput | tuple:
         """Images for ``prompt`` (or precomputed ``prompt_embeds``); guidance pushes away from ``negative_prompt``
         (the empty caption when None). ``output_type``: "np" (float HWC in [0, 1]), "pt" or "pil"."""
-        if prompt_embeds is None:
-            prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
-            if not prompts:
-                raise ValueError("give prompt or prompt_embeds")
-            prompt_embeds, prompt_attention_mask = self.encode_prompt(prompts)
-        elif prompt_attention_mask is None:
-            prompt_attention_mask = torch.ones(prompt_embeds.shape[:2], dtype=torch.bool, device=prompt_embeds.device)
-        n_prompts = prompt_embeds.shape[0]
-        context, context_mask = prompt_embeds, prompt_attention_mask.bool()
+        context, context_mask = self._prompt_context(prompt, prompt_embeds, prompt_attention_mask)
+        n_prompts = context.shape[0]
         do_guidance = guidance_scale > 1.0
         if do_guidance:
-            if negative_prompt_embeds is None:
-                negatives = negative_prompt if negative_prompt is not None else ""
-                negatives = [negatives] * n_prompts if isinstance(negatives, str) else list(negatives)
-                if len(negatives) != n_prompts:
-                    raise ValueError(f"{len(negatives)} negative prompts for {n_prompts} prompts")
-                negative_prompt_embeds, negative_prompt_attention_mask = self.encode_prompt(negatives)
-            elif negative_prompt_attention_mask is None:
-                negative_prompt_attention_mask = torch.ones(negative_prompt_embeds.shape[:2], dtype=torch.bool)
+            negative_prompt_embeds, negative_prompt_attention_mask = self._negative_context(
+                negative_prompt, n_prompts, negative_prompt_embeds, negative_prompt_attention_mask
+            )
             length = max(context.shape[1], negative_prompt_embeds.shape[1])
             negative, negative_mask = pad_context(negative_prompt_embeds, negative_prompt_attention_mask.bool(), length)
             context, context_mask = pad_context(context, context_mask, length)
@@ -122,8 +147,8 @@ class MiniT2IPipeline(DiffusionPipeline):
             context = context.repeat_interleave(num_images_per_prompt, 0)
             context_mask = context_mask.repeat_interleave(num_images_per_prompt, 0)
         batch = n_prompts * num_images_per_prompt
-        size = self.unet.config.sample_size
-        shape = (batch, self.unet.config.in_channels, size, size)
+        size = self.unet.config["sample_size"]
+        shape = (batch, self.unet.config["in_channels"], size, size)
         if latents is None:
             latents = randn_tensor(shape, generator=generator, device=self.unet.device, dtype=self.unet.dtype)
         self.scheduler.set_timesteps(num_inference_steps, device=self.unet.device)
@@ -157,8 +182,8 @@ def save_t2i(pipe: MiniT2IPipeline, folder: str | os.PathLike) -> None:
     bare = MiniT2IPipeline(
         pipe.unet,
         pipe.scheduler,
-        text_encoder_name=pipe.config.text_encoder_name,
-        max_length=pipe.config.max_length,
+        text_encoder_name=pipe.config["text_encoder_name"],
+        max_length=pipe.config["max_length"],
         seed=pipe.config.get("seed"),
     )
     bare.save_pretrained(str(folder), safe_serialization=True)
@@ -175,7 +200,7 @@ def load_t2i(folder: str | os.PathLike, device: str | torch.device = "cpu") -> M
     folder = Path(folder)
     if not (folder / "model_index.json").is_file():
         raise FileNotFoundError(f"{folder} is not a saved t2i model (no model_index.json)")
-    config = MiniT2IPipeline.load_config(str(folder))
+    config = cast(dict[str, Any], MiniT2IPipeline.load_config(str(folder)))  # a dict without return_unused_kwargs
     text_encoder, tokenizer = _frozen_text_encoder(str(resolve_text_encoder(config.get("text_encoder_name", MINILM))))
     pipe = MiniT2IPipeline.from_pretrained(str(folder), text_encoder=text_encoder, tokenizer=tokenizer)
     pipe.unet.eval().requires_grad_(False)

@@ -49,8 +49,10 @@ class SubjectEncoder(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(width * side * side, 4 * width), nn.SiLU(), nn.Linear(4 * width, tokens * dim)
         )
-        nn.init.normal_(self.head[-1].weight, std=0.02)
-        nn.init.zeros_(self.head[-1].bias)
+        last = self.head[-1]
+        assert isinstance(last, nn.Linear)
+        nn.init.normal_(last.weight, std=0.02)
+        nn.init.zeros_(last.bias)
         # the mean word embedding: outputs start as an "average word"
         self.register_buffer("anchor", anchor.detach().clone() if anchor is not None else torch.zeros(dim))
 
@@ -109,8 +111,8 @@ def compose(
             if i < len(parts) - 1:
                 ids += [slot] * k
                 kind += ["visual"] * k
-        ids = ids[: encoder.max_length - 1] + [encoder.end_token_id]
-        kind = kind[: encoder.max_length - 1] + ["special"]
+        ids = [*ids[: encoder.max_length - 1], encoder.end_token_id]
+        kind = [*kind[: encoder.max_length - 1], "special"]
         if encoder.full_padding:
             kind += ["padding"] * (encoder.max_length - len(ids))
             ids += [encoder.pad_token_id] * (encoder.max_length - len(ids))

@@ -113,7 +113,8 @@ class SelfAttentionSwapProcessor(AttnProcessor2_0):
             batch_size, channel, height, width = hidden_states.shape
             hidden_states = hidden_states.view(batch_size, channel, height * width).transpose(1, 2)
         batch_size, sequence_length, _ = hidden_states.shape
-        attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
+        if attention_mask is not None:  # diffusers returns None for None, but types the argument as a tensor
+            attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
         if attn.group_norm is not None:
             hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
         query = attn.to_q(hidden_states)
@@ -128,19 +129,3 @@ class SelfAttentionSwapProcessor(AttnProcessor2_0):
         if attn.residual_connection:
             hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
-
-
-def install_swap(unet, controller: SwapController, processors: dict | None = None) -> dict:
-    """Put a ``SelfAttentionSwapProcessor`` on every self-attention layer (``controller.layers`` decide which swap).
-
-    ``processors``: the processors to start from (e.g. with the projection on ``attn2``); returns the previous ones.
-    """
-    previous = dict(unet.attn_processors)
-    base = dict(processors) if processors is not None else previous
-    unet.set_attn_processor(
-        {
-            name: SelfAttentionSwapProcessor(controller, name.rsplit(".processor", 1)[0]) if ".attn1." in name else proc
-            for name, proc in base.items()
-        }
-    )
-    return previous

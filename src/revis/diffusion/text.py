@@ -5,7 +5,7 @@ as Stable Diffusion reads CLIP's. ``encode_embeds`` runs the same transformer on
 embeddings (the embedding table's rows with some replaced, e.g. visual pseudo-tokens), so a
 caller can mix learned token embeddings with text; ``token_embeddings`` gives the input rows of
 real tokens. ``sentence_embedding`` is the sentence-transformers output (mean pooling over
-tokens, L2-normalised), the "pooled" representation.
+tokens, L2-normalized), the "pooled" representation.
 
 Two kinds, told apart by the model's config:
 - ``bert`` (MiniLM): [CLS] ... [SEP], padded to the longest prompt; padding rows are masked.
@@ -138,7 +138,7 @@ class TextEncoder:
         ids = batch["input_ids"][0].tolist()
         if self.full_padding:  # up to the first end token
             ids = ids[: ids.index(self.end_token_id) + 1] if self.end_token_id in ids else ids
-        return self.tokenizer.convert_ids_to_tokens(ids)
+        return list(self.tokenizer.convert_ids_to_tokens(ids))
 
     @torch.no_grad()
     def encode(self, prompts: list[str], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,7 +182,7 @@ class TextEncoder:
 
     @torch.no_grad()
     def sentence_embedding(self, prompts: list[str]) -> torch.Tensor:
-        """Mean-pooled, L2-normalised token states (the sentence-transformers embedding of all-MiniLM-L6-v2)."""
+        """Mean-pooled, L2-normalized token states (the sentence-transformers embedding of all-MiniLM-L6-v2)."""
         states, mask = self.encode(prompts)
         pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
         return torch.nn.functional.normalize(pooled, dim=-1)

@@ -13,15 +13,19 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDPMScheduler, UNet2DConditionModel
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 from tqdm.auto import tqdm
 
 from revis.curves import log_curve
 from revis.diffusion.text import TextEncoder
+
+# encode_captions' result: token states and masks of every caption, of the empty caption
+Encoded = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -119,8 +123,8 @@ def train_denoiser(
         drop = torch.rand(len(idx), generator=generator) < config.cond_dropout
         context[drop], context_mask[drop] = null_states, null_mask
         noise = torch.randn(x0.shape, generator=generator)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (len(idx),), generator=generator)
-        xt = scheduler.add_noise(x0, noise, t)
+        t = torch.randint(0, scheduler.config["num_train_timesteps"], (len(idx),), generator=generator)
+        xt = scheduler.add_noise(x0, noise, cast(torch.IntTensor, t))  # diffusers types timesteps as IntTensor
         weights = snr_weights(scheduler, t, config.min_snr_gamma)
         xt, noise, t, weights = xt.to(device), noise.to(device), t.to(device), weights.to(device)
         pred = unet(
@@ -157,9 +161,7 @@ def encode_unique(encoder: TextEncoder, captions: list[str]) -> tuple[torch.Tens
 
 
 @torch.no_grad()
-def encode_captions(
-    encoder: TextEncoder, captions: list[str]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def encode_captions(encoder: TextEncoder, captions: list[str]) -> Encoded:
     """(states, masks) of every caption and of the empty caption (the unconditional input)."""
     states, masks = encode_unique(encoder, captions)
     null_states, null_mask = encoder.encode([""])
@@ -174,7 +176,7 @@ def train_text_to_image(
     captions: list[str],
     config: DenoiserTraining,
     curve: str = "t2i/seed-",
-    encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    encoded: Encoded | None = None,
 ) -> tuple[UNet2DConditionModel, dict[str, Any]]:
     """Encode the captions with the frozen encoder, train the UNet on (uint8 images, captions); EMA copy + history.
 
@@ -184,6 +186,4 @@ def train_text_to_image(
     ema, history = train_denoiser(
         unet, scheduler, to_model_range(images), states, masks, null_states[0], null_mask[0], config, curve=curve
     )
-    history["distinct_captions"] = len(set(captions))
-    history["tokens"] = int(states.shape[1])
-    return ema, history
+    return ema, {**history, "distinct_captions": len(set(captions)), "tokens": int(states.shape[1])}

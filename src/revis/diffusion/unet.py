@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
+import torch
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
+from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
+from diffusers.schedulers.scheduling_dpmsolver_multistep import DPMSolverMultistepScheduler
 
 Sampler = Literal["ddim", "dpm_solver"]
 
@@ -20,7 +24,7 @@ def build_unet(
     norm_num_groups: int = 8,
     channels: int = 3,
 ) -> UNet2DConditionModel:
-    """A randomly initialised pixel-space ``UNet2DConditionModel`` (its weights come from the caller's seed).
+    """A randomly initialized pixel-space ``UNet2DConditionModel`` (its weights come from the caller's seed).
 
     ``attention``: per level (highest resolution first), cross-attention blocks (text) or plain ResNet blocks.
     ``attention_head_dim``: the channels of one attention head. diffusers' own ``attention_head_dim``
@@ -80,10 +84,19 @@ def training_scheduler_like(scheduler) -> DDPMScheduler:
     """The DDPM forward process with a (sampling) scheduler's noise schedule: to fine-tune a saved model."""
     c = scheduler.config
     return DDPMScheduler(
-        num_train_timesteps=c.num_train_timesteps,
-        beta_schedule=c.beta_schedule,
-        beta_start=c.beta_start,
-        beta_end=c.beta_end,
-        prediction_type=c.prediction_type,
+        num_train_timesteps=c["num_train_timesteps"],
+        beta_schedule=c["beta_schedule"],
+        beta_start=c["beta_start"],
+        beta_end=c["beta_end"],
+        prediction_type=c["prediction_type"],
         clip_sample=False,
     )
+
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
+
+def on_device(module: ModuleT, device: torch.device | str) -> ModuleT:
+    """``module.to(device)`` typed as the module (diffusers' ``ModelMixin.to`` wrapper loses the type)."""
+    module.to(device)
+    return module

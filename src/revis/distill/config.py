@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from revis.config.types import STRICT, DataPath, Seed
+from revis.config.types import STRICT, DataPath, Seeds
 from revis.models import ModelConfig
 
 AugmentOp = Literal["color", "crop", "cutout", "flip", "scale", "rotate", "noise"]
@@ -73,7 +73,7 @@ def dm_for(dataset: str, config: DMConfig) -> DMConfig:
 
 # Which datasets dsv and dkkt run on: the keys of ``<paper>.seeds``; loading is in revis.distill.data.
 DatasetName = Literal["digits", "shapes", "cifar10"]
-ChainSeeds = Annotated[list[Seed], Field(min_length=1, max_length=50)]
+ChainSeeds = Annotated[Seeds, Field(max_length=50)]
 # ``<paper>.seeds``: dataset -> its whole-chain seeds (the datasets differ in seed count)
 SeedsByDataset = Annotated[dict[DatasetName, ChainSeeds], Field(min_length=1)]
 ImageSize = Annotated[int, Field(ge=4, le=512)]

@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from revis.datasets.qvhighlights import SubmissionError, field_of, num_clips, read_jsonl, saliency_matrix
+
 SALIENCY_LEVELS: dict[str, int] = {"Fair": 2, "Good": 3, "VeryGood": 4}
 IOU_THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 LENGTH_RANGES: dict[str, tuple[float, float]] = {
@@ -51,45 +53,6 @@ LENGTH_RANGES: dict[str, tuple[float, float]] = {
     "full": (0.0, 150.0),
 }
 MAX_PRED_WINDOWS = 10
-
-
-class SubmissionError(ValueError):
-    """Predictions or ground truth that the evaluation cannot score; the message names the query."""
-
-
-# --------------------------------------------------------------------------- ground truth
-
-
-def _field(record: Any, name: str) -> Any:
-    return record[name] if isinstance(record, Mapping) else getattr(record, name)
-
-
-def num_clips(duration: float, clip_length: float = 2.0) -> int:
-    """Clips of a video as the official script counts them: ``int(duration / clip_length)``."""
-    return int(duration / clip_length)
-
-
-def saliency_matrix(record: Any, clip_length: float = 2.0) -> np.ndarray:
-    """(clips x annotators) float matrix of 0-4 scores, zeros outside the relevant clips."""
-    qid = _field(record, "qid")
-    clips = num_clips(float(_field(record, "duration")), clip_length)
-    ids = list(_field(record, "relevant_clip_ids") or [])
-    scores = list(_field(record, "saliency_scores") or [])
-    if len(ids) != len(scores):
-        raise SubmissionError(f"qid {qid}: {len(ids)} relevant_clip_ids but {len(scores)} saliency_scores")
-    widths = {len(s) for s in scores}
-    if len(widths) > 1:
-        raise SubmissionError(f"qid {qid}: saliency_scores rows have different annotator counts {sorted(widths)}")
-    annotators = widths.pop() if widths else 3
-    matrix = np.zeros((clips, annotators))
-    for clip, row in zip(ids, scores):
-        if not 0 <= int(clip) < clips:
-            raise SubmissionError(
-                f"qid {qid}: relevant clip id {clip} outside the video's {clips} clips "
-                f"(duration {_field(record, 'duration')} s, {clip_length}-s clips)"
-            )
-        matrix[int(clip)] = row
-    return matrix
 
 
 # --------------------------------------------------------------------------- validation
@@ -128,30 +91,22 @@ def _check_windows(qid: Any, windows: Any) -> np.ndarray:
     return array
 
 
-def validate_submission(
-    submission: Sequence[Mapping[str, Any]],
-    ground_truth: Sequence[Any],
-    clip_length: float = 2.0,
-    length_tolerance: int | None = None,
-    match_number: bool = True,
-) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Check predictions against the ground truth; return both restricted to the shared qids.
+def _duplicates(qids: Iterable[Any]) -> list[Any]:
+    return sorted((q for q, n in Counter(qids).items() if n > 1), key=str)
 
-    ``match_number`` (as in the official script): the qid sets must be equal; otherwise only
-    the shared qids are kept. ``length_tolerance``: None (default, the official behaviour) accepts
-    saliency lists of any length (padded with 0 or truncated when scored); an integer bounds the
-    difference from the video's clip count (0: exact).
-    """
+
+def _shared_qids(submission: Sequence[Mapping[str, Any]], ground_truth: Sequence[Any], match_number: bool) -> set[Any]:
+    """The qids both hold; each side's qids present and unique, and (``match_number``) the same sets."""
     if not submission:
         raise SubmissionError("the submission holds no predictions")
     qids = [d.get("qid") if isinstance(d, Mapping) else None for d in submission]
     if any(q is None for q in qids):
         raise SubmissionError("every prediction needs a 'qid'")
-    duplicates = sorted((q for q, n in Counter(qids).items() if n > 1), key=str)
+    duplicates = _duplicates(qids)
     if duplicates:
         raise SubmissionError(f"duplicate qids in the submission: {duplicates[:10]}")
-    truth_qids = [_field(r, "qid") for r in ground_truth]
-    truth_duplicates = sorted((q for q, n in Counter(truth_qids).items() if n > 1), key=str)
+    truth_qids = [field_of(r, "qid") for r in ground_truth]
+    truth_duplicates = _duplicates(truth_qids)
     if truth_duplicates:
         raise SubmissionError(f"duplicate qids in the ground truth: {truth_duplicates[:10]}")
     predicted, truth = set(qids), set(truth_qids)
@@ -166,9 +121,11 @@ def validate_submission(
     shared = predicted & truth
     if not shared:
         raise SubmissionError("no qid is shared by the submission and the ground truth")
-    submission = [dict(d) for d in submission if d["qid"] in shared]
-    ground_truth = [r for r in ground_truth if _field(r, "qid") in shared]
-    by_qid = {_field(r, "qid"): r for r in ground_truth}
+    return shared
+
+
+def _check_kinds(submission: Sequence[Mapping[str, Any]]) -> None:
+    """Saliency scores and/or windows, each in every prediction or in none."""
     has_saliency = ["pred_saliency_scores" in d for d in submission]
     has_windows = ["pred_relevant_windows" in d for d in submission]
     if not any(has_saliency) and not any(has_windows):
@@ -177,22 +134,43 @@ def validate_submission(
         if any(flags) and not all(flags):
             lacking = [d["qid"] for d, f in zip(submission, flags) if not f]
             raise SubmissionError(f"{len(lacking)} predictions lack {key} (e.g. qids {lacking[:10]})")
-    for d in submission:
+
+
+def validate_submission(
+    submission: Sequence[Mapping[str, Any]],
+    ground_truth: Sequence[Any],
+    clip_length: float = 2.0,
+    length_tolerance: int | None = None,
+    match_number: bool = True,
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Check predictions against the ground truth; return both restricted to the shared qids.
+
+    ``match_number`` (as in the official script): the qid sets must be equal; otherwise only
+    the shared qids are kept. ``length_tolerance``: None (default, the official behaviour) accepts
+    saliency lists of any length (padded with 0 or truncated when scored); an integer bounds the
+    difference from the video's clip count (0: exact).
+    """
+    shared = _shared_qids(submission, ground_truth, match_number)
+    checked = [dict(d) for d in submission if d["qid"] in shared]
+    truth = [r for r in ground_truth if field_of(r, "qid") in shared]
+    _check_kinds(checked)
+    by_qid = {field_of(r, "qid"): r for r in truth}
+    for d in checked:
         record = by_qid[d["qid"]]
         if "pred_saliency_scores" in d:
-            clips = num_clips(float(_field(record, "duration")), clip_length)
+            clips = num_clips(float(field_of(record, "duration")), clip_length)
             d["pred_saliency_scores"] = _check_scores(d["qid"], d["pred_saliency_scores"], clips, length_tolerance)
         if "pred_relevant_windows" in d:
             d["pred_relevant_windows"] = _check_windows(d["qid"], d["pred_relevant_windows"])
-            if not list(_field(record, "relevant_windows") or []):
+            if not list(field_of(record, "relevant_windows") or []):
                 raise SubmissionError(f"qid {d['qid']}: the ground truth has no relevant_windows to retrieve")
-    return submission, ground_truth
+    return checked, truth
 
 
 # --------------------------------------------------------------------------- highlight detection
 
 
-def average_precisions(y_true: np.ndarray, y_score: Sequence[float]) -> np.ndarray:
+def average_precisions(y_true: np.ndarray, y_score: Sequence[float] | np.ndarray) -> np.ndarray:
     """The official ``get_ap`` of one score list against each 0/1 column of ``y_true`` (T, C): (C,) in [0, 1].
 
     Per column, equal to: ``precision, recall, _ = sklearn.metrics.precision_recall_curve(y, score)``;
@@ -265,7 +243,7 @@ def eval_highlight(
     submission: Sequence[Mapping[str, Any]], ground_truth: Sequence[Any], clip_length: float = 2.0
 ) -> dict[str, dict[str, float]]:
     """``{"HL-min-Fair": {"HL-mAP", "HL-Hit1"}, ...}`` in percent (inputs already validated)."""
-    truth = {_field(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
+    truth = {field_of(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
     per_query = [query_highlight_levels(truth[d["qid"]], d["pred_saliency_scores"]) for d in submission]
     results: dict[str, dict[str, float]] = {}
     for name in SALIENCY_LEVELS:
@@ -283,7 +261,7 @@ def per_query_highlight(
     clip_length: float = 2.0,
 ) -> dict[Any, dict[str, float]]:
     """Per qid at one level: ``{"ap": mean AP over annotators, "hit1": 0/1}`` (for paired analyses)."""
-    truth = {_field(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
+    truth = {field_of(r, "qid"): saliency_matrix(r, clip_length) for r in ground_truth}
     out = {}
     for d in submission:
         ap, hit = query_highlight_levels(truth[d["qid"]], np.asarray(d["pred_saliency_scores"]))[level]
@@ -360,7 +338,7 @@ def eval_moment_retrieval(
     ranges: Mapping[str, tuple[float, float]] = LENGTH_RANGES,
 ) -> dict[str, dict[str, dict[str, float] | None]]:
     """``{range: {"MR-mAP": {t: ..., "average": ...}, "MR-R1": {t: ...}}}`` in percent; None for an empty range."""
-    truth = {_field(r, "qid"): [list(map(float, w)) for w in _field(r, "relevant_windows")] for r in ground_truth}
+    truth = {field_of(r, "qid"): [list(map(float, w)) for w in field_of(r, "relevant_windows")] for r in ground_truth}
     results: dict[str, dict[str, dict[str, float] | None]] = {}
     for name, (low, high) in ranges.items():
         everything = (low, high) == LENGTH_RANGES["full"]
@@ -418,17 +396,19 @@ def eval_submission(
     if "pred_relevant_windows" in submission[0]:
         moments = eval_moment_retrieval(submission, ground_truth)
         metrics.update(moments)
-        full = moments["full"]
+        full_map, full_r1 = moments["full"]["MR-mAP"], moments["full"]["MR-R1"]
+        if full_map is None or full_r1 is None:  # validate_submission: every scored query has windows
+            raise SubmissionError("no ground-truth window to retrieve")
         brief.update(
             {
-                "MR-full-mAP": full["MR-mAP"]["average"],
-                "MR-full-mAP@0.5": full["MR-mAP"]["0.5"],
-                "MR-full-mAP@0.75": full["MR-mAP"]["0.75"],
+                "MR-full-mAP": full_map["average"],
+                "MR-full-mAP@0.5": full_map["0.5"],
+                "MR-full-mAP@0.75": full_map["0.75"],
                 "MR-short-mAP": (moments["short"]["MR-mAP"] or {}).get("average"),
                 "MR-middle-mAP": (moments["middle"]["MR-mAP"] or {}).get("average"),
                 "MR-long-mAP": (moments["long"]["MR-mAP"] or {}).get("average"),
-                "MR-full-R1@0.5": full["MR-R1"]["0.5"],
-                "MR-full-R1@0.7": full["MR-R1"]["0.7"],
+                "MR-full-R1@0.5": full_r1["0.5"],
+                "MR-full-R1@0.7": full_r1["0.7"],
             }
         )
     if "pred_saliency_scores" in submission[0]:
@@ -463,8 +443,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--not_match_number", action="store_true", help="score only the qids in both files")
     args = parser.parse_args(argv)
-    from revis.datasets.qvhighlights import read_jsonl
-
     lines = Path(args.submission_path).read_text().splitlines()
     submission = [json.loads(line) for line in lines if line.strip()]
     try:

@@ -22,7 +22,7 @@ def _unit(values: np.ndarray) -> np.ndarray:
 def strips_figure(
     queries: Sequence[QvhQuery],
     frames: Mapping[str, np.ndarray],
-    curves: Mapping[str, Mapping[int, np.ndarray]],
+    curves: Mapping[str, Mapping[int, Sequence[float] | np.ndarray]],
     title: str,
     max_clips: int = 40,
 ) -> plt.Figure:
@@ -78,3 +78,26 @@ def finetuning_figure(histories: Mapping[str, Sequence[float]], title: str) -> p
     axis.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def first_seed_strips(
+    shown: Sequence[QvhQuery],
+    frames: Mapping[str, np.ndarray],
+    runs: Mapping[str, Mapping[int, Mapping[str, Mapping[int, Sequence[float]]]]],
+    tuned: str,
+    first: int,
+    w_star: int,
+    title: str,
+) -> plt.Figure:
+    """:func:`strips_figure` of seed ``first``: zero-shot, the tuned arm, and the tuned arm pooled at ``w_star``."""
+    from revis.highlights.pooling import pool_scores
+
+    tuned_scores = runs[tuned][first]["eval"]
+    curves: dict[str, Mapping[int, Sequence[float] | np.ndarray]] = {
+        "zero-shot": runs["zeroshot"][first]["eval"],
+        f"HL-CLIP {tuned}": tuned_scores,
+        f"{tuned} pooled (w={w_star})": {
+            q.qid: pool_scores(np.asarray(tuned_scores[q.qid], dtype=float), w_star) for q in shown
+        },
+    }
+    return strips_figure(shown, frames, curves, title)

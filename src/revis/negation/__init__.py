@@ -5,5 +5,8 @@
 - ``representations``: text-encoder similarities of "without X" vs "with X" vs the scene alone,
   pooled and per token.
 - ``attention``: how much and where the UNet's cross-attention reads the negated object's tokens.
+- ``attack``: prompts per pair, sampling per whole-chain seed, judged counts.
+- ``ablation``: fine-tuning with and without true negations (whitebear-train).
+- ``metrics``: whitebear's metrics (``WhitebearMetrics``) from the judged counts.
 - ``pictures``: sample grids per prompt kind, attack-success bars, similarity heat maps.
 """

@@ -7,6 +7,9 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_hex
+
+from revis.diffusion.pictures import sample_grid
 
 KIND_LABELS = {
     "base": "base\n(word alone)",
@@ -36,7 +39,8 @@ def attack_bars(
     kinds = [k for k in KIND_LABELS if k in rates]
     pairs = list(per_pair)
     width = 0.8 / (1 + len(pairs))
-    colours = plt.cm.tab10.colors
+    tab10 = plt.get_cmap("tab10")
+    colours = [to_hex(tab10(i)) for i in range(10)]
     for i, kind in enumerate(kinds):
         _bar(left, i - 0.4 + width / 2, rates[kind], "0.35", width, "all pairs" if i == 0 else None)
         for j, pair in enumerate(pairs):
@@ -108,3 +112,30 @@ def attention_figure(panels: list[dict[str, Any]]) -> plt.Figure:
     fig.suptitle("cross-attention of the attack prompt's tokens (conditional branch, all layers and steps)", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def judge_note(judge: dict[str, Any]) -> str:
+    """One line on the judge's held-out accuracy, for the attack figure."""
+    return (
+        f"judge on held-out real scenes: exact object sets {judge['clean']['exact_set_accuracy']:.2f}, "
+        f"labels {judge['clean']['label_accuracy']:.3f} (degraded: {judge['degraded']['exact_set_accuracy']:.2f}); "
+        + ", ".join(
+            f"{o}: recall {v['recall']:.2f} precision {v['precision']:.2f}" for o, v in judge["objects"].items()
+        )
+    )
+
+
+def samples_per_kind(
+    grid: dict[str, dict[str, np.ndarray]], prompts: dict[str, dict[str, dict[str, Any]]], kinds: list[str]
+) -> plt.Figure:
+    """The sample grid: per pair and prompt kind, the kind, its prompt (and negative prompt) and its first images."""
+    rows = [
+        (
+            f"{KIND_LABELS[kind].splitlines()[0]}: {prompts[pair][kind]['text']}"
+            + (f"  [negative: {prompts[pair][kind]['negative']}]" if prompts[pair][kind]["negative"] else ""),
+            grid[pair][kind],
+        )
+        for pair in grid
+        for kind in kinds
+    ]
+    return sample_grid(rows, "whitebear samples per prompt kind (seed 0)")

@@ -396,4 +396,4 @@ def _section(paper: str, j: PaperJudgement) -> list[str]:
                 f"| {_claim_text(item)} (`{_cell(detail)}`) | {_cell(ours)} | {_effect(row.tested)} "
                 f"| {_p(row.tested.p)} | {result} |"
             )
-    return section + [""]
+    return [*section, ""]

@@ -50,16 +50,26 @@ def proportion(successes: int, trials: int) -> dict[str, Any]:
     }
 
 
-def flat_numbers(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Dotted name -> float for every finite numeric leaf (bools count; strings, lists do not)."""
-    flat: dict[str, float] = {}
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists (and empty mappings) stay values."""
+    flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flat_numbers(value, f"{name}."))
-        elif isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)) and math.isfinite(float(value)):
-            flat[name] = float(value)
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
     return flat
+
+
+def flat_numbers(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Dotted name -> float for every finite numeric leaf (bools count; strings, lists do not)."""
+    numeric = (bool, int, float, np.bool_, np.integer, np.floating)
+    return {
+        name: float(value)
+        for name, value in flatten(tree, prefix).items()
+        if isinstance(value, numeric) and math.isfinite(float(value))
+    }
 
 
 def mean_std_by_seed(by_seed: Mapping[int, float]) -> dict[str, Any]:

@@ -228,6 +228,232 @@ def evaluate_comparison(
     return _bounded(verdict, direction)
 
 
+def _paired(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``paired_t`` / ``sign`` test of :func:`evaluate_comparison`."""
+    va, vb = _values(a, a_path), _values(b, b_path)
+    if va.size != vb.size:
+        raise SampleError(f"paired test needs the same seeds: `{a_path}` has {va.size}, `{b_path}` {vb.size}")
+    seeds_a, seeds_b = (x.get("seeds") if isinstance(x, dict) else None for x in (a, b))
+    if seeds_a is not None and seeds_b is not None and list(seeds_a) != list(seeds_b):
+        raise SampleError(f"paired test needs the same seeds: `{a_path}` {seeds_a}, `{b_path}` {seeds_b}")
+    return _differences_verdict(va - vb, margin, direction, alpha, test)
+
+
+def _one_sample(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``one_sample`` test of :func:`evaluate_comparison`."""
+    return _differences_verdict(_values(a, a_path) - float(b), margin, direction, alpha, test)
+
+
+def _welch_t(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``welch_t`` test of :func:`evaluate_comparison`."""
+    s = _sign(direction)
+    va, vb = _values(a, a_path), _values(b, b_path)
+    effect = float(va.mean() - vb.mean())
+    n = f"{va.size} vs {vb.size}"
+    if va.size < 2 or vb.size < 2:
+        return Verdict(INCONCLUSIVE, effect, None, None, n, TEST_LABELS[test], "a sample of 1: no spread")
+    qa, qb = va.var(ddof=1) / va.size, vb.var(ddof=1) / vb.size
+    if qa + qb == 0:
+        return Verdict(INCONCLUSIVE, effect, (effect, effect), None, n, TEST_LABELS[test], "no spread in either sample")
+    df = (qa + qb) ** 2 / ((qa**2 / (va.size - 1)) + (qb**2 / (vb.size - 1)))
+    ci = _t_interval(effect, math.sqrt(qa + qb), df, alpha)
+    shifted = va - s * margin
+    alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+    p = float(stats.ttest_ind(shifted, vb, equal_var=False, alternative=alt).pvalue)
+    p_opposite = float(stats.ttest_ind(shifted, vb, equal_var=False, alternative=opp).pvalue)
+    return Verdict(_decide(p, p_opposite, alpha), effect, ci, p, n, TEST_LABELS[test])
+
+
+def _fisher(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``fisher`` test of :func:`evaluate_comparison`."""
+    (sa, na), (sb, nb) = _counts(a, a_path), _counts(b, b_path)
+    if na == 0 or nb == 0:
+        return Verdict(INCONCLUSIVE, None, None, None, f"{sa}/{na} vs {sb}/{nb}", TEST_LABELS[test], "no trials")
+    if margin:
+        raise SampleError("fisher does not take a margin")
+    effect = sa / na - sb / nb
+    table = [[sa, na - sa], [sb, nb - sb]]
+    alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+    p = float(stats.fisher_exact(table, alternative=alt).pvalue)
+    p_opposite = float(stats.fisher_exact(table, alternative=opp).pvalue)
+    return Verdict(
+        _decide(p, p_opposite, alpha),
+        effect,
+        newcombe(sa, na, sb, nb, _z(alpha)),
+        p,
+        f"{sa}/{na} vs {sb}/{nb}",
+        TEST_LABELS[test],
+    )
+
+
+def _binomial(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``binomial`` test of :func:`evaluate_comparison`."""
+    s = _sign(direction)
+    sa, na = _counts(a, a_path)
+    rate = float(b) + s * margin
+    if na == 0:
+        return Verdict(INCONCLUSIVE, None, None, None, f"{sa}/{na}", TEST_LABELS[test], "no trials")
+    lo, hi = wilson(sa, na, _z(alpha))
+    alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+    p = float(stats.binomtest(sa, na, rate, alternative=alt).pvalue)
+    p_opposite = float(stats.binomtest(sa, na, rate, alternative=opp).pvalue)
+    return Verdict(
+        _decide(p, p_opposite, alpha),
+        sa / na - float(b),
+        (lo - float(b), hi - float(b)),
+        p,
+        f"{sa}/{na}",
+        TEST_LABELS[test],
+    )
+
+
+def _spearman(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``spearman`` test of :func:`evaluate_comparison`."""
+    if not (isinstance(a, dict) and "x" in a and "y" in a):
+        raise SampleError(f"`{a_path}` holds no paired samples {{'x': [...], 'y': [...]}}")
+    x, y = np.asarray(a["x"], dtype=float), np.asarray(a["y"], dtype=float)
+    pairs = int(x.size)
+    if pairs < 4:
+        return Verdict(INCONCLUSIVE, None, None, None, str(pairs), TEST_LABELS[test], "fewer than 4 pairs")
+    alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
+    rho = float(stats.spearmanr(x, y).statistic)
+    if not math.isfinite(rho):
+        return Verdict(INCONCLUSIVE, None, None, None, str(pairs), TEST_LABELS[test], "a constant sample")
+    p = float(stats.spearmanr(x, y, alternative=alt).pvalue)
+    p_opposite = float(stats.spearmanr(x, y, alternative=opp).pvalue)
+    z, half = math.atanh(max(min(rho, 0.999999), -0.999999)), _z(alpha) * math.sqrt(1.06 / (pairs - 3))
+    interval = (math.tanh(z - half), math.tanh(z + half))
+    return Verdict(_decide(p, p_opposite, alpha), rho, interval, p, str(pairs), TEST_LABELS[test])
+
+
+def _spearman_per_seed(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``spearman_per_seed`` test of :func:`evaluate_comparison`."""
+    rhos = per_seed_spearman(a, a_path)
+    verdict = _differences_verdict(rhos - float(b), margin, direction, alpha, "one_sample")
+    verdict.test = TEST_LABELS[test]
+    verdict.effect = float(rhos.mean())
+    if verdict.ci is not None:
+        verdict.ci = (verdict.ci[0] + float(b), verdict.ci[1] + float(b))
+    return verdict
+
+
+def _every_seed(
+    a: Any,
+    b: Any,
+    *,
+    test: TestName,
+    direction: Direction,
+    margin: float,
+    alpha: float,
+    a_path: str,
+    b_path: str,
+) -> Verdict:
+    """The ``every_seed`` test of :func:`evaluate_comparison`."""
+    s = _sign(direction)
+    va = _values(a, a_path)
+    vb = _values(b, b_path) if isinstance(b, dict) else np.full(va.size, float(b))
+    if va.size != vb.size:
+        raise SampleError(f"every_seed needs the same seeds: `{a_path}` has {va.size}, `{b_path}` {vb.size}")
+    d = va - vb
+    worst = float(d.min()) if direction == "greater" else float(d.max())
+    cleared = bool(np.all(s * (d - s * margin) > 0))
+    shortfall = int(np.sum(s * (d - s * margin) <= 0))
+    reason = "" if cleared else f"{shortfall} of {d.size} seeds short of the baseline"
+    return Verdict(
+        HOLDS if cleared else DOES_NOT_HOLD,
+        float(d.mean()),
+        (float(d.min()), float(d.max())),
+        None,
+        str(d.size),
+        TEST_LABELS[test],
+        reason,
+        bound=worst,
+    )
+
+
+_TESTS = {
+    "paired_t": _paired,
+    "sign": _paired,
+    "one_sample": _one_sample,
+    "welch_t": _welch_t,
+    "fisher": _fisher,
+    "binomial": _binomial,
+    "spearman": _spearman,
+    "spearman_per_seed": _spearman_per_seed,
+    "every_seed": _every_seed,
+}
+
+
 def _evaluate(
     a: Any,
     b: Any,
@@ -239,116 +465,11 @@ def _evaluate(
     a_path: str = "metric",
     b_path: str = "baseline",
 ) -> Verdict:
-    s = _sign(direction)
-    if test in PAIRED:
-        va, vb = _values(a, a_path), _values(b, b_path)
-        if va.size != vb.size:
-            raise SampleError(f"paired test needs the same seeds: `{a_path}` has {va.size}, `{b_path}` {vb.size}")
-        seeds_a, seeds_b = (x.get("seeds") if isinstance(x, dict) else None for x in (a, b))
-        if seeds_a is not None and seeds_b is not None and list(seeds_a) != list(seeds_b):
-            raise SampleError(f"paired test needs the same seeds: `{a_path}` {seeds_a}, `{b_path}` {seeds_b}")
-        return _differences_verdict(va - vb, margin, direction, alpha, test)
-    if test == "one_sample":
-        return _differences_verdict(_values(a, a_path) - float(b), margin, direction, alpha, test)
-    if test == "welch_t":
-        va, vb = _values(a, a_path), _values(b, b_path)
-        effect = float(va.mean() - vb.mean())
-        n = f"{va.size} vs {vb.size}"
-        if va.size < 2 or vb.size < 2:
-            return Verdict(INCONCLUSIVE, effect, None, None, n, TEST_LABELS[test], "a sample of 1: no spread")
-        qa, qb = va.var(ddof=1) / va.size, vb.var(ddof=1) / vb.size
-        if qa + qb == 0:
-            return Verdict(
-                INCONCLUSIVE, effect, (effect, effect), None, n, TEST_LABELS[test], "no spread in either sample"
-            )
-        df = (qa + qb) ** 2 / ((qa**2 / (va.size - 1)) + (qb**2 / (vb.size - 1)))
-        ci = _t_interval(effect, math.sqrt(qa + qb), df, alpha)
-        shifted = va - s * margin
-        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
-        p = float(stats.ttest_ind(shifted, vb, equal_var=False, alternative=alt).pvalue)
-        p_opposite = float(stats.ttest_ind(shifted, vb, equal_var=False, alternative=opp).pvalue)
-        return Verdict(_decide(p, p_opposite, alpha), effect, ci, p, n, TEST_LABELS[test])
-    if test == "fisher":
-        (sa, na), (sb, nb) = _counts(a, a_path), _counts(b, b_path)
-        if na == 0 or nb == 0:
-            return Verdict(INCONCLUSIVE, None, None, None, f"{sa}/{na} vs {sb}/{nb}", TEST_LABELS[test], "no trials")
-        if margin:
-            raise SampleError("fisher does not take a margin")
-        effect = sa / na - sb / nb
-        table = [[sa, na - sa], [sb, nb - sb]]
-        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
-        p = float(stats.fisher_exact(table, alternative=alt).pvalue)
-        p_opposite = float(stats.fisher_exact(table, alternative=opp).pvalue)
-        return Verdict(
-            _decide(p, p_opposite, alpha),
-            effect,
-            newcombe(sa, na, sb, nb, _z(alpha)),
-            p,
-            f"{sa}/{na} vs {sb}/{nb}",
-            TEST_LABELS[test],
-        )
-    if test == "binomial":
-        sa, na = _counts(a, a_path)
-        rate = float(b) + s * margin
-        if na == 0:
-            return Verdict(INCONCLUSIVE, None, None, None, f"{sa}/{na}", TEST_LABELS[test], "no trials")
-        lo, hi = wilson(sa, na, _z(alpha))
-        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
-        p = float(stats.binomtest(sa, na, rate, alternative=alt).pvalue)
-        p_opposite = float(stats.binomtest(sa, na, rate, alternative=opp).pvalue)
-        return Verdict(
-            _decide(p, p_opposite, alpha),
-            sa / na - float(b),
-            (lo - float(b), hi - float(b)),
-            p,
-            f"{sa}/{na}",
-            TEST_LABELS[test],
-        )
-    if test == "spearman":
-        if not (isinstance(a, dict) and "x" in a and "y" in a):
-            raise SampleError(f"`{a_path}` holds no paired samples {{'x': [...], 'y': [...]}}")
-        x, y = np.asarray(a["x"], dtype=float), np.asarray(a["y"], dtype=float)
-        pairs = int(x.size)
-        if pairs < 4:
-            return Verdict(INCONCLUSIVE, None, None, None, str(pairs), TEST_LABELS[test], "fewer than 4 pairs")
-        alt, opp = ("greater", "less") if direction == "greater" else ("less", "greater")
-        rho = float(stats.spearmanr(x, y).statistic)
-        if not math.isfinite(rho):
-            return Verdict(INCONCLUSIVE, None, None, None, str(pairs), TEST_LABELS[test], "a constant sample")
-        p = float(stats.spearmanr(x, y, alternative=alt).pvalue)
-        p_opposite = float(stats.spearmanr(x, y, alternative=opp).pvalue)
-        z, half = math.atanh(max(min(rho, 0.999999), -0.999999)), _z(alpha) * math.sqrt(1.06 / (pairs - 3))
-        interval = (math.tanh(z - half), math.tanh(z + half))
-        return Verdict(_decide(p, p_opposite, alpha), rho, interval, p, str(pairs), TEST_LABELS[test])
-    if test == "spearman_per_seed":
-        rhos = per_seed_spearman(a, a_path)
-        verdict = _differences_verdict(rhos - float(b), margin, direction, alpha, "one_sample")
-        verdict.test = TEST_LABELS[test]
-        verdict.effect = float(rhos.mean())
-        if verdict.ci is not None:
-            verdict.ci = (verdict.ci[0] + float(b), verdict.ci[1] + float(b))
-        return verdict
-    if test == "every_seed":
-        va = _values(a, a_path)
-        vb = _values(b, b_path) if isinstance(b, dict) else np.full(va.size, float(b))
-        if va.size != vb.size:
-            raise SampleError(f"every_seed needs the same seeds: `{a_path}` has {va.size}, `{b_path}` {vb.size}")
-        d = va - vb
-        worst = float(d.min()) if direction == "greater" else float(d.max())
-        cleared = bool(np.all(s * (d - s * margin) > 0))
-        shortfall = int(np.sum(s * (d - s * margin) <= 0))
-        reason = "" if cleared else f"{shortfall} of {d.size} seeds short of the baseline"
-        return Verdict(
-            HOLDS if cleared else DOES_NOT_HOLD,
-            float(d.mean()),
-            (float(d.min()), float(d.max())),
-            None,
-            str(d.size),
-            TEST_LABELS[test],
-            reason,
-            bound=worst,
-        )
-    raise SampleError(f"unknown test {test!r}")
+    try:
+        run = _TESTS[test]
+    except KeyError:
+        raise SampleError(f"unknown test {test!r}") from None
+    return run(a, b, test=test, direction=direction, margin=margin, alpha=alpha, a_path=a_path, b_path=b_path)
 
 
 def per_seed_spearman(levels_values: Any, path: str) -> np.ndarray:

@@ -13,12 +13,17 @@ The labelled surrogate ``minilm_embedder`` embeds text with the packaged all-Min
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from revis.retrieval.ranking import normalise
+
+if TYPE_CHECKING:
+    import torch
+
+    from revis.vl.encoder import DualEncoder
 
 Pooling = Literal["mean", "attention"]
 
@@ -53,11 +58,11 @@ class CachedTextEmbedder:
         return np.stack([self.cache[t] for t in texts])
 
 
-def vl_text_fn(encoder: object) -> Callable[[list[str]], np.ndarray]:
+def vl_text_fn(encoder: DualEncoder) -> Callable[[list[str]], np.ndarray]:
     """The text tower of a ``revis.vl`` ``DualEncoder``."""
 
     def embed(texts: list[str]) -> np.ndarray:
-        return encoder.embed_texts(texts).numpy()  # type: ignore[attr-defined]
+        return encoder.embed_texts(texts).numpy()
 
     return embed
 
@@ -76,7 +81,9 @@ def minilm_fn(path: str | None = None) -> Callable[[list[str]], np.ndarray]:
     return embed
 
 
-def encoders_by_seed(encoders: dict, seeds: Sequence[int], device: object = "cpu") -> Iterator[tuple[int, object]]:
+def encoders_by_seed(
+    encoders: Mapping[str, Any], seeds: Sequence[int], device: torch.device | str = "cpu"
+) -> Iterator[tuple[int, DualEncoder]]:
     """``(seed, DualEncoder)`` for each seed of a ``vl.encoders`` bundle, building the model only once.
 
     Weights loaded from a pretrained source (the frozen MiniLM) are not stored in the checkpoints
@@ -85,7 +92,8 @@ def encoders_by_seed(encoders: dict, seeds: Sequence[int], device: object = "cpu
     """
     from revis.vl.checkpoint import load_encoder
 
-    encoder, config = None, None
+    encoder: DualEncoder | None = None
+    config = None
     for seed in seeds:
         checkpoint = encoders["checkpoints"][f"seed{seed}"]
         if encoder is None or checkpoint["config"] != config:

@@ -97,7 +97,7 @@ def run_rounds(
             question = Question(question.text, question.slot or answer.slot)
             dialogues[i].turns.append(Turn(candidates[0], question, answer.text))
             if answer.text:
-                if answer.values:
+                if answer.values and answer.slot is not None:
                     said[i][answer.slot] = answer.values[0]
                 rows.append(i)
                 texts.append(answer.text)

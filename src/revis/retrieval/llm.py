@@ -160,14 +160,19 @@ class TransformersChat:
             raise LLMError(f"local language model folder {folder} does not exist")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).to(device).eval()
+            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+            # transformers declares ``to`` with @wraps(nn.Module.to), which mypy reads as the unbound method
+            self.model = model.to(device).eval()  # type: ignore[arg-type]
         except (OSError, ValueError) as exc:
             raise LLMError(f"cannot load a causal language model from {folder}: {str(exc)[:300]}") from None
         self.device, self.seed = device, seed
 
     def prompt(self, messages: Messages) -> str:
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            if not isinstance(text, str):
+                raise LLMError(f"the chat template rendered {type(text).__name__}, not text")
+            return text
         return "".join(f"{m['role']}: {m['content'].strip()}\n" for m in messages) + "assistant:"
 
     def context_tokens(self) -> int:
@@ -198,7 +203,8 @@ class TransformersChat:
         with torch.no_grad():
             out = self.model.generate(**encoded, pad_token_id=pad, **kwargs)
         new = out[0, encoded["input_ids"].shape[1] :]
-        return self.tokenizer.decode(new, skip_special_tokens=True).strip()
+        decoded = self.tokenizer.decode(new, skip_special_tokens=True)
+        return (decoded if isinstance(decoded, str) else "".join(decoded)).strip()
 
 
 def write_tiny_causal_lm(folder: str | os.PathLike, hidden: int = 16, layers: int = 1, seed: int = 0) -> Path:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+
+if TYPE_CHECKING:
+    from revis.retrieval.metrics import ZeroShotMetrics
 
 
 def recall_figure(curves: dict[str, dict[str, Any]], rounds: int, chance: dict[str, float], title: str) -> plt.Figure:
@@ -49,3 +52,9 @@ def example_figure(example: dict[str, Any] | None) -> plt.Figure:
         lines.append(f"round {r}: target rank {rank}")
     ax.text(0.01, 0.99, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
     return figure
+
+
+def zero_shot_figure(metrics: ZeroShotMetrics) -> plt.Figure:
+    """:func:`recall_figure` of round 0 alone (a real benchmark's ``ZeroShotMetrics``)."""
+    curves = {"zero_shot": {"round0": {m: {"mean": v} for m, v in metrics.zero_shot.items()}}}
+    return recall_figure(curves, 0, metrics.chance, metrics.scale)

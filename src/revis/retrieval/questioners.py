@@ -22,7 +22,7 @@ questioner has nothing left to ask (the round changes nothing).
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -127,9 +127,9 @@ class EntropyQuestioner:
     def __init__(self, order: tuple[str, ...] = SLOTS) -> None:
         self.order = order
 
-    def distribution(self, slot: str, candidates: list[str], known: dict[str, Any]) -> Counter:
-        """Weight of each value of ``slot`` over the candidates (each candidate weighs 1)."""
-        mass: Counter = Counter()
+    def distribution(self, slot: str, candidates: list[str], known: dict[str, Any]) -> dict[Any, float]:
+        """Weight of each value of ``slot`` over the candidates (each candidate weighs 1), in order of appearance."""
+        mass: defaultdict[Any, float] = defaultdict(float)
         for caption in candidates:
             background, events = parse_caption(caption)
             if slot == "background":
@@ -156,7 +156,8 @@ class EntropyQuestioner:
                 best, best_entropy = slot, entropy
         if best is None:
             return None
-        shown = [str(v) for v, _ in self.distribution(best, candidates, known).most_common(3)]
+        heaviest = sorted(self.distribution(best, candidates, known).items(), key=lambda kv: kv[1], reverse=True)
+        shown = [str(v) for v, _ in heaviest[:3]]  # Counter.most_common(3): the same, stable on ties
         lead = f"The top results differ in {best} ({', '.join(shown)}). " if len(shown) > 1 else ""
         return Question(lead + QUESTIONS[best], best)
 

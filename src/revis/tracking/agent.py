@@ -138,57 +138,66 @@ class Agent:
     # -- events ---------------------------------------------------------------------------------
     def handle(self, event: dict[str, Any]) -> bool:
         """Apply one event; False after ``end``."""
-        from mlflow.entities import Metric, Param, RunTag
-
         op = event["op"]
         if self.superseded:
             return op != "end"
         if op == "start":
-            experiment_id = self.experiment(
-                event["experiment"], event.get("artifact_location"), event.get("experiment_tags") or {}
-            )
-            tags = dict(event.get("tags") or {})
-            self.run_key, self.attempt = tags.get(RUN_KEY_TAG), int(event.get("attempt") or 0)
-            if self.run_key and not self._replace_earlier_attempts(experiment_id):
-                self.superseded = True
-                return True
-            tags[ATTEMPT_TAG] = str(self.attempt)
-            run = self.client.create_run(
-                experiment_id,
-                start_time=event.get("start_time") or _now_ms(),
-                tags=tags,
-                run_name=event.get("run_name"),
-            )
-            self.run_id = run.info.run_id
+            self._start(event)
             return True
         if self.run_id is None:
             raise RuntimeError(f"tracking event {op!r} before the run started")
+        if op == "end":
+            self._end(self.run_id, event)
+            return False
+        self._log(self.run_id, op, event)
+        return True
+
+    def _start(self, event: dict[str, Any]) -> None:
+        experiment_id = self.experiment(
+            event["experiment"], event.get("artifact_location"), event.get("experiment_tags") or {}
+        )
+        tags = dict(event.get("tags") or {})
+        self.run_key, self.attempt = tags.get(RUN_KEY_TAG), int(event.get("attempt") or 0)
+        if self.run_key and not self._replace_earlier_attempts(experiment_id):
+            self.superseded = True
+            return
+        tags[ATTEMPT_TAG] = str(self.attempt)
+        run = self.client.create_run(
+            experiment_id,
+            start_time=event.get("start_time") or _now_ms(),
+            tags=tags,
+            run_name=event.get("run_name"),
+        )
+        self.run_id = run.info.run_id
+
+    def _end(self, run_id: str, event: dict[str, Any]) -> None:
+        if self._later_attempt_recorded():
+            self.client.delete_run(run_id)
+        else:
+            self.client.set_terminated(run_id, event.get("status", "FINISHED"), end_time=event.get("end_time"))
+            self.forget_process(run_id)
+
+    def _log(self, run_id: str, op: str, event: dict[str, Any]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
         if op == "params":
             items = [Param(k, str(v)) for k, v in event["params"].items()]
             for i in range(0, len(items), 100):
-                self.client.log_batch(self.run_id, params=items[i : i + 100])
+                self.client.log_batch(run_id, params=items[i : i + 100])
         elif op == "tags":
-            self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in event["tags"].items()])
+            self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in event["tags"].items()])
         elif op in ("metrics", "curves"):
             stamp = _now_ms()
             points = event["points"] if op == "curves" else [[event.get("step") or 0, event["values"]]]
             metrics = [Metric(k, float(v), stamp, int(step)) for step, values in points for k, v in values.items()]
             for i in range(0, len(metrics), BATCH):
-                self.client.log_batch(self.run_id, metrics=metrics[i : i + BATCH])
+                self.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
         elif op == "artifact":
-            self.client.log_artifact(self.run_id, event["path"], event.get("artifact_path"))
+            self.client.log_artifact(run_id, event["path"], event.get("artifact_path"))
         elif op == "metrics_file":
             self.log_metrics_file(Path(event["path"]), event.get("claims"))
-        elif op == "end":
-            if self._later_attempt_recorded():
-                self.client.delete_run(self.run_id)
-            else:
-                self.client.set_terminated(self.run_id, event.get("status", "FINISHED"), end_time=event.get("end_time"))
-                self.forget_process(self.run_id)
-            return False
         else:
             raise ValueError(f"unknown tracking event {op!r}")
-        return True
 
     def log_metrics_file(self, path: Path, claims_path: str | None) -> None:
         """The claims' headline, their summaries and a description; metrics.json and its table (revis.tracking.run_metrics)."""
@@ -220,10 +229,8 @@ class Agent:
     def forget_process(self, run_id: str) -> None:
         """Drop the process tags of an ended run: the UI shows what a researcher compares, not pids."""
         for tag in PROCESS_TAGS:
-            try:
+            with suppress(Exception):  # absent (a run from before, or not a revis stage)
                 self.client.delete_tag(run_id, tag)
-            except Exception:  # absent (a run from before, or not a revis stage)
-                pass
 
     # -- attempts: a stage replays its run when its agent died or stopped -----------------------
     def _attempts(self, experiment_id: str) -> list[Any]:
@@ -289,7 +296,7 @@ def _locked(lock_path: str, remove: bool = False) -> Iterator[None]:
     """An exclusive lock file; ``remove``: delete it before unlocking (no file stays behind in the temporary
     folder). A waiter that locked a file removed meanwhile retries on the new one."""
     while True:
-        handle = open(lock_path, "a")
+        handle = open(lock_path, "a")  # noqa: SIM115 - held across the yield, closed below
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             current = os.stat(lock_path).st_ino
@@ -312,72 +319,87 @@ def _serve_connection(tracking_uri: str, client: Any, connection: socket.socket)
 
         def report(message: str) -> None:
             print(message, file=sys.stderr)
-            try:
+            with suppress(OSError):
                 connection.sendall(f"error: {message}\n".encode())
-            except OSError:
-                pass
 
         if record_run(Agent(tracking_uri, client=client), lines, report):
-            try:
+            with suppress(OSError):
                 connection.sendall(f"{RECORDED}\n".encode())
-            except OSError:
-                pass
+
+
+def _listen(path: str) -> socket.socket | None:
+    """A server socket bound at ``path``; None when another agent already serves there."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with _locked(path + ".lock"):  # two stages starting agents at once: one binds
+        if _connectable(path):
+            server.close()
+            return None
+        if os.path.exists(path):
+            os.unlink(path)  # left by an agent that died
+        server.bind(path)
+        server.listen(64)
+    return server
+
+
+class _Connections:
+    """The connections a shared agent serves, one thread each, and since when it has had none."""
+
+    def __init__(self, server: socket.socket, tracking_uri: str, client: Any) -> None:
+        self.server, self.tracking_uri, self.client = server, tracking_uri, client
+        self.busy, self.last, self.guard = 0, time.monotonic(), threading.Lock()
+
+    def _run(self, connection: socket.socket) -> None:
+        try:
+            _serve_connection(self.tracking_uri, self.client, connection)
+        finally:
+            with self.guard:
+                self.busy, self.last = self.busy - 1, time.monotonic()
+
+    def accept(self, timeout: float | None) -> bool:
+        """Serve the next connection in a thread; False when none came within ``timeout``."""
+        self.server.settimeout(timeout)
+        try:
+            connection, _ = self.server.accept()
+        except (TimeoutError, BlockingIOError):
+            return False
+        connection.settimeout(None)
+        with self.guard:
+            self.busy += 1
+        threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+        return True
+
+    def idle_for(self, seconds: float) -> bool:
+        with self.guard:
+            return self.busy == 0 and time.monotonic() - self.last > seconds
+
+    def wait(self) -> None:
+        """Until every connection is served."""
+        while True:
+            with self.guard:
+                if self.busy == 0:
+                    return
+            time.sleep(0.1)
 
 
 def serve(tracking_uri: str, path: str | None = None, idle: float = IDLE_SECONDS) -> int:
     """The shared agent: listen first, import MLflow, then record one run per connection until idle."""
     _quiet()
     path = path or socket_path(tracking_uri)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with _locked(path + ".lock"):  # two stages starting agents at once: one binds
-        if _connectable(path):
-            return 0
-        if os.path.exists(path):
-            os.unlink(path)  # left by an agent that died
-        server.bind(path)
-        server.listen(64)
-    client = Agent(tracking_uri).client
-    busy, last, guard = 0, time.monotonic(), threading.Lock()
-
-    def run(connection: socket.socket) -> None:
-        nonlocal busy, last
-        try:
-            _serve_connection(tracking_uri, client, connection)
-        finally:
-            with guard:
-                busy, last = busy - 1, time.monotonic()
-
-    def accept(timeout: float | None) -> bool:
-        nonlocal busy
-        server.settimeout(timeout)
-        try:
-            connection, _ = server.accept()
-        except (TimeoutError, BlockingIOError):
-            return False
-        connection.settimeout(None)
-        with guard:
-            busy += 1
-        threading.Thread(target=run, args=(connection,), daemon=True).start()
-        return True
-
-    while True:
-        if accept(1.0):
-            continue
-        with guard:
-            if busy == 0 and time.monotonic() - last > idle:
-                break
+    server = _listen(path)
+    if server is None:
+        return 0
+    connections = _Connections(server, tracking_uri, Agent(tracking_uri).client)
+    while connections.accept(1.0) or not connections.idle_for(idle):
+        pass
     with _locked(path + ".lock", remove=True):  # new stages start a new agent from here on
         os.unlink(path)
-    while accept(0.0):  # serve whoever connected meanwhile
+    while connections.accept(0.0):  # serve whoever connected meanwhile
         pass
     server.close()
     with suppress(OSError):  # its error lines also went to the stages; an agent that crashed keeps its log
         os.unlink(path + ".log")
-    while True:
-        with guard:
-            if busy == 0:
-                return 0
-        time.sleep(0.1)
+    connections.wait()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -172,10 +173,8 @@ class _Socket:
                 errors.append(text)
 
     def abandon(self) -> None:
-        try:
+        with suppress(OSError):
             self.connection.close()
-        except OSError:
-            pass
 
 
 class _Private:
@@ -201,10 +200,8 @@ class _Private:
 
     def finish(self, deadline: float) -> list[str]:
         assert self.process.stdin is not None
-        try:
+        with suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
         try:
             code = self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

@@ -32,6 +32,7 @@ from kedro.framework.hooks import hook_impl
 
 from revis.curves import set_sink
 from revis.dvc_stages import STAGE_KINDS, stage_command
+from revis.reporting.summary import flatten
 from revis.tracking import client as tracking
 from revis.tracking.run_metrics import DESCRIPTION_TAG
 from revis.tracking.store import artifact_root, git_state, main_repo_root, tracking_uri, uses_local_store
@@ -61,18 +62,6 @@ def experiment_description(paper: str, root: Any) -> str:
     title, source = raw.get("title"), raw.get("source")
     # plain text: the experiments list shows it raw, the runs table as markdown (its first line)
     return "\n\n".join(str(part) for part in (title or paper, source) if part)
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def params_hash(section: Any) -> str:

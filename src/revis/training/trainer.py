@@ -30,11 +30,11 @@ log = logging.getLogger(__name__)
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    epochs: int = Field(10, ge=1, le=100_000)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(0.01, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(5e-4, ge=0)
+    epochs: int = Field(default=10, ge=1, le=100_000)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=0.01, gt=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    weight_decay: float = Field(default=5e-4, ge=0)
     optimizer: Literal["sgd", "adam"] = "sgd"
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     augment: Literal["none", "flip_crop", "crop"] = "none"

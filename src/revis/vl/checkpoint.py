@@ -13,13 +13,22 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
 from revis.datasets.imageset import DataError
 from revis.vl.config import EncoderConfig
 from revis.vl.encoder import DualEncoder
+
+
+class EncoderBundle(TypedDict):
+    """``vl.encoders``: one checkpoint per whole-chain seed (``checkpoints["seed<s>"]``) and the config they share."""
+
+    config: dict[str, Any]  # EncoderConfig as a dict
+    seeds: list[int]
+    checkpoints: dict[str, dict[str, Any]]
+
 
 # state-dict prefixes of weights loaded from a pretrained source, per encoder kind
 SOURCE_PREFIXES = {"tiny": ("text.bert.",), "clip": ("image.", "text.")}
@@ -31,17 +40,22 @@ def build_encoder(config: EncoderConfig | dict[str, Any]) -> DualEncoder:
     if config.kind == "clip":
         from revis.vl.clip import load_clip_towers
 
-        image, text, logit_scale = load_clip_towers(config.clip_path)  # type: ignore[arg-type]
+        if config.clip_path is None:  # EncoderConfig's validator requires it for kind clip
+            raise DataError("vl.encoder.kind 'clip' needs clip_path")
+        image, text, logit_scale = load_clip_towers(config.clip_path)
         return DualEncoder(image, text, logit_scale)
     from revis.models import ModelConfig
     from revis.vl.towers import ImageTower, MiniLMTower
 
-    backbone = ModelConfig(
-        name=config.image.name, width=config.image.width, depth=config.image.depth, patch=config.image.patch
+    chosen = config.image
+    backbone = ModelConfig.model_validate(
+        {"name": chosen.name, "width": chosen.width, "depth": chosen.depth, "patch": chosen.patch}
     )
-    image = ImageTower(backbone, config.image_size, config.embed_dim)
-    text = MiniLMTower(config.embed_dim, config.text_head, config.text_path, config.max_text_length)
-    return DualEncoder(image, text, math.log(1.0 / config.temperature))
+    return DualEncoder(
+        ImageTower(backbone, config.image_size, config.embed_dim),
+        MiniLMTower(config.embed_dim, config.text_head, config.text_path, config.max_text_length),
+        math.log(1.0 / config.temperature),
+    )
 
 
 def _from_source(name: str, kind: str) -> bool:

@@ -12,8 +12,10 @@ downloaded: the folder holds ``config.json``, the weights, the tokenizer files a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,9 +24,18 @@ from torch import nn
 from revis.datasets.imageset import DataError
 from revis.vl.towers import Block, State, Tower
 
+if TYPE_CHECKING:
+    from transformers import CLIPImageProcessor, PreTrainedTokenizerBase
+    from transformers.models.clip.modeling_clip import CLIPTextModel, CLIPVisionModel
+
+
+def _run_layer(layer: nn.Module, state: State) -> State:
+    """An encoder layer of the vision tower (no attention mask)."""
+    return State(layer(state.hidden, None))
+
 
 class ClipImageTower(Tower):
-    def __init__(self, vision: nn.Module, projection: nn.Module, processor: object) -> None:
+    def __init__(self, vision: CLIPVisionModel, projection: nn.Linear, processor: CLIPImageProcessor) -> None:
         super().__init__()
         self.vision = vision
         self.projection = projection
@@ -45,7 +56,7 @@ class ClipImageTower(Tower):
             "embeddings",
         )
         layers = [
-            Block(lambda s, m=layer: State(m(s.hidden, None)), list(layer.parameters()), f"layer{i}")
+            Block(functools.partial(_run_layer, layer), list(layer.parameters()), f"layer{i}")
             for i, layer in enumerate(vision.encoder.layers)
         ]
         return [stem, *layers]
@@ -61,7 +72,9 @@ class ClipImageTower(Tower):
 
 
 class ClipTextTower(Tower):
-    def __init__(self, text: nn.Module, projection: nn.Module, tokenizer: object, max_length: int = 77) -> None:
+    def __init__(
+        self, text: CLIPTextModel, projection: nn.Linear, tokenizer: PreTrainedTokenizerBase, max_length: int = 77
+    ) -> None:
         super().__init__()
         self.text = text
         self.projection = projection
@@ -103,11 +116,16 @@ class ClipTextTower(Tower):
     def pool(self, state: State) -> torch.Tensor:
         hidden = self.text.final_layer_norm(state.hidden)
         ids = state.ids
+        if ids is None:
+            raise ValueError("the text tower pools at the end-of-text token: its state needs the token ids")
         rows = torch.arange(hidden.shape[0], device=hidden.device)
-        if self.text.eos_token_id == 2:  # legacy configs: the end-of-text token has the highest id
+        eos = self.text.eos_token_id
+        if not isinstance(eos, int):
+            raise ValueError(f"the CLIP text config needs one integer eos_token_id, got {eos!r}")
+        if eos == 2:  # legacy configs: the end-of-text token has the highest id
             positions = ids.to(torch.int).argmax(dim=-1)
         else:
-            positions = (ids.to(torch.int) == self.text.eos_token_id).int().argmax(dim=-1)
+            positions = torch.eq(ids.to(torch.int), eos).int().argmax(dim=-1)
         return hidden[rows, positions]
 
     def project(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -117,7 +135,7 @@ class ClipTextTower(Tower):
         return [*self.text.final_layer_norm.parameters(), *self.projection.parameters()]
 
     def table_parameters(self) -> list[nn.Parameter]:
-        return [self.text.embeddings.token_embedding.weight]
+        return list(self.text.embeddings.token_embedding.parameters())  # its one tensor, the weight
 
 
 def load_clip_towers(path: str | Path) -> tuple[ClipImageTower, ClipTextTower, float]:
@@ -134,7 +152,7 @@ def load_clip_towers(path: str | Path) -> tuple[ClipImageTower, ClipTextTower, f
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot load CLIP from {folder}: {exc}") from exc
     model.eval()
-    max_length = int(model.config.text_config.max_position_embeddings)
+    max_length = int(model.text_model.config.max_position_embeddings)
     image = ClipImageTower(model.vision_model, model.visual_projection, processor)
     text = ClipTextTower(model.text_model, model.text_projection, tokenizer, max_length)
     return image, text, float(model.logit_scale.detach())

@@ -12,6 +12,7 @@ The text backbone is frozen, so each description's pooled sentence embedding is 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,11 +21,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from revis.curves import log_curve
-from revis.vl.checkpoint import build_encoder, encoder_checkpoint
+from revis.curves import curve_key, log_curve
+from revis.vl.checkpoint import EncoderBundle, build_encoder, encoder_checkpoint
 from revis.vl.config import EncoderConfig
 from revis.vl.encoder import LOGIT_SCALE_MAX, DualEncoder
 from revis.vl.pairs import FrameTextPairs
+from revis.workers import map_jobs
 
 
 @dataclass
@@ -161,3 +163,18 @@ def pretrain_encoder(
     )
     meta = {"seed": pretrain_config.seed, "steps": pretrain_config.steps, "pairs": len(pairs), "texts": len(unique)}
     return encoder_checkpoint(encoder.cpu(), config, meta=meta), history
+
+
+def pretrain_seeds(
+    config: EncoderConfig, pairs: FrameTextPairs, seeds: Sequence[int], base: PretrainConfig, device: str, workers: int
+) -> tuple[EncoderBundle, dict[str, dict[str, list[float]]]]:
+    """One encoder per seed (``base`` with that seed), on ``workers`` processes: the ``vl.encoders`` bundle
+    (``{"config", "seeds", "checkpoints": {"seed<s>": checkpoint}}``) and the histories, also logged as curves."""
+    jobs = [(config.model_dump(), pairs, dataclasses.replace(base, seed=seed), device) for seed in seeds]
+    results = map_jobs(pretrain_encoder, jobs, workers, desc="vl pretraining per seed")
+    histories = {f"seed{seed}": history for seed, (_, history) in zip(seeds, results)}
+    for seed, (_, history) in zip(seeds, results):  # curves reach MLflow from this process, also from workers
+        for step, (loss, temperature) in enumerate(zip(history["loss"], history["temperature"])):
+            log_curve({"loss": loss, "temperature": temperature}, step, curve_key("encoder", str(seed)))
+    checkpoints = {f"seed{seed}": checkpoint for seed, (checkpoint, _) in zip(seeds, results)}
+    return EncoderBundle(config=config.model_dump(), seeds=list(seeds), checkpoints=checkpoints), histories

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -11,6 +12,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+if TYPE_CHECKING:
+    from revis.vl.encoder import DualEncoder
+    from revis.vl.pairs import FrameTextPairs
 
 
 def similarity_figure(frames: np.ndarray, texts: Sequence[str], similarity: np.ndarray, title: str) -> plt.Figure:
@@ -47,3 +52,15 @@ def pretraining_figure(histories: dict[str, dict[str, list[float]]], title: str)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def zero_shot_matrix_figure(encoder: DualEncoder, pairs: FrameTextPairs, size: int, where: str) -> plt.Figure:
+    """Similarity of one frame per distinct content with each content's text (the first ``size`` contents)."""
+    first: dict[str, int] = {}
+    for index, key in enumerate(pairs.keys):
+        first.setdefault(key, index)
+    chosen = list(first.values())[:size]
+    frames = pairs.frames[chosen]
+    texts = [pairs.texts[i] for i in chosen]
+    similarity = (encoder.embed_images(frames) @ encoder.embed_texts(texts).T).numpy()
+    return similarity_figure(frames, texts, similarity, f"vl zero-shot: frames x their descriptions ({where})")

@@ -24,6 +24,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from torch import nn
 
 from revis.models import ModelConfig, build_model
 from revis.models.patches import PatchCNN, TinyViT
+
+if TYPE_CHECKING:
+    from transformers import BertModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -41,23 +45,39 @@ class State:
     mask: torch.Tensor | None = None
     ids: torch.Tensor | None = None
 
+    def map(self, function: Callable[[torch.Tensor], torch.Tensor]) -> State:
+        """``function`` applied to the hidden states and, when present, the mask and the ids."""
+        return State(function(self.hidden), _maybe(function, self.mask), _maybe(function, self.ids))
+
     def select(self, index: torch.Tensor | Sequence[int] | np.ndarray) -> State:
         """Rows ``index``; token states are cut to the longest selected sequence (padding never matters)."""
-        index = torch.as_tensor(np.asarray(index), dtype=torch.long, device=self.hidden.device)
-        pick = lambda t: None if t is None else t.index_select(0, index.to(t.device))  # noqa: E731
-        state = State(pick(self.hidden), pick(self.mask), pick(self.ids))
+        rows = torch.as_tensor(np.asarray(index), dtype=torch.long, device=self.hidden.device)
+        state = self.map(lambda t: t.index_select(0, rows.to(t.device)))
         if state.mask is not None and state.mask.ndim == 2 and len(state):
             length = int(state.mask.sum(1).max())
-            cut = lambda t: None if t is None else t[:, :length]  # noqa: E731
-            state = State(cut(state.hidden), cut(state.mask), cut(state.ids))
+            state = state.map(lambda t: t[:, :length])
         return state
 
     def to(self, device: torch.device | str) -> State:
-        move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return State(move(self.hidden), move(self.mask), move(self.ids))
+        return self.map(lambda t: t.to(device))
 
     def __len__(self) -> int:
         return int(self.hidden.shape[0])
+
+
+def _maybe(function: Callable[[torch.Tensor], torch.Tensor], tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else function(tensor)
+
+
+def _present(tensor: torch.Tensor | None, what: str = "token states need a mask and ids here") -> torch.Tensor:
+    if tensor is None:
+        raise ValueError(what)
+    return tensor
+
+
+def _run(module: nn.Module, state: State) -> State:
+    """A block that maps the hidden states only (image layers)."""
+    return State(module(state.hidden))
 
 
 def concat_states(states: Sequence[State]) -> State:
@@ -73,8 +93,9 @@ def concat_states(states: Sequence[State]) -> State:
         shape = (t.shape[0], extra, *t.shape[2:])
         return torch.cat([t, torch.full(shape, value, dtype=t.dtype, device=t.device)], dim=1)
 
-    ids = None if states[0].ids is None else torch.cat([pad(s.ids, 0) for s in states])
-    return State(torch.cat([pad(s.hidden, 0) for s in states]), torch.cat([pad(s.mask, 0) for s in states]), ids)
+    ids = None if states[0].ids is None else torch.cat([pad(_present(s.ids), 0) for s in states])
+    masks = [pad(_present(s.mask), 0) for s in states]
+    return State(torch.cat([pad(s.hidden, 0) for s in states]), torch.cat(masks), ids)
 
 
 @dataclass
@@ -168,10 +189,10 @@ class ImageTower(Tower):
     def blocks(self) -> list[Block]:
         backbone = self.backbone
         if isinstance(backbone, PatchCNN):
-            layers = backbone.layers
-            chunks = [layers[i : i + 3] for i in range(0, len(layers), 3)]  # conv -> norm -> ReLU
+            convs = backbone.layers
+            chunks = [convs[i : i + 3] for i in range(0, len(convs), 3)]  # conv -> norm -> ReLU
             return [
-                Block(lambda s, c=chunk: State(c(s.hidden)), list(chunk.parameters()), f"conv{i}")
+                Block(functools.partial(_run, chunk), list(chunk.parameters()), f"conv{i}")
                 for i, chunk in enumerate(chunks)
             ]
         stem = Block(
@@ -180,7 +201,7 @@ class ImageTower(Tower):
             "patch_embed",
         )
         layers = [
-            Block(lambda s, m=layer: State(m(s.hidden)), list(layer.parameters()), f"layer{i}")
+            Block(functools.partial(_run, layer), list(layer.parameters()), f"layer{i}")
             for i, layer in enumerate(backbone.encoder.layers)
         ]
         return [stem, *layers]
@@ -225,7 +246,7 @@ class TextHead(nn.Module):
 
 
 @functools.lru_cache(maxsize=2)
-def _load_text_backbone(source: str) -> tuple[object, nn.Module]:
+def _load_text_backbone(source: str) -> tuple[PreTrainedTokenizerBase, BertModel]:
     """Tokenizer and BERT of a local sentence-transformers folder, loaded once per process."""
     from transformers import AutoModel, AutoTokenizer
 
@@ -243,7 +264,7 @@ class MiniLMTower(Tower):
         source = Path(path) if path else minilm_path()
         tokenizer, bert = _load_text_backbone(str(source))
         self.tokenizer = tokenizer
-        self.bert = copy.deepcopy(bert)  # every tower owns its weights (fine-tuning changes them)
+        self.bert: BertModel = copy.deepcopy(bert)  # every tower owns its weights (fine-tuning changes them)
         self.max_length = max_length
         self.head = TextHead(self.bert.config.hidden_size, embed_dim, head)
 
@@ -279,7 +300,11 @@ class MiniLMTower(Tower):
         return [stem, *layers]
 
     def pool(self, state: State) -> torch.Tensor:
-        weights = state.mask.unsqueeze(-1).to(state.hidden.dtype)
+        weights = (
+            _present(state.mask, "mean pooling of text tokens needs the padding mask")
+            .unsqueeze(-1)
+            .to(state.hidden.dtype)
+        )
         mean = (state.hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return nn.functional.normalize(mean, dim=-1)  # sentence-transformers' Normalize module
 

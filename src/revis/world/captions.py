@@ -203,7 +203,7 @@ def render(
         colour = np.array(COLOURS[obj.colour], dtype=np.float32) + rng.normal(0, 6, size=3)
         pixels = np.broadcast_to(colour, (big, big, 3)).copy()
         if obj.striped:  # dark diagonal stripes, about three across an object
-            period = max(2, int(round(obj.radius * big * 0.9)))
+            period = max(2, round(obj.radius * big * 0.9))
             lines = ((xs + ys) // max(1, period // 2)) % 2 == 0
             pixels[lines] *= 0.38
         canvas[mask] = pixels[mask]
@@ -511,10 +511,12 @@ def to_samples(split: CaptionSplit) -> list[dict[str, Any]]:
 
 def from_samples(samples: list[dict[str, Any]]) -> CaptionSplit:
     """A split from WebDataset samples (a real corpus without ``json`` ground truth gets empty objects)."""
-    records, images, maps = [], [], []
+    records: list[CaptionRecord] = []
+    images: list[np.ndarray] = []  # decoded png or jpg
+    maps: list[np.ndarray] = []
     for sample in samples:
         truth = sample.get("json") or {}
-        images.append(sample.get("png", sample.get("jpg")))
+        images.append(sample["png"] if "png" in sample else sample["jpg"])
         if "seg.png" in sample:
             maps.append(sample["seg.png"])
         records.append(

@@ -57,7 +57,29 @@ def holds(a: dict[str, Any], relation: str, b: dict[str, Any]) -> bool:
 
 def judged_scene(found: list[dict[str, Any]]) -> list[SceneObject]:
     """The judge's objects as scene objects (radius unknown: 0), for the abstract words' rules."""
-    return [SceneObject(*o["name"].split(), o["striped"], o["cy"], o["cx"], 0.0) for o in found]
+    objects = []
+    for o in found:
+        colour, shape = o["name"].split()
+        objects.append(SceneObject(colour, shape, o["striped"], o["cy"], o["cx"], 0.0))
+    return objects
+
+
+def _object_checks(found: list[dict[str, Any]], record: CaptionRecord) -> list[tuple[str, bool]]:
+    """(aspect, held) for what a caption naming objects states: its objects, colours, shapes, their exact set
+    and count, the regions and relations it states."""
+    names_found = {o["name"] for o in found}
+    named = {f"{o['colour']} {o['shape']}" for o in record.objects}
+    checks = [("objects", name in names_found) for name in sorted(named)]
+    checks += [("colours", c in {n.split()[0] for n in names_found}) for c in sorted({n.split()[0] for n in named})]
+    checks += [("shapes", s in {n.split()[1] for n in names_found}) for s in sorted({n.split()[1] for n in named})]
+    checks += [("exact_objects", names_found == named), ("count", len(found) == len(record.objects))]
+    stated = record.stated or {"regions": [], "relations": []}
+    for name, phrase in stated["regions"]:
+        checks.append(("regions", any(o["name"] == name and in_region(o, phrase) for o in found)))
+    for a, relation, b in stated["relations"]:
+        first = {o["name"]: o for o in reversed(found)}  # the first object found of each type
+        checks.append(("relations", a in first and b in first and holds(first[a], relation, first[b])))
+    return checks
 
 
 def caption_fidelity(judgement: Judgement, records: list[CaptionRecord]) -> dict[str, tuple[int, int]]:
@@ -66,32 +88,16 @@ def caption_fidelity(judgement: Judgement, records: list[CaptionRecord]) -> dict
         raise ValueError(f"{len(records)} captions for {len(judgement.present)} judged images")
     hits = dict.fromkeys(ASPECTS, 0)
     trials = dict.fromkeys(ASPECTS, 0)
-
-    def add(aspect: str, ok: bool) -> None:
-        hits[aspect] += int(ok)
-        trials[aspect] += 1
-
     for found, record in zip(judgement.objects, records):
-        names_found = {o["name"] for o in found}
-        for word in record.abstract if record.form != "description" else []:
-            add("abstract", ABSTRACT_WORDS[word].rule(judged_scene(found)))
-        if record.form == "abstract":
-            continue
-        named = {f"{o['colour']} {o['shape']}" for o in record.objects}
-        for name in sorted(named):
-            add("objects", name in names_found)
-        for colour in sorted({n.split()[0] for n in named}):
-            add("colours", colour in {n.split()[0] for n in names_found})
-        for shape in sorted({n.split()[1] for n in named}):
-            add("shapes", shape in {n.split()[1] for n in names_found})
-        add("exact_objects", names_found == named)
-        add("count", len(found) == len(record.objects))
-        stated = record.stated or {"regions": [], "relations": []}
-        for name, phrase in stated["regions"]:
-            add("regions", any(o["name"] == name and in_region(o, phrase) for o in found))
-        for a, relation, b in stated["relations"]:
-            first = {o["name"]: o for o in reversed(found)}  # the first object found of each type
-            add("relations", a in first and b in first and holds(first[a], relation, first[b]))
+        checks = [
+            ("abstract", ABSTRACT_WORDS[word].rule(judged_scene(found)))
+            for word in (record.abstract if record.form != "description" else [])
+        ]
+        if record.form != "abstract":
+            checks += _object_checks(found, record)
+        for aspect, ok in checks:
+            hits[aspect] += int(ok)
+            trials[aspect] += 1
     return {aspect: (hits[aspect], trials[aspect]) for aspect in ASPECTS}
 
 

@@ -80,7 +80,7 @@ class Judge(nn.Module):
 
 def crop_size(image_size: int) -> int:
     """An odd window a little larger than the world's biggest object (diameter 0.4 of the image)."""
-    return int(round(0.56 * image_size)) | 1
+    return round(0.56 * image_size) | 1
 
 
 @dataclass
@@ -98,11 +98,15 @@ class Judgement:
 
     def colours(self) -> dict[str, np.ndarray]:
         """bool (N,) per colour: some object of that colour."""
-        return {c: self.present[:, [OBJECT_NAMES.index(f"{c} {s}") for s in SHAPES]].any(1) for c in COLOURS}
+        return {
+            c: np.asarray(self.present[:, [OBJECT_NAMES.index(f"{c} {s}") for s in SHAPES]].any(1)) for c in COLOURS
+        }
 
     def shapes(self) -> dict[str, np.ndarray]:
         """bool (N,) per shape: some object of that shape."""
-        return {s: self.present[:, [OBJECT_NAMES.index(f"{c} {s}") for c in COLOURS]].any(1) for s in SHAPES}
+        return {
+            s: np.asarray(self.present[:, [OBJECT_NAMES.index(f"{c} {s}") for c in COLOURS]].any(1)) for s in SHAPES
+        }
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -130,7 +134,7 @@ def _object_crops(classes: np.ndarray, stripes: np.ndarray, size: int):
             label = int(np.bincount(c[where]).argmax()) - 1
             colour_name, shape_name = OBJECT_NAMES[label].split()
             index.append(i)
-            centres.append((int(round(ys.mean())), int(round(xs.mean()))))
+            centres.append((round(ys.mean()), round(xs.mean())))
             masks.append(where)
             colour.append(COLOUR_NAMES.index(colour_name))
             shape.append(SHAPES.index(shape_name))
@@ -300,7 +304,7 @@ def judge_accuracy(judgement: Judgement, labels: np.ndarray, counts: np.ndarray,
         "count_accuracy": float((judgement.count == np.asarray(counts)).mean()),
         "striped_accuracy": float((judgement.striped == (np.asarray(striped) > 0.5)).mean()),
         "per_object": per_object,
-        "n_images": int(len(truth)),
+        "n_images": len(truth),
     }
 
 

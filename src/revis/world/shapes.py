@@ -126,5 +126,5 @@ def generate_shapes(
         class_names=list(CLASS_NAMES),
         concept_names=list(CONCEPTS),
         concept_masks=masks,
-        concept_presence=masks.any(axis=(2, 3)),
+        concept_presence=np.asarray(masks.any(axis=(2, 3))),
     )

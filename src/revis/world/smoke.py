@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from revis.atomic import atomic_directory
-from revis.datasets.lada import LabeledImage, dump_release_json, release_document, release_file
+from revis.datasets.lada import LabeledImage, Policy, dump_release_json, release_document, release_file
 
 Box = tuple[float, float, float, float]
 Placement = Literal["horizon", "uniform"]
@@ -148,7 +148,7 @@ class SmokeWorld:
 def _value_noise(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
     """Smooth noise in [0, 1], (H, W): bilinear upsampling of a coarse random grid."""
     coarse = rng.random((cells + 1, cells + 1)).astype(np.float32)
-    image = Image.fromarray((coarse * 255).astype(np.uint8)).resize((width, height), Image.BILINEAR)
+    image = Image.fromarray((coarse * 255).astype(np.uint8)).resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
@@ -300,7 +300,7 @@ def _frame(
             if union[2] >= width - 0.5 and rng.random() < config.overrun:  # the annotator's box runs past the edge
                 union[2] = width + max(1.0, round(rng.uniform(*RELEASE_OVERRUN_SHARE) * width))
                 overruns += 1
-            merged.append(tuple(union))
+            merged.append((union[0], union[1], union[2], union[3]))
     ys = np.arange(height, dtype=np.float32)[:, None, None]
     if camera.haze > 0:  # haze thickest along the horizon band
         band = np.exp(-np.abs(ys - camera.ridge.mean()) / (0.25 * height))
@@ -312,7 +312,7 @@ def _frame(
 
 def _offsets(rng: np.random.Generator, n: int, negative_fraction: float) -> list[int]:
     """FIgLib-style offsets (60 s grid, -2400..+2400): about ``negative_fraction`` before ignition."""
-    negatives = int(round(n * negative_fraction))
+    negatives = round(n * negative_fraction)
     # distinct offsets (a file name holds its offset): the 60 s grid while it suffices, else whole seconds
     before = rng.choice(np.arange(-2400, 0, 60 if negatives <= 40 else 1), size=negatives, replace=False)
     after = rng.choice(np.arange(60, 2401, 60) if n - negatives <= 40 else np.arange(1, 2401), n - negatives, False)
@@ -368,7 +368,7 @@ def generate_smoke_world(seed: int, config: SmokeWorldConfig, placement: Placeme
                 )
     pool = splits["target_pool"]
     for fraction in config.labeled_fractions:  # not nested, like the release's 0.5 / 1 / 3 % files
-        n = max(1, int(round(fraction * len(pool))))
+        n = max(1, round(fraction * len(pool)))
         splits[f"target_{fraction * 100:g}"] = sorted(int(i) for i in rng.choice(pool, size=n, replace=False))
     truth = {
         "placement": placement,
@@ -443,7 +443,8 @@ def write_smoke_world(root: str | os.PathLike, world: SmokeWorld, jpeg_quality: 
         )
         (labels / "target_unlabeled.json").write_text(dump_release_json(unlabeled))
         (tmp / "hidden").mkdir()
-        for policy in ("merged", "fragment"):
+        policies: tuple[Policy, ...] = ("merged", "fragment")
+        for policy in policies:
             release_file(tmp / "hidden", "target_unlabeled", policy).write_text(
                 dump_release_json(release_document(_labeled(pool, policy), policy))
             )

@@ -148,7 +148,7 @@ def phrase_event(
     number = attrs.get("count", count if count is not None else 2)
     motion = _pick(rng, MOTION_WORDS[attrs["motion"]]) if "motion" in attrs else ""
     bg = _pick(rng, BACKGROUND_WORDS[background]) if background else ""
-    templates = QUERY_TEMPLATES if style == "query" else DESCRIPTION_TEMPLATES
+    templates: tuple[str, ...] = QUERY_TEMPLATES if style == "query" else DESCRIPTION_TEMPLATES
     if not motion:
         templates = tuple(t for t in templates if "{Motion}" not in t) or templates
     else:
@@ -524,8 +524,8 @@ class VideoWorld:
 
 def _split_of_families(n_families: int, fractions: tuple[float, float, float], rng: np.random.Generator) -> list[str]:
     order = rng.permutation(n_families)
-    n_train = int(round(fractions[0] * n_families))
-    n_val = int(round(fractions[1] * n_families))
+    n_train = round(fractions[0] * n_families)
+    n_val = round(fractions[1] * n_families)
     split = ["test"] * n_families
     for rank, family in enumerate(order):
         split[int(family)] = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"

@@ -6,14 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from revis.config.types import STRICT, Seed
+from revis.config.types import STRICT, Seeds
 from revis.models import ModelConfig
 
 
 class Params(BaseModel):
     model_config = STRICT
     datasets: list[Literal["shapes", "digits"]] = Field(min_length=1)
-    seeds: list[Seed] = Field(min_length=1)
+    seeds: Seeds
     model: ModelConfig
     epochs: int = Field(ge=1, le=10_000)
     batch_size: int = Field(ge=1, le=65_536)

@@ -16,10 +16,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=["train"],
             ),
             node(
-                nodes_evaluate.evaluate_baselines,
+                nodes_evaluate.report_metrics,
                 inputs=["models", "histories", "shapes", "digits"],
                 outputs=["metrics", "plot_training_curves"],
-                name="evaluate_baselines",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
             node(

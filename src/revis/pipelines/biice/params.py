@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from revis.config.types import STRICT, DataPath, Device, Fraction, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, DataPath, Fraction, Seeds
 from revis.models import ModelConfig
 
 Variant = Literal["linear", "mlp", "biice", "biice_expl"]
@@ -26,13 +27,6 @@ class DataParams(BaseModel):
         return self
 
 
-class ComputeParams(BaseModel):
-    model_config = STRICT
-    device: Device = "cpu"
-    threads: int = Field(1, ge=1, le=512)  # torch CPU threads of the stage's own process
-    workers: int = Field(1, ge=1, le=64)  # processes for the runs (one torch thread each)
-
-
 class HeadParams(BaseModel):
     model_config = STRICT
     iterations: int = Field(3, ge=1, le=50)  # binding iterations T
@@ -41,7 +35,6 @@ class HeadParams(BaseModel):
 
 class TrainParams(BaseModel):
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=64)  # whole chain: validation split, init, batches, lr pick
     variants: list[Variant] = Field(min_length=1)
     backbone: ModelConfig
     head: HeadParams
@@ -70,8 +63,6 @@ class TrainParams(BaseModel):
         bad = [lr for grid in self.lr_grid.values() for lr in grid if not 0 < lr <= 1]
         if bad:
             raise ValueError(f"learning rates must lie in (0, 1], got {bad}")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds}")
         return self
 
 
@@ -95,7 +86,10 @@ class EvaluateParams(BaseModel):
 
 
 class Params(BaseModel):
+    """``compute``: where the runs train (``workers`` processes for the runs, one torch thread each)."""
+
     model_config = STRICT
+    seeds: Seeds  # whole chain: validation split, init, batches, lr pick
     data: DataParams
     compute: ComputeParams
     train: TrainParams

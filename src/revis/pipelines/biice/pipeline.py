@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 nodes_train.train_models,
-                inputs=["shapes", "params:data", "params:compute", "params:train"],
+                inputs=["shapes", "params:seeds", "params:data", "params:compute", "params:train"],
                 outputs=["models", "histories"],
                 name="train_models",
                 tags=["train"],
@@ -23,10 +23,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=["attribute"],
             ),
             node(
-                nodes_evaluate.evaluate_models,
+                nodes_evaluate.report_metrics,
                 inputs=["attributions", "histories", "shapes", "params:data", "params:evaluate"],
                 outputs=["metrics", "plot_concept_maps", "plot_contributions", "plot_convergence", "plot_deletion"],
-                name="evaluate_models",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
         ],

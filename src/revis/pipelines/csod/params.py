@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, DataPath, Seed
+from revis.config.types import STRICT, DataPath, Seeds
 
 Method = Literal["random", "balanced_random", "csod", "csod_image", "facility_location", "k_center"]
 Layer = Literal["backbone_p3", "backbone_p4", "backbone_p5", "neck_p3", "neck_p4", "neck_p5"]
@@ -55,10 +55,6 @@ def _distinct(values: list) -> list:
     if len(set(values)) != len(values):
         raise ValueError(f"values must not repeat, got {values}")
     return values
-
-
-# whole-chain seeds: seed s trains feature detector s, draws selection s, trains every subset's detector with s
-Seeds = Annotated[list[Seed], Field(min_length=1, max_length=64), AfterValidator(_distinct)]
 
 
 class DataParams(BaseModel):
@@ -151,6 +147,7 @@ class TrainParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
+    # whole-chain seeds: seed s trains feature detector s, draws selection s, trains every subset's detector with s
     seeds: Seeds
     compute: ComputeParams  # device; workers: detectors trained at once, one process (one CPU thread) each
     data: DataParams

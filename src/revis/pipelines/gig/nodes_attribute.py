@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.attribution.study import attribute_chain
+from revis.attribution.study import AttributeJob, AttributeSettings, attribute_chain
+from revis.config.runtime import ComputeParams
 from revis.curves import curve_key, log_curve
 from revis.datasets.imageset import ImageSet
-from revis.pipelines.gig.params import Attribute, Compute, Concepts
+from revis.pipelines.gig.params import Attribute, Concepts
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
@@ -18,17 +19,32 @@ def attribute_pathways(
     images: dict[str, ImageSet],
     concepts: Concepts,
     attribute: Attribute,
-    compute: Compute,
+    compute: ComputeParams,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per seed: bisecting k-means, dictionary learning and random concept vectors per layer (one Lasso lam);
     on the seed's test subset the coefficients of each, GIG between consecutive layers and to the class."""
     device = str(apply_runtime(compute.device, compute.threads))
-    c = concepts
+    settings = AttributeSettings(**attribute.model_dump())
     jobs = [
-        (model, sample, c.ratio, c.lasso_alpha, c.dictlearn_iter, c.positive, attribute.model_dump(), device)
+        AttributeJob(
+            checkpoint=model,
+            pfvs=sample,
+            ratio=concepts.ratio,
+            lasso_alpha=concepts.lasso_alpha,
+            dictlearn_iter=concepts.dictlearn_iter,
+            positive=concepts.positive,
+            attribute=settings,
+            device=device,
+        )
         for model, sample in zip(models, pfvs, strict=True)
     ]
-    results = run_jobs(attribute_chain, jobs, compute.workers, desc="concepts and GIG per seed", shared=images["test"])
+    results = run_jobs(
+        attribute_chain,
+        [(job,) for job in jobs],
+        compute.workers,
+        desc="concepts and GIG per seed",
+        shared=images["test"],
+    )
     for _, pathway in results:  # GIG's relative completeness gap against its number of integration steps
         for pair, gaps in pathway["sweep"].items():
             for steps, gap in gaps.items():

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from revis.attribution.study import features_seed
+from revis.attribution.study import FeaturesJob, features_seed, stratified_split
+from revis.config.runtime import ComputeParams
 from revis.datasets.imagefolder import read_image_folder
 from revis.datasets.imageset import ImageSet
-from revis.pipelines.gig.params import Compute, Data, Features, Train
+from revis.pipelines.gig.params import Data, Features, Train
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
@@ -18,37 +17,39 @@ def select_images(shapes: dict[str, Any], data: Data) -> dict[str, ImageSet]:
     """The train/test images: the shapes world, or a stratified split of an ImageNet-format folder."""
     if data.source == "shapes":
         return {"train": shapes["train"], "test": shapes["test"]}
+    assert data.root is not None  # the schema asks for a root with source 'imagefolder'
     full = read_image_folder(data.root, data.image_size, data.per_class, data.seed)
-    rng = np.random.default_rng(data.seed)
-    test = np.zeros(len(full), dtype=bool)
-    for label in np.unique(full.labels):
-        members = np.nonzero(full.labels == label)[0]
-        test[rng.permutation(members)[: max(1, round(len(members) * data.test_fraction))]] = True
-    return {"train": full.subset(np.nonzero(~test)[0]), "test": full.subset(np.nonzero(test)[0])}
+    return stratified_split(full, data.test_fraction, data.seed)
 
 
 def train_and_sample(
-    images: dict[str, ImageSet], train: Train, features: Features, data: Data, compute: Compute
+    images: dict[str, ImageSet],
+    seeds: list[int],
+    train: Train,
+    features: Features,
+    data: Data,
+    compute: ComputeParams,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per seed: a classifier (self-describing checkpoint) and its contribution-weighted PFVs, in seed order."""
     device = str(apply_runtime(compute.device, compute.threads))
-    f = features
     jobs = [
-        (
-            train.model.model_dump(),
-            train.epochs,
-            train.batch_size,
-            train.lr,
-            seed,
-            data.normalize,
-            data.source,
-            f.layers,
-            f.n_images,
-            f.per_image,
-            f.uniform_share,
-            device,
+        FeaturesJob(
+            seed=seed,
+            model=train.model.model_dump(),
+            epochs=train.epochs,
+            batch_size=train.batch_size,
+            lr=train.lr,
+            normalize=data.normalize,
+            source=data.source,
+            layers=features.layers,
+            n_images=features.n_images,
+            per_image=features.per_image,
+            uniform_share=features.uniform_share,
+            device=device,
         )
-        for seed in train.seeds
+        for seed in seeds
     ]
-    results = run_jobs(features_seed, jobs, compute.workers, desc="gig networks and PFVs", shared=images)
+    results = run_jobs(
+        features_seed, [(job,) for job in jobs], compute.workers, desc="gig networks and PFVs", shared=images
+    )
     return [model for model, _ in results], [pfvs for _, pfvs in results]

@@ -7,19 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from revis.config.types import STRICT, DataPath, Device, Fraction, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, DataPath, Fraction, Seed, Seeds
 from revis.models import ModelConfig
 
 Method = Literal["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
-
-
-class Compute(BaseModel):
-    """Where the networks run and how many seeds run at once."""
-
-    model_config = STRICT
-    device: Device = "cpu"  # Lasso, k-means and dictionary learning stay on the CPU
-    threads: int = Field(1, ge=1, le=512)  # torch CPU threads of the stage's own process
-    workers: int = Field(1, ge=1, le=64)  # processes for per-seed jobs (one torch thread each)
 
 
 class Data(BaseModel):
@@ -61,17 +53,10 @@ class Train(BaseModel):
     """The classifier, one per seed; ``epochs: 0`` uses the model as built (e.g. pretrained weights)."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=64)  # whole chain: network, PFVs, concepts, images
     model: ModelConfig
     epochs: int = Field(ge=0, le=10_000)
     batch_size: int = Field(128, ge=1, le=65_536)
     lr: float = Field(0.05, gt=0, le=10)
-
-    @model_validator(mode="after")
-    def _distinct_seeds(self) -> Train:
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds}")
-        return self
 
 
 class Features(BaseModel):
@@ -128,8 +113,12 @@ class Evaluate(BaseModel):
 
 
 class Params(BaseModel):
+    """``compute``: where the networks run (Lasso, k-means and dictionary learning stay on the CPU) and how
+    many seeds run at once (``workers`` processes, one torch thread each)."""
+
     model_config = STRICT
-    compute: Compute
+    seeds: Seeds  # whole chain: network, PFVs, concepts, images
+    compute: ComputeParams
     data: Data
     train: Train
     features: Features
@@ -139,4 +128,4 @@ class Params(BaseModel):
 
     def concurrent_models(self, key: str) -> int:
         """Per-seed jobs run ``compute.workers`` at a time, one model each (revis.config.memory)."""
-        return min(self.compute.workers, len(self.train.seeds))
+        return min(self.compute.workers, len(self.seeds))

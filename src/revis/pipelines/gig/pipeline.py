@@ -23,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes_features.train_and_sample,
-                inputs=["images", "params:train", "params:features", "params:data", "params:compute"],
+                inputs=["images", "params:seeds", "params:train", "params:features", "params:data", "params:compute"],
                 outputs=["models", "pfvs"],
                 name="train_and_sample",
                 tags=["features"],
@@ -43,10 +43,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=["evaluate"],
             ),
             node(
-                nodes_evaluate.summarise,
+                nodes_evaluate.report_metrics,
                 inputs=["models", "concepts", "pathways", "evaluation", "params:attribute"],
                 outputs="metrics",
-                name="summarise",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
             node(

@@ -10,23 +10,23 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 nodes_train.finetune_encoders,
-                inputs=["encoders", "videos", "params:data", "params:train"],
+                inputs=["encoders", "videos", "params:seeds", "params:compute", "params:data", "params:train"],
                 outputs=["models", "histories"],
                 name="finetune_encoders",
                 tags=["train"],
             ),
             node(
                 nodes_evaluate.predict_saliency,
-                inputs=["models", "encoders", "videos", "params:data", "params:evaluate"],
+                inputs=["models", "encoders", "videos", "params:data", "params:compute", "params:evaluate"],
                 outputs="predictions",
                 name="predict_saliency",
                 tags=["evaluate"],
             ),
             node(
-                nodes_evaluate.evaluate_highlights,
+                nodes_evaluate.report_metrics,
                 inputs=["predictions", "models", "histories", "videos", "params:data", "params:evaluate"],
                 outputs=["metrics", "plot_strips", "plot_pooling", "plot_finetuning"],
-                name="evaluate_highlights",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
         ],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from revis.config.runtime import ComputeParams
-from revis.config.types import STRICT, DataPath, IntRange, Seed
+from revis.config.types import STRICT, DataPath, IntRange, Seed, Seeds
 
 SPLITS = ("05", "1", "3")  # 0.5 %, 1 %, 3 % of the target pool labeled
 ARM_KINDS = (
@@ -160,17 +160,6 @@ class TrainParams(BaseModel):
         return self
 
 
-def _distinct(values: list[int]) -> list[int]:
-    if len(set(values)) != len(values):
-        raise ValueError(f"seeds must not repeat, got {values}")
-    return values
-
-
-# whole-chain seeds: seed s draws every arm's batches, augmentations and pseudo-label draws (and, with
-# schedule.pretrain_per_seed, its own source pretraining)
-Seeds = Annotated[list[Seed], Field(min_length=1), AfterValidator(_distinct)]
-
-
 class EvaluateParams(BaseModel):
     model_config = STRICT
     picture_seed: Seed = 0  # whose predictions the picture shows
@@ -180,6 +169,8 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
+    # whole-chain seeds: seed s draws every arm's batches, augmentations and pseudo-label draws (and, with
+    # schedule.pretrain_per_seed, its own source pretraining)
     seeds: Seeds
     compute: ComputeParams  # device; workers: chains trained at once, one process (one CPU thread) each
     world: WorldParams

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from revis.config.types import STRICT, DataPath, Device, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, DataPath, Seeds
 
 
 class RealData(BaseModel):
@@ -16,22 +17,20 @@ class RealData(BaseModel):
     dataset: Literal["msrvtt", "msvd", "anet"]
     annotations: DataPath = None  # MSR-VTT 1k-A csv | MSVD captions | ActivityNet Captions json
     embeddings: DataPath = None  # <root>/video_embeddings/<vid>.npy and text_embeddings/<vid>.npy (MERLIN's layout)
-    limit: int | None = Field(None, ge=1, le=100_000)  # MERLIN: the first 500 of MSR-VTT 1k-A
+    limit: int | None = Field(default=None, ge=1, le=100_000)  # MERLIN: the first 500 of MSR-VTT 1k-A
 
 
 class FeaturesParams(BaseModel):
     """Gallery and query embeddings per whole-chain seed (seed s: vl encoder s, query sample s)."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=20)
     splits: list[str] = Field(default=["val", "test"], min_length=1)  # gallery: videos the encoder never saw
-    queries: int = Field(90, ge=3, le=100_000)  # per seed, an equal share per vagueness level
+    queries: int = Field(default=90, ge=3, le=100_000)  # per seed, an equal share per vagueness level
     levels: list[int] = Field(default=[1, 2, 3], min_length=1)  # attributes a query names
-    frame_stride: int = Field(2, ge=1, le=100)  # embed every n-th frame (one frame per 2-s clip on disk)
+    frame_stride: int = Field(default=2, ge=1, le=100)  # embed every n-th frame (one frame per 2-s clip on disk)
     pooling: Literal["mean", "attention"] = "mean"
-    attention_temperature: float = Field(0.1, gt=0, le=10)
+    attention_temperature: float = Field(default=0.1, gt=0, le=10)
     real: RealData | None = None
-    device: Device = "cpu"
 
 
 class LLMParams(BaseModel):
@@ -42,12 +41,12 @@ class LLMParams(BaseModel):
     url: str | None = None  # the full .../v1/chat/completions address
     model: str = "gpt-4o"
     api_key_env: str | None = "OPENAI_API_KEY"  # the key is read from this environment variable only
-    timeout: float = Field(30.0, gt=0, le=600)  # seconds for the whole request, not per read
+    timeout: float = Field(default=30.0, gt=0, le=600)  # seconds for the whole request, not per read
     max_consecutive_failures: int = Field(default=5, ge=1, le=10_000)  # then the stage stops (a dead endpoint)
     path: DataPath = None  # a local transformers causal LM folder
-    temperature: float = Field(0.2, ge=0, le=2)  # the first question (MERLIN: 0.2, then 0.7)
-    later_temperature: float = Field(0.7, ge=0, le=2)
-    max_tokens: int = Field(64, ge=1, le=2048)
+    temperature: float = Field(default=0.2, ge=0, le=2)  # the first question (MERLIN: 0.2, then 0.7)
+    later_temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=64, ge=1, le=2048)
     on_error: Literal["skip", "stop"] = "skip"
 
     @field_validator("url")
@@ -68,16 +67,15 @@ class LLMParams(BaseModel):
 
 class EvaluateParams(BaseModel):
     model_config = STRICT
-    rounds: int = Field(5, ge=1, le=20)
-    alpha: float = Field(0.8, ge=0, le=1)  # MERLIN's code: 0.8
+    rounds: int = Field(default=5, ge=1, le=20)
+    alpha: float = Field(default=0.8, ge=0, le=1)  # MERLIN's code: 0.8
     conventions: list[Literal["answer", "history"]] = Field(default=["answer", "history"], min_length=1)
     questioners: list[Literal["rule", "entropy", "llm"]] = Field(default=["rule", "entropy"], min_length=1)
     noise: list[float] = Field(default=[0.0, 0.2], min_length=1)  # wrong-answer rates
     control: bool = True  # answers about a random non-target video (rule questioner, accurate answers)
-    top_k: int = Field(10, ge=1, le=1000)  # candidates the questioner sees
+    top_k: int = Field(default=10, ge=1, le=1000)  # candidates the questioner sees
     user_restates: bool = False  # answers also restate the query and earlier answers (off: the asked slot only)
-    llm: LLMParams = LLMParams()
-    device: Device = "cpu"
+    llm: LLMParams = Field(default_factory=LLMParams)
 
     @model_validator(mode="after")
     def _consistent(self) -> EvaluateParams:
@@ -90,5 +88,9 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
+    seeds: Seeds = Field(max_length=20)  # seed s: vl encoder s, query sample s, user noise s
+    compute: ComputeParams = Field(
+        default_factory=ComputeParams
+    )  # device only: merlin leaves torch's CPU threads at their default
     features: FeaturesParams
-    evaluate: EvaluateParams = EvaluateParams()
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)

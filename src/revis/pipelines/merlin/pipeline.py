@@ -10,16 +10,16 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 nodes_features.embed_gallery_and_queries,
-                inputs=["encoders", "videos", "params:features"],
+                inputs=["encoders", "videos", "params:seeds", "params:compute", "params:features"],
                 outputs="features",
                 name="embed_gallery_and_queries",
                 tags=["features"],
             ),
             node(
-                nodes_evaluate.run_interactive_retrieval,
-                inputs=["features", "encoders", "videos", "params:evaluate"],
+                nodes_evaluate.report_metrics,
+                inputs=["features", "encoders", "videos", "params:compute", "params:evaluate"],
                 outputs=["runs", "metrics", "plot_recall", "plot_example"],
-                name="run_interactive_retrieval",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
         ],

@@ -6,29 +6,30 @@ from typing import Any
 
 import torch
 
+from revis.config.runtime import ComputeParams
 from revis.curves import curve_key
 from revis.diffusion.subject_encoder import SubjectTraining, train_subject_encoder
 from revis.diffusion.unet import training_scheduler_like
 from revis.orthoemb.model import new_subject_encoder, pipeline_text_encoder
 from revis.orthoemb.subjects import training_references
-from revis.pipelines.orthoemb.params import RuntimeParams, TrainParams
+from revis.pipelines.orthoemb.params import TrainParams
 from revis.runtime import apply_runtime
 
 
 def train_subject_encoders(
-    t2i_model: Any, train: TrainParams, runtime: RuntimeParams
+    t2i_model: Any, seeds: list[int], train: TrainParams, compute: ComputeParams
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per seed: references drawn with the seed, an encoder initialised and trained with it; the weights and losses."""
-    device = apply_runtime(runtime.device, runtime.threads)
+    """Per seed: references drawn with the seed, an encoder initialized and trained with it; the weights and losses."""
+    device = apply_runtime(compute.device, compute.threads)
     pipe = t2i_model.to(device)
     encoder = pipeline_text_encoder(pipe)
     scheduler = training_scheduler_like(pipe.scheduler)
     size = pipe.unet.config.sample_size
     states: dict[str, Any] = {}
     history: dict[str, Any] = {"loss": {}}
-    for seed in train.seeds:
+    for seed in seeds:
         images, prompts, _ = training_references(
-            train.n_references, 7919 + seed, size, tuple(train.radius), train.pose_in_text
+            train.n_references, 7919 + seed, size, (train.radius[0], train.radius[1]), train.pose_in_text
         )
         torch.manual_seed(seed)
         mapper = new_subject_encoder(encoder, size, train.tokens, train.width).to(device)

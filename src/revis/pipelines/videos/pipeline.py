@@ -9,7 +9,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(nodes.make_videos, "params:videos", "qvhighlights", name="make_videos"),
-            node(nodes.summarize_videos, "qvhighlights", "metrics", name="summarize_videos"),
+            node(nodes.report_metrics, "qvhighlights", "metrics", name="report_metrics"),
             node(nodes.plot_videos, "qvhighlights", "plot_samples", name="plot_videos"),
         ],
         namespace="videos",

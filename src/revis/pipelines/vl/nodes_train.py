@@ -4,54 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from revis.curves import curve_key, log_curve
+from revis.config.runtime import ComputeParams
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
-from revis.pipelines.vl.params import DataParams, TrainParams
+from revis.pipelines.vl.params import TrainParams
 from revis.runtime import apply_runtime
-from revis.vl.checkpoint import encoder_checkpoint
-from revis.vl.config import EncoderConfig
-from revis.vl.contrastive import PretrainConfig, pretrain_encoder
+from revis.vl.checkpoint import EncoderBundle, encoder_checkpoint
+from revis.vl.config import EncoderConfig, VideoDataParams
+from revis.vl.contrastive import PretrainConfig, pretrain_seeds
 from revis.vl.pairs import frame_text_pairs
-from revis.workers import map_jobs
 
 
 def pretrain_encoders(
-    videos: VideoCorpus, data: DataParams, encoder: EncoderConfig, train: TrainParams
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    videos: VideoCorpus,
+    seeds: list[int],
+    compute: ComputeParams,
+    data: VideoDataParams,
+    encoder: EncoderConfig,
+    train: TrainParams,
+) -> tuple[EncoderBundle, dict[str, Any]]:
     """``{"config", "seeds", "checkpoints": {"seed<s>": checkpoint}}`` and per-seed loss histories.
 
     ``kind: clip`` trains nothing: every seed's checkpoint is the local CLIP (its config only).
     """
-    apply_runtime(train.device, 1)
+    apply_runtime(compute.device, compute.threads)
     if encoder.kind == "clip":
         from revis.vl.checkpoint import build_encoder
 
         built = build_encoder(encoder)  # fails here, clearly, when the folder is not a CLIP model
         checkpoint = encoder_checkpoint(built, encoder, meta={"pretrained": str(encoder.clip_path)})
-        bundle = {f"seed{s}": checkpoint for s in train.seeds}
-        return {"config": encoder.model_dump(), "seeds": list(train.seeds), "checkpoints": bundle}, {}
+        bundle = {f"seed{s}": checkpoint for s in seeds}
+        return EncoderBundle(config=encoder.model_dump(), seeds=list(seeds), checkpoints=bundle), {}
     corpus = open_corpus(videos, data.root)
     pairs = frame_text_pairs(corpus, data.train_split, data.image_size)
-    jobs = [
-        (
-            encoder.model_dump(),
-            pairs,
-            PretrainConfig(
-                steps=train.steps,
-                batch_size=train.batch_size,
-                lr=train.lr,
-                weight_decay=train.weight_decay,
-                warmup=train.warmup,
-                seed=seed,
-            ),
-            train.device,
-        )
-        for seed in train.seeds
-    ]
-    results = map_jobs(pretrain_encoder, jobs, train.workers, desc="vl pretraining per seed")
-    histories = {f"seed{seed}": history for seed, (_, history) in zip(train.seeds, results)}
-    for seed, history in histories.items():  # curves reach MLflow from this process, also when workers trained
-        for step, (loss, temperature) in enumerate(zip(history["loss"], history["temperature"])):
-            log_curve({"loss": loss, "temperature": temperature}, step, curve_key("encoder", seed[len("seed") :]))
-    checkpoints = {f"seed{seed}": checkpoint for seed, (checkpoint, _) in zip(train.seeds, results)}
-    return {"config": encoder.model_dump(), "seeds": list(train.seeds), "checkpoints": checkpoints}, histories
+    base = PretrainConfig(
+        steps=train.steps,
+        batch_size=train.batch_size,
+        lr=train.lr,
+        weight_decay=train.weight_decay,
+        warmup=train.warmup,
+    )
+    return pretrain_seeds(encoder, pairs, seeds, base, compute.device, compute.workers)

@@ -4,42 +4,35 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from revis.config.types import STRICT, DataPath, Device, Seed
-from revis.vl.config import EncoderConfig
-
-
-class DataParams(BaseModel):
-    model_config = STRICT
-    root: DataPath = None  # a local QVHighlights folder (real data); null: the mini world (videos.qvhighlights)
-    train_split: str = "train"
-    eval_split: str = "val"
-    image_size: int | None = Field(None, ge=8, le=1024)  # resize real frames; null: as stored
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, Seeds
+from revis.vl.config import EncoderConfig, VideoDataParams
 
 
 class TrainParams(BaseModel):
     """Contrastive pretraining, one encoder per seed (kind clip: nothing is trained)."""
 
     model_config = STRICT
-    seeds: list[Seed] = Field(min_length=1, max_length=20)
     steps: int = Field(ge=1, le=100_000)
-    batch_size: int = Field(128, ge=2, le=8192)
-    lr: float = Field(2e-3, gt=0, le=1)
-    weight_decay: float = Field(0.05, ge=0, le=1)
-    warmup: int = Field(20, ge=0, le=10_000)
-    workers: int = Field(1, ge=1, le=32)  # seeds trained at once, one process and one CPU thread each
-    device: Device = "cpu"
+    batch_size: int = Field(default=128, ge=2, le=8192)
+    lr: float = Field(default=2e-3, gt=0, le=1)
+    weight_decay: float = Field(default=0.05, ge=0, le=1)
+    warmup: int = Field(default=20, ge=0, le=10_000)
 
 
 class EvaluateParams(BaseModel):
     model_config = STRICT
     ks: list[int] = Field(default=[1, 5], min_length=1)
-    matrix_size: int = Field(24, ge=2, le=200)  # distinct contents in the similarity-matrix picture
-    device: Device = "cpu"
+    matrix_size: int = Field(default=24, ge=2, le=200)  # distinct contents in the similarity-matrix picture
 
 
 class Params(BaseModel):
     model_config = STRICT
-    data: DataParams = DataParams()
+    seeds: Seeds = Field(max_length=20)  # whole-chain seeds: one encoder per seed
+    compute: ComputeParams = Field(
+        default_factory=ComputeParams
+    )  # workers: seeds trained at once, one process and one CPU thread each
+    data: VideoDataParams = Field(default_factory=VideoDataParams)
     encoder: EncoderConfig
     train: TrainParams
-    evaluate: EvaluateParams = EvaluateParams()
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)

@@ -10,16 +10,16 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 nodes_train.pretrain_encoders,
-                inputs=["videos", "params:data", "params:encoder", "params:train"],
+                inputs=["videos", "params:seeds", "params:compute", "params:data", "params:encoder", "params:train"],
                 outputs=["encoders", "histories"],
                 name="pretrain_encoders",
                 tags=["train"],
             ),
             node(
-                nodes_evaluate.evaluate_encoders,
-                inputs=["encoders", "histories", "videos", "params:data", "params:evaluate"],
+                nodes_evaluate.report_metrics,
+                inputs=["encoders", "histories", "videos", "params:data", "params:compute", "params:evaluate"],
                 outputs=["metrics", "plot_similarity", "plot_pretraining"],
-                name="evaluate_encoders",
+                name="report_metrics",
                 tags=["evaluate"],
             ),
         ],

@@ -6,15 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from revis.config.types import STRICT, Device, Fraction, Seed
+from revis.config.runtime import ComputeParams
+from revis.config.types import STRICT, Fraction, Seed, Seeds
 
 KINDS = ("base", "attack", "define", "alternative", "negative_prompt", "negative", "with", "other_negation")
-
-
-class RuntimeParams(BaseModel):
-    model_config = STRICT
-    device: Device = "cpu"
-    threads: int = Field(2, ge=1, le=64)
 
 
 class Pair(BaseModel):
@@ -58,13 +53,14 @@ class RepresentationParams(BaseModel):
 
 class AttackParams(BaseModel):
     model_config = STRICT
-    images_per_prompt: int = Field(24, ge=1, le=10_000)  # per prompt and seed
-    seeds: list[Seed] = Field(min_length=1)
-    steps: int = Field(8, ge=1, le=1000)
-    guidance_scale: float = Field(2.5, ge=1, le=30)
-    batch_size: int = Field(72, ge=1, le=4096)
-    attention_images: int = Field(16, ge=1, le=1024)  # images per attack prompt whose cross-attention is recorded
-    grid_images: int = Field(8, ge=1, le=32)
+    images_per_prompt: int = Field(default=24, ge=1, le=10_000)  # per prompt and seed
+    steps: int = Field(default=8, ge=1, le=1000)
+    guidance_scale: float = Field(default=2.5, ge=1, le=30)
+    batch_size: int = Field(default=72, ge=1, le=4096)
+    attention_images: int = Field(
+        default=16, ge=1, le=1024
+    )  # images per attack prompt whose cross-attention is recorded
+    grid_images: int = Field(default=8, ge=1, le=32)
     ablation_kinds: list[Literal["base", "attack"]] = Field(default=["base", "attack"], min_length=1)
 
 
@@ -74,16 +70,18 @@ class AblationParams(BaseModel):
     model_config = STRICT
     negation_fraction: Fraction = 0.5
     steps: int = Field(ge=1, le=1_000_000)
-    batch_size: int = Field(64, ge=1, le=4096)
-    lr: float = Field(1e-3, gt=0, le=1)
-    warmup: int = Field(5, ge=0)
-    ema_decay: float = Field(0.9, ge=0, lt=1)
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    lr: float = Field(default=1e-3, gt=0, le=1)
+    warmup: int = Field(default=5, ge=0, le=1_000_000)  # steps of linear learning-rate warm-up
+    ema_decay: float = Field(default=0.9, ge=0, lt=1)
     seed: Seed = 0
 
 
 class Params(BaseModel):
     model_config = STRICT
-    runtime: RuntimeParams = RuntimeParams()
+    # whole-chain seeds: seed s samples the t2i model trained with seed s (t2i.seeds) with sampling seed s
+    seeds: Seeds
+    compute: ComputeParams
     prompts: PromptParams
     representations: RepresentationParams
     attack: AttackParams

@@ -15,14 +15,21 @@ from revis.world.pictures import detection_samples_figure, scenes_of, shapes_sam
 from revis.world.shapes import generate_shapes, world_rules
 
 
+def _pair(values: list[int]) -> tuple[int, int]:
+    return values[0], values[1]
+
+
+def _range(values: list[float]) -> tuple[float, float]:
+    return values[0], values[1]
+
+
 def make_shapes(seed: int, p: ShapesParams) -> dict[str, Any]:
     """Shapes world train/test splits (CIFAR-10 layout on disk) with concept masks and rules."""
-    kwargs = dict(size=p.image_size, distractors=tuple(p.distractors), radius_range=tuple(p.radius), noise=p.noise)
-    return {
-        "train": generate_shapes(p.n_train, seed=seed * 2 + 1, **kwargs),
-        "test": generate_shapes(p.n_test, seed=seed * 2 + 2, **kwargs),
-        "rules": world_rules(),
-    }
+
+    def split(n: int, split_seed: int) -> ImageSet:
+        return generate_shapes(n, split_seed, p.image_size, _pair(p.distractors), _range(p.radius), p.noise)
+
+    return {"train": split(p.n_train, seed * 2 + 1), "test": split(p.n_test, seed * 2 + 2), "rules": world_rules()}
 
 
 def make_digits(seed: int, p: DigitsParams) -> dict[str, ImageSet]:
@@ -35,20 +42,20 @@ def make_detection(seed: int, p: DetectionParams) -> VocData:
     world = generate_detection_world(
         seed=seed,
         n_families=p.n_families,
-        family_size=tuple(p.family_size),
+        family_size=_pair(p.family_size),
         n_test_families=p.n_test_families,
-        test_family_size=tuple(p.test_family_size),
+        test_family_size=_pair(p.test_family_size),
         image_size=p.image_size,
-        objects_per_scene=tuple(p.objects_per_scene),
-        radius_range=tuple(p.radius),
+        objects_per_scene=_pair(p.objects_per_scene),
+        radius_range=_range(p.radius),
         class_frequencies=tuple(p.class_frequencies),
         jitter=p.jitter,
-        clutter=tuple(p.clutter),
+        clutter=_pair(p.clutter),
     )
     return VocData(class_names=world.class_names, split_ids=world.splits, scenes=world.scenes)
 
 
-def summarize_world(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
+def report_metrics(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
     """Counts read back from disk: images and objects per class and split."""
     return world_statistics(shapes, digits, detection)
 

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(nodes.make_shapes, ["params:seed", "params:shapes"], "shapes", name="make_shapes"),
             node(nodes.make_digits, ["params:seed", "params:digits"], "digits", name="make_digits"),
             node(nodes.make_detection, ["params:seed", "params:detection"], "detection", name="make_detection"),
-            node(nodes.summarize_world, ["shapes", "digits", "detection"], "metrics", name="summarize_world"),
+            node(nodes.report_metrics, ["shapes", "digits", "detection"], "metrics", name="report_metrics"),
             node(nodes.plot_shapes, "shapes", "plot_shapes_samples", name="plot_shapes"),
             node(nodes.plot_detection, "detection", "plot_detection_samples", name="plot_detection"),
         ],

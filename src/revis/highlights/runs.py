@@ -1,0 +1,98 @@
+"""HL-CLIP's runs: one per (arm, seed), keyed ``"<arm>/seed<s>"`` in the artifacts that the catalog persists.
+
+:class:`Run` is the typed key; ``str(run)`` and :meth:`Run.parse` convert at the artifacts' boundary
+(``hlclip.models`` checkpoints, ``hlclip.histories``, ``hlclip.predictions``), whose formats stay as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from revis.curves import curve_key, log_curve
+from revis.datasets.qvhighlights import QvhQuery
+from revis.highlights.hlclip import FinetuneConfig, FrameSource, finetune_checkpoint
+from revis.workers import map_jobs
+
+Scores = dict[int, list[float]]  # qid -> one score per clip
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    arm: str  # random | zeroshot | head | last<n> | full
+    seed: int
+
+    def __str__(self) -> str:
+        return f"{self.arm}/seed{self.seed}"
+
+    @classmethod
+    def parse(cls, key: str) -> Run:
+        """``"<arm>/seed<s>"`` -> ``Run(arm, s)``."""
+        arm, seed = key.split("/seed")
+        return cls(arm, int(seed))
+
+
+def arms_to_tune(last_layers: int, full: bool) -> dict[str, int | None]:
+    """``last<n>`` (the last n blocks) and, when ``full``, every block (``None``), in this order."""
+    arms: dict[str, int | None] = {f"last{last_layers}": last_layers}
+    if full:
+        arms["full"] = None
+    return arms
+
+
+def finetune_runs(
+    arms: Mapping[str, int | None],
+    seeds: Sequence[int],
+    base: FinetuneConfig,
+    full_tables: bool,
+    encoders: Mapping[str, dict[str, Any]],
+    frames: FrameSource,
+    queries: Sequence[QvhQuery],
+    device: str,
+    workers: int,
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Fine-tune the vl encoder of every seed in every arm (arms outer, seeds inner): the ``hlclip.models``
+    bundle (``{"arms", "seeds", "normalisation", "checkpoints": {"<arm>/seed<s>": checkpoint}, "trainable"}``)
+    and the MSE histories per run, also logged as curves from this process."""
+    runs = [Run(arm, seed) for arm in arms for seed in seeds]
+    jobs = [
+        (
+            encoders[f"seed{run.seed}"],
+            frames,
+            queries,
+            dataclasses.replace(
+                base,
+                last_layers=arms[run.arm],
+                train_tables=arms[run.arm] is None and full_tables,
+                seed=run.seed,
+            ),
+            device,
+        )
+        for run in runs
+    ]
+    results = map_jobs(finetune_checkpoint, jobs, workers, desc="HL-CLIP fine-tuning per arm x seed")
+    histories = {str(run): result["loss"] for run, (_, result) in zip(runs, results)}
+    for run, (_, result) in zip(runs, results):
+        for step, loss in enumerate(result["loss"]):
+            log_curve({"mse": loss}, step, curve_key(run.arm, str(run.seed)))
+    models = {
+        "arms": dict(arms),
+        "seeds": list(seeds),
+        "normalisation": base.normalisation,
+        "checkpoints": {str(run): checkpoint for run, (checkpoint, _) in zip(runs, results)},
+        "trainable": {run.arm: result["trainable"] for run, (_, result) in zip(runs, results)},
+    }
+    return models, histories
+
+
+def runs_by_arm(runs: Mapping[str, Mapping[str, Mapping[str, list[float]]]]) -> dict[str, dict[int, dict[str, Scores]]]:
+    """``{"<arm>/seed<s>": {split: {qid (a JSON string): scores}}}`` -> ``{arm: {seed: {split: {qid: scores}}}}``."""
+    out: dict[str, dict[int, dict[str, Scores]]] = {}
+    for key, scores in runs.items():
+        run = Run.parse(key)
+        out.setdefault(run.arm, {})[run.seed] = {
+            split: {int(q): v for q, v in by_split.items()} for split, by_split in scores.items()
+        }
+    return out

@@ -1,0 +1,80 @@
+"""The negation ablation: fine-tune a t2i model with true "without X" captions, and without.
+
+Both arms start from the model and see the same batches, noise and timesteps (same seed); they
+differ only in the captions. Equal steps, paired design; the arms train concurrently, one thread each.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from revis.curves import curve_key
+from revis.diffusion.pipeline import MiniT2IPipeline
+from revis.diffusion.text import TextEncoder
+from revis.diffusion.training import DenoiserTraining, Encoded, encode_captions, train_text_to_image
+from revis.diffusion.unet import training_scheduler_like
+from revis.workers import run_threads
+
+
+def encode_arms(encoder: TextEncoder, captions: Mapping[str, list[str]]) -> dict[str, Encoded]:
+    """``encode_captions`` of each arm's captions, running the encoder once on their union (the arms share most)."""
+    union = sorted({c for arm in captions.values() for c in arm})
+    states, masks, null_states, null_mask = encode_captions(encoder, union)
+    row = {c: i for i, c in enumerate(union)}
+    out: dict[str, Encoded] = {}
+    for arm, texts in captions.items():
+        rows = torch.tensor([row[c] for c in texts], dtype=torch.long)
+        out[arm] = (states[rows], masks[rows], null_states, null_mask)
+    return out
+
+
+def fine_tune(
+    model: MiniT2IPipeline,
+    arm: str,
+    split: Any,
+    encoder: TextEncoder,
+    encoded: Encoded,
+    config: DenoiserTraining,
+) -> tuple[MiniT2IPipeline, dict[str, Any]]:
+    """A copy of ``model`` whose UNet trained on ``split`` (the EMA weights), and its loss curve."""
+    unet = copy.deepcopy(model.unet).requires_grad_(True)
+    ema, curve = train_text_to_image(
+        unet,
+        training_scheduler_like(model.scheduler),  # the forward process the t2i model was trained on
+        encoder,
+        split.images,
+        split.captions,
+        config,
+        curve=curve_key(f"ablation_{arm}", config.seed),
+        encoded=encoded,
+    )
+    pipe = MiniT2IPipeline(
+        ema,
+        copy.deepcopy(model.scheduler),
+        model.text_encoder,
+        model.tokenizer,
+        text_encoder_name=model.config["text_encoder_name"],
+        max_length=model.config["max_length"],
+        seed=model.config.get("seed"),
+    )
+    return pipe, curve
+
+
+def fine_tune_arms(
+    model: MiniT2IPipeline, arms: Mapping[str, Any], config: DenoiserTraining, device: torch.device
+) -> list[tuple[MiniT2IPipeline, dict[str, Any]]]:
+    """``fine_tune`` of ``model`` on each arm's caption split (``{arm: split}``), concurrently, in arm order."""
+    encoder = TextEncoder.from_components(
+        model.text_encoder,
+        model.tokenizer,
+        name=model.config["text_encoder_name"],
+        max_length=model.config["max_length"],
+    )
+    encoded = encode_arms(encoder, {arm: split.captions for arm, split in arms.items()})
+    return run_threads(
+        fine_tune, [(model, arm, split, encoder, encoded[arm], config) for arm, split in arms.items()], device
+    )
