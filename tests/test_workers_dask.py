@@ -122,7 +122,7 @@ def _teachers(run_in_memory, tiny_params, seeds, epochs=1) -> dict:
 
     base = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())["dsv"]
     params = merge(base, tiny_params["dsv"])
-    params["data"]["datasets"] = {"digits": {"seeds": list(seeds)}}
+    params["seeds"] = {"digits": list(seeds)}  # digits only: dsv.seeds names the datasets
     params["teacher"]["epochs"] = epochs
     digits = {"train": _image_set(12, 10, 8, 0), "test": _image_set(3, 10, 8, 1)}
     inputs = {"world.digits": digits, "world.shapes": {"train": _image_set(4, 5, 8, 2), "test": _image_set(2, 5, 8, 3)}}
