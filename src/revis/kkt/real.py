@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -211,6 +211,38 @@ class RealFitJob:
     parameters: ParameterSet = "identifiable"
     chunk_size: int = 256
     method: Literal["matrix", "implicit"] = "matrix"
+
+    @classmethod
+    def of(cls, teacher: TeacherState, x: torch.Tensor, y: torch.Tensor, settings: RealFitSettings) -> RealFitJob:
+        """The λ fit of the fixed samples ``(x, y)`` under ``teacher`` with ``settings`` (e.g. ``dsv.select``)."""
+        return cls(
+            teacher,
+            x,
+            y,
+            steps=settings.steps,
+            lr=settings.lr,
+            distance=settings.distance,
+            parameters=settings.parameters,
+            chunk_size=settings.chunk_size,
+            method=settings.method,
+        )
+
+
+class RealFitSettings(Protocol):
+    """The settings of a λ fit (``dsv.select`` has them), read by :meth:`RealFitJob.of`."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def distance(self) -> Distance: ...
+    @property
+    def parameters(self) -> ParameterSet: ...
+    @property
+    def chunk_size(self) -> int: ...
+    @property
+    def method(self) -> Literal["matrix", "implicit"]: ...
 
 
 def fit_real_job(job: RealFitJob) -> dict:

@@ -19,14 +19,14 @@ from revis.distill.partial_experiment import (
     visible_subsets,
 )
 from revis.kkt.config import synthesis_params
-from revis.kkt.teacher import TeacherState
+from revis.kkt.teacher import TeacherBundle, TeacherState
 from revis.pipelines.dkkt.params import Distill
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
 
 def distill_partial(
-    teachers: dict[str, Any],
+    teachers: TeacherBundle,
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],

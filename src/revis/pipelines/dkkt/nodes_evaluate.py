@@ -10,13 +10,14 @@ from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
 from revis.distill.config import EvalProtocol
 from revis.distill.data import DataParams, load_splits
+from revis.distill.evaluation import EvaluationNetworks
 from revis.distill.partial_experiment import evaluate_dataset, partial_scale
 from revis.distill.pictures import partial_figures
 from revis.runtime import apply_runtime
 
 
 def report_metrics(
-    networks: dict[str, Any],
+    networks: EvaluationNetworks,
     distilled: dict[str, Any],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],

@@ -10,14 +10,14 @@ from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
 from revis.kkt.dsv import collect_syntheses, synthesis_jobs
 from revis.kkt.synthesis import synthesize_job
-from revis.kkt.teacher import TeacherState
+from revis.kkt.teacher import TeacherBundle, TeacherState
 from revis.pipelines.dsv.params import Distill
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
 
 def synthesize_dsvs(
-    teachers: dict[str, Any],
+    teachers: TeacherBundle,
     subsets: dict[str, Any],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],

@@ -9,14 +9,14 @@ from revis.datasets.imageset import ImageSet
 from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
 from revis.kkt.real import RealFitJob, chain_subsets, fit_real_job
-from revis.kkt.teacher import TeacherState
+from revis.kkt.teacher import TeacherBundle, TeacherState
 from revis.pipelines.dsv.params import Select
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
 
 def rank_training_sets(
-    teachers: dict[str, Any],
+    teachers: TeacherBundle,
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],
@@ -31,9 +31,8 @@ def rank_training_sets(
         splits = load_splits(name, shapes, digits, data)
         for seed in listed:
             chain = Chain(name, seed)
-            fit = select.model_dump(include={"steps", "lr", "distance", "parameters", "chunk_size", "method"})
             chains.append(chain)
-            jobs.append(RealFitJob(TeacherState.of(teachers, chain), splits.x_train, splits.y_train, **fit))
+            jobs.append(RealFitJob.of(TeacherState.of(teachers, chain), splits.x_train, splits.y_train, select))
     # λ fits of fixed images cost a second or two each on CPU: inline beats spawning workers
     workers = compute.workers if sum(len(job.y) for job in jobs) > 100_000 else 1
     results = run_jobs(fit_real_job, [(job,) for job in jobs], workers=workers, desc="lambda")

@@ -9,7 +9,7 @@ from revis.datasets.imageset import ImageSet
 from revis.distill.chain import Chain
 from revis.distill.config import EvalProtocol, protocol_for
 from revis.distill.data import DataParams, load_splits
-from revis.distill.evaluation import train_networks
+from revis.distill.evaluation import EvaluationNetworks, train_networks
 from revis.runtime import apply_runtime
 
 
@@ -22,7 +22,7 @@ def train_evaluation_networks(
     data: DataParams,
     compute: ComputeParams,
     evaluation: EvalProtocol,
-) -> dict[str, Any]:
+) -> EvaluationNetworks:
     """``{"<dataset>/<kind>/<size>/<seed>": network}``: a chain's seed also seeds its evaluation network."""
     apply_runtime(compute.device, compute.threads)
     sets: dict[str, tuple] = {}
@@ -46,4 +46,4 @@ def train_evaluation_networks(
         workers=compute.workers,
         desc="evaluation networks",
     )
-    return {"protocol": evaluation.model_dump(), "networks": networks}
+    return EvaluationNetworks(protocol=evaluation.model_dump(), networks=networks)
