@@ -25,7 +25,7 @@ def report_metrics(
     evaluate: EvaluateParams,
 ) -> tuple[MerlinRuns | dict[str, Any], MerlinMetrics | ZeroShotMetrics, plt.Figure, plt.Figure]:
     """Ranks per round for every condition and seed; R@1/5/10, MdR, MnR as mean +- sd over seeds; pictures."""
-    device = apply_runtime(compute.device)  # torch's CPU threads stay as they are (compute.threads is not applied)
+    device = apply_runtime(compute.device, compute.threads)
     if features["kind"] == "real":
         zero_shot, ranks = zero_shot_metrics(features)
         return {"ranks": ranks.tolist()}, zero_shot, zero_shot_figure(zero_shot), example_figure(None)

@@ -16,7 +16,7 @@ def embed_gallery_and_queries(
     encoders: EncoderBundle, videos: VideoCorpus, seeds: list[int], compute: ComputeParams, features: FeaturesParams
 ) -> dict[str, Any]:
     """Per seed s (vl encoder s, query sample s): pooled gallery embeddings (mean and attention) and queries."""
-    device = apply_runtime(compute.device)  # torch's CPU threads stay as they are (compute.threads is not applied)
+    device = apply_runtime(compute.device, compute.threads)
     if features.real is not None:
         from revis.retrieval.real_data import load_benchmark
 
