@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 from revis.config.runtime import ComputeParams
 from revis.datasets.qvhighlights import VideoCorpus
 from revis.pipelines.merlin.params import EvaluateParams
+from revis.retrieval.bundles import MerlinFeatures
 from revis.retrieval.experiment import LoopSettings, MerlinRuns, conditions, make_questioner, runs_artifact, simulate
 from revis.retrieval.metrics import MerlinMetrics, ZeroShotMetrics, merlin_metrics, zero_shot_metrics
 from revis.retrieval.pictures import example_figure, recall_figure, zero_shot_figure
@@ -18,7 +19,7 @@ from revis.vl.checkpoint import EncoderBundle
 
 
 def report_metrics(
-    features: dict[str, Any],
+    features: MerlinFeatures,
     encoders: EncoderBundle,
     videos: VideoCorpus,
     compute: ComputeParams,
