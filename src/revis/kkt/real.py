@@ -25,6 +25,7 @@ from torch import nn
 from torch.func import functional_call, jvp
 from tqdm.auto import tqdm
 
+from revis.kkt.artifacts import ChainSubsets, RealFit
 from revis.kkt.deepkkt import Distance, Multipliers, ParameterSet, distance, initial_multiplier, stationarity_loss
 from revis.kkt.gradients import (
     flatten_grads,
@@ -245,7 +246,7 @@ class RealFitSettings(Protocol):
     def method(self) -> Literal["matrix", "implicit"]: ...
 
 
-def fit_real_job(job: RealFitJob) -> dict:
+def fit_real_job(job: RealFitJob) -> RealFit:
     """One λ fit (a worker job): ``{lam, alive, scale, history}``."""
     result = real_multipliers(
         job.teacher.network().eval(),
@@ -260,10 +261,10 @@ def fit_real_job(job: RealFitJob) -> dict:
         method=job.method,
         progress=False,
     )
-    return {"lam": result.lam, "alive": result.alive, "scale": result.scale, "history": result.history}
+    return RealFit(lam=result.lam, alive=result.alive, scale=result.scale, history=result.history)
 
 
-def chain_subsets(lam: torch.Tensor, y: torch.Tensor, sizes: list[int], seed: int) -> dict[str, dict[str, list[int]]]:
+def chain_subsets(lam: torch.Tensor, y: torch.Tensor, sizes: list[int], seed: int) -> ChainSubsets:
     """The selected subsets of one chain: ``{"top_lambda" | "random": {"<k>": indices}}`` per size k."""
     return {
         "top_lambda": {str(k): top_lambda_per_class(lam, y, k).tolist() for k in sizes},

@@ -142,7 +142,7 @@ class TeacherState:
         return net
 
 
-def teacher_network(checkpoint: dict[str, Any], chain: Chain) -> nn.Module:
+def teacher_network(checkpoint: TeacherBundle, chain: Chain) -> nn.Module:
     """θ* of ``chain`` (dataset and chain seed) from a teacher checkpoint (frozen, eval mode)."""
     state = TeacherState.of(checkpoint, chain)
     model = ModelConfig.model_validate(state.model) if isinstance(state.model, dict) else state.model

@@ -78,6 +78,8 @@ def _detection_split(detection: VocData, split: str) -> DetectionSplit:
 def world_statistics(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> WorldMetrics:
     """The world's metrics: shapes, digits and detection counts per split, and the scale line."""
     train: ImageSet = shapes["train"]
+    if train.concept_masks is None:
+        raise ValueError("the shapes world's training split has no concept masks")
     fraction = train.concept_masks.mean(axis=(0, 2, 3)).round(4).tolist()
     detection_train, detection_test = _detection_split(detection, "train"), _detection_split(detection, "test")
     train_boxes = detection_train.boxes_per_class

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 
 from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
+from revis.distill.artifacts import DistilledChain
 from revis.distill.config import EvalProtocol
 from revis.distill.data import DataParams, load_splits
 from revis.distill.evaluation import EvaluationNetworks
@@ -18,7 +19,7 @@ from revis.runtime import apply_runtime
 
 def report_metrics(
     networks: EvaluationNetworks,
-    distilled: dict[str, Any],
+    distilled: dict[str, DistilledChain],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from revis.config.runtime import ComputeParams
+from revis.distill.artifacts import DistilledChain
 from revis.distill.chain import Chain
 from revis.distill.config import EvalProtocol, protocol_for
 from revis.distill.evaluation import EvaluationNetworks, train_networks
@@ -12,7 +11,7 @@ from revis.runtime import apply_runtime
 
 
 def train_evaluation_networks(
-    distilled: dict[str, Any], compute: ComputeParams, evaluation: EvalProtocol
+    distilled: dict[str, DistilledChain], compute: ComputeParams, evaluation: EvalProtocol
 ) -> EvaluationNetworks:
     """``{"<dataset>/<method>/<fraction>/<ipc>/<seed>": network}``: a chain's seed also seeds its networks."""
     apply_runtime(compute.device, compute.threads)

@@ -11,6 +11,7 @@ from revis.datasets.imageset import ImageSet
 from revis.distill.config import EvalProtocol
 from revis.distill.data import DataParams, load_splits
 from revis.distill.evaluation import EvaluationNetworks
+from revis.kkt.artifacts import ChainLambdas, SynthesisRecord
 from revis.kkt.dsv import dsv_scale, evaluate_dataset
 from revis.kkt.pictures import dsv_figures
 from revis.kkt.teacher import TeacherBundle
@@ -20,8 +21,8 @@ from revis.runtime import apply_runtime
 def report_metrics(
     networks: EvaluationNetworks,
     teachers: TeacherBundle,
-    lambdas: dict[str, Any],
-    dsvs: dict[str, Any],
+    lambdas: dict[str, ChainLambdas],
+    dsvs: dict[str, dict[str, SynthesisRecord]],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],

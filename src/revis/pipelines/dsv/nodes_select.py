@@ -8,6 +8,7 @@ from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
 from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
+from revis.kkt.artifacts import ChainLambdas, ChainSubsets
 from revis.kkt.real import RealFitJob, chain_subsets, fit_real_job
 from revis.kkt.teacher import TeacherBundle, TeacherState
 from revis.pipelines.dsv.params import Select
@@ -23,7 +24,7 @@ def rank_training_sets(
     data: DataParams,
     compute: ComputeParams,
     select: Select,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, ChainLambdas], dict[str, ChainSubsets]]:
     """λ per (dataset, seed) with the images fixed; subsets ``{kind: {k: indices}}`` per (dataset, seed)."""
     apply_runtime(compute.device, compute.threads)
     chains, jobs = [], []
@@ -36,8 +37,11 @@ def rank_training_sets(
     # λ fits of fixed images cost a second or two each on CPU: inline beats spawning workers
     workers = compute.workers if sum(len(job.y) for job in jobs) > 100_000 else 1
     results = run_jobs(fit_real_job, [(job,) for job in jobs], workers=workers, desc="lambda")
-    lambdas, subsets = {}, {}
+    lambdas: dict[str, ChainLambdas] = {}
+    subsets: dict[str, ChainSubsets] = {}
     for chain, job, result in zip(chains, jobs, results):
-        lambdas[str(chain)] = {**result, "labels": job.y}
+        lambdas[str(chain)] = ChainLambdas(
+            lam=result["lam"], alive=result["alive"], scale=result["scale"], history=result["history"], labels=job.y
+        )
         subsets[str(chain)] = chain_subsets(result["lam"], job.y, select.sizes, chain.seed)
     return lambdas, subsets

@@ -10,12 +10,13 @@ from revis.distill.chain import Chain
 from revis.distill.config import EvalProtocol, protocol_for
 from revis.distill.data import DataParams, load_splits
 from revis.distill.evaluation import EvaluationNetworks, train_networks
+from revis.kkt.artifacts import ChainSubsets, SynthesisRecord
 from revis.runtime import apply_runtime
 
 
 def train_evaluation_networks(
-    subsets: dict[str, Any],
-    dsvs: dict[str, Any],
+    subsets: dict[str, ChainSubsets],
+    dsvs: dict[str, dict[str, SynthesisRecord]],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],
