@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from revis.curves import curve_key, log_curve
 from revis.datasets.qvhighlights import QvhQuery
@@ -90,6 +90,16 @@ class FinetunedModels:
         return self.checkpoints[str(run)]
 
 
+class Predictions(TypedDict):
+    """``hlclip.predictions``: the queries scored and every run's clip scores per split."""
+
+    eval_split: str
+    select_split: str  # the split whose queries choose the pooling window w*
+    eval_qids: list[int]
+    select_qids: list[int]
+    runs: dict[str, dict[str, Scores]]  # str(Run) -> split ("eval" | "select") -> qid -> scores
+
+
 def arms_to_tune(last_layers: int, full: bool) -> dict[str, int | None]:
     """``last<n>`` (the last n blocks) and, when ``full``, every block (``None``), in this order."""
     arms: dict[str, int | None] = {f"last{last_layers}": last_layers}
@@ -142,8 +152,9 @@ def finetune_runs(
     return models, histories
 
 
-def runs_by_arm(runs: Mapping[str, Mapping[str, Mapping[str, list[float]]]]) -> dict[str, dict[int, dict[str, Scores]]]:
-    """``{"<arm>/seed<s>": {split: {qid (a JSON string): scores}}}`` -> ``{arm: {seed: {split: {qid: scores}}}}``."""
+def runs_by_arm(runs: Mapping[str, Mapping[str, Mapping[Any, list[float]]]]) -> dict[str, dict[int, dict[str, Scores]]]:
+    """``{"<arm>/seed<s>": {split: {qid (an int, or a JSON string): scores}}}`` -> ``{arm: {seed: {split: {qid:
+    scores}}}}``."""
     out: dict[str, dict[int, dict[str, Scores]]] = {}
     for key, scores in runs.items():
         run = Run.parse(key)

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from torch import nn
 
 from revis.curves import curve_key
 from revis.datasets.imageset import ImageSet
 from revis.training.trainer import TrainConfig, train_classifier
+
+
+class BaselineRun(TypedDict):
+    """One trained baseline as ``baseline.checkpoints`` keeps it (loadable with ``weights_only=True``)."""
+
+    dataset: str
+    seed: int
+    state_dict: dict[str, Any]
+    shape: list[int]  # (channels, classes, image size)
+
+
+class BaselineCheckpoints(TypedDict):
+    """``baseline.checkpoints``: the model config they share and one run per ``"<dataset>/seed<s>"``."""
+
+    model: dict[str, Any]  # ModelConfig as a dict
+    runs: dict[str, BaselineRun]
+
+
+History = dict[str, list[float]]  # "loss", "accuracy" per epoch
 
 
 @dataclass(frozen=True)
@@ -28,7 +47,7 @@ class BaselineJob:
         return f"{self.dataset}/seed{self.seed}"
 
 
-def fit_baseline(job: BaselineJob) -> dict[str, list[float]]:
+def fit_baseline(job: BaselineJob) -> History:
     """Train ``job.net`` in place; its history ``{"loss", "accuracy"}`` (also logged as the run's curves)."""
     x, y = job.train.tensors()
     history = train_classifier(
@@ -43,12 +62,12 @@ def fit_baseline(job: BaselineJob) -> dict[str, list[float]]:
     return history.to_dict()
 
 
-def baseline_checkpoint(job: BaselineJob) -> dict[str, Any]:
-    """What ``baseline.checkpoints`` keeps of a trained run (loadable with ``weights_only=True``)."""
+def baseline_checkpoint(job: BaselineJob) -> BaselineRun:
+    """What ``baseline.checkpoints`` keeps of a trained run."""
     train = job.train
-    return {
-        "dataset": job.dataset,
-        "seed": job.seed,
-        "state_dict": job.net.state_dict(),
-        "shape": [train.channels, train.num_classes, train.image_size],
-    }
+    return BaselineRun(
+        dataset=job.dataset,
+        seed=job.seed,
+        state_dict=job.net.state_dict(),
+        shape=[train.channels, train.num_classes, train.image_size],
+    )

@@ -11,13 +11,13 @@ from revis.datasets.named import named_splits
 from revis.models import build_model
 from revis.pipelines.baseline.params import Params
 from revis.training import TrainConfig
-from revis.training.baseline import BaselineJob, baseline_checkpoint, fit_baseline
+from revis.training.baseline import BaselineCheckpoints, BaselineJob, History, baseline_checkpoint, fit_baseline
 from revis.workers import run_threads
 
 
 def train_baselines(
     shapes: dict[str, Any], digits: dict[str, ImageSet], params: Params
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[BaselineCheckpoints, dict[str, History]]:
     """Train one ConvNet per (dataset, seed); return self-describing checkpoints and histories."""
     config = TrainConfig(
         epochs=params.epochs,
@@ -26,7 +26,7 @@ def train_baselines(
         momentum=params.momentum,
         weight_decay=params.weight_decay,
     )
-    checkpoints: dict[str, Any] = {"model": params.model.model_dump(), "runs": {}}
+    checkpoints = BaselineCheckpoints(model=params.model.model_dump(), runs={})
     jobs = []
     for name in params.datasets:
         train, _ = named_splits(name, {"shapes": shapes, "digits": digits})
@@ -35,7 +35,7 @@ def train_baselines(
             net = build_model(params.model, train.channels, train.num_classes, train.image_size)
             jobs.append(BaselineJob(name, seed, train, net, config))
     # the runs train concurrently, one thread each (small ConvNets use two cores badly through intra-op threads)
-    histories: dict[str, Any] = {}
+    histories: dict[str, History] = {}
     for job, history in zip(jobs, run_threads(fit_baseline, [(job,) for job in jobs])):
         checkpoints["runs"][job.key] = baseline_checkpoint(job)
         histories[job.key] = history

@@ -12,7 +12,7 @@ from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.highlights.metrics import HlclipMetrics, first_chosen_window, hlclip_metrics, window_sweep
 from revis.highlights.pictures import finetuning_figure, first_seed_strips, pooling_figure
 from revis.highlights.prediction import predict_runs, select_queries
-from revis.highlights.runs import FinetunedModels, runs_by_arm
+from revis.highlights.runs import FinetunedModels, Predictions, runs_by_arm
 from revis.highlights.saliency_head import HeadConfig
 from revis.pipelines.hlclip.params import EvaluateParams
 from revis.runtime import apply_runtime
@@ -27,7 +27,7 @@ def predict_saliency(
     data: VideoDataParams,
     compute: ComputeParams,
     evaluate: EvaluateParams,
-) -> dict[str, Any]:
+) -> Predictions:
     """``{"runs": {"<arm>/seed<s>": {"eval": {qid: scores}, "select": {qid: scores}}}, ...}`` for random,
     zero-shot (the vl encoder), the saliency head on its frozen features, and each fine-tuned arm."""
     device = apply_runtime(compute.device, compute.threads)
@@ -46,17 +46,17 @@ def predict_saliency(
         corpus.clip_length,
         device,
     )
-    return {
-        "eval_split": data.eval_split,
-        "select_split": data.train_split,
-        "eval_qids": [q.qid for q in eval_queries],
-        "select_qids": [q.qid for q in chosen],
-        "runs": runs,
-    }
+    return Predictions(
+        eval_split=data.eval_split,
+        select_split=data.train_split,
+        eval_qids=[q.qid for q in eval_queries],
+        select_qids=[q.qid for q in chosen],
+        runs=runs,
+    )
 
 
 def report_metrics(
-    predictions: dict[str, Any],
+    predictions: Predictions,
     models: dict[str, Any],
     histories: dict[str, list[float]],
     videos: VideoCorpus,
