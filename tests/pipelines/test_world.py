@@ -52,9 +52,10 @@ def test_wiring_in_memory(run_in_memory, tiny_params, monkeypatch):
     outputs = run_in_memory("world", inputs={}, params={"world": params})
     metrics = outputs["world.metrics"]
     detection = outputs["world.detection"]
-    assert metrics["detection"]["test"]["images"] == len(detection.split_ids["test"]) == 4  # one image per test family
-    assert metrics["detection"]["train"]["images"] == len(detection.split_ids["train"]) >= 6
-    assert metrics["shapes"]["train"]["images"] == 100 and "scale" in metrics
+    assert metrics.detection.test.images == len(detection.split_ids["test"]) == 4  # one image per test family
+    assert metrics.detection.train.images == len(detection.split_ids["train"]) >= 6
+    assert metrics.shapes.train.images == 100 and metrics.scale.startswith("mini world: shapes 100/50")
+    assert sum(metrics.detection.train.boxes_per_class.values()) == metrics.detection.train.boxes
     assert isinstance(outputs["world.plot_detection_samples"], plt.Figure)
     plt.close("all")
 

@@ -90,7 +90,8 @@ def _digits_study(seeds: list[int], protocols: dict[str, EvalProtocol]) -> dict[
             kkt = DMDKKTJob(dm, teacher, dkkt.distill.dkkt, dkkt.distill.dkkt.grid[0])
             sets[f"dm_dkkt/{ipc}"] = tuple(dm_dkkt_job(kkt)[k] for k in ("images", "labels"))
             dsv_job = SynthesisJob(teacher, x[:4], x0, y0, splits.bounds(), dsv.distill, False, seed)
-            sets[f"dsv/{ipc}"] = tuple(synthesize_job(dsv_job)[k] for k in ("images", "labels"))
+            synthesized = synthesize_job(dsv_job)
+            sets[f"dsv/{ipc}"] = (synthesized["images"], synthesized["labels"])
         out[str(seed)] = rank_agreement(sets, protocols, (splits.x_test, splits.y_test), splits.shape, seed)
         print(seed, out[str(seed)], flush=True)
     return out

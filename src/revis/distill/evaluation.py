@@ -14,6 +14,7 @@ caller instead of the clock; sizes (width, epochs, number of networks) are the p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +87,13 @@ def _train_job(x, y, shape, protocol, seed) -> dict:
     losses: list[float] = []
     net = train_on_set(x, y, shape, protocol, seed, losses=losses)
     return {"state_dict": net.state_dict(), "seed": seed, "size": len(x), "shape": list(shape), "losses": losses}
+
+
+class EvaluationNetworks(TypedDict):
+    """``dsv.networks`` / ``dkkt.networks``: the protocol they were trained under and :func:`train_networks`' output."""
+
+    protocol: dict[str, Any]  # EvalProtocol as a dict
+    networks: dict[str, dict]  # "<group>/<seed>" -> {state_dict, seed, size, ...}
 
 
 def train_networks(

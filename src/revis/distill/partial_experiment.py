@@ -17,6 +17,7 @@ import torch
 
 from revis.curves import curve_key, log_curve
 from revis.datasets.named import Splits
+from revis.distill.artifacts import DistilledChain, DistilledSet, VisibleSubsets
 from revis.distill.chain import Chain
 from revis.distill.config import DMConfig, EvalProtocol, dm_for, protocol_for
 from revis.distill.dm import DMJob, dm_job
@@ -59,7 +60,7 @@ class SetJob:
 
 def visible_subsets(
     seeds: Mapping[str, Sequence[int]], fractions: Mapping[str, Sequence[float]], labels: Mapping[str, torch.Tensor]
-) -> dict[Chain, dict[str, list[int]]]:
+) -> dict[Chain, VisibleSubsets]:
     """The visible subset per chain and fraction (indices into the dataset's training ``labels``)."""
     return {
         Chain(name, seed): {
@@ -70,7 +71,7 @@ def visible_subsets(
     }
 
 
-def run_partial_job(job: PartialJob) -> dict[str, Any]:
+def run_partial_job(job: PartialJob) -> Mapping[str, Any]:
     """Run one job of the plan (a worker job)."""
     if isinstance(job, DMJob):
         return dm_job(job)
@@ -89,7 +90,7 @@ def partial_cost(job: PartialJob) -> float:
 def chain_plan(
     chain: Chain,
     splits: Splits,
-    visible: dict[str, list[int]],
+    visible: VisibleSubsets,
     teacher: TeacherState,
     settings: PartialSettings,
 ) -> tuple[dict[str, Any], list[SetJob]]:
@@ -151,7 +152,9 @@ def _jobs(
     return jobs
 
 
-def assemble(plans: dict[Chain, dict[str, Any]], jobs: list[SetJob], results: list[dict[str, Any]]) -> dict[str, Any]:
+def assemble(
+    plans: dict[Chain, dict[str, Any]], jobs: list[SetJob], results: list[dict[str, Any]]
+) -> dict[str, DistilledChain]:
     """The distilled sets and their histories per chain (``dkkt.distilled``), DM ∪ DSV added; DM curves logged."""
     for item, result in zip(jobs, results):
         plan = plans[item.chain]
@@ -167,15 +170,15 @@ def assemble(plans: dict[Chain, dict[str, Any]], jobs: list[SetJob], results: li
             (dx, dy), (sx, sy) = sets["dm"], sets["dsv"]
             sets["union"] = (torch.cat([dx, sx]), torch.cat([dy, sy]))
     return {
-        str(chain): {
-            "visible": entry["visible"],
-            "shape": entry["shape"],
-            "sets": {
-                key: {m: {"images": x, "labels": y} for m, (x, y) in sets.items()}
+        str(chain): DistilledChain(
+            visible=entry["visible"],
+            shape=entry["shape"],
+            sets={
+                key: {m: DistilledSet(images=x, labels=y) for m, (x, y) in sets.items()}
                 for key, sets in entry["sets"].items()
             },
-            "histories": entry.get("histories", {}),
-        }
+            histories=entry.get("histories", {}),
+        )
         for chain, entry in plans.items()
     }
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from revis.datasets.qvhighlights import QvhQuery
 from revis.highlights.comparison import compare_runs
-from revis.highlights.runs import Run, Scores
+from revis.highlights.runs import FinetunedModels, Run, Scores
 from revis.reporting.summary import mean_std
 
 Table = dict[str, dict[str, dict[str, Any]]]  # metric (map, hit1) -> arm -> w<k> | pooled -> mean_std
@@ -36,16 +36,15 @@ def hlclip_metrics(
     eval_queries: Sequence[QvhQuery],
     select_queries: Sequence[QvhQuery],
     windows: Sequence[int],
-    models: Mapping[str, Any],
+    models: FinetunedModels,
     histories: Mapping[str, Sequence[float]],
     scale: str,
 ) -> HlclipMetrics:
     """Every arm compared at every window (``compare_runs``), the tuned arms' sizes and final losses."""
     compared = compare_runs(runs, eval_queries, select_queries, windows)
-    seeds = list(models["seeds"])
+    seeds = models.seeds
     final_mse = {
-        arm: mean_std([float(np.mean(histories[str(Run(arm, s))][-20:])) for s in seeds], seeds)
-        for arm in models["arms"]
+        arm: mean_std([float(np.mean(histories[str(Run(arm, s))][-20:])) for s in seeds], seeds) for arm in models.arms
     }
     return HlclipMetrics(
         fair=compared["fair"],
@@ -53,7 +52,7 @@ def hlclip_metrics(
         vg=compared["vg"],
         best_w=compared["best_w"],
         eval_best_w=compared["eval_best_w"],
-        trainable_parameters=models["trainable"],
+        trainable_parameters=models.trainable,
         final_mse=final_mse,
         queries={"eval": len(eval_queries), "select_w": len(select_queries)},
         scale=scale,

@@ -15,7 +15,7 @@ import torch
 
 from revis.datasets.qvhighlights import QvhQuery
 from revis.highlights.hlclip import FrameSource, random_scores, score_with_encoders
-from revis.highlights.runs import Run, Scores
+from revis.highlights.runs import FinetunedModels, Run, Scores
 from revis.highlights.saliency_head import HeadConfig, saliency_head_arm
 from revis.vl.checkpoint import load_encoder
 from revis.vl.encoder import DualEncoder
@@ -34,7 +34,7 @@ def _as_lists(by_split: Mapping[str, Mapping[int, np.ndarray]]) -> dict[str, Sco
 
 
 def predict_runs(
-    models: Mapping[str, Any],
+    models: FinetunedModels,
     encoders: Mapping[str, dict[str, Any]],
     frames: FrameSource,
     splits: Mapping[str, Sequence[QvhQuery]],
@@ -43,14 +43,14 @@ def predict_runs(
     clip_length: float,
     device: torch.device | str,
 ) -> dict[str, dict[str, Scores]]:
-    """Scores of every split's queries (``splits``: eval, select) for every run of ``models["seeds"]``.
+    """Scores of every split's queries (``splits``: eval, select) for every run of ``models.seeds``.
 
     ``encoders`` are the vl checkpoints (``seed<s>``, zero-shot), ``models`` the fine-tuned bundle; ``head``
     (its seed replaced by each run's) trains the detector-style baseline on the frozen zero-shot features.
     """
     runs: dict[str, dict[str, Scores]] = {}
     encoders_by_run: dict[str, DualEncoder] = {}
-    for seed in models["seeds"]:
+    for seed in models.seeds:
         runs[str(Run("random", seed))] = {
             split: {qid: s.tolist() for qid, s in random_scores(queries, seed, clip_length).items()}
             for split, queries in splits.items()
@@ -60,9 +60,8 @@ def predict_runs(
             config = dataclasses.replace(head, seed=seed)
             by_split, _ = saliency_head_arm(zero_shot, frames, train_queries, splits, config, clip_length)
             runs[str(Run("head", seed))] = _as_lists(by_split)
-        for arm in models["arms"]:
-            run = str(Run(arm, seed))
-            encoders_by_run[run] = load_encoder(models["checkpoints"][run], device)
+        for arm in models.arms:
+            encoders_by_run[str(Run(arm, seed))] = load_encoder(models.checkpoint(Run(arm, seed)), device)
     for split, queries in splits.items():
         scored = score_with_encoders(encoders_by_run, frames, queries, clip_length)
         for name, by_qid in scored.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from revis.curves import curve_key, log_curve
 from revis.datasets.qvhighlights import QvhQuery
@@ -34,6 +34,72 @@ class Run:
         return cls(arm, int(seed))
 
 
+@dataclass(frozen=True)
+class FinetuneJob:
+    """One run's fine-tuning (a ``map_jobs`` job): the vl checkpoint of its seed, tuned with ``config``."""
+
+    checkpoint: dict[str, Any]
+    frames: FrameSource
+    queries: Sequence[QvhQuery]
+    config: FinetuneConfig  # the run's arm (last_layers, train_tables) and seed
+    device: str
+
+
+def finetune_job(job: FinetuneJob) -> tuple[dict, dict[str, object]]:
+    """:func:`~revis.highlights.hlclip.finetune_checkpoint` of one job: (checkpoint, history and counts)."""
+    return finetune_checkpoint(job.checkpoint, job.frames, job.queries, job.config, job.device)
+
+
+@dataclass(frozen=True)
+class FinetunedModels:
+    """``hlclip.models``: every fine-tuned run's checkpoint, with the arms, seeds and settings they share.
+
+    The file keeps its format (a dict of tensors and plain containers that ``TorchDataset`` loads with
+    ``weights_only=True``): :meth:`to_file` and :meth:`parse` convert at that boundary.
+    """
+
+    arms: dict[str, int | None]  # arm -> last blocks tuned (None: every block)
+    seeds: list[int]
+    normalisation: str
+    checkpoints: dict[str, dict[str, Any]]  # str(Run) -> encoder checkpoint
+    trainable: dict[str, Any]  # arm -> parameter counts of its (last) run
+
+    def to_file(self) -> dict[str, Any]:
+        """The persisted dict (keys in this order)."""
+        return {
+            "arms": self.arms,
+            "seeds": self.seeds,
+            "normalisation": self.normalisation,
+            "checkpoints": self.checkpoints,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def parse(cls, bundle: Mapping[str, Any]) -> FinetunedModels:
+        """The dict :meth:`to_file` wrote, loaded back."""
+        return cls(
+            arms=dict(bundle["arms"]),
+            seeds=list(bundle["seeds"]),
+            normalisation=bundle["normalisation"],
+            checkpoints=dict(bundle["checkpoints"]),
+            trainable=dict(bundle["trainable"]),
+        )
+
+    def checkpoint(self, run: Run) -> dict[str, Any]:
+        """The fine-tuned checkpoint of ``run``."""
+        return self.checkpoints[str(run)]
+
+
+class Predictions(TypedDict):
+    """``hlclip.predictions``: the queries scored and every run's clip scores per split."""
+
+    eval_split: str
+    select_split: str  # the split whose queries choose the pooling window w*
+    eval_qids: list[int]
+    select_qids: list[int]
+    runs: dict[str, dict[str, Scores]]  # str(Run) -> split ("eval" | "select") -> qid -> scores
+
+
 def arms_to_tune(last_layers: int, full: bool) -> dict[str, int | None]:
     """``last<n>`` (the last n blocks) and, when ``full``, every block (``None``), in this order."""
     arms: dict[str, int | None] = {f"last{last_layers}": last_layers}
@@ -52,13 +118,12 @@ def finetune_runs(
     queries: Sequence[QvhQuery],
     device: str,
     workers: int,
-) -> tuple[dict[str, Any], dict[str, list[float]]]:
+) -> tuple[FinetunedModels, dict[str, list[float]]]:
     """Fine-tune the vl encoder of every seed in every arm (arms outer, seeds inner): the ``hlclip.models``
-    bundle (``{"arms", "seeds", "normalisation", "checkpoints": {"<arm>/seed<s>": checkpoint}, "trainable"}``)
-    and the MSE histories per run, also logged as curves from this process."""
+    bundle and the MSE histories per run, also logged as curves from this process."""
     runs = [Run(arm, seed) for arm in arms for seed in seeds]
     jobs = [
-        (
+        FinetuneJob(
             encoders[f"seed{run.seed}"],
             frames,
             queries,
@@ -72,23 +137,24 @@ def finetune_runs(
         )
         for run in runs
     ]
-    results = map_jobs(finetune_checkpoint, jobs, workers, desc="HL-CLIP fine-tuning per arm x seed")
+    results = map_jobs(finetune_job, [(job,) for job in jobs], workers, desc="HL-CLIP fine-tuning per arm x seed")
     histories = {str(run): result["loss"] for run, (_, result) in zip(runs, results)}
     for run, (_, result) in zip(runs, results):
         for step, loss in enumerate(result["loss"]):
             log_curve({"mse": loss}, step, curve_key(run.arm, str(run.seed)))
-    models = {
-        "arms": dict(arms),
-        "seeds": list(seeds),
-        "normalisation": base.normalisation,
-        "checkpoints": {str(run): checkpoint for run, (checkpoint, _) in zip(runs, results)},
-        "trainable": {run.arm: result["trainable"] for run, (_, result) in zip(runs, results)},
-    }
+    models = FinetunedModels(
+        arms=dict(arms),
+        seeds=list(seeds),
+        normalisation=base.normalisation,
+        checkpoints={str(run): checkpoint for run, (checkpoint, _) in zip(runs, results)},
+        trainable={run.arm: result["trainable"] for run, (_, result) in zip(runs, results)},
+    )
     return models, histories
 
 
-def runs_by_arm(runs: Mapping[str, Mapping[str, Mapping[str, list[float]]]]) -> dict[str, dict[int, dict[str, Scores]]]:
-    """``{"<arm>/seed<s>": {split: {qid (a JSON string): scores}}}`` -> ``{arm: {seed: {split: {qid: scores}}}}``."""
+def runs_by_arm(runs: Mapping[str, Mapping[str, Mapping[Any, list[float]]]]) -> dict[str, dict[int, dict[str, Scores]]]:
+    """``{"<arm>/seed<s>": {split: {qid (an int, or a JSON string): scores}}}`` -> ``{arm: {seed: {split: {qid:
+    scores}}}}``."""
     out: dict[str, dict[int, dict[str, Scores]]] = {}
     for key, scores in runs.items():
         run = Run.parse(key)

@@ -19,11 +19,12 @@ from revis.datasets.named import Splits
 from revis.distill.chain import Chain
 from revis.distill.config import DataParams, EvalProtocol
 from revis.distill.evaluation import score_networks
+from revis.kkt.artifacts import SynthesisRecord
 from revis.kkt.config import SynthesisParams
 from revis.kkt.metrics import RETRAIN, DSVDatasetMetrics, correlations, dataset_metrics, teacher_seed
 from revis.kkt.pictures import DSVPictures, dsv_grid_row, lambda_panel, retrain_bars, synthesis_curves
 from revis.kkt.synthesis import SynthesisJob, noise_candidates
-from revis.kkt.teacher import TeacherState, teacher_network
+from revis.kkt.teacher import TeacherBundle, TeacherState, teacher_network
 from revis.reporting.summary import majority_class_rate
 from revis.training import predict_logits
 
@@ -58,10 +59,10 @@ def synthesis_jobs(
 
 
 def collect_syntheses(
-    keys: Iterable[tuple[Chain, str]], results: Iterable[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
+    keys: Iterable[tuple[Chain, str]], results: Iterable[SynthesisRecord]
+) -> dict[str, dict[str, SynthesisRecord]]:
     """``{"<dataset>/<seed>": {"<variant>/<ipc>": synthesis}}`` (``dsv.dsvs``); each stationarity curve logged."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, SynthesisRecord]] = {}
     for (chain, key), result in zip(keys, results):
         out.setdefault(str(chain), {})[key] = result
         for step, value in enumerate(result["history"]["stat"]):
@@ -87,7 +88,7 @@ def evaluate_dataset(
     splits: Splits,
     networks: Mapping[str, Any],
     protocol: EvalProtocol,
-    teachers: dict[str, Any],
+    teachers: TeacherBundle,
     lambdas: Mapping[str, Any],
     dsvs: Mapping[str, Any],
 ) -> tuple[DSVDatasetMetrics, DSVPictures]:

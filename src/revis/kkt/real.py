@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,7 @@ from torch import nn
 from torch.func import functional_call, jvp
 from tqdm.auto import tqdm
 
+from revis.kkt.artifacts import ChainSubsets, RealFit
 from revis.kkt.deepkkt import Distance, Multipliers, ParameterSet, distance, initial_multiplier, stationarity_loss
 from revis.kkt.gradients import (
     flatten_grads,
@@ -212,8 +213,40 @@ class RealFitJob:
     chunk_size: int = 256
     method: Literal["matrix", "implicit"] = "matrix"
 
+    @classmethod
+    def of(cls, teacher: TeacherState, x: torch.Tensor, y: torch.Tensor, settings: RealFitSettings) -> RealFitJob:
+        """The λ fit of the fixed samples ``(x, y)`` under ``teacher`` with ``settings`` (e.g. ``dsv.select``)."""
+        return cls(
+            teacher,
+            x,
+            y,
+            steps=settings.steps,
+            lr=settings.lr,
+            distance=settings.distance,
+            parameters=settings.parameters,
+            chunk_size=settings.chunk_size,
+            method=settings.method,
+        )
 
-def fit_real_job(job: RealFitJob) -> dict:
+
+class RealFitSettings(Protocol):
+    """The settings of a λ fit (``dsv.select`` has them), read by :meth:`RealFitJob.of`."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def distance(self) -> Distance: ...
+    @property
+    def parameters(self) -> ParameterSet: ...
+    @property
+    def chunk_size(self) -> int: ...
+    @property
+    def method(self) -> Literal["matrix", "implicit"]: ...
+
+
+def fit_real_job(job: RealFitJob) -> RealFit:
     """One λ fit (a worker job): ``{lam, alive, scale, history}``."""
     result = real_multipliers(
         job.teacher.network().eval(),
@@ -228,10 +261,10 @@ def fit_real_job(job: RealFitJob) -> dict:
         method=job.method,
         progress=False,
     )
-    return {"lam": result.lam, "alive": result.alive, "scale": result.scale, "history": result.history}
+    return RealFit(lam=result.lam, alive=result.alive, scale=result.scale, history=result.history)
 
 
-def chain_subsets(lam: torch.Tensor, y: torch.Tensor, sizes: list[int], seed: int) -> dict[str, dict[str, list[int]]]:
+def chain_subsets(lam: torch.Tensor, y: torch.Tensor, sizes: list[int], seed: int) -> ChainSubsets:
     """The selected subsets of one chain: ``{"top_lambda" | "random": {"<k>": indices}}`` per size k."""
     return {
         "top_lambda": {str(k): top_lambda_per_class(lam, y, k).tolist() for k in sizes},

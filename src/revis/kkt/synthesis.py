@@ -21,6 +21,7 @@ from revis.curves import log_curve
 from revis.distill.config import EvalProtocol
 from revis.distill.dm import DMJob
 from revis.distill.guard import run_guarded
+from revis.kkt.artifacts import SynthesisRecord
 from revis.kkt.config import KKTParams, SynthesisParams
 from revis.kkt.deepkkt import DeepKKT, KKTState, predictive_entropy
 from revis.kkt.teacher import TeacherState
@@ -132,7 +133,7 @@ class SynthesisJob:
     seed: int
 
 
-def synthesize_job(job: SynthesisJob) -> dict:
+def synthesize_job(job: SynthesisJob) -> SynthesisRecord:
     """One DSV synthesis (a worker job).
 
     Guarded (``revis.distill.guard``): a synthesis whose total loss ends above its start is rerun

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -124,7 +124,7 @@ class TeacherState:
     weight_decay: float
 
     @classmethod
-    def of(cls, checkpoint: dict[str, Any], chain: Chain) -> TeacherState:
+    def of(cls, checkpoint: TeacherBundle, chain: Chain) -> TeacherState:
         """θ* of ``chain`` from a teacher checkpoint (``{"model", "runs": {"<dataset>/<seed>": run}}``)."""
         runs = checkpoint["runs"]
         if str(chain) not in runs:
@@ -142,13 +142,32 @@ class TeacherState:
         return net
 
 
-def teacher_network(checkpoint: dict[str, Any], chain: Chain) -> nn.Module:
+def teacher_network(checkpoint: TeacherBundle, chain: Chain) -> nn.Module:
     """θ* of ``chain`` (dataset and chain seed) from a teacher checkpoint (frozen, eval mode)."""
     state = TeacherState.of(checkpoint, chain)
     model = ModelConfig.model_validate(state.model) if isinstance(state.model, dict) else state.model
     net = build_model(model, *state.shape)
     net.load_state_dict(state.state_dict)
     return net.eval().requires_grad_(False)
+
+
+class TeacherRun(TypedDict):
+    """One trained teacher as ``dsv.teachers`` persists it (:func:`fit_teacher`'s result)."""
+
+    state_dict: dict[str, torch.Tensor]
+    shape: list[int]  # (C, K, S)
+    weight_decay: float
+    history: dict[str, list[float]]
+    stationarity_sgd: dict[str, Any]  # stationarity_report after SGD
+    stationarity: dict[str, Any]  # ... after the L-BFGS polish
+    polish: dict[str, Any]
+
+
+class TeacherBundle(TypedDict):
+    """``dsv.teachers``: the model they share and one run per chain (``str(Chain)`` -> run)."""
+
+    model: dict[str, Any]  # ModelConfig as a dict
+    runs: dict[str, TeacherRun]
 
 
 @dataclass(frozen=True)
@@ -165,7 +184,7 @@ class TeacherJob:
     device: str = "cpu"
 
 
-def fit_teacher(job: TeacherJob) -> dict[str, Any]:
+def fit_teacher(job: TeacherJob) -> TeacherRun:
     """Train one teacher (a worker job): SGD with weight decay, L-BFGS polish, stationarity before and after."""
     from revis.training import train_classifier
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from revis.retrieval.bundles import SeedFeatures, WorldFeatures
 from revis.retrieval.embedding import CachedTextEmbedder, encoders_by_seed, vl_text_fn
 from revis.retrieval.interactive import LoopResult, run_rounds, transcript
 from revis.retrieval.queries import Query
@@ -146,8 +147,8 @@ def _simulate_seed(
     simulation: Simulation,
     seed: int,
     encoder: DualEncoder,
-    data: Mapping[str, Any],
-    features: Mapping[str, Any],
+    data: SeedFeatures,
+    features: WorldFeatures,
     meta: dict[str, dict[str, Any]],
     arms: Sequence[Condition],
     settings: LoopSettings,
@@ -189,7 +190,7 @@ def _simulate_seed(
 
 
 def simulate(
-    features: Mapping[str, Any],
+    features: WorldFeatures,
     encoders: Mapping[str, Any],
     meta: dict[str, dict[str, Any]],
     arms: Sequence[Condition],

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from revis.datasets.qvhighlights import VideoCorpus
+from revis.retrieval.bundles import SeedFeatures, WorldFeatures
 from revis.retrieval.embedding import Pooling, encoders_by_seed, pool_frames
 from revis.retrieval.queries import sample_queries
 
@@ -39,7 +40,7 @@ def world_features(
     seeds: Sequence[int],
     settings: GallerySettings,
     device: torch.device | str,
-) -> dict[str, Any]:
+) -> WorldFeatures:
     """``{"kind": "world", "seeds", "pooling", "vids", "captions", "per_seed": {"seed<s>": {"gallery",
     "gallery_other", "queries", "query_z"}}}`` (tensors and plain containers: ``TorchDataset`` round-trips it)."""
     missing = [s for s in seeds if f"seed{s}" not in encoders["checkpoints"]]
@@ -56,7 +57,7 @@ def world_features(
     offsets = np.cumsum([0] + [len(c) for c in clips])
     frames = np.concatenate(clips)
     other = "attention" if settings.pooling == "mean" else "mean"
-    per_seed: dict[str, Any] = {}
+    per_seed: dict[str, SeedFeatures] = {}
     for seed, encoder in encoders_by_seed(encoders, seeds, device):
         frame_z = encoder.embed_images(frames).numpy()
         pooled: dict[str, np.ndarray] = {

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from revis.reporting.summary import mean_std
+from revis.retrieval.bundles import RealFeatures
 from revis.retrieval.experiment import LoopSettings, Simulation
 from revis.retrieval.ranking import rank_metrics, target_ranks
 
@@ -121,7 +122,7 @@ def merlin_metrics(
     )
 
 
-def zero_shot_metrics(features: Mapping[str, Any]) -> tuple[ZeroShotMetrics, np.ndarray]:
+def zero_shot_metrics(features: RealFeatures) -> tuple[ZeroShotMetrics, np.ndarray]:
     """Real benchmarks: round 0 from the pre-extracted embeddings (no simulated user for real videos); the ranks."""
     ranks = target_ranks(features["query_z"].numpy(), features["gallery"].numpy(), features["targets"])
     gallery = len(features["vids"])

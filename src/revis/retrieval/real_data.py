@@ -20,12 +20,12 @@ import json
 import os
 import pickle
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from revis.datasets.imageset import DataError
+from revis.retrieval.bundles import RealFeatures
 
 
 def read_msrvtt(path: str | os.PathLike) -> list[tuple[str, str]]:
@@ -137,7 +137,7 @@ def load_embeddings(root: str | os.PathLike, vids: list[str], kind: str) -> np.n
 
 def load_benchmark(
     dataset: str, annotations: str | None, embeddings: str | None, limit: int | None = None
-) -> dict[str, Any]:
+) -> RealFeatures:
     """Queries (one per video) and gallery embeddings of a real benchmark, as the features stage stores them."""
     if not annotations or not embeddings:
         raise DataError(f"merlin.features.real needs both annotations and embeddings paths for {dataset}")

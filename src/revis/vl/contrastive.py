@@ -165,13 +165,28 @@ def pretrain_encoder(
     return encoder_checkpoint(encoder.cpu(), config, meta=meta), history
 
 
+@dataclass(frozen=True)
+class PretrainJob:
+    """One seed's pretraining (a ``map_jobs`` job): a fresh encoder of ``config`` pretrained on ``pairs``."""
+
+    config: EncoderConfig
+    pairs: FrameTextPairs
+    pretrain: PretrainConfig  # its ``seed`` initialises the encoder
+    device: str
+
+
+def pretrain_job(job: PretrainJob) -> tuple[dict, dict[str, list[float]]]:
+    """:func:`pretrain_encoder` of one job: (checkpoint, history)."""
+    return pretrain_encoder(job.config, job.pairs, job.pretrain, job.device)
+
+
 def pretrain_seeds(
     config: EncoderConfig, pairs: FrameTextPairs, seeds: Sequence[int], base: PretrainConfig, device: str, workers: int
 ) -> tuple[EncoderBundle, dict[str, dict[str, list[float]]]]:
     """One encoder per seed (``base`` with that seed), on ``workers`` processes: the ``vl.encoders`` bundle
     (``{"config", "seeds", "checkpoints": {"seed<s>": checkpoint}}``) and the histories, also logged as curves."""
-    jobs = [(config.model_dump(), pairs, dataclasses.replace(base, seed=seed), device) for seed in seeds]
-    results = map_jobs(pretrain_encoder, jobs, workers, desc="vl pretraining per seed")
+    jobs = [PretrainJob(config, pairs, dataclasses.replace(base, seed=seed), device) for seed in seeds]
+    results = map_jobs(pretrain_job, [(job,) for job in jobs], workers, desc="vl pretraining per seed")
     histories = {f"seed{seed}": history for seed, (_, history) in zip(seeds, results)}
     for seed, (_, history) in zip(seeds, results):  # curves reach MLflow from this process, also from workers
         for step, (loss, temperature) in enumerate(zip(history["loss"], history["temperature"])):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,33 +72,3 @@ def detection_samples_figure(records: list[_Scene], n: int = 8) -> plt.Figure:
         ax.set_axis_off()
     fig.suptitle("detection world: scenes and boxes read back from the VOC layout", fontsize=10)
     return fig
-
-
-def world_statistics(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
-    stats: dict[str, Any] = {"shapes": {}, "digits": {}, "detection": {}}
-    for split in ("train", "test"):
-        data: ImageSet = shapes[split]
-        stats["shapes"][split] = {
-            "images": len(data),
-            "per_class": dict(zip(data.class_names, np.bincount(data.labels, minlength=data.num_classes).tolist())),
-        }
-        stats["digits"][split] = {"images": len(digits[split])}
-    stats["shapes"]["concept_pixel_fraction"] = dict(
-        zip(shapes["train"].concept_names, shapes["train"].concept_masks.mean(axis=(0, 2, 3)).round(4).tolist())
-    )
-    for split in ("train", "test"):
-        records = scenes_of(detection, split)
-        boxes = Counter(o.name for r in records for o in r.objects)
-        stats["detection"][split] = {
-            "images": len(records),
-            "boxes": sum(boxes.values()),
-            "boxes_per_class": {name: boxes.get(name, 0) for name in detection.class_names},
-        }
-    stats["scale"] = (
-        f"mini world: shapes {len(shapes['train'])}/{len(shapes['test'])} images of {shapes['train'].image_size} px; "
-        f"detection {stats['detection']['train']['images']}/{stats['detection']['test']['images']} scenes "
-        f"(pool/test); digits {len(digits['train'])}/{len(digits['test'])}"
-    )
-    train_boxes = stats["detection"]["train"]["boxes_per_class"]
-    stats["detection"]["imbalance_ratio"] = max(train_boxes.values()) / max(1, min(train_boxes.values()))
-    return stats

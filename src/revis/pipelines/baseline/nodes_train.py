@@ -6,18 +6,18 @@ from typing import Any
 
 import torch
 
-from revis.curves import curve_key
 from revis.datasets.imageset import ImageSet
 from revis.datasets.named import named_splits
 from revis.models import build_model
 from revis.pipelines.baseline.params import Params
-from revis.training import TrainConfig, train_classifier
+from revis.training import TrainConfig
+from revis.training.baseline import BaselineCheckpoints, BaselineJob, History, baseline_checkpoint, fit_baseline
 from revis.workers import run_threads
 
 
 def train_baselines(
     shapes: dict[str, Any], digits: dict[str, ImageSet], params: Params
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[BaselineCheckpoints, dict[str, History]]:
     """Train one ConvNet per (dataset, seed); return self-describing checkpoints and histories."""
     config = TrainConfig(
         epochs=params.epochs,
@@ -26,31 +26,17 @@ def train_baselines(
         momentum=params.momentum,
         weight_decay=params.weight_decay,
     )
-    checkpoints: dict[str, Any] = {"model": params.model.model_dump(), "runs": {}}
-    runs = []
+    checkpoints = BaselineCheckpoints(model=params.model.model_dump(), runs={})
+    jobs = []
     for name in params.datasets:
         train, _ = named_splits(name, {"shapes": shapes, "digits": digits})
         for seed in params.seeds:  # initialised here, in order: the threads must not draw from torch's global RNG
             torch.manual_seed(seed)
-            runs.append(
-                (name, seed, train, build_model(params.model, train.channels, train.num_classes, train.image_size))
-            )
-
-    def fit(name: str, seed: int, train: ImageSet, net: torch.nn.Module) -> dict[str, Any]:
-        x, y = train.tensors()
-        return train_classifier(
-            net, x, y, config, seed, desc=f"{name} seed {seed}", curve=curve_key(name, seed)
-        ).to_dict()
-
+            net = build_model(params.model, train.channels, train.num_classes, train.image_size)
+            jobs.append(BaselineJob(name, seed, train, net, config))
     # the runs train concurrently, one thread each (small ConvNets use two cores badly through intra-op threads)
-    histories: dict[str, Any] = {}
-    for (name, seed, train, net), history in zip(runs, run_threads(fit, runs)):
-        run = f"{name}/seed{seed}"
-        checkpoints["runs"][run] = {
-            "dataset": name,
-            "seed": seed,
-            "state_dict": net.state_dict(),
-            "shape": [train.channels, train.num_classes, train.image_size],
-        }
-        histories[run] = history
+    histories: dict[str, History] = {}
+    for job, history in zip(jobs, run_threads(fit_baseline, [(job,) for job in jobs])):
+        checkpoints["runs"][job.key] = baseline_checkpoint(job)
+        histories[job.key] = history
     return checkpoints, histories

@@ -6,6 +6,7 @@ from typing import Any
 
 from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
+from revis.distill.artifacts import DistilledChain, VisibleSubsets
 from revis.distill.chain import Chain
 from revis.distill.config import EvalProtocol
 from revis.distill.data import DataParams, load_splits
@@ -19,14 +20,14 @@ from revis.distill.partial_experiment import (
     visible_subsets,
 )
 from revis.kkt.config import synthesis_params
-from revis.kkt.teacher import TeacherState
+from revis.kkt.teacher import TeacherBundle, TeacherState
 from revis.pipelines.dkkt.params import Distill
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
 
 def distill_partial(
-    teachers: dict[str, Any],
+    teachers: TeacherBundle,
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],
@@ -35,7 +36,7 @@ def distill_partial(
     compute: ComputeParams,
     distill: Distill,
     evaluation: EvalProtocol,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, VisibleSubsets], dict[str, DistilledChain]]:
     """The visible subsets, and per (dataset, seed, fraction, ipc) every method's set (λ_dkkt chosen per run)."""
     apply_runtime(compute.device, compute.threads)
     splits = {name: load_splits(name, shapes, digits, data) for name in seeds}

@@ -8,16 +8,18 @@ import matplotlib.pyplot as plt
 
 from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
+from revis.distill.artifacts import DistilledChain
 from revis.distill.config import EvalProtocol
 from revis.distill.data import DataParams, load_splits
+from revis.distill.evaluation import EvaluationNetworks
 from revis.distill.partial_experiment import evaluate_dataset, partial_scale
 from revis.distill.pictures import partial_figures
 from revis.runtime import apply_runtime
 
 
 def report_metrics(
-    networks: dict[str, Any],
-    distilled: dict[str, Any],
+    networks: EvaluationNetworks,
+    distilled: dict[str, DistilledChain],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],

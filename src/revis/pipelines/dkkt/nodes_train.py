@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from revis.config.runtime import ComputeParams
+from revis.distill.artifacts import DistilledChain
 from revis.distill.chain import Chain
 from revis.distill.config import EvalProtocol, protocol_for
-from revis.distill.evaluation import train_networks
+from revis.distill.evaluation import EvaluationNetworks, train_networks
 from revis.runtime import apply_runtime
 
 
 def train_evaluation_networks(
-    distilled: dict[str, Any], compute: ComputeParams, evaluation: EvalProtocol
-) -> dict[str, Any]:
+    distilled: dict[str, DistilledChain], compute: ComputeParams, evaluation: EvalProtocol
+) -> EvaluationNetworks:
     """``{"<dataset>/<method>/<fraction>/<ipc>/<seed>": network}``: a chain's seed also seeds its networks."""
     apply_runtime(compute.device, compute.threads)
     sets: dict[str, tuple] = {}
@@ -29,4 +28,4 @@ def train_evaluation_networks(
         workers=compute.workers,
         desc="evaluation networks",
     )
-    return {"protocol": evaluation.model_dump(), "networks": networks}
+    return EvaluationNetworks(protocol=evaluation.model_dump(), networks=networks)

@@ -8,24 +8,25 @@ from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
 from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
+from revis.kkt.artifacts import ChainSubsets, SynthesisRecord
 from revis.kkt.dsv import collect_syntheses, synthesis_jobs
 from revis.kkt.synthesis import synthesize_job
-from revis.kkt.teacher import TeacherState
+from revis.kkt.teacher import TeacherBundle, TeacherState
 from revis.pipelines.dsv.params import Distill
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
 
 def synthesize_dsvs(
-    teachers: dict[str, Any],
-    subsets: dict[str, Any],
+    teachers: TeacherBundle,
+    subsets: dict[str, ChainSubsets],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],
     data: DataParams,
     compute: ComputeParams,
     distill: Distill,
-) -> dict[str, Any]:
+) -> dict[str, dict[str, SynthesisRecord]]:
     """``{"<dataset>/<seed>": {"<variant>/<ipc>": synthesis}}``; variants zero_shot, few_shot (+ ``_primal`` ablations)."""
     apply_runtime(compute.device, compute.threads)
     keys, jobs = [], []

@@ -10,16 +10,19 @@ from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
 from revis.distill.config import EvalProtocol
 from revis.distill.data import DataParams, load_splits
+from revis.distill.evaluation import EvaluationNetworks
+from revis.kkt.artifacts import ChainLambdas, SynthesisRecord
 from revis.kkt.dsv import dsv_scale, evaluate_dataset
 from revis.kkt.pictures import dsv_figures
+from revis.kkt.teacher import TeacherBundle
 from revis.runtime import apply_runtime
 
 
 def report_metrics(
-    networks: dict[str, Any],
-    teachers: dict[str, Any],
-    lambdas: dict[str, Any],
-    dsvs: dict[str, Any],
+    networks: EvaluationNetworks,
+    teachers: TeacherBundle,
+    lambdas: dict[str, ChainLambdas],
+    dsvs: dict[str, dict[str, SynthesisRecord]],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],

@@ -8,10 +8,9 @@ from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
 from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
-from revis.kkt.teacher import TeacherJob, fit_teacher
+from revis.kkt.teacher import TeacherBundle, TeacherJob, fit_teacher
 from revis.pipelines.dsv.params import Teacher
 from revis.runtime import apply_runtime
-from revis.training import TrainConfig
 from revis.workers import run_jobs
 
 
@@ -22,10 +21,10 @@ def train_teachers(
     data: DataParams,
     compute: ComputeParams,
     teacher: Teacher,
-) -> dict[str, Any]:
+) -> TeacherBundle:
     """θ* per dataset and seed on the full training split: SGD with weight decay, then L-BFGS to stationarity."""
     device = apply_runtime(compute.device, compute.threads)
-    recipe = TrainConfig(**teacher.model_dump(exclude={"model", "polish_iterations"}))
+    recipe = teacher.recipe()
     chains, jobs = [], []
     for name, listed in seeds.items():
         splits = load_splits(name, shapes, digits, data)

@@ -8,22 +8,23 @@ from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
 from revis.distill.chain import Chain
 from revis.distill.data import DataParams, load_splits
+from revis.kkt.artifacts import ChainLambdas, ChainSubsets
 from revis.kkt.real import RealFitJob, chain_subsets, fit_real_job
-from revis.kkt.teacher import TeacherState
+from revis.kkt.teacher import TeacherBundle, TeacherState
 from revis.pipelines.dsv.params import Select
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
 
 def rank_training_sets(
-    teachers: dict[str, Any],
+    teachers: TeacherBundle,
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],
     data: DataParams,
     compute: ComputeParams,
     select: Select,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, ChainLambdas], dict[str, ChainSubsets]]:
     """λ per (dataset, seed) with the images fixed; subsets ``{kind: {k: indices}}`` per (dataset, seed)."""
     apply_runtime(compute.device, compute.threads)
     chains, jobs = [], []
@@ -31,14 +32,16 @@ def rank_training_sets(
         splits = load_splits(name, shapes, digits, data)
         for seed in listed:
             chain = Chain(name, seed)
-            fit = select.model_dump(include={"steps", "lr", "distance", "parameters", "chunk_size", "method"})
             chains.append(chain)
-            jobs.append(RealFitJob(TeacherState.of(teachers, chain), splits.x_train, splits.y_train, **fit))
+            jobs.append(RealFitJob.of(TeacherState.of(teachers, chain), splits.x_train, splits.y_train, select))
     # λ fits of fixed images cost a second or two each on CPU: inline beats spawning workers
     workers = compute.workers if sum(len(job.y) for job in jobs) > 100_000 else 1
     results = run_jobs(fit_real_job, [(job,) for job in jobs], workers=workers, desc="lambda")
-    lambdas, subsets = {}, {}
+    lambdas: dict[str, ChainLambdas] = {}
+    subsets: dict[str, ChainSubsets] = {}
     for chain, job, result in zip(chains, jobs, results):
-        lambdas[str(chain)] = {**result, "labels": job.y}
+        lambdas[str(chain)] = ChainLambdas(
+            lam=result["lam"], alive=result["alive"], scale=result["scale"], history=result["history"], labels=job.y
+        )
         subsets[str(chain)] = chain_subsets(result["lam"], job.y, select.sizes, chain.seed)
     return lambdas, subsets

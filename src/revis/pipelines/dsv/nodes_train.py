@@ -9,20 +9,21 @@ from revis.datasets.imageset import ImageSet
 from revis.distill.chain import Chain
 from revis.distill.config import EvalProtocol, protocol_for
 from revis.distill.data import DataParams, load_splits
-from revis.distill.evaluation import train_networks
+from revis.distill.evaluation import EvaluationNetworks, train_networks
+from revis.kkt.artifacts import ChainSubsets, SynthesisRecord
 from revis.runtime import apply_runtime
 
 
 def train_evaluation_networks(
-    subsets: dict[str, Any],
-    dsvs: dict[str, Any],
+    subsets: dict[str, ChainSubsets],
+    dsvs: dict[str, dict[str, SynthesisRecord]],
     shapes: dict[str, Any],
     digits: dict[str, ImageSet],
     seeds: dict[str, list[int]],
     data: DataParams,
     compute: ComputeParams,
     evaluation: EvalProtocol,
-) -> dict[str, Any]:
+) -> EvaluationNetworks:
     """``{"<dataset>/<kind>/<size>/<seed>": network}``: a chain's seed also seeds its evaluation network."""
     apply_runtime(compute.device, compute.threads)
     sets: dict[str, tuple] = {}
@@ -46,4 +47,4 @@ def train_evaluation_networks(
         workers=compute.workers,
         desc="evaluation networks",
     )
-    return {"protocol": evaluation.model_dump(), "networks": networks}
+    return EvaluationNetworks(protocol=evaluation.model_dump(), networks=networks)

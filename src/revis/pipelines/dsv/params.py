@@ -8,7 +8,7 @@ they load and ``evaluation`` is the distillation protocol, both shared with dkkt
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -17,6 +17,9 @@ from revis.config.types import STRICT
 from revis.distill.config import DataParams, EvalProtocol, SeedsByDataset, check_cifar10_root
 from revis.kkt.config import SynthesisParams
 from revis.models import ModelConfig
+
+if TYPE_CHECKING:  # the library imports torch: params.py must not at import time
+    from revis.training import TrainConfig
 
 PerClass = Annotated[int, Field(ge=1, le=100_000)]  # images per class
 
@@ -35,6 +38,21 @@ class Teacher(BaseModel):
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     augment: Literal["none", "flip_crop", "crop"] = "none"
     polish_iterations: int = Field(200, ge=0, le=100_000)  # L-BFGS iterations on the identifiable parameters
+
+    def recipe(self) -> TrainConfig:
+        """The SGD part as ``revis.training.TrainConfig`` (every field but the model and the L-BFGS polish)."""
+        from revis.training import TrainConfig
+
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            optimizer=self.optimizer,
+            schedule=self.schedule,
+            augment=self.augment,
+        )
 
 
 class Select(BaseModel):

@@ -12,7 +12,7 @@ from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.highlights.metrics import HlclipMetrics, first_chosen_window, hlclip_metrics, window_sweep
 from revis.highlights.pictures import finetuning_figure, first_seed_strips, pooling_figure
 from revis.highlights.prediction import predict_runs, select_queries
-from revis.highlights.runs import runs_by_arm
+from revis.highlights.runs import FinetunedModels, Predictions, runs_by_arm
 from revis.highlights.saliency_head import HeadConfig
 from revis.pipelines.hlclip.params import EvaluateParams
 from revis.runtime import apply_runtime
@@ -27,7 +27,7 @@ def predict_saliency(
     data: VideoDataParams,
     compute: ComputeParams,
     evaluate: EvaluateParams,
-) -> dict[str, Any]:
+) -> Predictions:
     """``{"runs": {"<arm>/seed<s>": {"eval": {qid: scores}, "select": {qid: scores}}}, ...}`` for random,
     zero-shot (the vl encoder), the saliency head on its frozen features, and each fine-tuned arm."""
     device = apply_runtime(compute.device, compute.threads)
@@ -37,7 +37,7 @@ def predict_saliency(
     chosen = select_queries(train_queries, evaluate.select_w_queries)
     head = HeadConfig(hidden=evaluate.head_hidden, steps=evaluate.head_steps) if evaluate.head_steps else None
     runs = predict_runs(
-        models,
+        FinetunedModels.parse(models),
         encoders["checkpoints"],
         functools.partial(corpus.frames, image_size=data.image_size),
         {"eval": eval_queries, "select": chosen},
@@ -46,17 +46,17 @@ def predict_saliency(
         corpus.clip_length,
         device,
     )
-    return {
-        "eval_split": data.eval_split,
-        "select_split": data.train_split,
-        "eval_qids": [q.qid for q in eval_queries],
-        "select_qids": [q.qid for q in chosen],
-        "runs": runs,
-    }
+    return Predictions(
+        eval_split=data.eval_split,
+        select_split=data.train_split,
+        eval_qids=[q.qid for q in eval_queries],
+        select_qids=[q.qid for q in chosen],
+        runs=runs,
+    )
 
 
 def report_metrics(
-    predictions: dict[str, Any],
+    predictions: Predictions,
     models: dict[str, Any],
     histories: dict[str, list[float]],
     videos: VideoCorpus,
@@ -70,14 +70,15 @@ def report_metrics(
     train_by_qid = {q.qid: q for q in corpus.labelled(data.train_split)}
     selection = [train_by_qid[q] for q in predictions["select_qids"]]
     runs = runs_by_arm(predictions["runs"])
-    seeds, arms = list(models["seeds"]), list(models["arms"])
+    tuned_models = FinetunedModels.parse(models)
+    seeds, arms = tuned_models.seeds, list(tuned_models.arms)
     scale = (
         f"{'mini-world videos' if corpus.world() is not None else 'QVHighlights'}: {len(train_by_qid)} "
         f"{data.train_split} queries, {len(eval_queries)} {data.eval_split} queries; arms {', '.join(arms)}; "
         f"{len(seeds)} whole-chain seeds (vl encoder seed s -> fine-tuning seed s); w* chosen on {len(selection)} "
         f"{data.train_split} queries"
     )
-    metrics = hlclip_metrics(runs, eval_queries, selection, evaluate.windows, models, histories, scale)
+    metrics = hlclip_metrics(runs, eval_queries, selection, evaluate.windows, tuned_models, histories, scale)
     tuned, shown = arms[0], eval_queries[: evaluate.picture_queries]
     strips = first_seed_strips(
         shown,

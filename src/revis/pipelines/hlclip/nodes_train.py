@@ -23,8 +23,7 @@ def finetune_encoders(
     data: VideoDataParams,
     train: TrainParams,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """``{"arms", "seeds", "normalisation", "checkpoints": {"<arm>/seed<s>": checkpoint}, "trainable"}`` and
-    the MSE histories."""
+    """The fine-tuned runs (``FinetunedModels``, as persisted) and the MSE histories."""
     missing = [s for s in seeds if f"seed{s}" not in encoders["checkpoints"]]
     if missing:
         raise ValueError(f"hlclip.seeds {missing} have no vl encoder: add them to vl.seeds")
@@ -39,7 +38,7 @@ def finetune_encoders(
         normalisation=train.normalisation,
         cache_prefix=train.cache_prefix,
     )
-    return finetune_runs(
+    models, histories = finetune_runs(
         arms_to_tune(train.last_layers, train.full),
         seeds,
         base,
@@ -50,3 +49,4 @@ def finetune_encoders(
         compute.device,
         compute.workers,
     )
+    return models.to_file(), histories

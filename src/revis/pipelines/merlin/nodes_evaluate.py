@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 from revis.config.runtime import ComputeParams
 from revis.datasets.qvhighlights import VideoCorpus
 from revis.pipelines.merlin.params import EvaluateParams
+from revis.retrieval.bundles import MerlinFeatures
 from revis.retrieval.experiment import LoopSettings, MerlinRuns, conditions, make_questioner, runs_artifact, simulate
 from revis.retrieval.metrics import MerlinMetrics, ZeroShotMetrics, merlin_metrics, zero_shot_metrics
 from revis.retrieval.pictures import example_figure, recall_figure, zero_shot_figure
@@ -18,14 +19,14 @@ from revis.vl.checkpoint import EncoderBundle
 
 
 def report_metrics(
-    features: dict[str, Any],
+    features: MerlinFeatures,
     encoders: EncoderBundle,
     videos: VideoCorpus,
     compute: ComputeParams,
     evaluate: EvaluateParams,
 ) -> tuple[MerlinRuns | dict[str, Any], MerlinMetrics | ZeroShotMetrics, plt.Figure, plt.Figure]:
     """Ranks per round for every condition and seed; R@1/5/10, MdR, MnR as mean +- sd over seeds; pictures."""
-    device = apply_runtime(compute.device)  # torch's CPU threads stay as they are (compute.threads is not applied)
+    device = apply_runtime(compute.device, compute.threads)
     if features["kind"] == "real":
         zero_shot, ranks = zero_shot_metrics(features)
         return {"ranks": ranks.tolist()}, zero_shot, zero_shot_figure(zero_shot), example_figure(None)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from revis.config.runtime import ComputeParams
 from revis.datasets.qvhighlights import VideoCorpus
 from revis.pipelines.merlin.params import FeaturesParams
+from revis.retrieval.bundles import MerlinFeatures
 from revis.retrieval.features import GallerySettings, world_features
 from revis.runtime import apply_runtime
 from revis.vl.checkpoint import EncoderBundle
@@ -14,9 +13,9 @@ from revis.vl.checkpoint import EncoderBundle
 
 def embed_gallery_and_queries(
     encoders: EncoderBundle, videos: VideoCorpus, seeds: list[int], compute: ComputeParams, features: FeaturesParams
-) -> dict[str, Any]:
+) -> MerlinFeatures:
     """Per seed s (vl encoder s, query sample s): pooled gallery embeddings (mean and attention) and queries."""
-    device = apply_runtime(compute.device)  # torch's CPU threads stay as they are (compute.threads is not applied)
+    device = apply_runtime(compute.device, compute.threads)
     if features.real is not None:
         from revis.retrieval.real_data import load_benchmark
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import matplotlib.pyplot as plt
 
 from revis.config.runtime import ComputeParams
@@ -19,7 +17,7 @@ from revis.vl.pictures import pretraining_figure, zero_shot_matrix_figure
 
 def report_metrics(
     encoders: EncoderBundle,
-    histories: dict[str, Any],
+    histories: dict[str, dict[str, list[float]]],
     videos: VideoCorpus,
     data: VideoDataParams,
     compute: ComputeParams,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from revis.config.runtime import ComputeParams
 from revis.datasets.qvhighlights import VideoCorpus, open_corpus
 from revis.pipelines.vl.params import TrainParams
@@ -21,7 +19,7 @@ def pretrain_encoders(
     data: VideoDataParams,
     encoder: EncoderConfig,
     train: TrainParams,
-) -> tuple[EncoderBundle, dict[str, Any]]:
+) -> tuple[EncoderBundle, dict[str, dict[str, list[float]]]]:
     """``{"config", "seeds", "checkpoints": {"seed<s>": checkpoint}}`` and per-seed loss histories.
 
     ``kind: clip`` trains nothing: every seed's checkpoint is the local CLIP (its config only).

@@ -11,8 +11,9 @@ from revis.datasets.imageset import ImageSet
 from revis.datasets.voc import VocData
 from revis.pipelines.world.params import DetectionParams, DigitsParams, ShapesParams
 from revis.world.detection import generate_detection_world
-from revis.world.pictures import detection_samples_figure, scenes_of, shapes_samples_figure, world_statistics
+from revis.world.pictures import detection_samples_figure, scenes_of, shapes_samples_figure
 from revis.world.shapes import generate_shapes, world_rules
+from revis.world.statistics import WorldMetrics, world_statistics
 
 
 def _pair(values: list[int]) -> tuple[int, int]:
@@ -55,7 +56,7 @@ def make_detection(seed: int, p: DetectionParams) -> VocData:
     return VocData(class_names=world.class_names, split_ids=world.splits, scenes=world.scenes)
 
 
-def report_metrics(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> dict[str, Any]:
+def report_metrics(shapes: dict[str, Any], digits: dict[str, ImageSet], detection: VocData) -> WorldMetrics:
     """Counts read back from disk: images and objects per class and split."""
     return world_statistics(shapes, digits, detection)
 
