@@ -188,9 +188,16 @@ def convergence(per: dict[str, Any], variants: list[str]) -> plt.Figure:
 def deletion(per: dict[str, Any], variants: list[str]) -> plt.Figure:
     """Target-class logit while patches are deleted, by order."""
     fig, axes = plt.subplots(1, max(1, len(variants)), figsize=(4.5 * max(1, len(variants)), 3.2), squeeze=False)
-    styles = {"concept_attention": ("tab:red", "-"), "per_patch_logit": ("tab:green", "-."), "random": ("k", "--")}
+    styles = {
+        "concept_attention": ("tab:red", "-"),
+        "per_patch_logit": ("tab:green", "-."),
+        "ground_truth": ("tab:blue", ":"),
+        "random": ("k", "--"),
+    }
     for ax, v in zip(axes[0], variants):
         for order, (colour, style) in styles.items():
+            if f"curve_{order}" not in per[v]:
+                continue
             curve = np.stack(per[v][f"curve_{order}"]).mean(0)
             auc = np.mean(per[v][f"deletion_{order}"])
             ax.plot(np.linspace(0, 1, len(curve)), curve, color=colour, ls=style, label=f"{order} (drop AUC {auc:.2f})")
