@@ -68,3 +68,24 @@ def test_ties_at_the_cut_score_their_expected_precision():
     assert top_k_precision(np.array([3.0, 2.0, 1.0, 0.0]), [0, 1]) == 1.0
     assert top_k_precision(np.zeros(4), [0, 1]) == pytest.approx(0.5)  # nothing told apart: chance, not indices 0, 1
     assert top_k_precision(np.array([5.0, 1.0, 1.0, 1.0]), [0, 3]) == pytest.approx((1 + 1 / 3) / 2)
+
+
+def test_the_random_pathway_shuffles_weights_only_among_the_class_s_present_concepts():
+    from revis.attribution.rules import class_presence
+
+    coefficients = torch.zeros(3, 4, 2, 2)
+    coefficients[0, :2] = 1.0  # image 0 (class 0): concepts 0, 1
+    coefficients[1, 2] = 1.0  # image 1 (class 1): concept 2
+    coefficients[2, 3] = -1.0  # image 2 (class 1): a negative code is no presence
+    presence = class_presence(coefficients, np.array([0, 1, 1]), num_classes=2)
+    assert presence.tolist() == [[True, True, False, False], [False, False, True, False]]
+    association = np.eye(4)
+    base = np.full(4, 0.25)
+    weights = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    rules = [[1], [2]]
+    both = np.array([True, True])
+    # class 1 has one candidate: its weight cannot move; class 0's weight lands on concept 1 half the time
+    rand = random_pathway_precision(weights, association, base, rules, both, draws=400, seed=0, candidates=presence)
+    assert rand == pytest.approx((0.5 + 1.0) / 2, abs=0.05)
+    anywhere = random_pathway_precision(weights, association, base, rules, both, draws=400, seed=0)
+    assert anywhere == pytest.approx((0.25 + 0.25) / 2, abs=0.05)

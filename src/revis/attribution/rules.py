@@ -10,9 +10,9 @@ labels by the pathway's concept weights and ask whether the two world concepts m
 over-represented in class c's pathway (lift over the block's coefficient mass as a whole) are
 c's two defining concepts (precision@k).
 
-The baseline is the random pathway: the same weights, given to concepts drawn at random in every
-block (``random_pathway_precision``), so that it differs from GIG only in which concepts the
-links select.
+The baseline is the random pathway: per class and block, the same weights shuffled among the
+concepts present in the class's images (``random_pathway_precision``), so that it draws from the
+same concepts and differs from GIG only in which of them the links select.
 """
 
 from __future__ import annotations
@@ -102,18 +102,30 @@ def random_pathway_precision(
     present: np.ndarray,
     draws: int,
     seed: int,
+    candidates: np.ndarray | None = None,
 ) -> float:
-    """``pathway_precision`` of the same weights given to concepts drawn at random (a seeded permutation of
-    the block's concepts per draw), averaged over ``draws``."""
+    """``pathway_precision`` of the same weights given to concepts drawn at random, averaged over ``draws``:
+    per class, a seeded permutation of the weights among its ``candidates`` (C, k) bool — the concepts present
+    in the class's images, so that the random pathway draws from the same concepts and only the links differ —
+    or among all of the block's concepts without them."""
     rng = np.random.default_rng(seed)
-    return float(
-        np.mean(
-            [
-                pathway_precision(weights[:, rng.permutation(weights.shape[1])], association, base, rules, present)
-                for _ in range(draws)
-            ]
-        )
-    )
+    pool = np.ones(weights.shape, dtype=bool) if candidates is None else candidates
+
+    def shuffled() -> np.ndarray:
+        out = np.zeros_like(weights)
+        for c in range(len(weights)):
+            inside = np.flatnonzero(pool[c])
+            out[c, inside] = weights[c, rng.permutation(inside)]
+            out[c, ~pool[c]] = weights[c, ~pool[c]]  # outside the pool: kept where they are
+        return out
+
+    return float(np.mean([pathway_precision(shuffled(), association, base, rules, present) for _ in range(draws)]))
+
+
+def class_presence(coefficients: torch.Tensor, classes: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, k) bool: the concepts with coefficient mass in at least one image of each class."""
+    mass = coefficients.double().clamp_min(0).sum((2, 3)).cpu().numpy()  # (N, k)
+    return np.stack([(mass[classes == c] > 0).any(0) for c in range(num_classes)])
 
 
 def world_rules(

@@ -31,7 +31,13 @@ from revis.attribution.pathways import (
     reconstruction_report,
 )
 from revis.attribution.pfv import layer_activations, sample_dataset_pfvs
-from revis.attribution.rules import class_pathways, mask_association, pathway_precision, random_pathway_precision
+from revis.attribution.rules import (
+    class_pathways,
+    class_presence,
+    mask_association,
+    pathway_precision,
+    random_pathway_precision,
+)
 from revis.datasets.imageset import ImageSet
 from revis.models import ModelConfig, build_model
 from revis.training import TrainConfig, accuracy, train_classifier
@@ -309,8 +315,8 @@ def pathway_rules(
 ) -> dict[str, dict[str, float]]:
     """Per block, precision@2 of the world concepts each class's pathway selects against the class's rule
     (``revis.attribution.rules``): the GIG pathway (the last block's class GIG, then inter-layer GIG links
-    backwards), the same weights on random concepts (``random``), and the block's own class GIG without the
-    links (``direct``)."""
+    backwards), the same weights shuffled among the concepts present in the class's images (``random``), and
+    the block's own class GIG without the links (``direct``)."""
     layers = pathway["layers"]
     classes = pathway["classes"].cpu().numpy()
     present = np.bincount(classes, minlength=len(rules)) > 0
@@ -334,7 +340,16 @@ def pathway_rules(
         )
         out[a] = {
             "gig": pathway_precision(weights[a], association, base, rules, present),
-            "random": random_pathway_precision(weights[a], association, base, rules, present, draws, seed + 7 * i),
+            "random": random_pathway_precision(
+                weights[a],
+                association,
+                base,
+                rules,
+                present,
+                draws,
+                seed + 7 * i,
+                class_presence(codes[a], classes, len(rules)),
+            ),
             "direct": pathway_precision(direct[0], association, base, rules, present),
         }
     return out
