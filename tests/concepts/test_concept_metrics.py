@@ -11,7 +11,7 @@ from revis.concepts.contributions import (
     own_class,
     precision_at_k,
 )
-from revis.concepts.deletion import delete_patches, deletion_curves, drop_auc, random_orders
+from revis.concepts.deletion import coverage_orders, delete_patches, deletion_curves, drop_auc, random_orders
 from revis.concepts.localisation import (
     diagonal_scores,
     iou_matrix,
@@ -96,6 +96,53 @@ def test_deleting_the_evidence_first_drops_the_logit_faster_than_random():
     rand = drop_auc(deletion_curves(logits, x, target, random_orders(16, 4, seed=0), grid=2, steps=4))
     assert (best > worst).all() and best.mean() > rand.mean() > worst.mean()
     assert deletion_curves(logits, x, target, evidence_first, 2, 4).shape == (16, 5)
+
+
+def test_coverage_orders_put_the_covered_patches_first_and_shuffle_ties():
+    coverage = torch.tensor([[0.0, 1.0, 0.0, 0.5, 0.0, 0.0]] * 8)
+    orders = coverage_orders(coverage, seed=0)
+    assert (orders[:, 0] == 1).all() and (orders[:, 1] == 3).all()
+    assert sorted(orders[0].tolist()) == list(range(6))
+    assert len({tuple(o[2:].tolist()) for o in orders}) > 1  # the uncovered patches in seeded random orders
+    assert torch.equal(orders, coverage_orders(coverage, seed=0))
+
+
+def test_deleting_the_ground_truth_concept_mask_hurts_a_mask_reading_model_most():
+    """The known answer: a model whose class logit is the brightness inside the class's concept mask. Deleting
+    the patches that mask covers (``rule_coverage`` -> ``coverage_orders``) must drop the logit faster than any
+    other order tried, here random orders and the mask's patches last."""
+    from revis.concepts.runs import rule_coverage
+    from revis.datasets.imageset import ImageSet
+
+    n, grid, size = 12, 4, 16
+    masks = _blocky_masks(n=n, k=3, grid=grid, size=size, seed=3)
+    x = torch.rand(n, 3, size, size) * 0.1 + 0.6 * masks[:, :1].float()  # concept 0's pixels are bright
+    test = ImageSet(
+        images=(x.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8),
+        labels=np.zeros(n, dtype=np.int64),
+        class_names=["a", "b"],
+        concept_names=["c0", "c1", "c2"],
+        concept_masks=masks.numpy(),
+    )
+    images = test.tensors()[0]
+    inside = masks[:, 0].float()
+
+    def logits(batch):
+        reading = (batch.mean(1) * inside[: len(batch)]).sum((1, 2)) / inside[: len(batch)].sum((1, 2))
+        return torch.stack([reading, torch.zeros(len(batch))], dim=1)
+
+    target = torch.zeros(n, dtype=torch.int64)
+    coverage = rule_coverage(test, torch.arange(n), target, [[0], [1, 2]], grid)
+    assert torch.allclose(coverage, patch_coverage(masks, grid)[..., 0])
+    known = coverage_orders(coverage, seed=1)
+
+    def auc(order):
+        return drop_auc(deletion_curves(logits, images, target, order, grid=grid, steps=8, batch_size=n))
+
+    rand = torch.stack([auc(random_orders(n, grid * grid, seed=s)) for s in range(4)]).mean(0)
+    last = auc(known.flip(1))
+    assert auc(known).mean() > rand.mean() + 0.05 and rand.mean() > last.mean()
+    assert (auc(known) >= rand - 1e-6).all()
 
 
 def test_precision_at_k_against_rules():

@@ -50,3 +50,38 @@ def test_shuffled_maps_keep_every_mass_and_lose_the_placement():
     torch.testing.assert_close(shuffled.sum(-1), torch.ones(3, 16))  # each patch still a distribution
     torch.testing.assert_close(shuffled.sort(1).values, maps.sort(1).values)
     assert not torch.equal(shuffled, maps)
+
+
+def _accuracy_of(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((model.eval()(x).argmax(1) == y).float().mean())
+
+
+def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_patience():
+    from revis.concepts.training import train_concept_classifier
+
+    torch.manual_seed(0)
+    x, y = torch.rand(48, 3, 16, 16), torch.randint(0, 3, (48,))
+    xv, yv = torch.rand(24, 3, 16, 16), torch.randint(0, 3, (24,))  # labels unrelated to the images: noisy accuracy
+    model = build_concept_classifier("linear", BACKBONE, 3, 3, 16, 4)
+    config = {"epochs": 12, "batch_size": 16, "lr": 0.05, "patience": 2}
+    history = train_concept_classifier(model, x, y, config, 0, progress=False, validation=(xv, yv))
+    epochs = len(history.loss)
+    best = int(np.argmax(history.validation_accuracy)) + 1  # the first of equals
+    assert history.best_epoch == best and len(history.validation_accuracy) == epochs
+    assert epochs < 12 and epochs - best == 2  # stopped by the patience before the maximum
+    assert _accuracy_of(model, xv, yv) == pytest.approx(max(history.validation_accuracy))
+
+
+def test_without_patience_every_epoch_runs_and_the_last_weights_stay():
+    from revis.concepts.training import train_concept_classifier
+
+    x, y = torch.rand(32, 3, 16, 16), torch.randint(0, 3, (32,))
+    model = build_concept_classifier("linear", BACKBONE, 3, 3, 16, 4)
+    history = train_concept_classifier(
+        model, x, y, {"epochs": 4, "batch_size": 16, "lr": 0.05}, 0, progress=False, validation=(x, y)
+    )
+    assert len(history.loss) == len(history.validation_accuracy) == 4 and history.best_epoch == 0
+    assert _accuracy_of(model, x, y) == pytest.approx(history.validation_accuracy[-1])
+    with pytest.raises(ValueError, match="patience needs validation"):
+        train_concept_classifier(model, x, y, {"epochs": 2, "patience": 1}, 0, progress=False)

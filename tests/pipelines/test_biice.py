@@ -68,7 +68,7 @@ def test_seeds_vary_the_whole_chain(wired):
     assert not torch.equal(first["head.binding.slots"], second["head.binding.slots"])
 
 
-def test_metrics_pair_by_seed_and_every_claim_and_metric_is_covered(wired, repo_root):
+def test_metrics_pair_by_seed_and_every_claim_and_metric_is_covered(wired, repo_root, biice_params):
     assert isinstance(wired["biice.metrics"], LocalizedBiiceMetrics)  # the shapes world has concept masks
     metrics = to_json(wired["biice.metrics"])
     assert set(metrics["accuracy"]) == {"linear", "mlp", "biice", "biice_expl"}
@@ -83,6 +83,13 @@ def test_metrics_pair_by_seed_and_every_claim_and_metric_is_covered(wired, repo_
     assert metrics["contributions"]["chance_precision_at_k"] == pytest.approx(2 / 7)
     assert 0 <= metrics["localisation"]["biice"]["pointing_game_shuffled"]["mean"] <= 1
     assert "shapes world" in metrics["scale"]
+    for epochs in metrics["epochs"].values():  # the stopping rule: never past the most epochs
+        assert all(
+            1 <= k <= r <= biice_params["train"]["epochs"]
+            for k, r in zip(epochs["kept"]["values"], epochs["run"]["values"])
+        )
+    for variant in ("biice", "biice_expl"):  # the known answer's deletion order is scored beside the others
+        assert metrics["faithfulness"][variant]["ground_truth_mask_drop_auc"]["n"] == 2
     claims = ClaimsFile.model_validate(yaml.safe_load((repo_root / "claims/biice.yaml").read_text()))
     for claim in claims.claims:
         for path in claim_paths(claim):
@@ -98,7 +105,8 @@ def test_pictures_show_every_concept_head_and_order(wired, biice_params):
     assert len(maps) == pictures * 2 * (1 + len(CONCEPTS))  # per image and concept head: the input, each concept
     deletion = wired["biice.plot_deletion"].get_axes()
     assert [ax.get_title() for ax in deletion] == [LABELS["biice"], LABELS["biice_expl"]]
-    assert all(len(ax.get_lines()) == 3 for ax in deletion)  # concept attention, per-patch logit, random
+    # concept attention, per-patch logit, the ground-truth masks first (the known answer), random
+    assert all(len(ax.get_lines()) == 4 for ax in deletion)
     assert len(wired["biice.plot_convergence"].get_axes()) == 2  # binding iterations, training epochs
 
 

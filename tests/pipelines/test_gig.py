@@ -77,6 +77,12 @@ def test_metrics_are_samples_over_seeds_and_every_claim_finds_its_metrics(wired,
             for measure in ("mean_iou", "mean_pointing"):
                 assert all(0 <= v <= 1 for v in metrics["alignment"][layer][kind][measure]["values"])
     assert metrics["inter_layer"]["targets_measured"]["block1_to_block2"] > 0
+    rules = metrics["pathway_rules"]  # the world states its rules: every block's class pathways are scored
+    assert rules["chance"] == pytest.approx(2 / 7)
+    for layer in ("block1", "block2", "block3", "average"):
+        assert set(rules[layer]) == {"gig", "random", "direct"}
+        assert all(0 <= v <= 1 for s in rules[layer].values() for v in s["values"])
+    assert rules["block3"]["gig"]["values"] == rules["block3"]["direct"]["values"]  # the last block: no links yet
     claims = ClaimsFile.model_validate(yaml.safe_load((repo_root / "claims/gig.yaml").read_text()))
     for claim in claims.claims:
         for path in claim_paths(claim):

@@ -63,6 +63,9 @@ class AlignedGigMetrics(GigMetrics):
     """metrics.json of a gig run on images with concept masks: ``alignment`` with the ground truth too."""
 
     alignment: dict[str, dict[str, dict[str, Sample]]]  # layer (and average) -> kind -> measure
+    # layer (and average) -> gig / random / direct: precision@2 of the class pathways against the world's rules;
+    # chance: the expected precision of a random ranking of the world's concepts
+    pathway_rules: dict[str, Any] | None = None
 
 
 def sample(by_seed: Mapping[int, float | None]) -> Sample:
@@ -197,6 +200,17 @@ def alignment(seeds: _Seeds, layers: list[str]) -> dict[str, dict[str, dict[str,
     return result
 
 
+PATHWAY_KINDS = ("gig", "random", "direct")
+
+
+def pathway_rules(seeds: _Seeds, layers: list[str], chance: float) -> dict[str, Any]:
+    """Rule recovery of the class pathways per layer and kind, its mean over the layers, and chance."""
+    result: dict[str, Any] = {a: {kind: seeds.at("pathway_rules", a, kind) for kind in PATHWAY_KINDS} for a in layers}
+    result["average"] = {kind: seeds.layer_mean("pathway_rules", layers, kind) for kind in PATHWAY_KINDS}
+    result["chance"] = chance
+    return result
+
+
 def scale_line(
     models: list[Record], pathways: list[Record], concepts_per_layer: dict[str, int], n_steps: int, method: str
 ) -> str:
@@ -226,9 +240,11 @@ def summarize_pathways(
     steps_sweep: Sequence[int],
     n_steps: int,
     method: str,
+    rule_chance: float | None = None,
 ) -> GigMetrics:
     """metrics.json: every measure as mean and sample sd over the seeds (values kept, paired by seed);
-    ``alignment`` when every seed's images had concept masks."""
+    ``alignment`` when every seed's images had concept masks, and ``pathway_rules`` when they were scored
+    against the world's rules (``rule_chance``: a random ranking's expected precision)."""
     seeds = _Seeds([int(m["seed"]) for m in models], pathways, evaluation)
     layers = pathways[0]["layers"]
     concepts_per_layer = {a: len(concepts[0]["bases"][a]["kmeans"]["vectors"]) for a in layers}
@@ -241,5 +257,8 @@ def summarize_pathways(
         "scale": scale_line(models, pathways, concepts_per_layer, n_steps, method),
     }
     if all(e["alignment"] is not None for e in evaluation):
-        return AlignedGigMetrics(**fields, alignment=alignment(seeds, layers))
+        rules = None
+        if rule_chance is not None and all("pathway_rules" in e for e in evaluation):
+            rules = pathway_rules(seeds, layers, rule_chance)
+        return AlignedGigMetrics(**fields, alignment=alignment(seeds, layers), pathway_rules=rules)
     return GigMetrics(**fields)

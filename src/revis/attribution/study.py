@@ -31,6 +31,13 @@ from revis.attribution.pathways import (
     reconstruction_report,
 )
 from revis.attribution.pfv import layer_activations, sample_dataset_pfvs
+from revis.attribution.rules import (
+    class_pathways,
+    class_presence,
+    mask_association,
+    pathway_precision,
+    random_pathway_precision,
+)
 from revis.datasets.imageset import ImageSet
 from revis.models import ModelConfig, build_model
 from revis.training import TrainConfig, accuracy, train_classifier
@@ -211,10 +218,13 @@ def evaluate_seed(
     alignment_max_images: int,
     min_images: int,
     device: str = "cpu",
+    rules: list[list[int]] | None = None,
+    random_pathways: int = 20,
 ) -> dict[str, Any]:
     """One seed's faithfulness (inter-layer deletion/insertion per order, C-insertion - C-deletion per
     decomposition), reconstruction error per decomposition, and gradient-ERF alignment with the
-    ground-truth concept masks (k-means against random concepts) where the images have masks."""
+    ground-truth concept masks (k-means against random concepts) where the images have masks; with
+    ``rules`` (class -> its concepts) too, how well each class's GIG pathway recovers them (``pathway_rules``)."""
     seed = int(pathway["seed"])
     net = network_from_checkpoint(checkpoint, device)
     layers = pathway["layers"]
@@ -290,7 +300,59 @@ def evaluate_seed(
                 for kind in ("kmeans", "random")
             }
         out["alignment"] = alignment
+        if rules is not None:
+            out["pathway_rules"] = pathway_rules(pathway, codes["kmeans"], masks, rules, seed, random_pathways)
     return cpu(out)
+
+
+def pathway_rules(
+    pathway: dict[str, Any],
+    codes: dict[str, torch.Tensor],
+    masks: torch.Tensor,
+    rules: list[list[int]],
+    seed: int,
+    draws: int,
+) -> dict[str, dict[str, float]]:
+    """Per block, precision@2 of the world concepts each class's pathway selects against the class's rule
+    (``revis.attribution.rules``): the GIG pathway (the last block's class GIG, then inter-layer GIG links
+    backwards), the same weights shuffled among the concepts present in the class's images (``random``), and
+    the block's own class GIG without the links (``direct``)."""
+    layers = pathway["layers"]
+    classes = pathway["classes"].cpu().numpy()
+    present = np.bincount(classes, minlength=len(rules)) > 0
+    links = [
+        (pathway["pairs"][pair_key(a, b)]["gig"].double().cpu().numpy(), pathway["pairs"][pair_key(a, b)]["targets"])
+        for a, b in reversed(pairs(layers))
+    ]
+    last = pathway["to_class"]["kmeans"][layers[-1]]["gig"][:, 0].double().cpu().numpy()
+    weights = dict(
+        zip(
+            reversed(layers), class_pathways(last, classes, [(s, t.numpy()) for s, t in links], len(rules)), strict=True
+        )
+    )
+    out: dict[str, dict[str, float]] = {}
+    for i, a in enumerate(layers):
+        association = mask_association(codes[a].cpu(), masks)
+        mass = codes[a].double().clamp_min(0).sum((0, 2, 3)).cpu().numpy()
+        base = mass @ association / max(mass.sum(), 1e-12)
+        direct = class_pathways(
+            pathway["to_class"]["kmeans"][a]["gig"][:, 0].double().cpu().numpy(), classes, [], len(rules)
+        )
+        out[a] = {
+            "gig": pathway_precision(weights[a], association, base, rules, present),
+            "random": random_pathway_precision(
+                weights[a],
+                association,
+                base,
+                rules,
+                present,
+                draws,
+                seed + 7 * i,
+                class_presence(codes[a], classes, len(rules)),
+            ),
+            "direct": pathway_precision(direct[0], association, base, rules, present),
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -392,6 +454,7 @@ class EvaluateJob:
     alignment_max_images: int
     min_images: int
     device: str = "cpu"
+    rules: list[list[int]] | None = None  # class -> its concepts (the world's rules): pathway recovery
 
 
 def evaluate_job(test: ImageSet, job: EvaluateJob) -> dict[str, Any]:
@@ -408,4 +471,5 @@ def evaluate_job(test: ImageSet, job: EvaluateJob) -> dict[str, Any]:
         j.alignment_max_images,
         j.min_images,
         j.device,
+        j.rules,
     )

@@ -58,3 +58,13 @@ def drop_auc(curves: torch.Tensor) -> torch.Tensor:
 def random_orders(n: int, length: int, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.stack([torch.randperm(length, generator=generator) for _ in range(n)])
+
+
+def coverage_orders(coverage: torch.Tensor, seed: int) -> torch.Tensor:
+    """(B, L) patch orders, most-covered first: ``coverage`` (B, L) is the share of each patch that a known
+    answer covers (e.g. the masks of the concepts that define the class); ties, among them the uncovered
+    patches, go in a seeded random order. The order whose deletion must hurt the class logit most when
+    the model relies on those pixels: the metric's check on a case where the answer is known."""
+    shuffled = random_orders(coverage.shape[0], coverage.shape[1], seed)
+    ranked = torch.sort(coverage.gather(1, shuffled), dim=1, descending=True, stable=True).indices
+    return shuffled.gather(1, ranked)

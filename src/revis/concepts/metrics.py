@@ -50,6 +50,8 @@ def _record_run(acc: dict[str, list[Any]], record: dict[str, Any], kept: dict[st
     acc.setdefault("lr", []).append(record["lr"])
     acc.setdefault("accuracy", []).append(float((record["logits"].argmax(1).numpy() == labels).mean()))
     acc.setdefault("validation_accuracy", []).append(kept["validation_accuracy"])
+    acc.setdefault("epochs_run", []).append(len(kept["loss"]))
+    acc.setdefault("best_epoch", []).append(kept.get("best_epoch") or len(kept["loss"]))  # 0: the last was kept
 
 
 def collect_scores(
@@ -94,11 +96,13 @@ class Localization:
 
 @dataclass(frozen=True)
 class Faithfulness:
-    """Patch-deletion drop AUC per order: concept attention, random, per-patch logit."""
+    """Patch-deletion drop AUC per order: concept attention, random, per-patch logit, and where the images have
+    concept masks the known answer: the patches of the predicted class's rule concepts first."""
 
     concept_attention_drop_auc: Sample
     random_drop_auc: Sample
     per_patch_logit_drop_auc: Sample
+    ground_truth_mask_drop_auc: Sample | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,9 @@ class BiiceMetrics:
     accuracy: dict[str, Sample]
     validation_accuracy: dict[str, Sample]
     learning_rate: dict[str, dict[str, list[Any]]]  # variant -> the kept rate ("values") per seed ("seeds")
+    # variant -> "run" (epochs trained before the stopping rule ended it) and "kept" (the epoch whose weights
+    # are kept), per seed
+    epochs: dict[str, dict[str, Sample]]
     chance_accuracy: float
     faithfulness: dict[str, Faithfulness]
     contributions: dict[str, ContributionScores | float]  # per concept head, and "chance_precision_at_k"
@@ -170,6 +177,7 @@ def faithfulness(per: dict[str, list[Any]]) -> Faithfulness:
         concept_attention_drop_auc=_sample(per, "deletion_concept_attention"),
         random_drop_auc=_sample(per, "deletion_random"),
         per_patch_logit_drop_auc=_sample(per, "deletion_per_patch_logit"),
+        ground_truth_mask_drop_auc=_sample(per, "deletion_ground_truth") if "deletion_ground_truth" in per else None,
     )
 
 
@@ -221,6 +229,7 @@ def summarize_study(scores: StudyScores, data: ConceptData, attributions: dict[s
         "accuracy": {v: _sample(r, "accuracy") for v, r in per.items()},
         "validation_accuracy": {v: _sample(r, "validation_accuracy") for v, r in per.items()},
         "learning_rate": {v: {"values": r["lr"], "seeds": r["seed"]} for v, r in per.items()},
+        "epochs": {v: {"run": _sample(r, "epochs_run"), "kept": _sample(r, "best_epoch")} for v, r in per.items()},
         "chance_accuracy": majority_class_rate(data.train.labels, data.train.num_classes),
         "faithfulness": {v: faithfulness(per[v]) for v in variants},
         "contributions": {

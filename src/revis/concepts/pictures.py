@@ -155,6 +155,14 @@ def contributions(
     return fig
 
 
+def ragged(rows: list[Any]) -> np.ndarray:
+    """Per-seed curves of different lengths (early stopping) as one (seeds, longest) array, NaN after each end."""
+    out = np.full((len(rows), max(len(r) for r in rows)), np.nan)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
 def convergence(per: dict[str, Any], variants: list[str]) -> plt.Figure:
     """Binding: ||S_t - S_{t-1}|| per iteration (trained and untrained head); training: slot drift per epoch."""
     fig, (ax_iter, ax_epoch) = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -168,11 +176,10 @@ def convergence(per: dict[str, Any], variants: list[str]) -> plt.Figure:
             untrained = np.stack(per[v]["trace_untrained"]).mean(0)
             ax_iter.plot(steps, untrained, color="gray", ls=":", label="untrained head (same seeds)")
         trained = np.stack(per[v]["trained_steps"]).shape[1]
-        drift = np.stack(per[v]["slot_drift"])
-        bound = np.stack(per[v]["bound_drift"])
+        drift, bound = ragged(per[v]["slot_drift"]), ragged(per[v]["bound_drift"])  # seeds stop at their own epoch
         epochs = np.arange(1, drift.shape[1] + 1)
-        ax_epoch.plot(epochs, drift.mean(0), color=COLOURS[v], label=f"{v}: learned slots S0")
-        ax_epoch.plot(epochs, bound.mean(0), color=COLOURS[v], ls="--", label=f"{v}: bound slots (probe batch)")
+        ax_epoch.plot(epochs, np.nanmean(drift, 0), color=COLOURS[v], label=f"{v}: learned slots S0")
+        ax_epoch.plot(epochs, np.nanmean(bound, 0), color=COLOURS[v], ls="--", label=f"{v}: bound slots (probe batch)")
     if trained is not None:
         ax_iter.axvline(trained, color="gray", ls=":", lw=1)
         ax_iter.text(trained, ax_iter.get_ylim()[1] * 0.95, " trained T", fontsize=7, color="gray", va="top")
@@ -180,7 +187,11 @@ def convergence(per: dict[str, Any], variants: list[str]) -> plt.Figure:
     ax_iter.legend(fontsize=6)
     ax_epoch.set(xlabel="epoch", ylabel="relative slot change per epoch", yscale="log")
     ax_epoch.legend(fontsize=6)
-    fig.suptitle("Bi-ICE convergence: binding iterations (left), training epochs (right); mean over seeds", fontsize=9)
+    fig.suptitle(
+        "Bi-ICE convergence: binding iterations (left), training epochs (right; each seed to its stopping epoch); "
+        "mean over seeds",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -188,9 +199,16 @@ def convergence(per: dict[str, Any], variants: list[str]) -> plt.Figure:
 def deletion(per: dict[str, Any], variants: list[str]) -> plt.Figure:
     """Target-class logit while patches are deleted, by order."""
     fig, axes = plt.subplots(1, max(1, len(variants)), figsize=(4.5 * max(1, len(variants)), 3.2), squeeze=False)
-    styles = {"concept_attention": ("tab:red", "-"), "per_patch_logit": ("tab:green", "-."), "random": ("k", "--")}
+    styles = {
+        "concept_attention": ("tab:red", "-"),
+        "per_patch_logit": ("tab:green", "-."),
+        "ground_truth": ("tab:blue", ":"),
+        "random": ("k", "--"),
+    }
     for ax, v in zip(axes[0], variants):
         for order, (colour, style) in styles.items():
+            if f"curve_{order}" not in per[v]:
+                continue
             curve = np.stack(per[v][f"curve_{order}"]).mean(0)
             auc = np.mean(per[v][f"deletion_{order}"])
             ax.plot(np.linspace(0, 1, len(curve)), curve, color=colour, ls=style, label=f"{order} (drop AUC {auc:.2f})")

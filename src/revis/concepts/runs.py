@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from revis.concepts.biice import BiICEClassifier, build_concept_classifier, explain_batches
-from revis.concepts.deletion import deletion_curves, random_orders
+from revis.concepts.deletion import coverage_orders, deletion_curves, random_orders
+from revis.concepts.losses import patch_coverage
 from revis.concepts.training import ConceptTrainConfig, train_concept_classifier
 from revis.datasets.imageset import ImageSet
 from revis.training import predict_logits
@@ -68,11 +69,13 @@ def train_run(
     config: dict[str, Any],
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Train ``variant`` at ``lr`` on the fit part of the training split; its validation accuracy and weights."""
+    """Train ``variant`` at ``lr`` on the fit part of the training split (validation accuracy after every epoch,
+    and with ``config["patience"]`` early stopping on it, the best epoch's weights kept); its validation accuracy
+    and weights."""
     x, y = train.tensors()
     masks = None if train.concept_masks is None else torch.from_numpy(train.concept_masks[fit_index])
     presence = None if train.concept_presence is None else torch.from_numpy(train.concept_presence[fit_index])
-    fit = torch.from_numpy(fit_index)
+    fit, validation = torch.from_numpy(fit_index), torch.from_numpy(validation_index)
     model = build_from_spec(spec, variant, seed)
     settings = ConceptTrainConfig(
         **{
@@ -94,9 +97,9 @@ def train_run(
         device=device,
         progress=False,
         desc=f"{variant} lr {lr:g} seed {seed}",
+        validation=(x[validation], y[validation]),
     )
     seconds = time.perf_counter() - start
-    validation = torch.from_numpy(validation_index)
     predicted = predict_logits(model, x[validation], device=device).argmax(1)
     return {
         "variant": variant,
@@ -121,9 +124,12 @@ def attribute_run(
     random_orders_count: int,
     random_seed: int,
     device: str = "cpu",
+    rules: list[list[int]] | None = None,
 ) -> dict[str, Any]:
     """On the test split: logits; for Bi-ICE heads also the concept maps, contributions to each image's own
-    class, binding traces (trained and untrained head) and patch-deletion curves by three orders."""
+    class, binding traces (trained and untrained head) and patch-deletion curves by three orders, plus a
+    fourth where the images have concept masks and ``rules`` (class -> its concepts) are given: the patches
+    of the predicted class's concepts first (``ground_truth``, the case whose answer is known)."""
     x, y = test.tensors()
     model = build_from_spec(spec, run["variant"])
     model.load_state_dict(run["state_dict"])
@@ -179,7 +185,23 @@ def attribute_run(
                 [curves(random_orders(len(xd), length, random_seed + r)) for r in range(random_orders_count)]
             ).mean(0),
         }
+        if spatial and rules is not None:
+            coverage = rule_coverage(test, deletion_index, target, rules, model.grid)
+            record["deletion"]["ground_truth"] = curves(coverage_orders(coverage, random_seed + 500))
     return record
+
+
+def rule_coverage(
+    test: ImageSet, index: torch.Tensor, classes: torch.Tensor, rules: list[list[int]], grid: int
+) -> torch.Tensor:
+    """(n, L): the share of each patch of test images ``index`` covered by the masks of the concepts that define
+    ``classes`` (one class per image), capped at 1 where the masks overlap."""
+    assert test.concept_masks is not None
+    masks = torch.from_numpy(test.concept_masks[index.numpy()])
+    defining = torch.zeros(len(classes), masks.shape[1])
+    for row, label in enumerate(classes.tolist()):
+        defining[row, rules[label]] = 1.0
+    return torch.einsum("nlk,nk->nl", patch_coverage(masks, grid), defining).clamp_max(1.0)
 
 
 @dataclass(frozen=True)
@@ -262,6 +284,7 @@ class AttributeJob:
     deletion_steps: int
     random_orders: int
     device: str = "cpu"
+    rules: list[list[int]] | None = None  # class -> its concepts: the ground-truth deletion order
 
 
 def attribute_job(test: ImageSet, job: AttributeJob) -> dict[str, Any]:
@@ -280,4 +303,5 @@ def attribute_job(test: ImageSet, job: AttributeJob) -> dict[str, Any]:
         j.random_orders,
         1000 * j.run["seed"],
         j.device,
+        j.rules,
     )

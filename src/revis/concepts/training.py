@@ -4,12 +4,18 @@ One loop for both heads so that the comparison differs only in the head: AdamW w
 warm-up then cosine decay per step (the CCT recipe), cross-entropy, plus for Bi-ICE the
 optional explanation loss and entropy sparsity term. After every epoch it records how far
 the concept slots moved (slot drift), the training-time view of "concepts converge".
+
+Stopping rule (with validation images and ``patience``): the schedule spans ``epochs`` (the
+maximum); after every epoch the validation accuracy is measured, training stops once it has not
+improved for ``patience`` epochs, and the weights of the best epoch (the first of equals) are
+restored. Without ``patience`` every epoch runs and the last weights are kept.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +38,7 @@ class ConceptTrainConfig(BaseModel):
     expl_weight: float = Field(0.0, ge=0)  # 0: no concept supervision
     sparsity_weight: float = Field(0.0, ge=0)
     expl_background: bool = False
+    patience: int | None = Field(None, ge=1, le=100_000)  # epochs without a better validation accuracy; None: all
 
 
 @dataclass
@@ -41,8 +48,10 @@ class ConceptHistory:
     expl_loss: list[float] = field(default_factory=list)
     slot_drift: list[float] = field(default_factory=list)  # ||S0_e - S0_{e-1}||_F / ||S0_{e-1}||_F, learned slots
     bound_drift: list[float] = field(default_factory=list)  # same for the bound slots of a fixed probe batch
+    validation_accuracy: list[float] = field(default_factory=list)  # per epoch, when validation images are given
+    best_epoch: int = 0  # the epoch (1-based) whose weights are kept; 0: the last (no validation)
 
-    def to_dict(self) -> dict[str, list[float]]:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -82,9 +91,12 @@ def train_concept_classifier(
     device: str | torch.device = "cpu",
     progress: bool = True,
     desc: str = "train",
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> ConceptHistory:
     """Train ``model`` in place. Bi-ICE models use ``masks`` (N, K, H, W) or ``presence`` (N, K)
-    for the explanation loss when ``config.expl_weight > 0``; linear-head models ignore them."""
+    for the explanation loss when ``config.expl_weight > 0``; linear-head models ignore them.
+    ``validation`` (images, labels): accuracy after every epoch, and with ``config.patience`` the stopping
+    rule of the module docstring."""
     config = config if isinstance(config, ConceptTrainConfig) else ConceptTrainConfig.model_validate(config)
     biice = model if isinstance(model, BiICEClassifier) else None  # a Bi-ICE head, or a linear/MLP head
     concept_head = biice is not None
@@ -102,29 +114,20 @@ def train_concept_classifier(
     model.to(device)
     probe = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + 1))[:probe_size]].to(device)
     snapshot = _slot_snapshot(biice, probe) if biice is not None else None
+    if config.patience is not None and validation is None:
+        raise ValueError("patience needs validation images")
+    stopping = _EarlyStopping(config.patience)
     model.train()
     epochs = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
-    for _ in epochs:
+    for epoch in epochs:
         order = torch.randperm(len(x), generator=generator)
         total_loss, total_expl, correct = 0.0, 0.0, 0
         for start in range(0, len(x), config.batch_size):
             index = order[start : start + config.batch_size]
             xb, yb = x[index].to(device), y[index].to(device)
             if biice is not None:
-                out = biice.explain(xb)
-                logits = out.logits
-                loss = F.cross_entropy(logits, yb)
-                if config.expl_weight > 0:
-                    expl = explanation_loss(
-                        out.attention,
-                        None if coverage is None else coverage[index].to(device),
-                        None if presence is None else presence[index].to(device),
-                        config.expl_background,
-                    )
-                    loss = loss + config.expl_weight * expl
-                    total_expl += float(expl.detach()) * len(index)
-                if config.sparsity_weight > 0:
-                    loss = loss + config.sparsity_weight * attention_entropy(out.attention)
+                logits, loss, expl = _concept_loss(biice, xb, yb, index, config, coverage, presence)
+                total_expl += expl * len(index)
             else:
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
@@ -143,5 +146,74 @@ def train_concept_classifier(
             history.bound_drift.append(_relative_change(bound, snapshot[1]))
             snapshot = (learned, bound)
         epochs.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
+        if validation is not None:
+            history.validation_accuracy.append(_accuracy(model, *validation, config.batch_size, device))
+            if stopping.stop(model, history.validation_accuracy[-1], epoch + 1):
+                break
+    history.best_epoch = stopping.restore(model)
     model.eval().cpu()
     return history
+
+
+def _concept_loss(
+    biice: BiICEClassifier,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    index: torch.Tensor,
+    config: ConceptTrainConfig,
+    coverage: torch.Tensor | None,
+    presence: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """A Bi-ICE batch: (logits, cross-entropy + weighted explanation and sparsity terms, explanation loss)."""
+    out = biice.explain(xb)
+    loss = F.cross_entropy(out.logits, yb)
+    expl_value = 0.0
+    if config.expl_weight > 0:
+        expl = explanation_loss(
+            out.attention,
+            None if coverage is None else coverage[index].to(xb.device),
+            None if presence is None else presence[index].to(xb.device),
+            config.expl_background,
+        )
+        loss = loss + config.expl_weight * expl
+        expl_value = float(expl.detach())
+    if config.sparsity_weight > 0:
+        loss = loss + config.sparsity_weight * attention_entropy(out.attention)
+    return out.logits, loss, expl_value
+
+
+class _EarlyStopping:
+    """The stopping rule: keep the weights of the best validation accuracy (first of equals); stop after
+    ``patience`` epochs without a better one (never with ``patience`` None, which keeps the last weights)."""
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+        self.best_accuracy = -1.0
+        self.best_epoch = 0
+        self.weights: dict[str, torch.Tensor] | None = None
+
+    def stop(self, model: nn.Module, accuracy: float, epoch: int) -> bool:
+        if accuracy > self.best_accuracy:
+            self.best_accuracy, self.best_epoch = accuracy, epoch
+            if self.patience is not None:
+                self.weights = {key: value.detach().clone() for key, value in model.state_dict().items()}
+            return False
+        return self.patience is not None and epoch - self.best_epoch >= self.patience
+
+    def restore(self, model: nn.Module) -> int:
+        """Load the best weights (with a patience); the epoch whose weights the model now holds (0: the last)."""
+        if self.weights is None:
+            return 0
+        model.load_state_dict(self.weights)
+        return self.best_epoch
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, device) -> float:
+    model.eval()
+    correct = sum(
+        int((model(x[i : i + batch_size].to(device)).argmax(1).cpu() == y[i : i + batch_size]).sum())
+        for i in range(0, len(x), batch_size)
+    )
+    model.train()
+    return correct / max(1, len(x))

@@ -35,6 +35,7 @@ def attribute_models(
             deletion_steps=a.deletion_steps,
             random_orders=a.random_orders,
             device=device,
+            rules=loaded.rules,
         )
         for name in names
     ]

@@ -14,6 +14,7 @@ from revis.workers import run_jobs
 
 TRAIN_SETTINGS = {
     "epochs",
+    "patience",
     "batch_size",
     "weight_decay",
     "warmup_epochs",

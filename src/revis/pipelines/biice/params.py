@@ -40,7 +40,8 @@ class TrainParams(BaseModel):
     head: HeadParams
     validation_fraction: Fraction  # of the training split, per class, held out to pick the learning rate
     lr_grid: dict[Variant, list[float]]  # per head: candidates; each seed keeps the best on its validation split
-    epochs: int = Field(ge=1, le=10_000)
+    epochs: int = Field(ge=1, le=10_000)  # the most epochs (the schedule's length)
+    patience: int | None = Field(None, ge=1, le=10_000)  # early stopping on the validation split; None: all epochs
     batch_size: int = Field(ge=1, le=65_536)
     weight_decay: float = Field(ge=0, le=1)
     warmup_epochs: float = Field(ge=0, le=1000)

@@ -13,6 +13,7 @@ from revis.attribution.pictures import (
     deletion_insertion_plot,
     pathway_pictures,
 )
+from revis.attribution.rules import chance_precision, world_rules
 from revis.attribution.study import EvaluateJob, evaluate_job
 from revis.config.runtime import ComputeParams
 from revis.datasets.imageset import ImageSet
@@ -21,16 +22,24 @@ from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
 
+def _rules(shapes: dict[str, Any], test: ImageSet) -> list[list[int]] | None:
+    """The world's class -> concept rules on the test split's names (None for images without stated rules)."""
+    return world_rules(shapes.get("rules", {}), test.class_names, test.concept_names)
+
+
 def evaluate_pathways(
     models: list[dict[str, Any]],
     images: dict[str, ImageSet],
+    shapes: dict[str, Any],
     concepts: list[dict[str, Any]],
     pathways: list[dict[str, Any]],
     evaluate: Evaluate,
     compute: ComputeParams,
 ) -> list[dict[str, Any]]:
-    """Per seed: inter-layer deletion/insertion per order, C-insertion - C-deletion, reconstruction, alignment."""
+    """Per seed: inter-layer deletion/insertion per order, C-insertion - C-deletion, reconstruction, alignment,
+    and where the world states its rules, how well each class's concept pathway recovers them."""
     device = str(apply_runtime(compute.device, compute.threads))
+    rules = _rules(shapes, images["test"])
     jobs = [
         EvaluateJob(
             checkpoint=model,
@@ -42,6 +51,7 @@ def evaluate_pathways(
             alignment_max_images=evaluate.alignment_max_images,
             min_images=evaluate.min_images,
             device=device,
+            rules=rules,
         )
         for model, concept, pathway in zip(models, concepts, pathways, strict=True)
     ]
@@ -52,12 +62,15 @@ def evaluate_pathways(
 
 def report_metrics(
     models: list[dict[str, Any]],
+    images: dict[str, ImageSet],
+    shapes: dict[str, Any],
     concepts: list[dict[str, Any]],
     pathways: list[dict[str, Any]],
     evaluation: list[dict[str, Any]],
     attribute: Attribute,
 ) -> GigMetrics:
     """reports/gig/metrics.json: every measure as mean and sample sd over the seeds (values kept, paired by seed)."""
+    rules = _rules(shapes, images["test"])
     return summarize_pathways(
         models,
         concepts,
@@ -66,6 +79,7 @@ def report_metrics(
         steps_sweep=attribute.steps_sweep,
         n_steps=attribute.n_steps,
         method=attribute.method,
+        rule_chance=None if rules is None else chance_precision(rules, len(images["test"].concept_names)),
     )
 
 

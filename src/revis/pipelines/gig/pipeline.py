@@ -37,14 +37,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes_evaluate.evaluate_pathways,
-                inputs=["models", "images", "concepts", "pathways", "params:evaluate", "params:compute"],
+                inputs=["models", "images", "shapes", "concepts", "pathways", "params:evaluate", "params:compute"],
                 outputs="evaluation",
                 name="evaluate_pathways",
                 tags=["evaluate"],
             ),
             node(
                 nodes_evaluate.report_metrics,
-                inputs=["models", "concepts", "pathways", "evaluation", "params:attribute"],
+                inputs=["models", "images", "shapes", "concepts", "pathways", "evaluation", "params:attribute"],
                 outputs="metrics",
                 name="report_metrics",
                 tags=["evaluate"],
