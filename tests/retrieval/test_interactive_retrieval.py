@@ -425,3 +425,24 @@ def test_with_fewer_rounds_than_open_slots_the_questioner_choice_changes_the_ran
     assert not np.array_equal(rule.ranks[-1], entropy.ranks[-1])
     assert rule.ranks[-1].mean() < rule.ranks[0].mean()  # the target's answers help
     assert control.ranks[-1].mean() > rule.ranks[-1].mean()  # another video's answers do not
+
+
+def test_queries_can_name_the_background_without_changing_the_rest():
+    from revis.retrieval.queries import sample_queries
+    from revis.world.videos import WorldConfig, generate_video_world
+
+    meta = generate_video_world(WorldConfig(seed=3, n_families=12, clips=(10, 14), segment_length=(3, 4))).meta[
+        "videos"
+    ]
+    gallery = sorted(meta)
+    plain = sample_queries(meta, gallery, 30, [1, 2], seed=0)
+    assert [q.to_dict() for q in plain] == [q.to_dict() for q in sample_queries(meta, gallery, 30, [1, 2], 0, 0.0)]
+    placed = sample_queries(meta, gallery, 30, [1, 2], seed=0, background=1.0)
+    assert [q.target for q in placed] == [q.target for q in plain]
+    for query in placed:
+        said = parse_phrase(query.text)
+        assert said["background"] == meta[query.vid]["background"], query.text
+        assert {a for a in said if a not in ("background", "count")} <= set(query.named), query.text
+        assert query.vagueness in (1, 2)  # the background is not counted as a named attribute
+    dialogue = Dialogue(placed[0].text)
+    assert "background" in dialogue.covered()  # no questioner asks where a query already says

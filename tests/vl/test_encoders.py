@@ -121,3 +121,20 @@ def test_recall_counts_ties_against_the_model():
     similarity = torch.tensor([[0.9, 0.1, 0.0], [0.5, 0.4, 0.1], [0.2, 0.3, 0.1]])
     assert positive_ranks(similarity, positive).tolist() == [0, 1, 2]
     assert recall_at_k(similarity, positive, [1, 2]) == {1: pytest.approx(1 / 3), 2: pytest.approx(2 / 3)}
+
+
+def test_slot_targets_equal_key_targets_for_full_descriptions_and_spread_over_fitting_frames():
+    from revis.vl.contrastive import slot_targets
+    from revis.vl.pairs import UNNAMED
+
+    frames = torch.tensor([[0, 1, 2, 0, 3, 4], [0, 1, 2, 0, 3, 4], [1, 0, 2, 1, 3, 4], [2, -1, -1, -1, -1, -1]])
+    to_text, to_image = slot_targets(frames, frames)  # every text names everything its frame shows
+    keys = soft_targets(torch.tensor([0, 0, 1, 2]))
+    assert torch.equal(to_text, keys) and torch.equal(to_image, keys.T)
+    partial = frames.clone()
+    partial[2] = torch.tensor([UNNAMED, UNNAMED, 2, UNNAMED, 3, UNNAMED])  # "... colour 2, shape 3": fits frames 0-2
+    to_text, to_image = slot_targets(frames, partial)
+    assert to_image[2].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0])  # the partial text: three positives
+    assert to_text[2].tolist() == [0, 0, 1, 0]  # frame 2 fits only its own text (the others name values it lacks)
+    assert to_text[0].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0])
+    assert torch.allclose(to_text.sum(1), torch.ones(4)) and torch.allclose(to_image.sum(1), torch.ones(4))

@@ -110,3 +110,28 @@ def test_content_key_ignores_wording(world):
     keys = {content_key(video, c) for c in range(len(video["clips"]))}
     events = {c["event"] for c in video["clips"]}
     assert len(keys) == len(events)  # one key per event, one for the empty background
+
+
+def test_partial_texts_name_exactly_the_slots_they_require_and_fit_their_frame(world):
+    from revis.retrieval.slots import parse_phrase
+    from revis.vl.pairs import UNNAMED, fits, frame_text_pairs
+    from revis.world.videos import BACKGROUNDS, VALUES
+
+    plain = frame_text_pairs(world, "train")
+    pairs = frame_text_pairs(world, "train", partial_texts=2)
+    events = sum(
+        1 for v in world.meta["videos"].values() if v["split"] == "train" for c in v["clips"] if c["event"] is not None
+    )
+    assert len(pairs) == len(plain) + 2 * events
+    assert np.equal(
+        fits(plain.frame_slots, plain.text_slots), np.equal(plain.keys, np.array(plain.keys)[:, None]).T
+    ).all()
+    partial = [i for i, code in enumerate(pairs.text_slots) if (code == UNNAMED).any()]
+    assert len(partial) == 2 * events
+    names = ("background", *ATTRIBUTES)
+    tables = (BACKGROUNDS, *(VALUES[a] for a in ATTRIBUTES))
+    for i in partial[:200]:
+        said = parse_phrase(pairs.texts[i])
+        required = {names[s]: tables[s][v] for s, v in enumerate(pairs.text_slots[i]) if v != UNNAMED}
+        assert {k: v for k, v in said.items() if k in required or k != "count"} == required, pairs.texts[i]
+    assert fits(pairs.frame_slots, pairs.text_slots).diagonal().all()  # a pair's text fits its own frame

@@ -8,7 +8,7 @@
 - ``user``: the simulated user answering from the target's per-clip descriptions
 - ``interactive``: the round loop over all queries at once
 - ``embedding``: gallery pooling (mean / attention) and cached text embedders (vl tower, MiniLM)
-- ``queries``: queries naming 1, 2 or 3 attributes of a target video's event
+- ``queries``: queries naming some attributes of a target video's event (and, optionally, its background)
 - ``real_data``: MSR-VTT 1k-A, MSVD and ActivityNet Captions annotations + pre-extracted embeddings
 - ``benchmark``: ``python -m revis.retrieval.benchmark`` (vectorised vs looped ranking)
 """

@@ -28,6 +28,7 @@ class GallerySettings:
     attention_temperature: float
     queries: int
     levels: Sequence[int]
+    background: float = 0.0  # share of queries that also name where the video takes place
 
 
 def _pooled(frame_z: np.ndarray, offsets: np.ndarray, videos: int, how: Pooling, temperature: float) -> np.ndarray:
@@ -63,7 +64,7 @@ def world_features(
         pooled: dict[str, np.ndarray] = {
             how: _pooled(frame_z, offsets, len(gallery), how, settings.attention_temperature) for how in POOLINGS
         }
-        queries = sample_queries(meta, gallery, settings.queries, list(settings.levels), seed)
+        queries = sample_queries(meta, gallery, settings.queries, list(settings.levels), seed, settings.background)
         query_z = encoder.embed_texts([q.text for q in queries]).numpy()
         per_seed[f"seed{seed}"] = {
             "gallery": torch.from_numpy(pooled[settings.pooling]),

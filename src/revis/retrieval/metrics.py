@@ -97,10 +97,11 @@ def merlin_metrics(
     rounds, gain = _rounds_and_gain(simulation.ranks, seeds, settings.rounds)
     levels = simulation.levels
     queries = len(levels[f"seed{seeds[0]}"])
+    named = sorted({k for s in seeds for k in levels[f"seed{s}"]})
     other = "attention" if pooling == "mean" else "mean"
     scale = (
         f"mini-world video gallery of {gallery} held-out videos (one frame per 2-s clip, 32 px), "
-        f"{queries} queries per seed naming 1-3 attributes of one event; vl encoder "
+        f"{queries} queries per seed naming {named[0]}-{named[-1]} attributes of one event; vl encoder "
         f"(tiny ViT + frozen MiniLM head) per seed, {pooling} frame pooling; rule/entropy questioners, "
         "simulated user from per-clip ground truth answering "
         f"{'with restatements' if settings.user_restates else 'only the slot asked about'}; "

@@ -1,4 +1,4 @@
-"""Queries for interactive retrieval: one event of a target video, named by 1, 2 or 3 of its attributes.
+"""Queries for interactive retrieval: one event of a target video, named by some of its attributes (and the place).
 
 The fewer attributes a query names, the vaguer it is: a near-duplicate family (and every
 other video showing, say, "some red shapes") competes for rank 1. Wording comes from the
@@ -43,8 +43,14 @@ def sample_queries(
     n: int,
     levels: Sequence[int],
     seed: int,
+    background: float = 0.0,
 ) -> list[Query]:
-    """``n`` queries, an equal share per vagueness level (attributes named), targets drawn without replacement."""
+    """``n`` queries, an equal share per vagueness level (attributes named), targets drawn without replacement.
+
+    ``background``: the share of queries that also say where the video takes place (the target's
+    background; not counted in the vagueness level). ``background=0`` draws exactly the queries
+    of earlier versions (no extra random draws).
+    """
     rng = np.random.default_rng([seed, 17])
     order = rng.permutation(len(gallery))
     targets = [int(order[i % len(order)]) for i in range(n)]
@@ -57,6 +63,7 @@ def sample_queries(
         attrs = video["events"][event]
         chosen = {str(a) for a in rng.choice(ATTRIBUTES, size=k, replace=False)}
         named = tuple(a for a in ATTRIBUTES if a in chosen)
-        text = phrase_event({a: attrs[a] for a in named}, rng, count=attrs["count"])
+        where = video["background"] if background > 0 and rng.random() < background else None
+        text = phrase_event({a: attrs[a] for a in named}, rng, where, count=attrs["count"])
         queries.append(Query(qid, gallery[target], target, event, named, text))
     return queries

@@ -4,7 +4,9 @@ Loss: symmetric InfoNCE over a batch of (frame, description) pairs with the enco
 temperature, ``(CE(logits, T) + CE(logitsᵀ, Tᵀ)) / 2``. Frames whose descriptions describe the
 same content (``keys`` equal: same background and event, any wording) are all positives of
 each other: the target rows ``T`` spread their mass uniformly over them. Without that, two
-frames of one segment in a batch would be pushed apart.
+frames of one segment in a batch would be pushed apart. With partial texts (a text naming only
+some attributes, ``revis.vl.pairs``) positives are what fits: text t is a positive of every
+frame that shows all it names (``slot_targets``; then the two directions have their own rows).
 
 The text backbone is frozen, so each description's pooled sentence embedding is computed once
 (``pooled_texts``); only the text head, the image tower and the temperature train.
@@ -60,10 +62,23 @@ def soft_targets(keys: torch.Tensor) -> torch.Tensor:
     return same / same.sum(1, keepdim=True)
 
 
-def info_nce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE with soft targets (images x texts logits)."""
+def slot_targets(frame_slots: torch.Tensor, text_slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image -> text, text -> image) soft targets: every text that fits a frame is its positive.
+
+    ``frame_slots`` (B, 6) what each frame shows, ``text_slots`` (B, 6) what each text requires
+    (``revis.vl.pairs.UNNAMED`` where it names nothing). A pair's own text always fits its frame.
+    """
+    from revis.vl.pairs import UNNAMED
+
+    fit = ((text_slots[None, :, :] == UNNAMED) | (text_slots[None, :, :] == frame_slots[:, None, :])).all(-1).float()
+    return fit / fit.sum(1, keepdim=True), fit.T / fit.T.sum(1, keepdim=True)
+
+
+def info_nce(logits: torch.Tensor, targets: torch.Tensor, text_targets: torch.Tensor | None = None) -> torch.Tensor:
+    """Symmetric InfoNCE with soft targets (images x texts logits); ``text_targets`` default ``targets.T``."""
+    text_targets = targets.T if text_targets is None else text_targets
     image_to_text = -(targets * logits.log_softmax(dim=1)).sum(1).mean()
-    text_to_image = -(targets.T * logits.T.log_softmax(dim=1)).sum(1).mean()
+    text_to_image = -(text_targets * logits.T.log_softmax(dim=1)).sum(1).mean()
     return (image_to_text + text_to_image) / 2
 
 
@@ -82,12 +97,15 @@ def pretrain(
     keys: np.ndarray,
     config: PretrainConfig,
     curve: str | None = "pretrain/seed-",
+    slots: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, list[float]]:
     """Train the image tower, the text head and the temperature; returns the loss / temperature history.
 
     ``frames`` uint8 (N, H, W, 3); ``text_index`` (N,) row of ``pooled`` describing each frame;
     ``keys`` (N,) content id of each frame (equal keys are positives of each other).
     ``curve``: name under which the loss is logged step by step (``revis.curves``); None: not logged.
+    ``slots``: (frame slots (N, 6), text slots (N, 6)) of the pairs: positives are the texts that fit a
+    frame (``slot_targets``) instead of equal keys.
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -111,6 +129,7 @@ def pretrain(
     pixels = torch.from_numpy(np.ascontiguousarray(frames))
     keys_t = torch.as_tensor(np.asarray(keys), device=encoder.device)
     index_t = torch.as_tensor(np.asarray(text_index), device=encoder.device)
+    slots_t = None if slots is None else tuple(torch.as_tensor(s, device=encoder.device) for s in slots)
     batch = min(config.batch_size, len(frames))
     history: dict[str, list[float]] = {"loss": [], "temperature": []}
     order = rng.permutation(len(frames))
@@ -124,7 +143,11 @@ def pretrain(
         on_device = torch.as_tensor(picked, device=encoder.device)
         image_z = encoder.image_features(pixels[torch.as_tensor(picked)])
         text_z = nn.functional.normalize(encoder.text.project(pooled[index_t[on_device]]), dim=-1)
-        loss = info_nce(encoder.logits(image_z, text_z), soft_targets(keys_t[on_device]))
+        if slots_t is None:
+            loss = info_nce(encoder.logits(image_z, text_z), soft_targets(keys_t[on_device]))
+        else:
+            to_text, to_image = slot_targets(slots_t[0][on_device], slots_t[1][on_device])
+            loss = info_nce(encoder.logits(image_z, text_z), to_text, to_image)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -160,6 +183,7 @@ def pretrain_encoder(
         np.array([key_id[k] for k in pairs.keys]),
         pretrain_config,
         curve=None,  # the caller logs the history (also when this ran in a worker process)
+        slots=None if pairs.frame_slots is None or pairs.text_slots is None else (pairs.frame_slots, pairs.text_slots),
     )
     meta = {"seed": pretrain_config.seed, "steps": pretrain_config.steps, "pairs": len(pairs), "texts": len(unique)}
     return encoder_checkpoint(encoder.cpu(), config, meta=meta), history

@@ -28,5 +28,6 @@ def embed_gallery_and_queries(
         attention_temperature=features.attention_temperature,
         queries=features.queries,
         levels=features.levels,
+        background=features.background,
     )
     return world_features(encoders, videos, seeds, settings, device)

@@ -27,6 +27,7 @@ class FeaturesParams(BaseModel):
     splits: list[str] = Field(default=["val", "test"], min_length=1)  # gallery: videos the encoder never saw
     queries: int = Field(default=90, ge=3, le=100_000)  # per seed, an equal share per vagueness level
     levels: list[int] = Field(default=[1, 2, 3], min_length=1)  # attributes a query names
+    background: float = Field(default=0.0, ge=0, le=1)  # share of queries that also name the background
     frame_stride: int = Field(default=2, ge=1, le=100)  # embed every n-th frame (one frame per 2-s clip on disk)
     pooling: Literal["mean", "attention"] = "mean"
     attention_temperature: float = Field(default=0.1, gt=0, le=10)

@@ -33,7 +33,7 @@ def pretrain_encoders(
         bundle = {f"seed{s}": checkpoint for s in seeds}
         return EncoderBundle(config=encoder.model_dump(), seeds=list(seeds), checkpoints=bundle), {}
     corpus = open_corpus(videos, data.root)
-    pairs = frame_text_pairs(corpus, data.train_split, data.image_size)
+    pairs = frame_text_pairs(corpus, data.train_split, data.image_size, train.partial_texts)
     base = PretrainConfig(
         steps=train.steps,
         batch_size=train.batch_size,

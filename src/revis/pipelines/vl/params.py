@@ -18,6 +18,7 @@ class TrainParams(BaseModel):
     lr: float = Field(default=2e-3, gt=0, le=1)
     weight_decay: float = Field(default=0.05, ge=0, le=1)
     warmup: int = Field(default=20, ge=0, le=10_000)
+    partial_texts: int = Field(default=0, ge=0, le=8)  # mini world: extra query-like texts per event clip
 
 
 class EvaluateParams(BaseModel):
