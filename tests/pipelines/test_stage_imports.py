@@ -54,3 +54,32 @@ def test_a_stage_process_does_not_import_the_other_kinds_node_modules():
     modules, diffusers = done.stdout.strip().splitlines()[-2:]
     assert modules == "['revis.pipelines.t2i.nodes_ingest']"
     assert diffusers == "False"  # t2i-ingest never loads the UNet's library (seconds of start-up)
+
+
+def test_parameters_are_deep_copied_without_inferring_and_data_keeps_kedros_inference():
+    import numpy as np
+
+    from revis.settings import RevisDataCatalog
+
+    catalog = RevisDataCatalog()
+    section = {"sizes": [1, 2], "inner": {"lr": 0.1}}
+    catalog["params:section"] = section
+    catalog["array"] = np.zeros(3)
+    assert catalog["params:section"]._copy_mode == "deepcopy"  # what Kedro would infer, without pandas
+    loaded = catalog.load("params:section")
+    assert loaded == section and loaded is not section and loaded["inner"] is not section["inner"]
+    assert catalog["array"]._copy_mode is None  # anything else: Kedro infers, as before
+    assert catalog.load("array").shape == (3,)
+
+
+def test_a_stage_process_does_not_import_pandas_for_its_parameters():
+    code = (
+        "import sys\n"
+        "from revis.settings import RevisDataCatalog\n"
+        "catalog = RevisDataCatalog()\n"
+        "catalog['params:a'] = {'b': 1}\n"
+        "catalog.load('params:a')\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
