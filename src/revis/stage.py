@@ -6,7 +6,8 @@
 The shell launcher at the repository root runs this module with the project's own Python
 (``.venv`` when present), so ``dvc repro`` works whether or not the environment is activated.
 It opens the same KedroSession that ``kedro run`` opens, without loading the Kedro CLI and
-its plugins first (a second of start-up per stage).
+its plugins first (a second of start-up per stage), and it builds only the nodes of its kind:
+the other kinds' node modules, and what they import, are never loaded (``revis.pipelines``).
 
 A stage validates the parameters before any node runs (the session's
 ``ParameterValidationHook``; ``main`` then exits 2 with one message, having touched nothing): a bad value or an unreadable params.yaml stops ``./run-stage`` the same way
@@ -28,12 +29,19 @@ USAGE = f"usage: run-stage {CHECK_STAGE} | run-stage <pipeline> <{'|'.join(STAGE
 
 
 def run(pipeline: str, kind: str, root: Path) -> None:
+    from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
+    from revis.pipelines import only_stage_kinds
+
     bootstrap_project(root)
-    with KedroSession.create(project_path=root, env="base") as session:
-        session.run(pipeline_names=[pipeline], tags=[kind])  # type: ignore[call-arg]
+    # Kedro builds only the requested pipeline; only_stage_kinds: only this kind's node module is imported
+    try:
+        with only_stage_kinds([kind]), KedroSession.create(project_path=root, env="base") as session:
+            session.run(pipeline_names=[pipeline], tags=[kind])  # type: ignore[call-arg]
+    finally:
+        pipelines.set_requested(None)  # Kedro's cached registry holds this stage's pipeline only: rebuild next time
 
 
 def main(argv: list[str] | None = None) -> int:

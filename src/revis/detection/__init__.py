@@ -4,28 +4,30 @@ Import ultralytics only through ``ultralytics_env.import_ultralytics`` (offline,
 runs under ``data/ultralytics``, its logger callbacks off).
 """
 
-from revis.detection.data import DetectionSplits, detection_splits
-from revis.detection.roi_features import YOLOV8_LAYERS, box_features, letterbox, representative_vectors
-from revis.detection.ultralytics_env import import_ultralytics, ultralytics_home
-from revis.detection.yolo import YoloConfig, evaluate_yolo, load_model_state, model_state, train_yolo
-from revis.detection.yolo_format import YoloDataset, write_yolo_dataset, yolo_label_lines, yolo_line_to_box
+from revis.lazy import lazy_getattr
 
-__all__ = [
-    "YOLOV8_LAYERS",
-    "DetectionSplits",
-    "YoloConfig",
-    "YoloDataset",
-    "box_features",
-    "detection_splits",
-    "evaluate_yolo",
-    "import_ultralytics",
-    "letterbox",
-    "load_model_state",
-    "model_state",
-    "representative_vectors",
-    "train_yolo",
-    "ultralytics_home",
-    "write_yolo_dataset",
-    "yolo_label_lines",
-    "yolo_line_to_box",
-]
+# Names resolve lazily (PEP 562): a stage that needs only the data splits (csod-evaluate) or the
+# SSDA metrics (lada-evaluate) does not import torchvision, which pulls in torch._dynamo.
+_WHERE = {
+    "YOLOV8_LAYERS": "roi_features",
+    "DetectionSplits": "data",
+    "YoloConfig": "yolo",
+    "YoloDataset": "yolo_format",
+    "box_features": "roi_features",
+    "detection_splits": "data",
+    "evaluate_yolo": "yolo",
+    "import_ultralytics": "ultralytics_env",
+    "letterbox": "roi_features",
+    "load_model_state": "yolo",
+    "model_state": "yolo",
+    "representative_vectors": "roi_features",
+    "train_yolo": "yolo",
+    "ultralytics_home": "ultralytics_env",
+    "write_yolo_dataset": "yolo_format",
+    "yolo_label_lines": "yolo_format",
+    "yolo_line_to_box": "yolo_format",
+}
+
+__all__ = list(_WHERE)
+
+__getattr__ = lazy_getattr(__name__, _WHERE)

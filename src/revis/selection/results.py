@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from revis.reporting.summary import mean_std
 from revis.selection.grid import lam_label
@@ -63,6 +62,8 @@ def detectable_difference(differences: Sequence[float], alpha: float = 0.05) -> 
     n = len(differences)
     if n < 2:
         return None
+    from scipy import stats  # here, not at import: csod-select uses this module and never a t quantile
+
     sd = float(np.std(differences, ddof=1))
     return float(stats.t.ppf(1 - alpha, n - 1) * sd / math.sqrt(n))
 

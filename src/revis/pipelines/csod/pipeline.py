@@ -6,10 +6,14 @@ outputs only when it returns), and the detector stages clean their scratch folde
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.csod import nodes_evaluate, nodes_features, nodes_select, nodes_train
+from revis.pipelines import node_modules
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # a stage imports only its own kind's node module (revis.pipelines.node_modules)
+    nodes_evaluate, nodes_features, nodes_select, nodes_train = node_modules(
+        "revis.pipelines.csod", "evaluate", "features", "select", "train"
+    )
     return pipeline(
         [
             node(

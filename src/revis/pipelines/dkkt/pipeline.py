@@ -7,12 +7,14 @@ from visible fractions of the training split.
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.dkkt import nodes_distill, nodes_evaluate, nodes_train
+from revis.pipelines import node_modules
 
 DATA = {"shapes": "shapes", "digits": "digits", "seeds": "params:seeds", "data": "params:dsv.data"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # a stage imports only its own kind's node module (revis.pipelines.node_modules)
+    nodes_distill, nodes_evaluate, nodes_train = node_modules("revis.pipelines.dkkt", "distill", "evaluate", "train")
     return pipeline(
         [
             node(

@@ -6,7 +6,7 @@ the selected / synthesized sets (``train``) never retrains them.
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.dsv import nodes_distill, nodes_evaluate, nodes_features, nodes_select, nodes_train
+from revis.pipelines import node_modules
 
 DATA = {
     "shapes": "shapes",
@@ -18,6 +18,10 @@ DATA = {
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # a stage imports only its own kind's node module (revis.pipelines.node_modules)
+    nodes_distill, nodes_evaluate, nodes_features, nodes_select, nodes_train = node_modules(
+        "revis.pipelines.dsv", "distill", "evaluate", "features", "select", "train"
+    )
     return pipeline(
         [
             node(

@@ -8,10 +8,14 @@ C-insertion - C-deletion, reconstruction, ERF alignment with ground-truth masks,
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.gig import nodes_attribute, nodes_evaluate, nodes_features
+from revis.pipelines import node_modules
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # a stage imports only its own kind's node module (revis.pipelines.node_modules)
+    nodes_attribute, nodes_evaluate, nodes_features = node_modules(
+        "revis.pipelines.gig", "attribute", "evaluate", "features"
+    )
     return pipeline(
         [
             node(

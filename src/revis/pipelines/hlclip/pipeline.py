@@ -2,10 +2,12 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.hlclip import nodes_evaluate, nodes_train
+from revis.pipelines import node_modules
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # a stage imports only its own kind's node module (revis.pipelines.node_modules)
+    nodes_evaluate, nodes_train = node_modules("revis.pipelines.hlclip", "evaluate", "train")
     return pipeline(
         [
             node(

@@ -2,10 +2,12 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from revis.pipelines.lada import nodes_evaluate, nodes_ingest, nodes_train
+from revis.pipelines import node_modules
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # a stage imports only its own kind's node module (revis.pipelines.node_modules)
+    nodes_evaluate, nodes_ingest, nodes_train = node_modules("revis.pipelines.lada", "evaluate", "ingest", "train")
     return pipeline(
         [
             node(nodes_ingest.make_world, "params:world", "world", name="make_world", tags=["ingest"]),
