@@ -70,6 +70,44 @@ def test_one_weighted_backward_equals_the_per_sample_sum_and_its_input_gradient(
     assert torch.allclose(g_old, g_new, atol=1e-10)
 
 
+@pytest.mark.parametrize("chunk_size", [1, 4, 7])
+def test_chunked_weighted_backward_equals_the_one_pass_residual_and_its_gradients(chunk_size):
+    net = _net().double()
+    x, y = _data(10)
+    x = x.double()
+    theta = frozen_parameters(net)
+    flat = flatten_params(theta)
+    results = []
+    for chunk in (None, chunk_size):
+        xs = x.clone().requires_grad_(True)
+        lam = torch.rand(10, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+        total, logits = weighted_loss_grad(net, theta, xs, y, lam, chunk_size=chunk)
+        loss = (flat + total).abs().mean() + primal_loss(logits, y) + logits.pow(2).mean()  # logits carry a gradient
+        results.append((loss.detach(), total.detach(), *torch.autograd.grad(loss, [xs, lam])))
+    (loss, total, gx, gl), (loss_c, total_c, gx_c, gl_c) = results
+    assert float(loss_c) == pytest.approx(float(loss), rel=1e-12)
+    assert torch.allclose(total_c, total, atol=1e-12)
+    assert torch.allclose(gx_c, gx, atol=1e-12) and gx.abs().max() > 0
+    assert torch.allclose(gl_c, gl, atol=1e-12) and gl.abs().max() > 0
+    first, _ = weighted_loss_grad(net, theta, x, y, lam.detach(), create_graph=False, chunk_size=3)
+    assert torch.allclose(first, total, atol=1e-12)
+
+
+def test_chunked_deepkkt_objective_equals_the_one_pass_objective():
+    net = _net().double()
+    x, y = _data(9)
+    x = x.double()
+    lam = torch.full((9,), 0.3, dtype=torch.float64)
+    grads = []
+    for chunk in (None, 2):
+        kkt = DeepKKT(net, KKTWeights(w_aug=0.0), example=x[:4], chunk_size=chunk)
+        xs = x.clone().requires_grad_(True)
+        total, info = kkt.objective(xs, y, lam)
+        grads.append((info["stat"], torch.autograd.grad(total, xs)[0]))
+    assert grads[1][0] == pytest.approx(grads[0][0], rel=1e-10)
+    assert torch.allclose(grads[1][1], grads[0][1], atol=1e-12)
+
+
 def test_per_sample_paths_refuse_train_mode():
     with pytest.raises(ValueError, match="eval mode"):
         per_sample_grads(_net().train(), *_data())
