@@ -10,7 +10,6 @@ ablation (mean pixel gap to the full objective) and the divergence guard.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
