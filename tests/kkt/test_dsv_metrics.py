@@ -102,3 +102,10 @@ def test_dataset_metrics_serialize_with_the_lambda_key_and_split_real_subsets_fr
     assert tree["synthesis"]["few_shot"]["1"]["pixel_change"]["mean"] == 1.0
     assert tree["ablation"]["few_shot"]["1"]["image_gap"]["values"] == [2.0, 2.0]  # candidate 0: |1 - 3|
     assert tree["teacher"]["test_accuracy"]["values"] == [0.5, 0.6] and tree["guard"]["runs"] == 4
+
+
+def test_by_metric_leaves_out_the_seeds_whose_value_is_undefined():
+    out = by_metric({0: {"x": 1.0, "y": float("nan")}, 1: {"x": 3.0, "y": 2.0}, 2: {"x": 5.0, "y": None}})
+    assert out["x"]["values"] == [1.0, 3.0, 5.0]
+    assert out["y"]["values"] == [2.0] and out["y"]["seeds"] == [1] and out["y"]["mean"] == 2.0
+    assert "z" not in by_metric({0: {"z": float("nan")}})

@@ -13,6 +13,7 @@ DSV and DM + Deep-KKT sets at 1 and 10 per class, per seed (README, "evaluation 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -39,12 +40,18 @@ def rank_agreement(
     test: tuple[torch.Tensor, torch.Tensor],
     shape: tuple[int, int, int],
     seed: int,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Accuracy of every set under every protocol (one network each, seeded), and the agreement of each pair."""
-    accuracy = {
-        name: {key: score(train_on_set(x, y, shape, protocol, seed), *test) for key, (x, y) in sets.items()}
-        for name, protocol in protocols.items()
-    }
+    """Accuracy of every set under every protocol (one network each, seeded), and the agreement of each pair.
+
+    Set by set (every protocol on one set before the next), each result passed to ``log`` as it comes.
+    """
+    accuracy: dict[str, dict[str, float]] = {name: {} for name in protocols}
+    for key, (x, y) in sets.items():
+        for name, protocol in protocols.items():
+            accuracy[name][key] = score(train_on_set(x, y, shape, protocol, seed), *test)
+            if log is not None:
+                log(f"seed {seed} {key} {name} {accuracy[name][key]:.4f}")
     keys = list(sets)
     agreement = {}
     for first, second in itertools.combinations(protocols, 2):
@@ -92,7 +99,10 @@ def _digits_study(seeds: list[int], protocols: dict[str, EvalProtocol]) -> dict[
             dsv_job = SynthesisJob(teacher, x[:4], x0, y0, splits.bounds(), dsv.distill, False, seed)
             synthesized = synthesize_job(dsv_job)
             sets[f"dsv/{ipc}"] = (synthesized["images"], synthesized["labels"])
-        out[str(seed)] = rank_agreement(sets, protocols, (splits.x_test, splits.y_test), splits.shape, seed)
+        test = (splits.x_test, splits.y_test)
+        out[str(seed)] = rank_agreement(
+            sets, protocols, test, splits.shape, seed, log=lambda line: print(line, flush=True)
+        )
         print(seed, out[str(seed)], flush=True)
     return out
 

@@ -44,7 +44,9 @@ def _rss_kib() -> int:
     return pages * resource.getpagesize() // 1024
 
 
-def objective(path: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor):
+def objective(
+    path: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, chunk: int | None = None
+):
     """One evaluation of the stationarity loss and its gradients with respect to x and λ."""
     x = x.detach().requires_grad_(True)
     lam = lam.detach().requires_grad_(True)
@@ -61,8 +63,8 @@ def objective(path: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
         ones = torch.ones(1)
         rows = [weighted_loss_grad(model, theta, x[i : i + 1], y[i : i + 1], ones)[0] for i in range(len(x))]
         loss = stationarity_loss(flat, torch.stack(rows), lam)
-    else:
-        total, _ = weighted_loss_grad(model, theta, x, y, lam)
+    else:  # new: one pass; chunked: accumulated chunk by chunk (memory bounded by the chunk)
+        total, _ = weighted_loss_grad(model, theta, x, y, lam, chunk_size=chunk if path == "chunked" else None)
         loss = distance(flat + total)
     gx, gl = torch.autograd.grad(loss, [x, lam])
     return loss.detach(), gx, gl
@@ -88,12 +90,12 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
     """In a fresh process: peak memory of one evaluation, then the median time of ``repeats``."""
     model, x, y, lam = _setup(spec)
     before = _rss_kib()
-    loss, gx, gl = objective(spec["path"], model, x, y, lam)
+    loss, gx, gl = objective(spec["path"], model, x, y, lam, spec.get("chunk"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     times = []
     for _ in range(spec["repeats"]):
         start = time.perf_counter()
-        objective(spec["path"], model, x, y, lam)
+        objective(spec["path"], model, x, y, lam, spec.get("chunk"))
         times.append(time.perf_counter() - start)
     return {
         "seconds": statistics.median(times),
@@ -123,11 +125,13 @@ def compare(
     threads: int,
     isolate: bool = True,
     loop_max: int = 100,
+    chunk: int = 50,
 ) -> dict[str, Any]:
-    """Old vs new at one N: seconds, peak MiB, speed-up, agreement of loss and input gradients; loop and floor."""
+    """Old vs new (one pass, and chunked) at one N: seconds, peak MiB, speed-up, agreement; loop and floor."""
     base = {"n": n, "width": width, "depth": depth, "channels": channels, "size": size, "seed": 0}
     base |= {"repeats": repeats, "threads": threads}
     old, new = measure({**base, "path": "old"}, isolate), measure({**base, "path": "new"}, isolate)
+    chunked = measure({**base, "path": "chunked", "chunk": chunk}, isolate)
     floor = measure({**base, "path": "floor"}, isolate)
     loop = measure({**base, "path": "loop", "repeats": 1}, isolate) if n <= loop_max else None
     scale = max(abs(v) for v in old["grad_x"]) or 1.0
@@ -146,6 +150,11 @@ def compare(
         "new_peak_mib": new["peak_mib"],
         "loss_rel_diff": abs(old["loss"] - new["loss"]) / abs(old["loss"]),
         "grad_x_rel_diff": max(abs(a - b) for a, b in zip(old["grad_x"], new["grad_x"])) / scale,
+        "chunk": chunk,
+        "chunked_s": chunked["seconds"],
+        "chunked_peak_mib": chunked["peak_mib"],
+        "chunked_loss_rel_diff": abs(new["loss"] - chunked["loss"]) / abs(new["loss"]),
+        "chunked_grad_x_rel_diff": max(abs(a - b) for a, b in zip(new["grad_x"], chunked["grad_x"])) / scale,
     }
 
 
@@ -159,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads in each measuring process")
     parser.add_argument("--loop-max", type=int, default=100, help="run the per-sample Python loop up to this N")
+    parser.add_argument("--chunk", type=int, default=50, help="candidates per chunk of the chunked residual")
     parser.add_argument("--json", action="store_true", help="print one JSON line per N instead of the table")
     parser.add_argument(
         "--inline", action="store_true", help="measure in this process (quick; peak memory not isolated)"
@@ -179,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             args.threads,
             not args.inline,
             args.loop_max,
+            args.chunk,
         )
         if args.json:
             print(json.dumps(r))
@@ -187,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             f"  N={n:4d} ({r['parameters']} params): old {r['old_s']:8.3f} s, {r['old_peak_mib']:8.1f} MiB | "
             f"new {r['new_s']:7.3f} s, {r['new_peak_mib']:7.1f} MiB | speed-up x{r['speedup']:.1f} | "
             f"loss diff {r['loss_rel_diff']:.1e}, grad diff {r['grad_x_rel_diff']:.1e}"
+        )
+        print(
+            f"         chunked ({r['chunk']} per chunk) {r['chunked_s']:7.3f} s, {r['chunked_peak_mib']:7.1f} MiB | "
+            f"loss diff {r['chunked_loss_rel_diff']:.1e}, grad diff {r['chunked_grad_x_rel_diff']:.1e} (vs new)"
         )
         loop = "not run" if r["loop_s"] is None else f"{r['loop_s']:.3f} s (new is x{r['loop_speedup']:.1f} faster)"
         print(

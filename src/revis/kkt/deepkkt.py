@@ -174,12 +174,18 @@ class DeepKKT:
         augment: DiffAugment | None = None,
         parameters: ParameterSet = "identifiable",
         example: torch.Tensor | None = None,
+        chunk_size: int | None = 256,
     ) -> None:
-        """``example``: a few inputs of the model's shape (needed to find the identifiable parameters)."""
+        """``example``: a few inputs of the model's shape (needed to find the identifiable parameters).
+
+        ``chunk_size``: more candidates than this and the residual is accumulated chunk by chunk
+        (``weighted_loss_grad``): memory bounded by the chunk, one extra first-order pass in time.
+        """
         if distance not in ("l1", "l2"):
             raise ValueError(f"stat distance must be 'l1' or 'l2', got {distance!r}")
         self.model = model.eval().requires_grad_(False)
         self.weights, self.distance, self.augment = weights, distance, augment
+        self.chunk_size = chunk_size
         names = None
         if parameters == "identifiable":
             if example is None:
@@ -200,7 +206,7 @@ class DeepKKT:
 
     def residual(self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(θ* + Σ λ_i ∇_θ L_i over the measured parameters, logits): one backward, differentiable in x and λ."""
-        grads, logits = weighted_loss_grad(self.model, self.theta, x, y, lam)
+        grads, logits = weighted_loss_grad(self.model, self.theta, x, y, lam, chunk_size=self.chunk_size)
         return self.theta_flat + grads, logits
 
     def stationarity_ratio(self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:

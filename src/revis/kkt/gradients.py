@@ -5,12 +5,15 @@ Stationarity compares θ* with −Σ_i λ_i ∇_θ L_i. The sum never needs the 
 Σ_i λ_i ∇_θ L_i = ∇_θ (Σ_i λ_i L_i), one backward pass of the λ-weighted loss, with
 ``create_graph=True`` so that the residual stays differentiable in the candidates x and in λ
 (``weighted_loss_grad``). What this saves is the N × P matrix of per-sample gradients and its
-traffic, not arithmetic (``vmap`` does the same multiply-adds) and not all memory: the
-double backward keeps the forward's activations, O(N) like any forward pass, so peak memory
-still grows with N (measured at CIFAR scale, ConvNet w128: 539 MiB at N = 100, 2,250 MiB at
-N = 500, ``python -m revis.kkt.benchmark``), and time is within ×0.95–1.4 of vmap and of
-the per-sample loop. Chunked accumulation (residual from chunks without a graph, then a
-backward per chunk of ⟨∂D/∂r, g_chunk⟩) would bound it by the chunk; it is not implemented. Per-sample gradients
+traffic, not arithmetic (``vmap`` does the same multiply-adds). Time: one objective evaluation
+is a forward, a backward with a graph and a second-order backward, so it cannot fall to the
+*floor* of one first-order forward-backward (README: ×4–5 below it at CIFAR scale); it runs at
+×0.95–1.4 of vmap and of the per-sample loop. Memory: the double backward keeps the forward's
+activations, O(N). With ``chunk_size`` (``DeepKKT`` default 256 candidates) larger sets are
+accumulated chunk by chunk (``_ChunkedWeightedGrad``): the residual from first-order chunks
+without a graph, then per chunk a second-order backward of ⟨∂ℓ/∂r, g_chunk⟩; peak memory is
+that of one chunk whatever N, and time is the one-pass time plus one first-order pass
+(``python -m revis.kkt.benchmark`` prints both). Per-sample gradients
 (``per_sample_grads``, ``vmap(grad(...))``) remain for fitting λ to *fixed* real samples,
 where the N × P matrix is computed once and reused at every step.
 
@@ -93,23 +96,15 @@ def identifiable_parameters(model: nn.Module, example: torch.Tensor) -> list[str
     return [name for name, _ in model.named_parameters() if name not in invariant]
 
 
-def weighted_loss_grad(
+def _weighted_loss_grad(
     model: nn.Module,
     params: dict[str, torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
     weights: torch.Tensor,
-    *,
-    create_graph: bool = True,
+    create_graph: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(∇_θ Σ_i w_i CE(Φ(x_i), y_i) flattened over ``params``, logits), in one backward pass.
-
-    ``params`` (name -> θ*) are the coordinates differentiated; every other parameter and
-    buffer of ``model`` is held fixed. With ``create_graph`` the result is differentiable in
-    ``x`` and ``weights`` (double backward), which is what the stationarity loss needs.
-    """
-    if model.training:
-        raise ValueError("the stationarity gradient needs the model in eval mode (samples must not interact)")
+    """∇_θ Σ_i w_i CE(Φ(x_i), y_i) over ``params`` (flat) and the logits: one forward, one backward."""
     leaves = {name: p.detach().requires_grad_(True) for name, p in params.items()}
     fixed = {name: p.detach() for name, p in model.named_parameters() if name not in leaves}
     buffers = {name: b.detach() for name, b in model.named_buffers()}
@@ -118,6 +113,91 @@ def weighted_loss_grad(
         loss = (weights * F.cross_entropy(logits, y, reduction="none")).sum()
         grads = torch.autograd.grad(loss, list(leaves.values()), create_graph=create_graph)
     return torch.cat([g.flatten() for g in grads]), logits
+
+
+class _ChunkedWeightedGrad(torch.autograd.Function):
+    """(Σ_i w_i ∇_θ L_i, logits) with memory bounded by a chunk of candidates, differentiable once in x and w.
+
+    Forward: the sum over chunks of first-order gradients, no graph kept. Backward, given
+    ∂ℓ/∂g = s (P,) and ∂ℓ/∂logits = t (N, K): per chunk c, recompute g_c and the logits with a
+    graph and take ∂/∂(x_c, w_c) of ⟨s, g_c⟩ + ⟨t_c, logits_c⟩ (a second-order backward of the
+    chunk only). Cost: the one-pass path plus one first-order forward-backward of the candidates.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weights, model, params, y, chunk_size):  # type: ignore[override]
+        sums, logits = [], []
+        for start in range(0, len(x), chunk_size):
+            part = slice(start, start + chunk_size)
+            g, out = _weighted_loss_grad(model, params, x[part].detach(), y[part], weights[part].detach(), False)
+            sums.append(g)
+            logits.append(out.detach())
+        ctx.save_for_backward(x, weights, y)
+        ctx.model, ctx.params, ctx.chunk_size = model, params, chunk_size
+        return torch.stack(sums).sum(0), torch.cat(logits)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_sum, grad_logits):  # type: ignore[override]
+        x, weights, y = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gx = torch.zeros_like(x) if need_x else None
+        gw = torch.zeros_like(weights) if need_w else None
+        for start in range(0, len(x), ctx.chunk_size):
+            part = slice(start, start + ctx.chunk_size)
+            with torch.enable_grad():
+                xc = x[part].detach().requires_grad_(need_x)
+                wc = weights[part].detach().requires_grad_(need_w)
+                g, logits = _weighted_loss_grad(ctx.model, ctx.params, xc, y[part], wc, True)
+                target = (g * grad_sum).sum() if grad_sum is not None else g.sum() * 0.0
+                if grad_logits is not None:
+                    target = target + (logits * grad_logits[part]).sum()
+                inputs = [t for t, need in ((xc, need_x), (wc, need_w)) if need]
+                grads = iter(torch.autograd.grad(target, inputs, allow_unused=True))
+            if need_x:
+                gx[part] = next(grads)  # type: ignore[index]
+            if need_w:
+                gw[part] = next(grads)  # type: ignore[index]
+        return gx, gw, None, None, None, None
+
+
+def weighted_loss_grad(
+    model: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    create_graph: bool = True,
+    chunk_size: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(∇_θ Σ_i w_i CE(Φ(x_i), y_i) flattened over ``params``, logits), in one backward pass.
+
+    ``params`` (name -> θ*) are the coordinates differentiated; every other parameter and
+    buffer of ``model`` is held fixed. With ``create_graph`` the result is differentiable in
+    ``x`` and ``weights`` (double backward), which is what the stationarity loss needs.
+    ``chunk_size``: when there are more candidates than that, the sum is accumulated chunk by
+    chunk and its graph is never built whole (``_ChunkedWeightedGrad``): memory bounded by the
+    chunk, the result differentiable once (not twice) in ``x`` and ``weights``, at the cost of
+    one extra first-order forward-backward of the candidates.
+    """
+    if model.training:
+        raise ValueError("the stationarity gradient needs the model in eval mode (samples must not interact)")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if create_graph and chunk_size is not None and len(x) > chunk_size:
+        return _ChunkedWeightedGrad.apply(x, weights, model, params, y, chunk_size)
+    if not create_graph and chunk_size is not None and len(x) > chunk_size:
+        sums, logits = zip(
+            *(
+                _weighted_loss_grad(
+                    model, params, x[i : i + chunk_size], y[i : i + chunk_size], weights[i : i + chunk_size], False
+                )
+                for i in range(0, len(x), chunk_size)
+            )
+        )
+        return torch.stack(sums).sum(0), torch.cat(logits).detach()
+    return _weighted_loss_grad(model, params, x, y, weights, create_graph)
 
 
 def per_sample_grads(

@@ -9,6 +9,7 @@ ablation (mean pixel gap to the full objective) and the divergence guard.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,8 +60,17 @@ def nest(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def by_metric(per_seed: Mapping[int, Mapping[str, float]]) -> dict[str, Summary]:
-    """``{seed: {metric: value}}`` into ``{metric: mean_std over seeds}`` (metrics of the first seed)."""
-    return {key: mean_std_by_seed({s: v[key] for s, v in per_seed.items()}) for key in next(iter(per_seed.values()))}
+    """``{seed: {metric: value}}`` into ``{metric: mean_std over seeds}`` (metrics of the first seed).
+
+    An undefined value (NaN or None: e.g. the end entropy of a synthesis whose candidates were all
+    pruned) leaves its seed out of that metric, as a constant side does for a correlation.
+    """
+    out = {}
+    for key in next(iter(per_seed.values())):
+        values = {s: v[key] for s, v in per_seed.items() if v[key] is not None and math.isfinite(v[key])}
+        if values:
+            out[key] = mean_std_by_seed(values)
+    return out
 
 
 def teacher_seed(

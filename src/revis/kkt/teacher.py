@@ -51,12 +51,18 @@ def polish_to_stationarity(
     *,
     iterations: int = 200,
     chunk: int = 2048,
+    dtype: torch.dtype = torch.float64,
 ) -> dict[str, float]:
     """Full-batch L-BFGS on mean L + (wd/2)‖θ_I‖² over the identifiable parameters θ_I (others frozen).
 
+    Runs in ``dtype`` (default float64) and returns the model to its own dtype: in float32 the
+    objective stops changing before the stationarity ratio, which is ‖∇‖/(wd·‖θ‖), is small
+    (shapes, wd 0.002: stuck at 0.0126 in float32, 0.0030 in float64 from the same start).
     Returns the objective before and after. The model ends in eval mode, parameters frozen.
     """
-    model.eval()
+    own = next(model.parameters()).dtype
+    model.to(dtype).eval()
+    x = x.to(dtype)
     names = set(identifiable_parameters(model, x[:4]))
     params = [p for name, p in model.named_parameters() if name in names]
     for name, p in model.named_parameters():
@@ -89,7 +95,7 @@ def polish_to_stationarity(
     optimizer.step(closure)
     with torch.no_grad():
         after = float(objective())
-    model.requires_grad_(False)
+    model.to(own).requires_grad_(False)
     return {"objective_before": before, "objective_after": after}
 
 
