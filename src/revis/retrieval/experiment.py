@@ -18,6 +18,7 @@ from tqdm import tqdm
 from revis.retrieval.bundles import SeedFeatures, WorldFeatures
 from revis.retrieval.embedding import CachedTextEmbedder, encoders_by_seed, vl_text_fn
 from revis.retrieval.interactive import LoopResult, run_rounds, transcript
+from revis.retrieval.llm import ChatBackend
 from revis.retrieval.queries import Query
 from revis.retrieval.questioners import EntropyQuestioner, LLMQuestioner, Questioner, RuleQuestioner
 from revis.retrieval.ranking import rank_metrics, target_ranks
@@ -53,22 +54,24 @@ class LLMSettings(Protocol):
     def max_tokens(self) -> int: ...
 
 
+def chat_backend(llm: LLMSettings, seed: int) -> ChatBackend:
+    """The configured chat backend: an OpenAI-compatible endpoint (``http``) or a local causal LM."""
+    if llm.backend == "http":
+        from revis.retrieval.llm import HttpChat
+
+        return HttpChat(llm.url or "", llm.model, llm.api_key_env, llm.timeout, llm.max_consecutive_failures)
+    from revis.retrieval.llm import TransformersChat
+
+    return TransformersChat(llm.path or "", seed=seed)
+
+
 def make_questioner(name: str, seed: int, llm: LLMSettings) -> Questioner:
     """A fresh questioner: ``rule``, ``entropy``, or ``llm`` over the configured backend (http or a local LM)."""
     if name == "rule":
         return RuleQuestioner()
     if name == "entropy":
         return EntropyQuestioner()
-    backend: Any
-    if llm.backend == "http":
-        from revis.retrieval.llm import HttpChat
-
-        backend = HttpChat(llm.url or "", llm.model, llm.api_key_env, llm.timeout, llm.max_consecutive_failures)
-    else:
-        from revis.retrieval.llm import TransformersChat
-
-        backend = TransformersChat(llm.path or "", seed=seed)
-    return LLMQuestioner(backend, llm.temperature, llm.later_temperature, llm.max_tokens)
+    return LLMQuestioner(chat_backend(llm, seed), llm.temperature, llm.later_temperature, llm.max_tokens)
 
 
 @dataclass(frozen=True)
