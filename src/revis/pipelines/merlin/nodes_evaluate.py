@@ -37,7 +37,13 @@ def report_metrics(
     """Ranks per round for every condition and seed; R@1/5/10, MdR, MnR as mean +- sd over seeds; pictures."""
     device = apply_runtime(compute.device, compute.threads)
     settings = LoopSettings(
-        evaluate.rounds, evaluate.alpha, evaluate.top_k, evaluate.user_restates, evaluate.llm.on_error
+        evaluate.rounds,
+        evaluate.alpha,
+        evaluate.top_k,
+        evaluate.user_restates,
+        evaluate.llm.on_error,
+        evaluate.learned_queries,
+        evaluate.learned_background,
     )
     questioner = functools.partial(make_questioner, llm=evaluate.llm)
     if features["kind"] == "real":  # the paper-scale overlay: round 0, or the loop over real frames
@@ -48,7 +54,7 @@ def report_metrics(
     if world is None:
         raise ValueError("merlin-evaluate needs the mini world's videos (world.json) for the simulated user")
     seeds = list(features["seeds"])
-    arms = conditions(evaluate.questioners, evaluate.conventions, evaluate.noise, evaluate.control)
+    arms = conditions(evaluate.questioners, evaluate.conventions, evaluate.noise, evaluate.control, evaluate.learned)
     simulation = simulate(features, encoders, world["videos"], arms, settings, questioner, device)
     gallery = len(features["vids"])
     metrics = merlin_metrics(simulation, seeds, settings, features["pooling"], arms[0].name, gallery)

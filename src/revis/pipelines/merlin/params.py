@@ -92,7 +92,10 @@ class EvaluateParams(BaseModel):
     rounds: int = Field(default=5, ge=1, le=20)
     alpha: float = Field(default=0.8, ge=0, le=1)  # MERLIN's code: 0.8
     conventions: list[Literal["answer", "history"]] = Field(default=["answer", "history"], min_length=1)
-    questioners: list[Literal["rule", "entropy", "llm"]] = Field(default=["rule", "entropy"], min_length=1)
+    questioners: list[Literal["rule", "entropy", "learned", "llm"]] = Field(default=["rule", "entropy"], min_length=1)
+    learned: bool = False  # + the learned questioner's arms: one per convention, accurate answers
+    learned_queries: int = Field(default=210, ge=3, le=100_000)  # training queries of the learned questioner
+    learned_background: float = Field(default=1.0, ge=0, le=1)  # their share naming the place
     noise: list[float] = Field(default=[0.0, 0.2], min_length=1)  # wrong-answer rates
     control: bool = True  # answers about a random non-target video (rule questioner, accurate answers)
     top_k: int = Field(default=10, ge=1, le=1000)  # candidates the questioner sees
