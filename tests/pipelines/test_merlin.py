@@ -43,7 +43,8 @@ def test_pipeline_wires_in_memory(run_in_memory, tiny, monkeypatch):
     )
     metrics = to_json(out["merlin.metrics"])
     arms = [f"{q}_{c}_noise{n}" for q in ("rule", "entropy") for c in ("answer", "history") for n in (0, 20)]
-    assert list(metrics["rounds"]) == [*arms, "control_rule_answer"] and metrics["main"] == arms[0]
+    assert list(metrics["rounds"]) == [*arms, "learned_answer_noise0", "learned_history_noise0", "control_rule_answer"]
+    assert metrics["main"] == arms[0]
     for per_round in metrics["rounds"].values():  # two seeds, rounds 0..2, recalls in percent that grow with k
         assert list(per_round) == ["round0", "round1", "round2"]
         for summary in per_round.values():

@@ -149,3 +149,179 @@ def test_the_two_released_msrvtt_videos_read_and_run_through_the_loop(tiny_clip,
         assert result.ranks.shape == (2, 2) and result.answered[0] == 2
     with pytest.raises(DataError, match="no video file for video1"):
         find_video(folders, "video1")
+
+
+# ----------------------------------------------------------------------------- the pipeline's real path
+
+
+def _write_msrvtt(root: Path, n: int = 4) -> None:
+    """A tiny MSR-VTT in MERLIN's layout: msrvtt_1ka, two videodatainfo jsons, videos/TestVideo/<vid>.mp4."""
+    import cv2
+
+    vids = [f"video{7000 + i}" for i in range(n)]
+    (root / "msrvtt_1ka").write_text("\n".join(vids) + "\n")
+    (root / "train_val.json").write_text(json.dumps({"sentences": [{"video_id": vids[0], "caption": "old"}]}))
+    sentences = [
+        {"video_id": v, "caption": f"{c} shapes in a room"} for v, c in zip(vids, ["red", "blue", "green", "white"])
+    ]
+    (root / "test.json").write_text(json.dumps({"sentences": sentences}))
+    (root / "videos" / "TestVideo").mkdir(parents=True)
+    (root / "captions").mkdir()
+    (root / "captions" / vids[0]).write_text(json.dumps("A person shapes red fondant."))  # MERLIN's GPT-4V format
+    rng = np.random.default_rng(1)
+    for i, vid in enumerate(vids):
+        writer = cv2.VideoWriter(
+            str(root / "videos" / "TestVideo" / f"{vid}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5, (48, 32)
+        )
+        for _ in range(15):  # 3 s at 5 fps: three frames at one per second
+            writer.write(np.clip(rng.normal(60 * i, 30, (32, 48, 3)), 0, 255).astype(np.uint8))
+        writer.release()
+
+
+def _merlin_params(root: Path, clip: Path, lm: Path | None, **evaluate):
+    from revis.pipelines.merlin.params import Params
+
+    real = {
+        "dataset": "msrvtt",
+        "annotations": str(root / "test.json"),
+        "train_annotations": str(root / "train_val.json"),
+        "id_list": str(root / "msrvtt_1ka"),
+        "limit": 3,
+        "videos": str(root / "videos"),
+        "clip_path": str(clip),
+        "captions": str(root / "captions"),
+    }
+    llm = {"backend": "transformers", "path": str(lm), "max_tokens": 6} if lm else {}
+    defaults = {"rounds": 2, "conventions": ["answer"], "questioners": ["rule", "entropy"], "noise": [0.0]}
+    return Params.model_validate(
+        {"seeds": [0], "features": {"real": real}, "evaluate": {**defaults, "llm": llm, **evaluate}}
+    )
+
+
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    from revis.vl.tiny_models import write_tiny_clip
+
+    return write_tiny_clip(tmp_path_factory.mktemp("clipdir"), image_size=32)
+
+
+@pytest.fixture(scope="module")
+def lm_folder(tmp_path_factory):
+    from revis.retrieval.llm import write_tiny_causal_lm
+
+    return write_tiny_causal_lm(tmp_path_factory.mktemp("lmdir"))
+
+
+def test_the_pipelines_real_path_runs_the_loop_on_videos_with_a_local_clip_and_llm(tmp_path, clip_folder, lm_folder):
+    from revis.pipelines.merlin.nodes_evaluate import report_metrics
+    from revis.pipelines.merlin.nodes_features import embed_gallery_and_queries
+    from revis.reporting.results import to_json
+    from revis.retrieval.real_loop import RealLoopMetrics
+
+    _write_msrvtt(tmp_path)
+    params = _merlin_params(
+        tmp_path, clip_folder, lm_folder, questioners=["rule", "entropy", "llm"], llm={
+            "backend": "transformers", "path": str(lm_folder), "max_tokens": 6, "aggregate_answers": True}
+    )  # fmt: skip
+    features = embed_gallery_and_queries({}, None, params.seeds, params.compute, params.features)
+    # MERLIN's subset: msrvtt_1ka's order, the first 3, the last caption (test after train_val)
+    assert features["vids"] == ["video7000", "video7001", "video7002"]
+    assert features["captions"][0] == "red shapes in a room"
+    assert [tuple(z.shape[:1]) for z in features["frame_z"]] == [(3,)] * 3  # one frame per second of 3 s
+    assert features["anchor_captions"] == ["A person shapes red fondant.", "", ""]
+    runs, metrics, _, _ = report_metrics(features, {}, None, params.compute, params.evaluate)
+    assert isinstance(metrics, RealLoopMetrics)
+    assert set(metrics.rounds) == {
+        "rule_answer_noise0",
+        "entropy_answer_noise0",
+        "llm_answer_noise0",
+        "control_rule_answer",
+    }
+    for arm, per_round in metrics.rounds.items():
+        assert sorted(per_round) == ["round0", "round1", "round2"]
+        assert per_round["round0"]["r1"]["mean"] == metrics.zero_shot["r1"]  # every arm starts from round 0
+        assert metrics.answered_per_round[arm] == [3, 3]  # every query got an answer in every round
+    assert metrics.questions_per_query["rule_answer_noise0"] == 2.0
+    ranks = np.asarray(runs["ranks"]["rule_answer_noise0"])
+    assert ranks.shape == (3, 3) and ((ranks >= 1) & (ranks <= 3)).all()
+    assert runs["captions"][1].startswith("In ")  # no given caption: described from the frames
+    assert len(runs["example"]["turns"]) == 2
+    blob = json.loads(json.dumps(to_json(metrics)))
+    assert set(blob["rounds"]["llm_answer_noise0"]["round2"]) == {"r1", "r5", "r10", "mdr", "mnr"}
+
+
+def test_the_answers_move_the_query_embeddings_so_ranks_can_change(tmp_path, clip_folder):
+    from revis.pipelines.merlin.nodes_features import embed_gallery_and_queries
+    from revis.retrieval.experiment import Condition, LoopSettings, make_questioner
+    from revis.retrieval.real_loop import run_real_loop
+
+    _write_msrvtt(tmp_path, n=4)
+    params = _merlin_params(tmp_path, clip_folder, None)
+    features = embed_gallery_and_queries({}, None, params.seeds, params.compute, params.features)
+    settings = LoopSettings(2, 0.8, 10, False, "skip")
+    arms = [Condition("rule_answer_noise0", "rule", "answer", 0.0, False)]
+    factory = lambda name, seed: make_questioner(name, seed, params.evaluate.llm)  # noqa: E731
+    _, moved = run_real_loop(features, arms, settings, factory)
+    _, still = run_real_loop(features, arms, LoopSettings(2, 0.0, 10, False, "skip"), factory)  # alpha 0: no move
+    assert still.rounds["rule_answer_noise0"]["round2"] == still.rounds["rule_answer_noise0"]["round0"]
+    assert moved.rounds["rule_answer_noise0"]["round0"] == still.rounds["rule_answer_noise0"]["round0"]
+    assert moved.questions_per_query["rule_answer_noise0"] == 2.0
+
+
+def test_pre_extracted_embeddings_still_give_round_0_only(tmp_path):
+    from revis.pipelines.merlin.nodes_evaluate import report_metrics
+    from revis.pipelines.merlin.nodes_features import embed_gallery_and_queries
+    from revis.pipelines.merlin.params import Params
+    from revis.retrieval.metrics import ZeroShotMetrics
+
+    root = _shared("merlin-msrvtt")
+    (tmp_path / "test.json").write_text(json.dumps({"sentences": [{"video_id": "video7020", "caption": "fondant"}]}))
+    real = {
+        "dataset": "msrvtt",
+        "annotations": str(tmp_path / "test.json"),
+        "embeddings": str(root),
+        "id_list": str(root / "msrvtt_1ka"),
+        "limit": 1,
+    }
+    params = Params.model_validate({"seeds": [0], "features": {"real": real}})
+    features = embed_gallery_and_queries({}, None, params.seeds, params.compute, params.features)
+    assert "frame_z" not in features and features["vids"] == ["video7020"]
+    _, metrics, _, _ = report_metrics(features, {}, None, params.compute, params.evaluate)
+    assert isinstance(metrics, ZeroShotMetrics) and metrics.zero_shot["r1"] == 100.0
+
+
+def test_real_data_params_need_a_clip_folder_for_videos():
+    from pydantic import ValidationError
+
+    from revis.pipelines.merlin.params import RealData
+
+    with pytest.raises(ValidationError, match="needs clip_path"):
+        RealData.model_validate({"dataset": "msrvtt", "annotations": "a.json", "videos": "v"})
+    with pytest.raises(ValidationError, match="MSR-VTT subset"):
+        RealData.model_validate({"dataset": "msvd", "annotations": "a", "embeddings": "e", "id_list": "ids"})
+
+
+def test_the_pipelines_real_path_reads_the_released_msrvtt_videos(tmp_path, clip_folder):
+    from revis.pipelines.merlin.nodes_evaluate import report_metrics
+    from revis.pipelines.merlin.nodes_features import embed_gallery_and_queries
+    from revis.pipelines.merlin.params import Params
+
+    root = _shared("merlin-msrvtt")
+    (tmp_path / "ids").write_text("video7010\nvideo0\n")
+    sentences = [{"video_id": "video7010", "caption": "a cartoon plays"}, {"video_id": "video0", "caption": "a car"}]
+    (tmp_path / "test.json").write_text(json.dumps({"sentences": sentences}))
+    real = {
+        "dataset": "msrvtt",
+        "annotations": str(tmp_path / "test.json"),
+        "id_list": str(tmp_path / "ids"),
+        "videos": str(root / "videos"),  # MERLIN's TestVideo / TrainValVideo folders
+        "clip_path": str(clip_folder),
+        "captions": str(root / "gpt4v_captions"),
+        "max_frames": 4,
+    }
+    evaluate = {"rounds": 1, "conventions": ["answer"], "questioners": ["rule"], "noise": [0.0], "control": False}
+    params = Params.model_validate({"seeds": [0], "features": {"real": real}, "evaluate": evaluate})
+    features = embed_gallery_and_queries({}, None, params.seeds, params.compute, params.features)
+    assert [tuple(z.shape[:1]) for z in features["frame_z"]] == [(4,), (4,)]
+    _, metrics, _, _ = report_metrics(features, {}, None, params.compute, params.evaluate)
+    assert metrics.answered_per_round == {"rule_answer_noise0": [2]}  # type: ignore[union-attr]

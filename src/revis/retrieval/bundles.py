@@ -3,7 +3,7 @@ loads them with ``weights_only=True``), typed here so the stages that write and 
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import torch
 
@@ -29,8 +29,8 @@ class WorldFeatures(TypedDict):
 
 
 class RealFeatures(TypedDict):
-    """``merlin.features`` of a real benchmark (``revis.retrieval.real_data.load_benchmark``): query ``i``
-    targets video ``targets[i]``; one seed (pre-extracted embeddings: nothing is seeded)."""
+    """``merlin.features`` of a real benchmark (``revis.retrieval.real_loop.load_real``): query ``i``
+    targets video ``targets[i]``; one seed (pre-extracted or local CLIP embeddings: nothing is seeded)."""
 
     kind: Literal["real"]
     dataset: str
@@ -40,6 +40,10 @@ class RealFeatures(TypedDict):
     targets: list[int]
     query_z: torch.Tensor
     gallery: torch.Tensor
+    # with videos and a local CLIP (``revis.retrieval.real_loop``): what the interactive loop needs
+    frame_z: NotRequired[list[torch.Tensor]]  # per video, its frames' CLIP embeddings
+    clip_path: NotRequired[str]
+    anchor_captions: NotRequired[list[str]]  # given captions ("" where none: described from the frames)
 
 
 MerlinFeatures = WorldFeatures | RealFeatures  # ``merlin.features``, told apart by ``kind``

@@ -18,10 +18,13 @@ from tqdm import tqdm
 from revis.retrieval.bundles import SeedFeatures, WorldFeatures
 from revis.retrieval.embedding import CachedTextEmbedder, encoders_by_seed, vl_text_fn
 from revis.retrieval.interactive import LoopResult, run_rounds, transcript
+from revis.retrieval.learned import LearnedQuestioner, fit_learned, training_queries, training_rows
+from revis.retrieval.llm import ChatBackend
 from revis.retrieval.queries import Query
 from revis.retrieval.questioners import EntropyQuestioner, LLMQuestioner, Questioner, RuleQuestioner
 from revis.retrieval.ranking import rank_metrics, target_ranks
 from revis.retrieval.slerp import Convention
+from revis.retrieval.slots import SLOTS
 from revis.retrieval.user import SimulatedUser
 from revis.vl.encoder import DualEncoder
 
@@ -53,22 +56,24 @@ class LLMSettings(Protocol):
     def max_tokens(self) -> int: ...
 
 
+def chat_backend(llm: LLMSettings, seed: int) -> ChatBackend:
+    """The configured chat backend: an OpenAI-compatible endpoint (``http``) or a local causal LM."""
+    if llm.backend == "http":
+        from revis.retrieval.llm import HttpChat
+
+        return HttpChat(llm.url or "", llm.model, llm.api_key_env, llm.timeout, llm.max_consecutive_failures)
+    from revis.retrieval.llm import TransformersChat
+
+    return TransformersChat(llm.path or "", seed=seed)
+
+
 def make_questioner(name: str, seed: int, llm: LLMSettings) -> Questioner:
     """A fresh questioner: ``rule``, ``entropy``, or ``llm`` over the configured backend (http or a local LM)."""
     if name == "rule":
         return RuleQuestioner()
     if name == "entropy":
         return EntropyQuestioner()
-    backend: Any
-    if llm.backend == "http":
-        from revis.retrieval.llm import HttpChat
-
-        backend = HttpChat(llm.url or "", llm.model, llm.api_key_env, llm.timeout, llm.max_consecutive_failures)
-    else:
-        from revis.retrieval.llm import TransformersChat
-
-        backend = TransformersChat(llm.path or "", seed=seed)
-    return LLMQuestioner(backend, llm.temperature, llm.later_temperature, llm.max_tokens)
+    return LLMQuestioner(chat_backend(llm, seed), llm.temperature, llm.later_temperature, llm.max_tokens)
 
 
 @dataclass(frozen=True)
@@ -84,15 +89,22 @@ class Condition:
 
 
 def conditions(
-    questioners: Sequence[str], conventions: Sequence[Convention], noise: Sequence[float], control: bool
+    questioners: Sequence[str],
+    conventions: Sequence[Convention],
+    noise: Sequence[float],
+    control: bool,
+    learned: bool = False,
 ) -> list[Condition]:
-    """Every (questioner, convention, noise) arm, then the negative control (answers about another video)."""
+    """Every (questioner, convention, noise) arm, the learned questioner's arms (one per convention, accurate
+    answers) when asked for, then the negative control (answers about another video)."""
     out = [
         Condition(f"{q}_{c}_noise{round(p * 100)}", q, c, p, False)
         for q in questioners
         for c in conventions
         for p in noise
     ]
+    if learned and "learned" not in questioners:
+        out += [Condition(f"learned_{c}_noise0", "learned", c, 0.0, False) for c in conventions]
     if control:
         q, c = questioners[0], conventions[0]
         out.append(Condition(f"control_{q}_{c}", q, c, 0.0, True))
@@ -108,6 +120,8 @@ class LoopSettings:
     top_k: int
     user_restates: bool
     on_error: Literal["skip", "stop"]
+    learned_queries: int = 210  # training queries of the learned questioner per seed (before removing overlaps)
+    learned_background: float = 1.0  # their share naming the place (as merlin.features.background)
 
 
 @dataclass
@@ -120,6 +134,7 @@ class Simulation:
     pooling_other: list[dict[str, float]] = field(default_factory=list)  # round 0 with the other frame pooling
     example: dict[str, Any] | None = None
     errors: dict[str, int] = field(default_factory=dict)  # condition -> LLM errors skipped
+    learned: list[dict[str, Any]] = field(default_factory=list)  # per seed: the learned questioner's training
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,7 @@ class MerlinRuns:
     levels: dict[str, list[int]]
     example: dict[str, Any] | None
     llm_errors: dict[str, int]
+    learned: list[dict[str, Any]] = field(default_factory=list)  # the learned questioner's training per seed
 
 
 def worked_example(result: LoopResult, queries: list[Query]) -> dict[str, Any]:
@@ -166,13 +182,17 @@ def _simulate_seed(
     embedder = CachedTextEmbedder(vl_text_fn(encoder))
     rng = np.random.default_rng([seed, 31])
     others = [vids[(q.target + 1 + int(rng.integers(len(vids) - 1))) % len(vids)] for q in queries]
+    learned = {  # per convention: trained on dialogues folded in the way its arm folds them
+        c: _train_learned(simulation, seed, queries, gallery, features, meta, embedder, settings, c)
+        for c in dict.fromkeys(arm.convention for arm in arms if arm.questioner == "learned")
+    }
     for arm in tqdm(arms, desc=f"merlin seed {seed}"):
         result = run_rounds(
             queries,
             query_z,
             gallery,
             captions,
-            questioner(arm.questioner, seed),
+            learned[arm.convention] if arm.questioner == "learned" else questioner(arm.questioner, seed),
             SimulatedUser(meta, arm.noise, seed, settings.user_restates),
             embedder,
             settings.rounds,
@@ -187,6 +207,40 @@ def _simulate_seed(
         simulation.errors[arm.name] = simulation.errors.get(arm.name, 0) + len(result.errors)
         if arm.name == main and simulation.example is None:
             simulation.example = worked_example(result, queries)
+
+
+def _train_learned(
+    simulation: Simulation,
+    seed: int,
+    evaluated: list[Query],
+    gallery: np.ndarray,
+    features: WorldFeatures,
+    meta: dict[str, dict[str, Any]],
+    embedder: CachedTextEmbedder,
+    settings: LoopSettings,
+    convention: Convention,
+) -> LearnedQuestioner:
+    """The learned questioner of this seed, trained on simulated dialogues of queries it is not evaluated on."""
+    vids, captions = features["vids"], features["captions"]
+    train = training_queries(meta, vids, evaluated, settings.learned_queries, seed, settings.learned_background)
+    train_z = embedder.embed([q.text for q in train])
+    user = SimulatedUser(meta, 0.0, seed + 100_000, settings.user_restates)
+    rows, labels = training_rows(
+        train, train_z, gallery, captions, user, embedder, settings.rounds, settings.alpha, convention, settings.top_k
+    )
+    model = fit_learned(rows, labels)
+    names = ["entropy", "top_share", "distinct", "shown", "round", *[f"slot_{s}" for s in SLOTS]]
+    simulation.learned.append(
+        {
+            "seed": seed,
+            "convention": convention,
+            "queries": len(train),
+            "rows": model.examples,
+            "positive_rate": model.positive_rate,
+            "weights": dict(zip(names, model.weights.tolist())),
+        }
+    )
+    return LearnedQuestioner(model)
 
 
 def simulate(
@@ -207,4 +261,6 @@ def simulate(
 
 
 def runs_artifact(simulation: Simulation, arms: Sequence[Condition]) -> MerlinRuns:
-    return MerlinRuns(list(arms), simulation.ranks, simulation.levels, simulation.example, simulation.errors)
+    return MerlinRuns(
+        list(arms), simulation.ranks, simulation.levels, simulation.example, simulation.errors, simulation.learned
+    )

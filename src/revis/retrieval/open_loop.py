@@ -91,17 +91,29 @@ class FrameAnswerer:
         }
         self._frame_z: dict[int, np.ndarray] = {}
 
-    def per_frame(self, frames: np.ndarray, slot: str) -> list[str]:
-        """The slot's phrase closest to each frame (zero-shot VQA)."""
+    def embed(self, frames: np.ndarray) -> np.ndarray:
+        """The frames' CLIP embeddings (cached per frames array)."""
         key = id(frames)
         if key not in self._frame_z:
             self._frame_z[key] = self.gallery.frames(frames)
+        return self._frame_z[key]
+
+    def per_frame(self, frames: np.ndarray, slot: str) -> list[str]:
+        """The slot's phrase closest to each frame (zero-shot VQA)."""
+        return self.per_frame_embedded(self.embed(frames), slot)
+
+    def per_frame_embedded(self, frame_z: np.ndarray, slot: str) -> list[str]:
+        """:meth:`per_frame` from the frames' embeddings (unit rows)."""
         words, phrase_z = self._phrases[slot]
-        return [words[int(i)] for i in np.argmax(self._frame_z[key] @ phrase_z.T, axis=1)]
+        return [words[int(i)] for i in np.argmax(frame_z @ phrase_z.T, axis=1)]
 
     def answer(self, question: str, frames: np.ndarray, slot: str | None = None) -> Answer:
+        return self.answer_embedded(question, self.embed(frames), slot)
+
+    def answer_embedded(self, question: str, frame_z: np.ndarray, slot: str | None = None) -> Answer:
+        """The answer from the frames' embeddings: per-frame phrases, aggregated by the rule or the chat backend."""
         slot = slot or slot_of_question(question) or "shape"  # an open question: what the video shows
-        seen = self.per_frame(frames, slot)
+        seen = self.per_frame_embedded(frame_z, slot)
         values = [v for v, _ in Counter(seen).most_common(2)]
         text = self._rule_sentence(slot, values)
         if self.backend is not None:
@@ -117,8 +129,11 @@ class FrameAnswerer:
         return Answer(text, slot, values, list(seen))
 
     def describe(self, frames: np.ndarray) -> str:
-        """A caption from the frames: the most frequent phrase of each described slot."""
-        parts = {slot: Counter(self.per_frame(frames, slot)).most_common(1)[0][0] for slot in DESCRIBED}
+        return self.describe_embedded(self.embed(frames))
+
+    def describe_embedded(self, frame_z: np.ndarray) -> str:
+        """A caption from the frames' embeddings: the most frequent phrase of each described slot."""
+        parts = {slot: Counter(self.per_frame_embedded(frame_z, slot)).most_common(1)[0][0] for slot in DESCRIBED}
         return (
             f"In {parts['background']}: {parts['count']} with {parts['shape']}, "
             f"{parts['motion']}, mostly {parts['colour']}."
@@ -151,6 +166,23 @@ class FrameUser:
         context: dict[str, Any] | None = None,
     ) -> Answer:
         return self.answerer.answer(question_text, self.frames[source or query.vid], slot)
+
+
+class EmbeddedFrameUser:
+    """``FrameUser`` from the frames' CLIP embeddings (what ``merlin-features`` stores for a real benchmark)."""
+
+    def __init__(self, answerer: FrameAnswerer, frame_z: Mapping[str, np.ndarray]) -> None:
+        self.answerer, self.frame_z = answerer, frame_z
+
+    def answer(
+        self,
+        query: Query,
+        question_text: str,
+        slot: str | None,
+        source: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> Answer:
+        return self.answerer.answer_embedded(question_text, self.frame_z[source or query.vid], slot)
 
 
 def run_open_merlin(

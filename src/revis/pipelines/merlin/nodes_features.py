@@ -16,11 +16,10 @@ def embed_gallery_and_queries(
 ) -> MerlinFeatures:
     """Per seed s (vl encoder s, query sample s): pooled gallery embeddings (mean and attention) and queries."""
     device = apply_runtime(compute.device, compute.threads)
-    if features.real is not None:
-        from revis.retrieval.real_data import load_benchmark
+    if features.real is not None:  # the paper-scale overlay: a real benchmark
+        from revis.retrieval.real_loop import RealSource, load_real
 
-        real = features.real
-        return load_benchmark(real.dataset, real.annotations, real.embeddings, real.limit)
+        return load_real(RealSource(**features.real.model_dump()), device)
     settings = GallerySettings(
         splits=features.splits,
         frame_stride=features.frame_stride,

@@ -11,13 +11,31 @@ from revis.config.types import STRICT, DataPath, Seeds
 
 
 class RealData(BaseModel):
-    """A real benchmark with pre-extracted embeddings (paper scale): only round 0 is measured (no answerer)."""
+    """A real benchmark (paper scale): pre-extracted embeddings (round 0 only), or the videos and a local CLIP
+    folder (the interactive loop runs: ``revis.retrieval.real_loop``)."""
 
     model_config = STRICT
     dataset: Literal["msrvtt", "msvd", "anet"]
-    annotations: DataPath = None  # MSR-VTT 1k-A csv | MSVD captions | ActivityNet Captions json
+    annotations: DataPath = None  # MSR-VTT 1k-A csv / videodatainfo json | MSVD captions | ActivityNet json
     embeddings: DataPath = None  # <root>/video_embeddings/<vid>.npy and text_embeddings/<vid>.npy (MERLIN's layout)
     limit: int | None = Field(default=None, ge=1, le=100_000)  # MERLIN: the first 500 of MSR-VTT 1k-A
+    id_list: DataPath = None  # MERLIN's msrvtt_1ka: its order, the last caption per video (msrvtt only)
+    train_annotations: DataPath = None  # read before annotations (MERLIN: train_val, then test videodatainfo)
+    videos: DataPath = None  # <videos>/TestVideo, <videos>/TrainValVideo or <videos> itself: <vid>.mp4
+    clip_path: DataPath = None  # a local CLIPModel folder (save_pretrained): gallery, queries, answers
+    captions: DataPath = None  # <captions>/<vid>: anchor captions (MERLIN's GPT-4V ones); else from the frames
+    every_seconds: float = Field(default=1.0, gt=0, le=60)  # MERLIN: one frame per second
+    max_frames: int | None = Field(default=None, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _source(self) -> RealData:
+        if self.videos and not self.clip_path:
+            raise ValueError("merlin.features.real.videos needs clip_path (a local CLIP folder)")
+        if not self.videos and not self.embeddings:
+            raise ValueError("merlin.features.real needs embeddings, or videos and clip_path")
+        if self.id_list and self.dataset != "msrvtt":
+            raise ValueError("merlin.features.real.id_list is MERLIN's MSR-VTT subset (dataset msrvtt)")
+        return self
 
 
 class FeaturesParams(BaseModel):
@@ -49,6 +67,7 @@ class LLMParams(BaseModel):
     later_temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=64, ge=1, le=2048)
     on_error: Literal["skip", "stop"] = "skip"
+    aggregate_answers: bool = False  # real videos: the backend aggregates the per-frame answers (MERLIN)
 
     @field_validator("url")
     @classmethod
@@ -63,6 +82,8 @@ class LLMParams(BaseModel):
             raise ValueError("llm.backend 'http' needs llm.url")
         if self.backend == "transformers" and not self.path:
             raise ValueError("llm.backend 'transformers' needs llm.path")
+        if self.aggregate_answers and self.backend == "none":
+            raise ValueError("llm.aggregate_answers needs llm.backend http or transformers")
         return self
 
 
@@ -71,7 +92,10 @@ class EvaluateParams(BaseModel):
     rounds: int = Field(default=5, ge=1, le=20)
     alpha: float = Field(default=0.8, ge=0, le=1)  # MERLIN's code: 0.8
     conventions: list[Literal["answer", "history"]] = Field(default=["answer", "history"], min_length=1)
-    questioners: list[Literal["rule", "entropy", "llm"]] = Field(default=["rule", "entropy"], min_length=1)
+    questioners: list[Literal["rule", "entropy", "learned", "llm"]] = Field(default=["rule", "entropy"], min_length=1)
+    learned: bool = False  # + the learned questioner's arms: one per convention, accurate answers
+    learned_queries: int = Field(default=210, ge=3, le=100_000)  # training queries of the learned questioner
+    learned_background: float = Field(default=1.0, ge=0, le=1)  # their share naming the place
     noise: list[float] = Field(default=[0.0, 0.2], min_length=1)  # wrong-answer rates
     control: bool = True  # answers about a random non-target video (rule questioner, accurate answers)
     top_k: int = Field(default=10, ge=1, le=1000)  # candidates the questioner sees
