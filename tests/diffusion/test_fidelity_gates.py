@@ -71,3 +71,23 @@ def test_t2i_metrics_compare_the_main_model_with_shuffled_captions_and_real_imag
     assert metrics["training"] == {"steps": 60, "final_loss": 1.0}  # the mean of the last 50 steps
     assert metrics["fidelity_per_seed"]["regions"]["model"]["values"] == [0.75, 0.5]
     assert "2 training seeds" in metrics["scale"]
+
+
+def test_curve_rows_hold_model_and_shuffled_rates_per_gate_aspect():
+    from revis.diffusion.fidelity_curve import curve_row
+
+    measured = {
+        "model": {"regions": (6, 20), "shapes": (9, 10), "count": (1, 4), "colours": (1, 1)},
+        "shuffled_captions": {"regions": (2, 20), "shapes": (5, 10), "count": (0, 4), "colours": (0, 1)},
+    }
+    row = curve_row(160, measured)
+    assert row == {
+        "step": 160,
+        "positions": 0.3,
+        "positions_shuffled": 0.1,
+        "shapes": 0.9,
+        "shapes_shuffled": 0.5,
+        "count": 0.25,
+        "count_shuffled": 0.0,
+    }
+    assert all("." not in key and "[" not in key for key in row)  # DVC plot columns

@@ -213,3 +213,23 @@ def test_attention_head_dim_is_the_width_of_a_head_not_the_number_of_heads():
         build_unet(
             8, 16, block_out_channels=[16, 24], attention=[False, True], attention_head_dim=16, norm_num_groups=4
         )
+
+
+def test_redenoise_starts_from_the_noised_image_and_follows_its_seed(encoder):
+    from revis.diffusion.generate import redenoise
+
+    torch.manual_seed(0)
+    unet = build_unet(8, encoder.hidden_size, **TINY).eval()
+    ddim = MiniT2IPipeline(unet, sampling_scheduler(training_scheduler(), "ddim"), encoder.model, encoder.tokenizer)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(3, 8, 8, 3), dtype=np.uint8)
+    prompts = ["a red circle", "festive", "a red circle"]
+    light = redenoise(ddim, images, prompts, strength=0.25, seed=0, steps=8, batch_size=2)
+    assert light.shape == images.shape and light.dtype == np.uint8
+    assert np.array_equal(light, redenoise(ddim, images, prompts, strength=0.25, seed=0, steps=8, batch_size=3))
+    assert not np.array_equal(light, redenoise(ddim, images, prompts, strength=0.25, seed=1, steps=8))
+    full = redenoise(ddim, images, prompts, strength=1.0, seed=0, steps=8)
+    distance = [np.abs(out.astype(int) - images).mean() for out in (light, full)]
+    assert distance[0] < distance[1]  # a little noise keeps the image; all of it draws a new one
+    with pytest.raises(ValueError):
+        redenoise(ddim, images, prompts, strength=0.0)

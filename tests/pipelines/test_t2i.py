@@ -34,6 +34,14 @@ def test_t2i_nodes_run_in_memory(tiny_params):
     # whole-chain seeds: one more model per replicate seed, carrying its training seed
     assert {k: m.config.seed for k, m in out["t2i.replicates"].items()} == {"1": 1}
     assert len(out["t2i.replicate_history"]["1"]["loss"]) == 2
+    # the learning curve of the gate fidelities: a checkpoint every step and the end, probe captions only
+    curve = out["t2i.curve_fidelity"]
+    assert [row["step"] for row in curve] == [1, 2]
+    assert all(0 <= row[c] <= 1 for row in curve for c in ("positions", "shapes_shuffled", "count"))
+    # the judge's reject option on re-denoised real scenes: precision with and without it
+    redenoised = metrics["judge"]["redenoised"]
+    assert redenoised["n_images"] == 4 and redenoised["threshold"] == 0.5 and redenoised["strength"] == 0.5
+    assert 0 <= redenoised["precision_without_reject"] <= 1 and 0 <= redenoised["rejected_share"] <= 1
 
 
 @pytest.mark.integration

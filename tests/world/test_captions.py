@@ -84,3 +84,24 @@ def test_a_real_shard_without_ground_truth_reads(tmp_path):
     back = from_samples(read_shard(tmp_path / "real.tar"))
     assert back.captions == ["photo 0", "photo 1", "photo 2"] and back.images.shape == (3, 12, 12, 3)
     assert back.label_maps is None and back.records[0].objects == []
+
+
+def test_grid_world_places_objects_on_the_lattice_and_names_their_places():
+    grid = generate_captions(200, seed=5, size=16, grid=3, radius=(0.17, 0.22))
+    lattice = np.array([0.25, 0.5, 0.75])
+    for record in grid.records:
+        for obj in record.objects:
+            for centre in (obj["cy"], obj["cx"]):
+                off = np.abs(lattice - centre).min()
+                assert off <= 0.02 + 1e-9 or min(centre, 1 - centre) == pytest.approx(obj["radius"])
+    counts = grid.counts()
+    assert set(counts.tolist()) == {1, 2, 3, 4}  # four objects still fit (on the corners)
+    anywhere = generate_captions(200, seed=5, size=16, radius=(0.17, 0.22))
+    stated = [sum(len((r.stated or {})["regions"]) for r in s.records) for s in (grid, anywhere)]
+    assert stated[0] > 0.5 * len(grid)  # most captions place objects: the positions gate has trials
+    # on the lattice a stated region is the exact quadrant / half: real scenes always agree with their caption
+    from revis.world.fidelity import in_region
+
+    for record in grid.records:
+        for name, phrase in (record.stated or {})["regions"]:
+            assert any(f"{o['colour']} {o['shape']}" == name and in_region(o, phrase) for o in record.objects)

@@ -6,7 +6,15 @@ import torch
 
 from revis.world.captions import COLOURS, OBJECT_NAMES, SHAPES, generate_captions
 from revis.world.fidelity import caption_fidelity, in_region, shuffled
-from revis.world.judge import Judge, judge_accuracy, judge_images, judge_state, load_judge, train_judge
+from revis.world.judge import (
+    Judge,
+    blob_precision,
+    judge_accuracy,
+    judge_images,
+    judge_state,
+    load_judge,
+    train_judge,
+)
 
 
 class _Oracle(torch.nn.Module):
@@ -70,3 +78,57 @@ def test_judge_checkpoint_round_trips(small_judge):
     images = generate_captions(8, seed=13, size=16).images
     again = load_judge(judge_state(small_judge))
     assert np.array_equal(judge_images(again, images).present, judge_images(small_judge, images).present)
+
+
+class _Unsure(torch.nn.Module):
+    """Classifier: blue square, sure of blue blobs and torn between the three shapes on the others."""
+
+    def __init__(self, crop):
+        super().__init__()
+        self.crop = crop
+
+    def forward(self, x):
+        out = torch.full((x.shape[0], len(COLOURS) + len(SHAPES) + 1), -5.0)
+        out[:, list(COLOURS).index("blue")] = 5
+        centre = self.crop // 2
+        sure = x[:, 2, centre, centre] > 0.6  # a blue blob
+        out[:, len(COLOURS) + SHAPES.index("square")] = 5
+        out[~sure, len(COLOURS) : len(COLOURS) + len(SHAPES)] = 0.0  # uniform over shapes: confidence ~1/3
+        return out
+
+
+def _two_blob_image():
+    image = np.full((1, 16, 16, 3), 180, dtype=np.uint8)
+    image[0, 2:5, 2:6] = (40, 70, 210)  # top left, 12 pixels
+    image[0, 10:14, 11:15] = (30, 140, 62)  # bottom right, 16 pixels, green
+    return image
+
+
+def test_reject_option_drops_unsure_blobs_from_objects_and_count():
+    judge = Judge(16, width=8, min_area=3)
+    judge.segmenter = _Oracle()
+    judge.classifier = _Unsure(judge.classifier.crop)
+    image = _two_blob_image()
+    everything = judge_images(judge, image)
+    assert everything.count.tolist() == [2] and everything.rejected == [[]]
+    confidences = sorted(o["confidence"] for o in everything.objects[0])
+    assert confidences[0] < 0.4 < 0.99 < confidences[1]
+    judge.min_confidence = 0.5
+    strict = judge_images(judge, image)
+    assert strict.count.tolist() == [1] and len(strict.rejected[0]) == 1
+    assert strict.rejected[0][0]["confidence"] < 0.5
+    assert load_judge(judge_state(Judge(16, width=8, min_confidence=0.5))).min_confidence == 0.5  # in the checkpoint
+
+
+def test_blob_precision_scores_blobs_against_the_true_map():
+    judge = Judge(16, width=8, min_area=3)
+    judge.segmenter, judge.classifier = _Oracle(), _Unsure(judge.classifier.crop)
+    image = _two_blob_image()
+    truth = np.zeros((1, 16, 16), dtype=np.uint8)
+    truth[0, 2:5, 2:6] = 1 + OBJECT_NAMES.index("blue square")  # the sure blob is right
+    truth[0, 10:14, 11:15] = 1 + OBJECT_NAMES.index("red circle")  # the unsure one is wrong
+    report = blob_precision(judge_images(judge, image, masks=True), truth, threshold=0.5)
+    assert report["blobs"] == 2 and report["precision_without_reject"] == 0.5
+    assert report["precision"] == 1.0 and report["rejected_share"] == 0.5
+    truth[0, 2:5, 2:6] = 0  # background under a blob is a false object
+    assert blob_precision(judge_images(judge, image, masks=True), truth, threshold=0.0)["precision"] == 0.0

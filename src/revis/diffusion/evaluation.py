@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from revis.diffusion.generate import generate
+from revis.diffusion.generate import generate, redenoise
 from revis.reporting.summary import mean_std, proportion
 from revis.world.captions import CaptionRecord
 from revis.world.fidelity import caption_fidelity, shuffled
-from revis.world.judge import judge_images
+from revis.world.judge import blob_precision, judge_images
 
 Counts = dict[str, tuple[int, int]]  # aspect -> (hits, trials)
 GATE_ASPECTS = ("regions", "shapes", "count")  # what whitebear and orthoemb need beyond colours
@@ -69,6 +69,38 @@ def judged_fidelity_per_seed(
         )
         for s, m in models.items()
     }
+
+
+def judge_on_redenoised(
+    model: Any,
+    judge: Any,
+    split: Any,
+    n: int,
+    *,
+    strength: float,
+    threshold: float,
+    seed: int,
+    steps: int,
+    guidance_scale: float,
+    batch_size: int,
+) -> dict[str, Any]:
+    """The judge's blob precision (with and without its reject option) on the first ``n`` real scenes of a caption
+    split (``CaptionSplit`` with label maps) noised to ``strength`` and
+    re-denoised by ``model`` with their captions: images that look generated and whose content is known
+    (``blob_precision`` at confidence ``threshold``)."""
+    images, label_maps, records = split.images[:n], split.label_maps[:n], split.records[:n]
+    redone = redenoise(
+        model,
+        images,
+        [r.caption for r in records],
+        strength=strength,
+        seed=seed,
+        steps=steps,
+        guidance_scale=guidance_scale,
+        batch_size=batch_size,
+    )
+    report = blob_precision(judge_images(judge, redone, masks=True), label_maps, threshold)
+    return {**report, "strength": strength, "n_images": len(images)}
 
 
 def p_above_shuffled(model: tuple[int, int], shuffled_counts: tuple[int, int]) -> float:

@@ -8,7 +8,7 @@ concurrently, one thread each (``run_threads``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +54,16 @@ def train_seeded_models(
     spec: ModelSpec,
     training: DenoiserTraining,
     device: torch.device,
+    checkpoints: Mapping[int, tuple[int, Callable[[int, UNet2DConditionModel], None]]] | None = None,
 ) -> list[tuple[MiniT2IPipeline, dict[str, Any]]]:
-    """``(pipeline, history)`` per seed: ``training`` with that seed on the split's images and captions."""
+    """``(pipeline, history)`` per seed: ``training`` with that seed on the split's images and captions.
+
+    ``checkpoints``: ``{seed: (every, on_checkpoint)}``, the EMA weights of that seed's training handed to
+    ``on_checkpoint(step, unet)`` every ``every`` steps (e.g. a ``FidelityCurve``)."""
+    checkpoints = checkpoints or {}
 
     def fit(unet: UNet2DConditionModel, seed: int) -> tuple[MiniT2IPipeline, dict[str, Any]]:
+        every, on_checkpoint = checkpoints.get(seed, (0, None))
         scheduler = training_scheduler(spec.num_train_timesteps, spec.beta_schedule)  # one per thread
         config = dataclasses.replace(training, seed=seed)
         ema, history = train_text_to_image(
@@ -69,6 +75,8 @@ def train_seeded_models(
             config,
             curve=curve_key("t2i", seed),
             encoded=encoded,
+            every=every,
+            on_checkpoint=on_checkpoint,
         )
         pipe = MiniT2IPipeline(
             ema,

@@ -117,9 +117,12 @@ class MiniT2IPipeline(DiffusionPipeline):
         output_type: str = "np",
         cross_attention_kwargs: dict[str, Any] | None = None,
         return_dict: bool = True,
+        start_step: int = 0,
     ) -> ImagePipelineOutput | tuple:
         """Images for ``prompt`` (or precomputed ``prompt_embeds``); guidance pushes away from ``negative_prompt``
-        (the empty caption when None). ``output_type``: "np" (float HWC in [0, 1]), "pt" or "pil"."""
+        (the empty caption when None). ``output_type``: "np" (float HWC in [0, 1]), "pt" or "pil".
+        ``start_step`` > 0: ``latents`` are images already noised to the sampler's timestep of that index (image to
+        image, ``revis.diffusion.generate.redenoise``); the sampler runs from there."""
         context, context_mask = self._prompt_context(prompt, prompt_embeds, prompt_attention_mask)
         n_prompts = context.shape[0]
         do_guidance = guidance_scale > 1.0
@@ -152,8 +155,9 @@ class MiniT2IPipeline(DiffusionPipeline):
         if latents is None:
             latents = randn_tensor(shape, generator=generator, device=self.unet.device, dtype=self.unet.dtype)
         self.scheduler.set_timesteps(num_inference_steps, device=self.unet.device)
-        latents = latents * self.scheduler.init_noise_sigma
-        for t in self.progress_bar(self.scheduler.timesteps):
+        if start_step == 0:
+            latents = latents * self.scheduler.init_noise_sigma
+        for t in self.progress_bar(self.scheduler.timesteps[start_step:]):
             model_input = torch.cat([latents, latents]) if do_guidance else latents
             model_input = self.scheduler.scale_model_input(model_input, t)
             eps = self.unet(

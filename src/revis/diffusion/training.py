@@ -177,13 +177,26 @@ def train_text_to_image(
     config: DenoiserTraining,
     curve: str = "t2i/seed-",
     encoded: Encoded | None = None,
+    every: int = 0,
+    on_checkpoint: Callable[[int, UNet2DConditionModel], None] | None = None,
 ) -> tuple[UNet2DConditionModel, dict[str, Any]]:
     """Encode the captions with the frozen encoder, train the UNet on (uint8 images, captions); EMA copy + history.
 
     ``encoded``: ``encode_captions(encoder, captions)`` computed once for several trainings on the same captions.
+    ``every`` / ``on_checkpoint``: see ``train_denoiser`` (called with the EMA weights along training).
     """
     states, masks, null_states, null_mask = encode_captions(encoder, captions) if encoded is None else encoded
     ema, history = train_denoiser(
-        unet, scheduler, to_model_range(images), states, masks, null_states[0], null_mask[0], config, curve=curve
+        unet,
+        scheduler,
+        to_model_range(images),
+        states,
+        masks,
+        null_states[0],
+        null_mask[0],
+        config,
+        curve=curve,
+        every=every,
+        on_checkpoint=on_checkpoint,
     )
     return ema, {**history, "distinct_captions": len(set(captions)), "tokens": int(states.shape[1])}

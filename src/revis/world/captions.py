@@ -152,6 +152,28 @@ def _place(
     return centres
 
 
+def _place_on_grid(
+    rng: np.random.Generator, radii: list[float], gap: float, grid: int, jitter: float = 0.02
+) -> list[tuple[float, float]] | None:
+    """Centres on a ``grid`` x ``grid`` lattice of cell centres (a coarse grid: every place has a name, "in the top
+    left corner", "on the left", or the middle), jittered by up to ``jitter``, non-overlapping; None when they do not fit.
+    """
+    cells = [(i, j) for i in range(grid) for j in range(grid)]
+    lattice = np.linspace(0.25, 0.75, grid) if grid > 1 else np.array([0.5])
+    centres: list[tuple[float, float]] = []
+    for r in radii:
+        free = []
+        for k in rng.permutation(len(cells)):
+            cy, cx = (float(np.clip(lattice[c] + rng.uniform(-jitter, jitter), r, 1 - r)) for c in cells[k])
+            if all((cy - y) ** 2 + (cx - x) ** 2 > (r + rr + gap) ** 2 for (y, x), rr in zip(centres, radii)):
+                free.append((cy, cx))
+                break
+        if not free:
+            return None
+        centres.append(free[0])
+    return centres
+
+
 def random_kinds(rng: np.random.Generator, striped_prob: float = 0.25) -> list[tuple[str, str, bool]]:
     """1-4 objects of uniformly random colour and shape; striped with ``striped_prob``."""
     n = int(rng.integers(1, MAX_OBJECTS + 1))
@@ -164,8 +186,12 @@ def sample_scene(
     abstract_share: float = 0.45,
     radius: tuple[float, float] = (0.15, 0.2),
     striped_prob: float = 0.25,
+    grid: int = 0,
 ) -> Scene:
-    """A scene: with probability ``abstract_share`` drawn to satisfy one abstract word (uniformly), else random."""
+    """A scene: with probability ``abstract_share`` drawn to satisfy one abstract word (uniformly), else random.
+
+    ``grid`` > 0: objects sit on a ``grid`` x ``grid`` lattice (``_place_on_grid``); 0: anywhere (``_place``).
+    """
     while True:
         if rng.random() < abstract_share:
             word = ABSTRACT_WORDS[str(rng.choice(list(ABSTRACT_WORDS)))]
@@ -174,7 +200,7 @@ def sample_scene(
             kinds = random_kinds(rng, striped_prob)
         for _ in range(50):  # the same objects, new sizes and places, until they fit
             radii = list(rng.uniform(*radius, size=len(kinds)))
-            centres = _place(rng, radii, gap=0.03)
+            centres = _place_on_grid(rng, radii, 0.03, grid) if grid else _place(rng, radii, gap=0.03)
             if centres is not None:
                 return [
                     SceneObject(c, s, t, float(cy), float(cx), float(r))
@@ -325,7 +351,7 @@ def describe(scene: Scene, rng: np.random.Generator) -> tuple[str, dict[str, lis
         a, b = scene
         text = [
             lambda: related(a, b),
-            lambda: f"{object_phrase(a, rng)} and {object_phrase(b, rng)}",
+            lambda: f"{located(a)} and {located(b)}",
             lambda: f"two objects: {object_phrase(a, rng)} and {object_phrase(b, rng)}",
             lambda: related(b, a),
         ][form]()
@@ -337,7 +363,7 @@ def describe(scene: Scene, rng: np.random.Generator) -> tuple[str, dict[str, lis
             lambda: _join([_plural(g, rng) for g in groups.values()]),
             lambda: f"{COUNT_WORDS[n]} objects: {_join([_plural(g, rng) for g in groups.values()])}",
             lambda: _join([located(o) for o in scene]),
-            lambda: f"several objects: {_join([_plural(g, rng) for g in groups.values()])}",
+            lambda: f"several objects: {_join([located(o) for o in scene])}",
         ][form]()
     return text, {"regions": regions, "relations": relations}
 
@@ -443,6 +469,7 @@ def generate_captions(
     striped_prob: float = 0.25,
     noise: float = 4.0,
     prefix: str = "",
+    grid: int = 0,
 ) -> CaptionSplit:
     """``n`` captioned scenes, deterministic in ``seed``."""
     rng = np.random.default_rng(seed)
@@ -450,7 +477,7 @@ def generate_captions(
     maps = np.zeros((n, size, size), dtype=np.uint8)
     records: list[CaptionRecord] = []
     for i in range(n):
-        scene = sample_scene(rng, abstract_share, radius, striped_prob)
+        scene = sample_scene(rng, abstract_share, radius, striped_prob, grid)
         images[i], maps[i] = render(scene, size, rng, noise)
         text, form, stated = caption(scene, rng, abstract_prob)
         negated = None

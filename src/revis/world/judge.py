@@ -71,9 +71,11 @@ class BlobClassifier(nn.Module):
 class Judge(nn.Module):
     """Segmenter (where the objects are) + blob classifier (what each one is)."""
 
-    def __init__(self, image_size: int, width: int = 32, min_area: int = 3) -> None:
+    def __init__(self, image_size: int, width: int = 32, min_area: int = 3, min_confidence: float = 0.0) -> None:
         super().__init__()
         self.image_size, self.width, self.min_area = image_size, width, min_area
+        # the reject option: a blob whose colour x shape reading is less sure than this is no object (``confidence``)
+        self.min_confidence = min_confidence
         self.segmenter = Segmenter(max(8, width // 2))
         self.classifier = BlobClassifier(crop_size(image_size), width)
 
@@ -91,6 +93,8 @@ class Judgement:
     count: np.ndarray  # int (N,): objects (blobs) found
     striped: np.ndarray  # bool (N,): some object is striped
     objects: list[list[dict[str, Any]]] = field(default_factory=list)  # per image: name, cy, cx, area, striped
+    # per image: the blobs rejected as unreadable (confidence below the judge's min_confidence), same keys
+    rejected: list[list[dict[str, Any]]] = field(default_factory=list)
 
     def contains(self, name: str) -> np.ndarray:
         """bool (N,): the judge finds object ``name`` ("red circle")."""
@@ -232,10 +236,15 @@ def _crops_of(images: torch.Tensor, masks: torch.Tensor, centres: np.ndarray, si
 
 @torch.no_grad()
 def judge_images(judge: Judge, images: np.ndarray, batch_size: int = 512, masks: bool = False) -> Judgement:
-    """The judge's reading of uint8 images (N, H, W, 3); ``masks``: each object also gets its blob's bool ``mask``."""
+    """The judge's reading of uint8 images (N, H, W, 3); ``masks``: each object also gets its blob's bool ``mask``.
+
+    Every blob of at least ``min_area`` pixels gets a colour, a shape and a ``confidence`` (the product of the two
+    softmax maxima); one below the judge's ``min_confidence`` is *rejected*: listed in ``rejected``, not an object
+    (it counts neither for the objects found nor for the count)."""
     judge.eval()
     present = np.zeros((len(images), len(OBJECT_NAMES)), dtype=bool)
     objects: list[list[dict[str, Any]]] = [[] for _ in range(len(images))]
+    rejected: list[list[dict[str, Any]]] = [[] for _ in range(len(images))]
     k = len(COLOURS)
     for start in range(0, len(images), batch_size):
         x = to_tensor(images[start : start + batch_size])
@@ -261,28 +270,33 @@ def judge_images(judge: Judge, images: np.ndarray, batch_size: int = 512, masks:
                 x[owner], torch.from_numpy(np.stack(blob_masks)), centre.round().astype(int), judge.classifier.crop
             )
         )
-        colour = out[:, :k].argmax(1).numpy()
-        shape = out[:, k : k + len(SHAPES)].argmax(1).numpy()
+        colour_p, colour_t = out[:, :k].softmax(1).max(1)
+        shape_p, shape_t = out[:, k : k + len(SHAPES)].softmax(1).max(1)
+        colour, shape, confidence = colour_t.numpy(), shape_t.numpy(), (colour_p * shape_p).numpy()
         striped = (out[:, -1] > 0).numpy()
         h = images.shape[1]
         for m, i in enumerate(owner):
             name = f"{COLOUR_NAMES[colour[m]]} {SHAPES[shape[m]]}"
-            objects[start + i].append(
-                {
-                    "name": name,
-                    "cy": float((centre[m, 0] + 0.5) / h),
-                    "cx": float((centre[m, 1] + 0.5) / h),
-                    "area": areas[m],
-                    "striped": bool(striped[m]),
-                    **({"mask": blob_masks[m]} if masks else {}),
-                }
-            )
+            blob = {
+                "name": name,
+                "cy": float((centre[m, 0] + 0.5) / h),
+                "cx": float((centre[m, 1] + 0.5) / h),
+                "area": areas[m],
+                "striped": bool(striped[m]),
+                "confidence": float(confidence[m]),
+                **({"mask": blob_masks[m]} if masks else {}),
+            }
+            if confidence[m] < judge.min_confidence:
+                rejected[start + i].append(blob)
+                continue
+            objects[start + i].append(blob)
             present[start + i, OBJECT_NAMES.index(name)] = True
     return Judgement(
         present=present,
         count=np.array([len(f) for f in objects], dtype=np.int64),
         striped=np.array([any(o["striped"] for o in f) for f in objects], dtype=bool),
         objects=objects,
+        rejected=rejected,
     )
 
 
@@ -331,6 +345,7 @@ def judge_state(judge: Judge) -> dict[str, Any]:
         "image_size": judge.image_size,
         "width": judge.width,
         "min_area": judge.min_area,
+        "min_confidence": judge.min_confidence,
         "labels": list(OBJECT_NAMES),
         "state_dict": judge.state_dict(),
     }
@@ -340,6 +355,38 @@ def load_judge(state: dict[str, Any]) -> Judge:
     """Rebuild a judge from ``judge_state``'s checkpoint."""
     if list(state["labels"]) != list(OBJECT_NAMES):
         raise ValueError("the judge checkpoint's labels differ from this world's objects")
-    judge = Judge(int(state["image_size"]), int(state["width"]), int(state["min_area"]))
+    judge = Judge(
+        int(state["image_size"]),
+        int(state["width"]),
+        int(state["min_area"]),
+        float(state.get("min_confidence", 0.0)),
+    )
     judge.load_state_dict(state["state_dict"])
     return judge.eval()
+
+
+def blob_precision(judgement: Judgement, label_maps: np.ndarray, threshold: float) -> dict[str, Any]:
+    """The reject option against the true label maps of the judged images (judged with ``masks=True``): over every
+    blob (accepted or rejected by the judge's own ``min_confidence``), the share whose colour x shape is the true
+    object under most of the blob (background counts as wrong) without rejecting (``precision_without_reject``) and
+    among the blobs of confidence >= ``threshold`` (``precision``), and the share that ``threshold`` rejects."""
+    classes, _ = split_codes(np.asarray(label_maps))
+
+    def correct(blob: dict[str, Any], truth: np.ndarray) -> bool:
+        label = int(np.bincount(truth[blob["mask"]], minlength=len(OBJECT_NAMES) + 1).argmax())
+        return label > 0 and OBJECT_NAMES[label - 1] == blob["name"]
+
+    rejected = judgement.rejected or [[] for _ in judgement.objects]
+    blobs = [
+        (correct(b, c), b["confidence"])
+        for objects, refused, c in zip(judgement.objects, rejected, classes)
+        for b in objects + refused
+    ]
+    accepted = [ok for ok, confidence in blobs if confidence >= threshold]
+    return {
+        "precision": float(np.mean(accepted)) if accepted else 0.0,
+        "precision_without_reject": float(np.mean([ok for ok, _ in blobs])) if blobs else 0.0,
+        "rejected_share": 1 - len(accepted) / max(1, len(blobs)),
+        "threshold": threshold,
+        "blobs": len(blobs),
+    }

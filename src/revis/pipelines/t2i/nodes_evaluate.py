@@ -7,7 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from revis.config.runtime import ComputeParams
-from revis.diffusion.evaluation import T2IMetrics, judged_fidelity_per_seed, t2i_metrics
+from revis.diffusion.evaluation import T2IMetrics, judge_on_redenoised, judged_fidelity_per_seed, t2i_metrics
 from revis.diffusion.pictures import loss_curve, t2i_samples
 from revis.pipelines.t2i.params import EvaluateParams
 from revis.runtime import apply_runtime
@@ -31,22 +31,25 @@ def report_metrics(
     test = captions["test"]
     n = min(evaluate.n_captions, len(test))
     records = test.records[:n]
+    sampling = {"steps": evaluate.steps, "guidance_scale": evaluate.guidance_scale, "batch_size": evaluate.batch_size}
     models = {(main_seed := int(model.config.seed or 0)): model, **{int(s): m for s, m in replicates.items()}}
-    by_seed = judged_fidelity_per_seed(
-        models,
-        judge,
-        records,
-        seed=evaluate.seed,
-        steps=evaluate.steps,
-        guidance_scale=evaluate.guidance_scale,
-        batch_size=evaluate.batch_size,
-    )
+    by_seed = judged_fidelity_per_seed(models, judge, records, seed=evaluate.seed, **sampling)
     real_images = caption_fidelity(judge_images(judge, test.images[:n]), records)
+    redenoised = judge_on_redenoised(
+        model,
+        judge,
+        test,
+        evaluate.redenoise_images,
+        strength=evaluate.redenoise_strength,
+        threshold=evaluate.reject_threshold,
+        seed=evaluate.seed,
+        **sampling,
+    )
     metrics = t2i_metrics(
         by_seed,
         main_seed,
         real_images,
-        judge_report(judge, test),
+        {**judge_report(judge, test), "redenoised": redenoised},
         history,
         image_size=test.images.shape[1],
         n_captions=n,
@@ -60,8 +63,6 @@ def report_metrics(
         rows=evaluate.grid_rows,
         images_per_row=evaluate.grid_images,
         seed=evaluate.seed + 1,
-        steps=evaluate.steps,
-        guidance_scale=evaluate.guidance_scale,
-        batch_size=evaluate.batch_size,
+        **sampling,
     )
     return metrics, grid, loss_curve(history["loss"], f"t2i: training loss ({metrics.training['steps']} steps)")

@@ -40,6 +40,7 @@ def _split(world: WorldParams, n: int, seed: int, prefix: str) -> CaptionSplit:
         radius=(world.radius[0], world.radius[1]),
         striped_prob=world.striped_prob,
         noise=world.noise,
+        grid=world.grid,
     )
 
 
@@ -59,6 +60,7 @@ def fit_judge(
         min_area=judge.min_area,
         seed=judge.seed,
     )
+    net.min_confidence = judge.min_confidence
     return judge_state(net), history
 
 

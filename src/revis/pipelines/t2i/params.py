@@ -24,6 +24,7 @@ class WorldParams(BaseModel):
     striped_prob: float = Field(default=0.25, ge=0, le=1)
     noise: float = Field(default=4.0, ge=0, le=64)
     negation_fraction: float = Field(default=0.0, ge=0, lt=1)  # captions with a true "without X" clause (ablation)
+    grid: int = Field(default=0, ge=0, le=4)  # objects on a grid x grid lattice (0: anywhere)
 
     @model_validator(mode="after")
     def _objects_fit(self) -> WorldParams:
@@ -41,6 +42,8 @@ class JudgeParams(BaseModel):
     batch_size: int = Field(default=64, ge=2, le=4096)
     lr: float = Field(default=3e-3, gt=0, le=1)
     min_area: int = Field(default=3, ge=1, le=256)  # pixels of the smallest blob counted as an object
+    # the reject option: a blob read with confidence (p colour x p shape) below this is no object; 0: never reject
+    min_confidence: float = Field(default=0.0, ge=0, lt=1)
     seed: Seed = 0
 
 
@@ -67,6 +70,15 @@ class UNetParams(BaseModel):
         return self
 
 
+class CurveParams(BaseModel):
+    """Learning curves of the gate fidelities (``revis.diffusion.fidelity_curve``): the first seed's model, measured
+    every ``every`` steps and at the end on the first ``captions`` held-out captions (sampled as t2i.evaluate)."""
+
+    model_config = STRICT
+    every: int = Field(default=0, ge=0, le=1_000_000)  # 0: no curve
+    captions: int = Field(default=96, ge=1, le=50_000)
+
+
 class TrainParams(BaseModel):
     """The UNet and its training (``revis.diffusion``)."""
 
@@ -84,6 +96,7 @@ class TrainParams(BaseModel):
     num_train_timesteps: int = Field(default=1000, ge=10, le=10_000)
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
     sampler: Literal["ddim", "dpm_solver"] = "ddim"
+    curve: CurveParams = CurveParams()
 
 
 class EvaluateParams(BaseModel):
@@ -96,6 +109,10 @@ class EvaluateParams(BaseModel):
     batch_size: int = Field(default=128, ge=1, le=4096)
     grid_rows: int = Field(default=10, ge=1, le=64)
     grid_images: int = Field(default=6, ge=1, le=32)
+    # the judge on images that look generated: held-out real scenes noised to this strength and re-denoised
+    redenoise_images: int = Field(default=128, ge=0, le=50_000)
+    redenoise_strength: float = Field(default=0.5, gt=0, le=1)
+    reject_threshold: float = Field(default=0.5, ge=0, lt=1)  # the reject option's confidence validated there
     seed: Seed = 0
 
 

@@ -23,8 +23,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(nodes_ingest.plot_world, "captions", "plot_world_samples", name="plot_world", tags=["ingest"]),
             node(
                 nodes_train.train_models,
-                ["captions", "params:seeds", "params:train", "params:compute"],
-                ["model", "history", "replicates", "replicate_history"],
+                ["captions", "judge", "params:seeds", "params:train", "params:evaluate", "params:compute"],
+                ["model", "history", "replicates", "replicate_history", "curve_fidelity"],
                 name="train_models",
                 tags=["train"],
             ),
