@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 
 from revis.diffusion.pipeline import MiniT2IPipeline, images_to_uint8
 
@@ -119,5 +120,6 @@ def redenoise(
             output_type="np",
             start_step=start,
         )
+        assert isinstance(result, ImagePipelineOutput)
         out.append(images_to_uint8(np.asarray(result.images)))
     return np.concatenate(out) if out else np.zeros((0, *images.shape[1:]), dtype=np.uint8)
