@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 import matplotlib.pyplot as plt
 
@@ -13,14 +13,6 @@ from revis.pipelines.t2i.params import EvaluateParams
 from revis.runtime import apply_runtime
 from revis.world.fidelity import caption_fidelity
 from revis.world.judge import judge_images, judge_report, load_judge
-
-
-class SamplingArgs(TypedDict):
-    """The sampling keywords every judged generation of this node shares."""
-
-    steps: int
-    guidance_scale: float
-    batch_size: int
 
 
 def report_metrics(
@@ -39,9 +31,7 @@ def report_metrics(
     test = captions["test"]
     n = min(evaluate.n_captions, len(test))
     records = test.records[:n]
-    sampling = SamplingArgs(
-        steps=evaluate.steps, guidance_scale=evaluate.guidance_scale, batch_size=evaluate.batch_size
-    )
+    sampling = evaluate.sampling()
     models = {(main_seed := int(model.config.seed or 0)): model, **{int(s): m for s, m in replicates.items()}}
     by_seed = judged_fidelity_per_seed(models, judge, records, seed=evaluate.seed, **sampling)
     real_images = caption_fidelity(judge_images(judge, test.images[:n]), records)

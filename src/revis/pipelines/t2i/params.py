@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -99,6 +99,14 @@ class TrainParams(BaseModel):
     curve: CurveParams = CurveParams()
 
 
+class SamplingArgs(TypedDict):
+    """The sampling keywords every judged generation of t2i-evaluate shares."""
+
+    steps: int
+    guidance_scale: float
+    batch_size: int
+
+
 class EvaluateParams(BaseModel):
     """Prompt fidelity on held-out captions, judged; the sample grid."""
 
@@ -114,6 +122,9 @@ class EvaluateParams(BaseModel):
     redenoise_strength: float = Field(default=0.5, gt=0, le=1)
     reject_threshold: float = Field(default=0.5, ge=0, lt=1)  # the reject option's confidence validated there
     seed: Seed = 0
+
+    def sampling(self) -> SamplingArgs:
+        return SamplingArgs(steps=self.steps, guidance_scale=self.guidance_scale, batch_size=self.batch_size)
 
 
 class Params(BaseModel):
