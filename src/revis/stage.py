@@ -21,37 +21,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import revis  # noqa: F401  (offline / no-telemetry environment first)
 from revis.dvc_stages import CHECK_STAGE, STAGE_KINDS
 
 USAGE = f"usage: run-stage {CHECK_STAGE} | run-stage <pipeline> <{'|'.join(STAGE_KINDS)}>"
-
-
-def skip_disabled_plugin_hooks() -> None:
-    """Kedro imports every plugin's ``kedro.hooks`` entry point, then unregisters those of
-    ``settings.DISABLE_HOOKS_FOR_PLUGINS`` (kedro-viz's: a quarter second of CPU per stage for
-    hooks that never run). Block them by entry-point name first, so pluggy never imports them."""
-    from importlib.metadata import distributions
-
-    from kedro.framework.session import session as kedro_session
-
-    register = getattr(kedro_session, "_register_hooks_entry_points", None)
-    if register is None or getattr(register, "revis_blocks_disabled", False):
-        return  # another Kedro: its own behavior
-
-    def register_enabled(hook_manager: Any, disabled_plugins: Any) -> None:
-        disabled = set(disabled_plugins)
-        for dist in distributions():
-            if dist.metadata["Name"] in disabled:
-                for entry in dist.entry_points:
-                    if entry.group == "kedro.hooks":
-                        hook_manager.set_blocked(entry.name)
-        register(hook_manager, disabled_plugins)
-
-    register_enabled.revis_blocks_disabled = True  # type: ignore[attr-defined]
-    kedro_session._register_hooks_entry_points = register_enabled  # type: ignore[attr-defined]
 
 
 def run(pipeline: str, kind: str, root: Path) -> None:
@@ -62,7 +36,6 @@ def run(pipeline: str, kind: str, root: Path) -> None:
     from revis.pipelines import only_stage_kinds
 
     bootstrap_project(root)
-    skip_disabled_plugin_hooks()
     # Kedro builds only the requested pipeline; only_stage_kinds: only this kind's node module is imported
     try:
         with only_stage_kinds([kind]), KedroSession.create(project_path=root, env="base") as session:

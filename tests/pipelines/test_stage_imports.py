@@ -83,25 +83,3 @@ def test_a_stage_process_does_not_import_pandas_for_its_parameters():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
-
-
-def test_a_stage_session_does_not_import_the_hooks_of_disabled_plugins():
-    # kedro-viz's hooks are disabled (settings.DISABLE_HOOKS_FOR_PLUGINS); importing them anyway
-    # cost a quarter second of CPU per stage. Kedro's own hooks of the project stay registered.
-    code = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from kedro.framework.session import KedroSession\n"
-        "from kedro.framework.startup import bootstrap_project\n"
-        "from revis.stage import skip_disabled_plugin_hooks\n"
-        "bootstrap_project(Path.cwd())\n"
-        "skip_disabled_plugin_hooks()\n"
-        "session = KedroSession.create(project_path=Path.cwd(), env='base')\n"
-        "names = {type(p).__name__ for p in session._hook_manager.get_plugins()}\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kedro_viz', 'mlflow', 'flask_sqlalchemy')))\n"
-        "print({'ParameterValidationHook', 'TrackingHook'} <= names)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    imported, project_hooks = done.stdout.strip().splitlines()[-2:]
-    assert imported == "[]"
-    assert project_hooks == "True"
