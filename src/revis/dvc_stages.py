@@ -385,15 +385,16 @@ def _stage_specs(dvc_yaml: Path) -> dict[str, Any]:
     return stages if isinstance(stages, dict) else {}
 
 
-def code_fingerprint(files: list[str], root: Path) -> dict[str, str | None]:
-    """``{file: sha256 of its bytes}`` (``None`` for a missing file): a stage's code, as its code stamp holds it."""
+@functools.cache
+def _file_digest(path: Path) -> str | None:
     import hashlib
 
-    digests: dict[str, str | None] = {}
-    for name in files:
-        path = root / name
-        digests[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    return digests
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def code_fingerprint(files: list[str], root: Path) -> dict[str, str | None]:
+    """``{file: sha256 of its bytes}`` (``None`` for a missing file): a stage's code, as its code stamp holds it."""
+    return {name: _file_digest(root / name) for name in files}
 
 
 def write_code_stamps(root: Path) -> list[Path]:
@@ -404,12 +405,16 @@ def write_code_stamps(root: Path) -> list[Path]:
     from revis.atomic import write_text_atomic
 
     written: list[Path] = []
-    for name, spec in _stage_specs(root / "dvc.yaml").items():
-        files = ((spec or {}).get("meta") or {}).get("code")
-        if isinstance(files, list):
-            path = root / code_stamp_path(name)
-            write_text_atomic(path, json.dumps(code_fingerprint(files, root), indent=1, sort_keys=True) + "\n")
-            written.append(path)
+    _file_digest.cache_clear()  # files shared by stages are read once per call, and again by the next call
+    try:
+        for name, spec in _stage_specs(root / "dvc.yaml").items():
+            files = ((spec or {}).get("meta") or {}).get("code")
+            if isinstance(files, list):
+                path = root / code_stamp_path(name)
+                write_text_atomic(path, json.dumps(code_fingerprint(files, root), indent=1, sort_keys=True) + "\n")
+                written.append(path)
+    finally:
+        _file_digest.cache_clear()
     return written
 
 
