@@ -1,6 +1,7 @@
 """The generated dvc.yaml: one stage per (pipeline, kind), exact params, per-file code deps, refusals."""
 
 import functools
+import json
 import re
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from revis.dvc_stages import (
     DagError,
     build_dvc_yaml,
     code_closure,
+    code_stamp_path,
     lazy_names,
     project_document,
     render,
     stamp_path,
+    write_code_stamps,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,19 +58,18 @@ def test_every_stage_runs_one_kind_of_one_pipeline_with_exact_params(stages):
 
 
 def test_code_deps_are_the_files_each_stage_imports(stages):
-    train, evaluate = stages["baseline-train"]["deps"], stages["baseline-evaluate"]["deps"]
+    train, evaluate = stages["baseline-train"]["meta"]["code"], stages["baseline-evaluate"]["meta"]["code"]
     assert "src/revis/pipelines/baseline/nodes_train.py" in train
     assert "src/revis/pipelines/baseline/nodes_train.py" not in evaluate  # a plot title never retrains
     assert "src/revis/pipelines/baseline/nodes_evaluate.py" not in train
     assert "src/revis/training/trainer.py" in train and "src/revis/training/pictures.py" not in train
     assert "src/revis/training/pictures.py" in evaluate
     assert "src/revis/world/shapes.py" not in train  # code deps follow imports, not folders
-    for stage in stages.values():  # wiring, validation messages and tracking never rerun results
-        assert not {d for d in stage["deps"] if d.startswith(("src/revis/config/", "src/revis/tracking/"))}
-        assert (
-            "src/revis/hooks.py" not in stage["deps"]
-            and "src/revis/pipelines/baseline/pipeline.py" not in stage["deps"]
-        )
+    for name, stage in stages.items():  # wiring, validation messages and tracking never rerun results
+        code = stage.get("meta", {}).get("code", [])
+        assert (name == CHECK_STAGE) != bool(code), name
+        assert not {d for d in code if d.startswith(("src/revis/config/", "src/revis/tracking/"))}
+        assert "src/revis/hooks.py" not in code and "src/revis/pipelines/baseline/pipeline.py" not in code
     # a dataset class's own module, not the whole catalog package
     assert "src/revis/catalog/files.py" in train and "src/revis/catalog/voc.py" not in train
     assert "src/revis/catalog/images.py" in train  # it reads the shapes folder and digits.npz
@@ -149,3 +151,36 @@ def test_a_stage_reading_a_data_path_depends_on_its_fingerprint():
     assert stamp_path("p.data.root") in document["p-train"]["deps"]
     assert stamp_path("p.data.root") not in document["p-evaluate"]["deps"]
     assert {stamp_path("p.data.root"): {"cache": False}} in document[CHECK_STAGE]["outs"]
+
+
+def test_a_stage_depends_on_one_code_stamp_that_check_params_writes(stages):
+    # dvc.lock holds one entry per stage for its code, not one per file: DVC rewrites the lock after
+    # every stage, and ~1,300 file entries cost ~1.5 s of CPU per stage (revis.dvc_stages)
+    for name, stage in stages.items():
+        if name != CHECK_STAGE:
+            assert stage["deps"][0] == code_stamp_path(name), name
+            assert not [d for d in stage["deps"] if d.startswith("src/")], name
+            assert {code_stamp_path(name): {"cache": False}} in stages[CHECK_STAGE]["outs"]
+    lock_entries = sum(len(stage.get("deps", [])) + len(stage.get("outs", [])) for stage in stages.values())
+    assert lock_entries < 600  # it was 1,621 with per-file code deps
+
+
+def test_code_stamps_change_with_the_listed_files_only(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/a.py").write_text("A = 1\n")
+    (tmp_path / "src/b.py").write_text("B = 1\n")
+    spec = {"stages": {CHECK_STAGE: {"cmd": "x"}, "p-train": {"cmd": "y", "meta": {"code": ["src/a.py"]}}}}
+    (tmp_path / "dvc.yaml").write_text(json.dumps(spec))  # JSON is YAML
+    [stamp] = write_code_stamps(tmp_path)
+    assert stamp == tmp_path / code_stamp_path("p-train")
+    first = stamp.read_bytes()
+    assert list(json.loads(first)) == ["src/a.py"]
+    (tmp_path / "src/b.py").write_text("B = 2\n")  # not this stage's code
+    write_code_stamps(tmp_path)
+    assert stamp.read_bytes() == first  # byte-identical: DVC reruns nothing
+    (tmp_path / "src/a.py").write_text("A = 2\n")
+    write_code_stamps(tmp_path)
+    assert stamp.read_bytes() != first
+    (tmp_path / "src/a.py").unlink()
+    write_code_stamps(tmp_path)
+    assert json.loads(stamp.read_text()) == {"src/a.py": None}

@@ -4,11 +4,17 @@ One DVC stage per (pipeline, stage kind): the nodes of pipeline ``p`` tagged ``k
 ``./run-stage p kind`` (= ``kedro run --env=base --pipelines=p --tags=kind``). For each stage:
 
 - ``params``: the exact ``params:`` keys its nodes read;
-- ``deps``: the files of the catalog datasets it reads; its code, per file: the modules its
-  node functions and dataset classes live in, and every ``revis`` module they import,
-  transitively (package ``__init__`` files included, since importing a module runs them);
+- ``deps``: the files of the catalog datasets it reads; the fingerprint of its code (below);
   and, for each ``DataPath`` parameter it reads (a real dataset, weights), the fingerprint
   that the ``check-params`` stage writes of the contents at that path;
+- ``meta.code``: its code, per file: the modules its node functions and dataset classes live
+  in, and every ``revis`` module they import, transitively (package ``__init__`` files
+  included, since importing a module runs them). ``check-params`` writes the digest of each
+  listed file to ``data/00_params/code/<stage>.json``, the stage's one code dependency. DVC
+  parses and rewrites ``dvc.lock`` after every stage: with ~1,300 per-file code entries (1,621
+  paths, 222 KB) that took ~2.4 s of CPU per stage, with one per stage (434 paths, 83 KB) ~0.9 s.
+  Same precision as listing the files; the difference: ``dvc status`` sees a code change once
+  ``check-params`` ran (every ``dvc repro`` runs it first; alone: ``./run-stage check-params``);
 - ``outs`` / ``metrics`` / ``plots``: the files of the catalog datasets it writes.
   ``MetricsDataset`` files (``reports/<p>/metrics.json``, the scoreboard's ``reports/verdicts.json``)
   are DVC metrics (git-tracked); PNGs under ``reports/<p>/plots/`` are DVC image plots (cached);
@@ -45,6 +51,7 @@ STAGE_KINDS = ("ingest", "features", "select", "distill", "train", "attribute", 
 CHECK_STAGE = "check-params"
 STAMPS = "data/00_params"
 VALID_STAMP = f"{STAMPS}/valid.json"
+CODE_STAMPS = f"{STAMPS}/code"
 HEADER = (
     "# Generated from the Kedro registry and catalog by `kedro dvc-yaml` (src/revis/dvc_stages.py).\n"
     "# Do not edit by hand: change the pipelines or conf/base/catalog*, then regenerate.\n"
@@ -239,11 +246,20 @@ def _check_single_writers(stages: list[Stage]) -> None:
             producer[output] = stage.name
 
 
-def _check_stage(data_paths: list[str]) -> dict[str, Any]:
+def code_stamp_path(stage: str) -> str:
+    """Where ``check-params`` writes the digest of the code files (``meta.code``) of ``stage``."""
+    return f"{CODE_STAMPS}/{stage}.json"
+
+
+def _check_stage(data_paths: list[str], stage_names: list[str]) -> dict[str, Any]:
     return {
         "cmd": f"./run-stage {CHECK_STAGE}",
         "deps": ["params.yaml"],
-        "outs": [{VALID_STAMP: {"cache": False}}, *({stamp_path(k): {"cache": False}} for k in data_paths)],
+        "outs": [
+            {VALID_STAMP: {"cache": False}},
+            *({stamp_path(k): {"cache": False}} for k in data_paths),
+            *({code_stamp_path(name): {"cache": False}} for name in stage_names),
+        ],
         "always_changed": True,
     }
 
@@ -306,11 +322,12 @@ def _stage_entry(
     files = _stage_files(stage, stages, resolve)
     src = root / "src"
     stamps = [stamp_path(k) for k in _data_path_keys(params, data_paths)]
-    deps = code_deps(code_closure(files.roots, src), src, root) + sorted(files.data_deps) + [VALID_STAMP, *stamps]
+    deps = [code_stamp_path(stage.name), *sorted(files.data_deps), VALID_STAMP, *stamps]
     entry: dict[str, Any] = {"cmd": stage_command(stage.pipeline, stage.kind), "deps": deps}
     for key, value in (("params", params), ("outs", files.outs), ("metrics", files.metrics), ("plots", files.plots)):
         if value:
             entry[key] = value
+    entry["meta"] = {"code": code_deps(code_closure(files.roots, src), src, root)}
     return entry, files.curves
 
 
@@ -321,7 +338,7 @@ def build_dvc_yaml(
     data_paths = sorted(data_paths or [])
     stages = split_stages(pipelines)
     _check_single_writers(stages)
-    document: dict[str, Any] = {CHECK_STAGE: _check_stage(data_paths)}
+    document: dict[str, Any] = {CHECK_STAGE: _check_stage(data_paths, [stage.name for stage in stages])}
     plot_definitions: list[dict[str, Any]] = []
     for stage in stages:
         document[stage.name], curves = _stage_entry(stage, stages, resolve, root, data_paths)
@@ -359,14 +376,52 @@ def project_document(root: Path) -> dict[str, Any]:
     return build_dvc_yaml(dict(pipelines), resolver.resolve_pattern, root, data_path_parameters())
 
 
-def dvc_outputs(dvc_yaml: Path) -> list[str]:
-    """Every ``outs`` path of a dvc.yaml (relative to its folder); none when the file is missing or unreadable."""
+def _stage_specs(dvc_yaml: Path) -> dict[str, Any]:
+    """The ``stages`` of a dvc.yaml; none when the file is missing or unreadable."""
     try:
         stages = (yaml.load(dvc_yaml.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {})["stages"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return []
+        return {}
+    return stages if isinstance(stages, dict) else {}
+
+
+@functools.cache
+def _file_digest(path: Path) -> str | None:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def code_fingerprint(files: list[str], root: Path) -> dict[str, str | None]:
+    """``{file: sha256 of its bytes}`` (``None`` for a missing file): a stage's code, as its code stamp holds it."""
+    return {name: _file_digest(root / name) for name in files}
+
+
+def write_code_stamps(root: Path) -> list[Path]:
+    """One ``data/00_params/code/<stage>.json`` per stage of ``root/dvc.yaml`` with ``meta.code`` (atomic
+    writes; byte-identical when no listed file changed, so nothing reruns)."""
+    import json
+
+    from revis.atomic import write_text_atomic
+
+    written: list[Path] = []
+    _file_digest.cache_clear()  # files shared by stages are read once per call, and again by the next call
+    try:
+        for name, spec in _stage_specs(root / "dvc.yaml").items():
+            files = ((spec or {}).get("meta") or {}).get("code")
+            if isinstance(files, list):
+                path = root / code_stamp_path(name)
+                write_text_atomic(path, json.dumps(code_fingerprint(files, root), indent=1, sort_keys=True) + "\n")
+                written.append(path)
+    finally:
+        _file_digest.cache_clear()
+    return written
+
+
+def dvc_outputs(dvc_yaml: Path) -> list[str]:
+    """Every ``outs`` path of a dvc.yaml (relative to its folder); none when the file is missing or unreadable."""
     paths: list[str] = []
-    for spec in stages.values():
+    for spec in _stage_specs(dvc_yaml).values():
         for out in (spec or {}).get("outs") or []:
             paths += [out] if isinstance(out, str) else list(out)
     return paths

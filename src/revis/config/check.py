@@ -2,7 +2,8 @@
 
 ``dvc repro`` runs the ``check-params`` stage first: it validates ``params.yaml`` exactly as
 the DVC stages will read it (environment ``base``) and writes the fingerprints of every
-``DataPath`` that is set (``revis.config.fingerprint``). A bad value stops the run before any
+``DataPath`` that is set (``revis.config.fingerprint``) and of every stage's code files
+(``revis.dvc_stages.write_code_stamps``). A bad value stops the run before any
 stage's outputs are deleted. ``kedro check-params`` also validates the overrides of the local
 environment (``conf/local/parameters*.yml``) that an ad-hoc ``kedro run`` would merge in.
 """
@@ -70,7 +71,7 @@ def run_check_stage(root: Path) -> int:
     """The ``check-params`` DVC stage: 0 when valid (stamps written), 2 with one message otherwise."""
     import sys
 
-    from revis.dvc_stages import sweep_temporaries
+    from revis.dvc_stages import sweep_temporaries, write_code_stamps
 
     sweep_temporaries(root)  # every repro runs this stage first: no temporary of a killed stage stays
     try:
@@ -79,6 +80,7 @@ def run_check_stage(root: Path) -> int:
         print(f"{exc}\n{EXP_HINT}", file=sys.stderr)
         return 2
     write_stamps(root, params, root / "data" / "00_params")
+    write_code_stamps(root)  # each stage's code digest: its one code dependency (revis.dvc_stages)
     return 0
 
 
