@@ -136,8 +136,12 @@ class SynthesisJob:
 def synthesize_job(job: SynthesisJob) -> SynthesisRecord:
     """One DSV synthesis (a worker job).
 
-    Guarded (``revis.distill.guard``): a synthesis whose total loss ends above its start is rerun
-    at a lower image step size; ``"guard"`` records the step size used, restarts and ``diverged``.
+    Guarded (``revis.distill.guard``): a synthesis whose total loss ends above its start, or that
+    loses every candidate (all multipliers pruned: an empty set, which would score the constant
+    guess), is rerun with the image step size and λ's step size both lowered (the mass start
+    1/(M·wd) overshoots from noise and Adam drives every λ below zero within ~1/lr_lambda steps;
+    a smaller λ step keeps them positive); ``"guard"`` records the image step size used, restarts
+    and ``diverged`` (``rose`` names ``collapsed`` when every candidate was lost).
     """
     from revis.augment import DiffAugment
 
@@ -158,7 +162,7 @@ def synthesize_job(job: SynthesisJob) -> SynthesisRecord:
             job.labels,
             steps=params.steps,
             lr_images=lr,
-            lr_lambda=params.lr_lambda,
+            lr_lambda=params.lr_lambda * (lr / params.lr_images),  # a restart lowers both steps (exact at 1)
             weight_decay=job.teacher.weight_decay,
             seed=job.seed,
             bounds=job.bounds,
@@ -166,7 +170,12 @@ def synthesize_job(job: SynthesisJob) -> SynthesisRecord:
         )
         return {"result": result, "history": result.history}
 
-    guarded = run_guarded(attempt, params.lr_images, lambda out: out["history"]["total"])
+    guarded = run_guarded(
+        attempt,
+        params.lr_images,
+        lambda out: out["history"]["total"],
+        collapsed=lambda out: not bool(out["result"].alive.any()),
+    )
     result = guarded["result"]
     return {
         "images": result.images,
