@@ -345,7 +345,7 @@ def test_balanced_multiplier_finds_the_uniform_combination_and_never_beats_lambd
     assert state.start_ratio <= 1.0 + 1e-6 and state.scale == pytest.approx(initial_multiplier(4, 0.1))
 
 
-def test_a_synthesis_that_loses_every_candidate_is_restarted_at_lower_steps_never_scored_empty():
+def test_a_synthesis_that_loses_every_candidate_is_restarted_at_a_lower_lambda_step_never_scored_empty():
     from revis.kkt.config import SynthesisParams
     from revis.kkt.synthesis import SynthesisJob, synthesize_job
     from revis.kkt.teacher import TeacherState
@@ -367,6 +367,18 @@ def test_a_synthesis_that_loses_every_candidate_is_restarted_at_lower_steps_neve
     bounds = (torch.full((1, 1, 1, 1), -10.0), torch.full((1, 1, 1, 1), 10.0))
     record = synthesize_job(SynthesisJob(teacher, x[:4], start, labels, bounds, params, False, 0))
     guard = record["guard"]
-    assert guard["restarts"] >= 1 and guard["lr"] == pytest.approx(0.1 * 0.3 ** guard["restarts"])
+    assert guard["lambda_restarts"] >= 1 and guard["restarts"] == 0 and guard["lr"] == 0.1  # the images keep theirs
     assert record["alive"].any() or (guard["diverged"] and "collapsed" in guard["rose"])
     assert record["alive"].all() and not guard["diverged"]  # here the lower λ step keeps every candidate
+    again = synthesize(
+        kkt,
+        start,
+        labels,
+        steps=20,
+        lr_images=0.1,
+        lr_lambda=0.2 * 0.3 ** guard["lambda_restarts"],
+        weight_decay=0.01,
+        seed=0,
+        progress=False,
+    )
+    assert torch.equal(again.images, record["images"])  # the record is the run at the lowered λ step
