@@ -154,3 +154,22 @@ def test_partial_data_is_stratified_with_one_image_per_class_at_least():
     assert torch.bincount(y[partial_indices(y, 0.1, seed=0)]).tolist() == [5, 5, 5, 5]
     assert fraction_key(0.05) == "5pct" and fraction_key(0.005) == "0_5pct" and fraction_value("0_5pct") == 0.005
     assert ordered(["10pct/1", "1pct/5", "5pct/1", "1pct/1"]) == ["1pct/1", "1pct/5", "5pct/1", "10pct/1"]
+
+
+def test_a_set_with_replicate_networks_scores_their_mean_accuracy():
+    from revis.distill.evaluation import replicate_key, replicate_seed, score_networks
+
+    y = torch.arange(12) % 3
+    x = torch.randn(12, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    protocol = EvalProtocol(model=MODEL, epochs=2, lr=0.05, augment=[])
+    sets = {replicate_key("d/s/0", r): (x, y, replicate_seed(0, r), (1, 3, 8)) for r in range(3)}
+    nets = train_networks(sets, protocol)
+    assert set(nets) == {"d/s/0", "d/s/0~1", "d/s/0~2"} and [nets[k]["seed"] for k in sorted(nets)] == [0, 1000, 2000]
+    each = [score(load_network(nets[k], protocol), x, y) for k in ("d/s/0", "d/s/0~1", "d/s/0~2")]
+    assert len(set(each)) > 1  # the replicates are different networks
+    scored = score_networks(nets, ["s/0", "s/1"], "d/", protocol, x, y, empty=0.25)
+    assert scored["s/0"] == pytest.approx(sum(each) / 3) and scored["s/1"] == 0.25  # no network: the constant guess
+    one = score_networks({"d/s/0": nets["d/s/0"]}, ["s/0"], "d/", protocol, x, y, empty=0.0)
+    assert one["s/0"] == each[0]  # a single network scores as before
+    with pytest.raises(ValueError):
+        replicate_key("d/s/0", -1)

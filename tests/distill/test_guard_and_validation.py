@@ -35,6 +35,24 @@ def test_a_rising_run_is_restarted_at_a_lower_step_and_marked_when_it_keeps_risi
         run_guarded(run, 1.0, lambda r: r["loss"], factor=1.0)
 
 
+def test_a_collapsed_run_is_restarted_and_reported_even_when_its_loss_falls():
+    calls = []
+
+    def run(lr):  # every candidate lost above lr 0.2 (the loss of an empty set falls to 0)
+        calls.append(lr)
+        return {"loss": [1.0, 0.0], "alive": 0 if lr > 0.2 else 3}
+
+    def empty(result):
+        return result["alive"] == 0
+
+    fixed = run_guarded(run, 1.0, lambda r: r["loss"], factor=0.3, collapsed=empty)
+    assert calls == pytest.approx([1.0, 0.3, 0.09]) and fixed["alive"] == 3
+    assert fixed["guard"]["restarts"] == 2 and not fixed["guard"]["diverged"] and fixed["guard"]["rose"] == ""
+    lost = run_guarded(run, 10.0, lambda r: r["loss"], restarts=1, factor=0.5, collapsed=empty)
+    assert lost["guard"]["diverged"] and lost["guard"]["rose"] == "collapsed"  # named, never silently scored
+    assert not run_guarded(run, 1.0, lambda r: r["loss"], restarts=0)["guard"]["diverged"]  # no check, no flag
+
+
 def test_validation_is_stratified_seeded_and_keeps_the_starting_images_in_the_pool():
     y = torch.arange(10).repeat_interleave(10)  # 10 per class
     keep = torch.arange(0, 100, 10)  # the first image of each class starts the synthesis

@@ -343,3 +343,42 @@ def test_balanced_multiplier_finds_the_uniform_combination_and_never_beats_lambd
     assert c == pytest.approx(0.0, abs=1e-3) and ratio == pytest.approx(1.0, abs=1e-3)
     state = KKTState(kkt, x, y, lr_lambda=0.05, weight_decay=0.1, start="balanced")
     assert state.start_ratio <= 1.0 + 1e-6 and state.scale == pytest.approx(initial_multiplier(4, 0.1))
+
+
+def test_a_synthesis_that_loses_every_candidate_is_restarted_at_a_lower_lambda_step_never_scored_empty():
+    from revis.kkt.config import SynthesisParams
+    from revis.kkt.synthesis import SynthesisJob, synthesize_job
+    from revis.kkt.teacher import TeacherState
+
+    net = _net(width=6, classes=3)
+    x, y = _data(60)
+    polish_to_stationarity(net, x, y, 0.01, iterations=50)
+    config = {"name": "convnet", "width": 6, "depth": 2, "norm": "instancenorm"}
+    teacher = TeacherState(config, (1, 3, 8), net.state_dict(), 0.01)
+    start, labels = 3 * torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(3)
+    weights = {"w_stat": 1.0, "w_primal": 1.0, "w_tv": 0.0, "w_norm": 0.0, "w_aug": 0.0}
+    params = SynthesisParams(weights=weights, augment=[], lr_lambda=0.2, steps=20, lr_images=0.1)  # type: ignore[arg-type]
+    kkt = DeepKKT(net, KKTWeights(**weights), example=x[:4])
+    # unguarded, the mass start overshoots and λ's steps prune every candidate: an empty set
+    lost = synthesize(
+        kkt, start, labels, steps=20, lr_images=0.1, lr_lambda=0.2, weight_decay=0.01, seed=0, progress=False
+    )
+    assert not lost.alive.any()
+    bounds = (torch.full((1, 1, 1, 1), -10.0), torch.full((1, 1, 1, 1), 10.0))
+    record = synthesize_job(SynthesisJob(teacher, x[:4], start, labels, bounds, params, False, 0))
+    guard = record["guard"]
+    assert guard["lambda_restarts"] >= 1 and guard["restarts"] == 0 and guard["lr"] == 0.1  # the images keep theirs
+    assert record["alive"].any() or (guard["diverged"] and "collapsed" in guard["rose"])
+    assert record["alive"].all() and not guard["diverged"]  # here the lower λ step keeps every candidate
+    again = synthesize(
+        kkt,
+        start,
+        labels,
+        steps=20,
+        lr_images=0.1,
+        lr_lambda=0.2 * 0.3 ** guard["lambda_restarts"],
+        weight_decay=0.01,
+        seed=0,
+        progress=False,
+    )
+    assert torch.equal(again.images, record["images"])  # the record is the run at the lowered λ step

@@ -67,6 +67,9 @@ def test_synthesis_guards_count_restarts_and_name_the_diverged_runs():
     report = synthesis_guards({0: {"few_shot/1": {"guard": ok}}, 1: {"few_shot/1": {"guard": restarted}}})
     assert (report.runs, report.restarted, report.diverged) == (2, 1, 1)
     assert report.diverged_runs == "few_shot/1/seed1"
+    lambda_only = {"restarts": 0, "lambda_restarts": 1, "diverged": False}  # rerun after losing every candidate
+    report = synthesis_guards({0: {"zero_shot/1": {"guard": lambda_only}}, 1: {"zero_shot/1": {"guard": ok}}})
+    assert (report.runs, report.restarted, report.diverged) == (2, 1, 0)
 
 
 def _synthesis(alive: list[bool], value: float = 1.0) -> dict:

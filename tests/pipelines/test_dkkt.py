@@ -77,6 +77,17 @@ def test_dkkt_wiring_in_memory(run_in_memory, tiny_params):
     union = {f"digits/union/{f}/1/{s}" for f in ("2pct", "10pct") for s in (0, 1)}
     assert {k for k in networks if k.startswith("digits/union/")} == union
     assert networks["digits/union/10pct/1/0"]["size"] == 20 == networks["digits/dm_x2/10pct/1/0"]["size"]
+    # shapes sets are scored by the mean of dkkt.networks.shapes networks (replicates "~r", seeded 1000·r apart)
+    replicates = params["dkkt"]["networks"]["shapes"]
+    assert replicates > 1 and "digits" not in params["dkkt"]["networks"]
+    assert {k for k in networks if k.startswith("shapes/dm/1pct/1/0")} == {
+        "shapes/dm/1pct/1/0",
+        *(f"shapes/dm/1pct/1/0~{r}" for r in range(1, replicates)),
+    }
+    assert [networks[f"shapes/dm/1pct/1/0~{r}"]["seed"] for r in range(1, replicates)] == [
+        1000 * r for r in range(1, replicates)
+    ]
+    assert not any("~" in k for k in networks if k.startswith("digits/"))
     claims = ClaimsFile.model_validate(yaml.safe_load((REPO / "claims/dkkt.yaml").read_text()))
     for claim in claims.claims:  # the tiny sizes produce every metric a claim reads
         for path in claim_paths(claim):

@@ -140,6 +140,22 @@ def summarize(accuracies: Mapping[str, float]) -> dict[str, dict]:
     return {group: mean_std_by_seed(v) for group, v in grouped.items()}
 
 
+REPLICATE = "~"  # "<set key>~<r>": the set's r-th extra evaluation network (r ≥ 1)
+REPLICATE_SEED_STRIDE = 1000  # replicate r of a set seeded s is seeded s + 1000·r (chain seeds stay below it)
+
+
+def replicate_key(key: str, replicate: int) -> str:
+    """The key of a set's ``replicate``-th evaluation network: ``key`` itself for the first, ``key~r`` after."""
+    if replicate < 0:
+        raise ValueError(f"replicate must be >= 0, got {replicate}")
+    return key if replicate == 0 else f"{key}{REPLICATE}{replicate}"
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The seed of a set's ``replicate``-th evaluation network (the first keeps the set's seed)."""
+    return seed + REPLICATE_SEED_STRIDE * replicate
+
+
 def score_networks(
     networks: Mapping[str, dict],
     keys: Iterable[str],
@@ -149,12 +165,16 @@ def score_networks(
     y_test: torch.Tensor,
     empty: float,
 ) -> dict[str, float]:
-    """``key -> test accuracy`` of the network ``networks[prefix + key]``; a set without one (every candidate
-    pruned) scores ``empty`` (the constant guess)."""
+    """``key -> test accuracy`` of the network ``networks[prefix + key]``, or the mean over it and its replicates
+    (``replicate_key``: ``key~1``, ``key~2``, ... while present; the reference scores a set by the mean of
+    ``num_eval`` networks); a set without one (every candidate pruned) scores ``empty`` (the constant guess)."""
     accuracies = {}
     for key in keys:
-        entry = networks.get(f"{prefix}{key}")
-        accuracies[key] = score(load_network(entry, protocol), x_test, y_test) if entry else empty
+        entries: list[dict] = []
+        while (entry := networks.get(f"{prefix}{replicate_key(key, len(entries))}")) is not None:
+            entries.append(entry)
+        scores = [score(load_network(entry, protocol), x_test, y_test) for entry in entries]
+        accuracies[key] = sum(scores) / len(scores) if scores else empty
     return accuracies
 
 

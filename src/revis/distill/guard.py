@@ -1,6 +1,10 @@
 """A divergence guard for the syntheses (DM, DM + Deep-KKT, DSV): a run whose loss ends above its start
 is rerun at a lower step size; one that still rises is returned marked ``diverged``, never silently.
 
+A run can also fail without its loss rising: a DSV synthesis whose multipliers all turn negative
+loses every candidate (an empty set, scored as the constant guess) while its loss falls to 0.
+``collapsed`` names such a check; a collapse is restarted and reported like a rise.
+
 "Start" and "end" are the means over the first and last tenth of the iterations (at least one):
 DM draws a fresh network every iteration, so single values are noisy. Torch-free.
 """
@@ -33,14 +37,16 @@ def run_guarded(
     *,
     restarts: int = 2,
     factor: float = 0.3,
+    collapsed: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
     """``run(lr)``; while its ``losses(result)`` end above their start, rerun at ``lr · factor`` (``restarts`` times).
 
     ``losses`` returns one sequence or several by name (e.g. a total and the part that matters:
     DM + Deep-KKT can lower its total while the KKT term wrecks the DM loss); any rise counts.
     Returns the last result with ``result["guard"] = {lr, restarts, diverged, loss_start,
-    loss_end, rose}`` (start and end of the first sequence; ``rose``: the names that rose):
-    ``diverged`` is true when even the last attempt rose.
+    loss_end, rose}`` (start and end of the first sequence; ``rose``: the names that rose, and
+    ``collapsed`` when ``collapsed(result)`` is true): ``diverged`` is true when even the last
+    attempt rose or collapsed.
     """
     if not 0 < factor < 1:
         raise ValueError(f"the restart factor must be in (0, 1), got {factor}")
@@ -51,6 +57,8 @@ def run_guarded(
         series = named if isinstance(named, dict) else {"loss": named}
         checks = {name: loss_rose(list(values)) for name, values in series.items()}
         risen = [name for name, (up, _, _) in checks.items() if up]
+        if collapsed is not None and collapsed(result):
+            risen.append("collapsed")
         if not risen or attempt == restarts:
             _, start, end = next(iter(checks.values()))
             result["guard"] = {

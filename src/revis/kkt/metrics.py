@@ -144,12 +144,13 @@ def ablation(dsvs: Mapping[int, Mapping[str, Any]], keys: Sequence[str]) -> dict
 
 
 def synthesis_guards(by_seed: Mapping[int, Mapping[str, Any]]) -> GuardReport:
-    """Syntheses rerun at a lower step size, and those whose loss still rose (named: never scored silently)."""
+    """Syntheses rerun at a lower step size (images, or λ after losing every candidate), and those whose loss
+    still rose or that still lost every candidate (named: never scored silently)."""
     guards = {f"{key}/seed{seed}": entry["guard"] for seed, runs in by_seed.items() for key, entry in runs.items()}
     diverged = [run for run, guard in guards.items() if guard["diverged"]]
     return GuardReport(
         runs=len(guards),
-        restarted=sum(guard["restarts"] > 0 for guard in guards.values()),
+        restarted=sum(guard["restarts"] > 0 or guard.get("lambda_restarts", 0) > 0 for guard in guards.values()),
         diverged=len(diverged),
         diverged_runs=", ".join(diverged),
     )

@@ -27,6 +27,7 @@ from revis.kkt.deepkkt import DeepKKT, KKTState, predictive_entropy
 from revis.kkt.teacher import TeacherState
 
 HISTORY = ("entropy", "accuracy", "stat", "primal", "total")
+LAMBDA_RESTARTS, LAMBDA_RESTART_FACTOR = 2, 0.3  # a synthesis that lost every candidate: λ's step × 0.3, twice at most
 
 
 @dataclass
@@ -136,8 +137,14 @@ class SynthesisJob:
 def synthesize_job(job: SynthesisJob) -> SynthesisRecord:
     """One DSV synthesis (a worker job).
 
-    Guarded (``revis.distill.guard``): a synthesis whose total loss ends above its start is rerun
-    at a lower image step size; ``"guard"`` records the step size used, restarts and ``diverged``.
+    Guarded (``revis.distill.guard``): a synthesis whose total loss ends above its start is rerun at
+    a lower image step size. One that loses every candidate (all multipliers pruned: an empty set,
+    which would score the constant guess; from noise the mass start 1/(M·wd) overshoots and λ's Adam
+    steps, lr_lambda · λ0 each, take every λ below zero within ~1/lr_lambda steps) is first rerun
+    with λ's step size × 0.3 (twice at most; the images keep theirs: lowering both left digits seed
+    1's noise unconverged, 0.076 accuracy, λ alone 0.156), then, still empty, handed to the guard as
+    ``collapsed``. ``"guard"`` records the image step size used, restarts, ``lambda_restarts`` and
+    ``diverged`` (``rose`` names ``collapsed`` when every candidate was still lost).
     """
     from revis.augment import DiffAugment
 
@@ -152,22 +159,33 @@ def synthesize_job(job: SynthesisJob) -> SynthesisRecord:
     )
 
     def attempt(lr: float) -> dict:
-        result = synthesize(
-            kkt,
-            job.x_init,
-            job.labels,
-            steps=params.steps,
-            lr_images=lr,
-            lr_lambda=params.lr_lambda,
-            weight_decay=job.teacher.weight_decay,
-            seed=job.seed,
-            bounds=job.bounds,
-            progress=False,
-        )
-        return {"result": result, "history": result.history}
+        lambda_restarts = 0
+        while True:
+            result = synthesize(
+                kkt,
+                job.x_init,
+                job.labels,
+                steps=params.steps,
+                lr_images=lr,
+                lr_lambda=params.lr_lambda * LAMBDA_RESTART_FACTOR**lambda_restarts,
+                weight_decay=job.teacher.weight_decay,
+                seed=job.seed,
+                bounds=job.bounds,
+                progress=False,
+            )
+            if result.alive.any() or lambda_restarts == LAMBDA_RESTARTS:
+                break
+            lambda_restarts += 1
+        return {"result": result, "history": result.history, "lambda_restarts": lambda_restarts}
 
-    guarded = run_guarded(attempt, params.lr_images, lambda out: out["history"]["total"])
+    guarded = run_guarded(
+        attempt,
+        params.lr_images,
+        lambda out: out["history"]["total"],
+        collapsed=lambda out: not bool(out["result"].alive.any()),
+    )
     result = guarded["result"]
+    guarded["guard"]["lambda_restarts"] = guarded["lambda_restarts"]
     return {
         "images": result.images,
         "labels": result.labels,

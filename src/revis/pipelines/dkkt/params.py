@@ -21,6 +21,7 @@ from revis.kkt.config import KKTParams
 Positive = Annotated[float, Field(gt=0, le=1e6)]
 PerClass = Annotated[int, Field(ge=1, le=100_000)]
 Fractions = Annotated[list[Fraction], Field(min_length=1)]
+NetworksPerSet = Annotated[int, Field(ge=1, le=20)]
 
 
 class DKKTTerm(KKTParams):
@@ -58,6 +59,9 @@ class Params(BaseModel):
     compute: ComputeParams
     fractions: dict[DatasetName, Fractions]  # visible fractions of the training split (stratified, ≥ 1 per class)
     distill: Distill
+    # evaluation networks per set (the reference's num_eval), by dataset; a set scores their mean test accuracy;
+    # a dataset not named: 1
+    networks: dict[DatasetName, NetworksPerSet] = {}
 
     @model_validator(mode="after")
     def _fractions_per_dataset(self) -> Params:
@@ -65,4 +69,6 @@ class Params(BaseModel):
             raise ValueError(
                 f"fractions name the datasets of seeds: fractions has {sorted(self.fractions)}, seeds {sorted(self.seeds)}"
             )
+        if not set(self.networks) <= set(self.seeds):
+            raise ValueError(f"networks names datasets outside seeds: {sorted(set(self.networks) - set(self.seeds))}")
         return self

@@ -37,6 +37,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "distilled": "distilled",
                     "compute": "params:compute",
                     "evaluation": "params:dsv.evaluation",
+                    "networks_per_set": "params:networks",
                 },
                 outputs="networks",
                 name="train_evaluation_networks",
