@@ -2,6 +2,7 @@
 
 import copy
 import json
+import math
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from revis.detection.mean_teacher import (
     ema_update,
     make_optimizer,
     matched,
+    score_pseudo_labels,
     select_pseudo_labels,
     teacher_student_step,
 )
@@ -48,6 +50,33 @@ def raw_output(boxes_xyxy, scores):
     b = torch.tensor(boxes_xyxy, dtype=torch.float32)
     xywh = torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)
     return torch.cat([xywh, torch.tensor(scores)[:, None]], 1).T[None]
+
+
+class FixedTeacher(nn.Module):
+    """A teacher whose eval-mode output is the same raw prediction for every image."""
+
+    def __init__(self, raw: torch.Tensor):
+        super().__init__()
+        self.raw, self.weight = raw, nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        assert not self.training  # the teacher is read in eval mode
+        return (self.raw.expand(len(x), -1, -1),)
+
+
+def test_score_pseudo_labels_counts_matches_against_the_hidden_boxes():
+    raw = raw_output([[10, 10, 30, 30], [50, 50, 60, 60], [0, 40, 8, 48]], [0.9, 0.6, 0.2])
+    teacher = FixedTeacher(raw).train()
+    images = torch.zeros(3, 3, 64, 64, dtype=torch.uint8)
+    hidden = [torch.tensor([[10.0, 10, 30, 30]]), torch.tensor([[50.0, 50, 60, 60], [0, 0, 5, 5]]), torch.zeros(0, 4)]
+    config = MeanTeacherConfig(tau=0.5, nms_iou=0.5, max_pseudo=20)
+    score = score_pseudo_labels(teacher, images, hidden, config, batch=2)  # batches of 2 and 1
+    assert (score.images, score.pseudo, score.hits, score.hidden) == (3, 6, 2, 3)  # 2 pseudo-labels per image
+    assert score.precision == pytest.approx(2 / 6) and score.recall == pytest.approx(2 / 3)
+    assert teacher.training  # its mode is restored
+    strict = score_pseudo_labels(teacher, images, hidden, MeanTeacherConfig(tau=0.95))
+    assert strict.pseudo == 0 and strict.recall == 0.0 and math.isnan(strict.precision)
+    assert strict.to_dict()["hidden"] == 3
 
 
 def test_pseudo_labels_are_the_detections_at_or_above_tau_after_nms():

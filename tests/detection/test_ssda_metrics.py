@@ -1,5 +1,6 @@
 """The SSDA metrics (revis.detection.ssda_metrics) on hand-made scores."""
 
+import dataclasses
 import io
 import math
 
@@ -14,6 +15,7 @@ from revis.detection.ssda_metrics import (
     gains,
     gate_metrics,
     paired_difference,
+    pseudo_values,
     scale_text,
     schedule_summary,
 )
@@ -109,3 +111,31 @@ def test_runs_round_trip_through_the_catalog_form():
     document = torch.load(buffer, weights_only=True)
     assert document["runs"][0]["arm"] == "teacher_student_1" and document["pretrained"][0]["seed"] == 0
     assert SsdaRuns.from_dict(document).runs[0].unlabeled_images == 5 and SsdaRuns.from_dict(document).real_release
+
+
+def test_pseudo_values_take_the_final_teacher_for_the_gate_and_keep_the_training_windows():
+    curve = [{"phase": "teacher_student", "pseudo_recall": 0.1, "pseudo_precision": 0.5}]
+    final = {"images": 300, "pseudo": 40, "hits": 30, "hidden": 60, "precision": 0.75, "recall": 0.5}
+    values = pseudo_values(curve, final)
+    assert values == pytest.approx(
+        {
+            "pseudo_recall": 0.5,
+            "pseudo_precision": 0.75,
+            "pseudo_recall_training": 0.1,
+            "pseudo_precision_training": 0.5,
+        }
+    )
+    assert pseudo_values(curve, {}) == pytest.approx({"pseudo_recall_training": 0.1, "pseudo_precision_training": 0.5})
+    nothing_made = pseudo_values([], {"pseudo": 0, "hidden": 60, "precision": math.nan, "recall": 0.0})
+    assert nothing_made == {"pseudo_recall": 0.0}  # no pseudo-label: recall 0 counts, the undefined precision does not
+
+
+def test_final_pseudo_travels_through_the_catalog_and_defaults_to_empty():
+    run = dataclasses.replace(arm_run(0, 5), final_pseudo={"recall": 0.4, "hidden": 10})
+    buffer = io.BytesIO()
+    torch.save(SsdaRuns([run], [pretrain_run(0)]).to_dict(), buffer)
+    buffer.seek(0)
+    document = torch.load(buffer, weights_only=True)
+    assert SsdaRuns.from_dict(document).runs[0].final_pseudo == {"recall": 0.4, "hidden": 10}
+    del document["runs"][0]["final_pseudo"]  # a record written before the field existed
+    assert SsdaRuns.from_dict(document).runs[0].final_pseudo == {}

@@ -76,3 +76,10 @@ def test_arms_share_their_random_numbers(monkeypatch, sources):
     # seeds differ
     assert phase("supervised_1", 0, "supervised") != phase("supervised_1", 1, "supervised")
     assert phase("teacher_student_1", 0, "burn_in") != phase("teacher_student_1", 1, "burn_in")
+
+
+def test_score_sample_spans_the_pool_evenly():
+    assert ssda.score_sample(10, 3) == [0, 3, 6]
+    assert ssda.score_sample(1188, 300)[-1] == 1184  # reaches the pool's last cameras
+    assert ssda.score_sample(5, 10) == [0, 1, 2, 3, 4]  # a small pool: all of it
+    assert ssda.score_sample(7, 0) == []

@@ -245,6 +245,63 @@ def teacher_student_step(
     return report
 
 
+@dataclass(frozen=True)
+class PseudoLabelScore:
+    """A teacher's pseudo-labels on unlabeled images against their hidden ground truth (IoU >= 0.5, one-to-one)."""
+
+    images: int
+    pseudo: int  # pseudo-labels made
+    hits: int  # of which match a hidden box
+    hidden: int  # hidden ground-truth boxes
+
+    @property
+    def precision(self) -> float:
+        return self.hits / self.pseudo if self.pseudo else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.hits / self.hidden if self.hidden else float("nan")
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "images": self.images,
+            "pseudo": self.pseudo,
+            "hits": self.hits,
+            "hidden": self.hidden,
+            "precision": self.precision,
+            "recall": self.recall,
+        }
+
+
+@torch.no_grad()
+def score_pseudo_labels(
+    teacher: nn.Module,
+    images: torch.Tensor,
+    hidden: Sequence[torch.Tensor],
+    config: MeanTeacherConfig,
+    batch: int = 32,
+) -> PseudoLabelScore:
+    """The pseudo-labels ``teacher`` would make (``tau``, NMS, ``max_pseudo`` of ``config``) on uint8 canvases
+    ``images`` seen unflipped, scored against ``hidden`` (their true boxes, canvas pixels).
+
+    The end-of-training reading of a teacher on a fixed set of pool images; the per-step counts of
+    :func:`teacher_student_step` see a few random images per step and are noisy (a window of ten
+    steps holds ~20 boxes).
+    """
+    was_training = teacher.training
+    teacher.eval()
+    device = next(teacher.parameters()).device
+    pseudo = hits = 0
+    for start in range(0, len(images), batch):
+        raw = teacher(images[start : start + batch].to(device).float() / 255.0)[0]
+        labels = select_pseudo_labels(raw, config.tau, config.nms_iou, config.max_pseudo)
+        for (boxes, _, _), truth in zip(labels, hidden[start : start + batch]):
+            pseudo += len(boxes)
+            hits += matched(boxes.cpu(), truth)
+    teacher.train(was_training)
+    return PseudoLabelScore(len(images), pseudo, hits, sum(len(h) for h in hidden))
+
+
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """AdamW with decay on weights only (not on biases and norm parameters), as ultralytics groups them."""
     decay = [p for p in model.parameters() if p.ndim > 1]

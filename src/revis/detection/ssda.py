@@ -58,6 +58,7 @@ from revis.detection.mean_teacher import (
     StepReport,
     ema_update,
     make_optimizer,
+    score_pseudo_labels,
     supervised_step,
     teacher_student_step,
 )
@@ -141,6 +142,7 @@ class Schedule:
     log_every: int = 10
     pretrain_per_seed: bool = False
     pretrain_seed: int = 0  # the shared pretraining's seed (when not per seed)
+    pseudo_score_images: int = 300  # pool images (a fixed, evenly spaced sample) scoring the final teacher; 0: none
 
 
 @dataclass(frozen=True)
@@ -473,6 +475,23 @@ def _unlabeled_pool(arm: Arm, source: ReleaseSource, imgsz: int, generator: torc
     return _Unlabeled(pool, hidden, _Cycle(len(pool), generator))
 
 
+def score_sample(pool_size: int, k: int) -> list[int]:
+    """``k`` evenly spaced pool indices, spanning the whole pool (all of it when it is smaller)."""
+    k = max(0, min(k, pool_size))
+    return [i * pool_size // k for i in range(k)]
+
+
+def _final_pseudo(
+    average: torch.nn.Module, unlabeled: _Unlabeled | None, schedule: Schedule, teacher: MeanTeacherConfig
+) -> dict[str, float]:
+    """The final teacher's pseudo-labels on a fixed sample of the pool, scored (empty without hidden labels)."""
+    if unlabeled is None or unlabeled.hidden is None or schedule.pseudo_score_images <= 0:
+        return {}
+    idx = score_sample(len(unlabeled.pool), schedule.pseudo_score_images)
+    hidden = [unlabeled.hidden[i] for i in idx]
+    return score_pseudo_labels(average, unlabeled.pool.images[idx], hidden, teacher).to_dict()
+
+
 @dataclass
 class _Adaptation:
     """What one arm's adaptation steps act on: the student, its EMA (the teacher), optimizer and warm-up."""
@@ -614,6 +633,7 @@ def run_chain(
                 detections=_predict(state.average, test),
                 detections_by_split={split: _predict(state.average, images) for split, images in further.items()},
                 test_images=len(test),
+                final_pseudo=_final_pseudo(state.average, unlabeled, schedule, teacher),
             )
         )
     return results

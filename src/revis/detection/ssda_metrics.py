@@ -69,7 +69,8 @@ class CocoScorer:
 @dataclass(frozen=True)
 class RunScore:
     """One arm x seed: ``values`` holds ap50, ap50_95, ap75, ar100 (test), ap50_<further split>,
-    ap50_fragment_test and the final pseudo_precision / pseudo_recall where they exist."""
+    ap50_fragment_test, the final teacher's pseudo_precision / pseudo_recall on a fixed pool sample and
+    the last training windows' pseudo_precision_training / pseudo_recall_training where they exist."""
 
     arm: str
     seed: int
@@ -79,8 +80,13 @@ class RunScore:
 
 @dataclass(frozen=True)
 class PseudoLabels:
+    """``precision`` / ``recall``: the final teacher on a fixed sample of the unlabeled pool (what the gate
+    reads); ``training_*``: the mean of the last training windows (a few random images per step: noisy)."""
+
     precision: dict[str, Summary]
     recall: dict[str, Summary]
+    training_precision: dict[str, Summary]
+    training_recall: dict[str, Summary]
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,16 @@ def final_pseudo(curve: Curve, last: int = 3) -> dict[str, float]:
     return out
 
 
+def pseudo_values(curve: Curve, final: Mapping[str, float]) -> dict[str, float]:
+    """``pseudo_precision`` / ``pseudo_recall``: the final teacher on its fixed pool sample (``ArmRun.final_pseudo``);
+    ``pseudo_precision_training`` / ``pseudo_recall_training``: the last training windows (:func:`final_pseudo`)."""
+    out = {f"pseudo_{k}_training": v for k, v in final_pseudo(curve).items()}
+    for key in ("precision", "recall"):
+        if key in final and np.isfinite(final[key]):
+            out[f"pseudo_{key}"] = float(final[key])
+    return out
+
+
 def score_run(run: ArmRun, labels: Path, scorer: CocoScorer) -> RunScore:
     """AP of one arm x seed on the test split, its further readings, the fragment labels, final pseudo-labels."""
     merged_test = release_file(labels, "test", "merged")
@@ -170,7 +186,7 @@ def score_run(run: ArmRun, labels: Path, scorer: CocoScorer) -> RunScore:
     fragment_test = release_file(labels, "test", "fragment")  # the world's; the real release has none
     if run.world == "main" and fragment_test.is_file() and run.arm.startswith("teacher_student"):
         values["ap50_fragment_test"] = coco_ap(fragment_test, results)["ap50"]
-    values.update({f"pseudo_{k}": v for k, v in final_pseudo(run.curve).items()})
+    values.update(pseudo_values(run.curve, run.final_pseudo))
     return RunScore(run.arm, run.seed, run.world, values)
 
 
@@ -226,8 +242,8 @@ def gate_metrics(scores: Sequence[RunScore], source_ap50: Mapping[int, float]) -
     """What the capability gates of claims/lada.yaml read, one value per seed.
 
     ``source_ap50``: the source detector (main world, merged labels) on held-out source frames;
-    ``pseudo_recall``: per seed, the lowest final pseudo-label recall of the main world's
-    teacher-student arms (every arm's pseudo-labels must find the smoke for its claims to mean anything).
+    ``pseudo_recall``: per seed, the lowest pseudo-label recall of the main world's final
+    teachers on their fixed pool sample, over its teacher-student arms (every arm's pseudo-labels must find the smoke for its claims to mean anything).
     """
     gates: dict[str, Summary] = {}
     if source_ap50:
@@ -323,7 +339,12 @@ def summarize_ssda(
         pretrained_ap50={k: mean_std_by_seed(v) for k, v in before.test.items()},
         pretrained_source_ap50={k: mean_std_by_seed(v) for k, v in before.source_test.items()},
         gate=gate_metrics(scores, before.source_test.get("main_merged", {})),
-        pseudo_labels=PseudoLabels(arm_tables(scores, "pseudo_precision"), arm_tables(scores, "pseudo_recall")),
+        pseudo_labels=PseudoLabels(
+            arm_tables(scores, "pseudo_precision"),
+            arm_tables(scores, "pseudo_recall"),
+            arm_tables(scores, "pseudo_precision_training"),
+            arm_tables(scores, "pseudo_recall_training"),
+        ),
         gain_ap50=gains(scores),
         schedule=schedule_summary(runs, pretrained),
         labels=label_stats,

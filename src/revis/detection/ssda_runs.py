@@ -56,6 +56,9 @@ class ArmRun:
     detections: torch.Tensor
     detections_by_split: dict[str, torch.Tensor]  # further test splits (the smoke world's test_heldout)
     test_images: int
+    # teacher-student arms with hidden labels: the final teacher's pseudo-labels on a fixed pool sample
+    # (revis.detection.mean_teacher.PseudoLabelScore.to_dict: images, pseudo, hits, hidden, precision, recall)
+    final_pseudo: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def train_arms(
         log_every=s.log_every,
         pretrain_per_seed=s.pretrain_per_seed,
         pretrain_seed=s.pretrain_seed,
+        pseudo_score_images=s.pseudo_score_images,
     )
     detector = DetectorSpec(d.model, d.imgsz, tuple(d.coord_layers), d.coord_with_r, compute.device, d.weights)
     teacher = MeanTeacherConfig(

@@ -103,6 +103,8 @@ class ScheduleParams(BaseModel):
     weight_decay: float = Field(ge=0, le=1)
     target_share: float | None = Field(ge=0, le=1)  # labeled target share of a mixed batch; null: uniform
     log_every: int = Field(default=10, ge=1, le=100_000)
+    # pool images (a fixed, evenly spaced sample) on which the final teacher's pseudo-labels are scored (the gate)
+    pseudo_score_images: int = Field(default=300, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _burn_in(self) -> ScheduleParams:
