@@ -50,14 +50,16 @@ class FrameTextPairs:
 
 def concat_pairs(parts: list[FrameTextPairs]) -> FrameTextPairs:
     """The pairs of several sources, in order (slot codes kept only when every source has them)."""
-    slotted = all(p.frame_slots is not None and p.text_slots is not None for p in parts)
+    frame_slots = [p.frame_slots for p in parts if p.frame_slots is not None]
+    text_slots = [p.text_slots for p in parts if p.text_slots is not None]
+    slotted = len(frame_slots) == len(text_slots) == len(parts)
     return FrameTextPairs(
         np.concatenate([p.frames for p in parts]),
         [t for p in parts for t in p.texts],
         [k for p in parts for k in p.keys],
         [v for p in parts for v in p.vids],
-        np.concatenate([p.frame_slots for p in parts]) if slotted else None,  # type: ignore[misc]
-        np.concatenate([p.text_slots for p in parts]) if slotted else None,  # type: ignore[misc]
+        np.concatenate(frame_slots) if slotted else None,
+        np.concatenate(text_slots) if slotted else None,
     )
 
 

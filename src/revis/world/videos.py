@@ -105,7 +105,7 @@ EXTRA_COLOUR_WORDS = {
     "pink": ("pink", "rosy", "salmon"),
     "cyan": ("cyan", "turquoise", "teal"),
 }
-EXTRA_SHAPE_WORDS = {
+EXTRA_SHAPE_WORDS: dict[str | None, tuple[tuple[str, str], ...]] = {
     "diamond": (("diamond", "diamonds"), ("rhombus", "rhombuses"), ("lozenge", "lozenges")),
     "bar": (("bar", "bars"), ("stick", "sticks"), ("strip", "strips")),
 }
@@ -125,7 +125,7 @@ EXTRA_EMPTY_WORDS = {
 }
 # what wording and rendering look values up in: base and broad vocabularies
 ALL_COLOUR_WORDS = {**COLOUR_WORDS, **EXTRA_COLOUR_WORDS}
-ALL_SHAPE_WORDS: dict[str | None, tuple[tuple[str, str], ...]] = {**SHAPE_WORDS, **EXTRA_SHAPE_WORDS}
+ALL_SHAPE_WORDS = {**SHAPE_WORDS, **EXTRA_SHAPE_WORDS}
 ALL_BACKGROUND_WORDS = {**BACKGROUND_WORDS, **EXTRA_BACKGROUND_WORDS}
 ALL_EMPTY_WORDS = {**EMPTY_WORDS, **EXTRA_EMPTY_WORDS}
 ALL_COLOUR_RGB = {**COLOUR_RGB, **EXTRA_COLOUR_RGB}
