@@ -91,6 +91,34 @@ def test_pipelines_wire_in_memory(run_in_memory, tiny, keep_memory):
                 lookup(produced, path)
 
 
+def test_vl_pretrains_on_a_broad_world_of_its_own(tiny, monkeypatch):
+    from revis.pipelines.videos.nodes_ingest import make_videos
+    from revis.pipelines.videos.params import Params as VideoParams
+    from revis.pipelines.vl import nodes_train
+    from revis.pipelines.vl.params import Params
+    from revis.world.videos import EXTRA_BACKGROUNDS, EXTRA_VALUES
+
+    seen: list = []
+    monkeypatch.setattr(nodes_train, "pretrain_seeds", lambda encoder, pairs, *rest: seen.append(pairs))
+    world = make_videos(VideoParams.model_validate(tiny["videos"]))
+    extras = {*EXTRA_BACKGROUNDS, *(str(v) for values in EXTRA_VALUES.values() for v in values)}
+    highlight_frames = {f.tobytes() for vid in world.video_ids("train") for f in world.frames(vid)}
+    for world_params in ({"include_train_split": False}, {"include_train_split": True}, None):
+        p = Params.model_validate(tiny["vl"])
+        p.train.world = None if world_params is None else p.train.world.model_copy(update=world_params)
+        nodes_train.pretrain_encoders(world, p.seeds, p.compute, p.data, p.encoder, p.train)
+        pairs, values = seen[-1], {v for key in seen[-1].keys for v in key.split("|")}
+        frames = [f.tobytes() for f in pairs.frames]
+        if world_params is None:  # the highlight world's training split only
+            assert not values & extras and set(frames) == highlight_frames
+        elif world_params["include_train_split"]:  # a superset: the broad world, then the training split
+            assert values & extras and set(frames[-len(highlight_frames) :]) == highlight_frames
+            assert not set(frames[: -len(highlight_frames)]) & highlight_frames
+            assert len(pairs.text_slots) == len(pairs.texts) == len(frames)
+        else:  # another draw with a broader vocabulary: the highlight videos are never seen
+            assert values & extras and not set(frames) & highlight_frames
+
+
 def _real_layout(root: Path) -> None:
     """A QVHighlights folder as the release ships it (no world.json) with frames at 0.5 fps as JPEGs."""
     rng = np.random.default_rng(0)

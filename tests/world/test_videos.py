@@ -135,3 +135,38 @@ def test_partial_texts_name_exactly_the_slots_they_require_and_fit_their_frame(w
         required = {names[s]: tables[s][v] for s, v in enumerate(pairs.text_slots[i]) if v != UNNAMED}
         assert {k: v for k, v in said.items() if k in required or k != "count"} == required, pairs.texts[i]
     assert fits(pairs.frame_slots, pairs.text_slots).diagonal().all()  # a pair's text fits its own frame
+
+
+def test_the_broad_vocabulary_extends_the_base_one_and_renders_its_extras(world):
+    from revis.vl.pairs import slot_code
+    from revis.world.videos import (
+        BACKGROUNDS,
+        EXTRA_BACKGROUNDS,
+        EXTRA_COLOUR_WORDS,
+        EXTRA_VALUES,
+        VALUES,
+        pretraining_world,
+        shape_masks,
+    )
+
+    base_values = {(a, v) for a in ATTRIBUTES for v in VALUES[a]}
+    seen = {(a, e[a]) for v in world.meta["videos"].values() for e in v["events"] for a in ATTRIBUTES}
+    assert seen <= base_values and {v["background"] for v in world.meta["videos"].values()} <= set(BACKGROUNDS)
+    broad = pretraining_world(seed=5, n_families=12, vocabulary="broad")
+    assert broad.split("val") == [] and broad.split("test") == [] and broad.split("train")
+    videos = list(broad.meta["videos"].values())
+    extras = {(a, e[a]) for v in videos for e in v["events"] for a in EXTRA_VALUES if e[a] in EXTRA_VALUES[a]}
+    assert extras and {v["background"] for v in videos} & set(EXTRA_BACKGROUNDS)
+    worded = 0
+    for video in videos:
+        for clip in video["clips"]:
+            event = None if clip["event"] is None else video["events"][clip["event"]]
+            assert slot_code(video["background"], event)[0] < len(BACKGROUNDS) + len(EXTRA_BACKGROUNDS)
+            if event is not None and event["colour"] in EXTRA_COLOUR_WORDS:
+                assert any(w in clip["description"].lower() for w in EXTRA_COLOUR_WORDS[event["colour"]])
+                worded += 1
+    assert worded
+    ring = {"count": 1, "colour": "blue", "texture": "plain", "shape": "ring", "motion": "up"}
+    assert slot_code("snow", ring).tolist() == [3, 0, 2, 0, 4, 3]  # base values keep their base index
+    diamond, bar = (shape_masks(s, 32, [16.0], [16.0], [5.0], [0.0])[0] for s in ("diamond", "bar"))
+    assert diamond.sum() > 20 and bar.sum() > 10 and (diamond != bar).any()

@@ -48,12 +48,30 @@ class FrameTextPairs:
         return out
 
 
-def slot_code(background: str, event: dict[str, Any] | None) -> np.ndarray:
-    """(6,) value indices of background, count, colour, texture, shape, motion (EMPTY: no event)."""
-    from revis.world.videos import ATTRIBUTES, BACKGROUNDS, VALUES
+def concat_pairs(parts: list[FrameTextPairs]) -> FrameTextPairs:
+    """The pairs of several sources, in order (slot codes kept only when every source has them)."""
+    frame_slots = [p.frame_slots for p in parts if p.frame_slots is not None]
+    text_slots = [p.text_slots for p in parts if p.text_slots is not None]
+    slotted = len(frame_slots) == len(text_slots) == len(parts)
+    return FrameTextPairs(
+        np.concatenate([p.frames for p in parts]),
+        [t for p in parts for t in p.texts],
+        [k for p in parts for k in p.keys],
+        [v for p in parts for v in p.vids],
+        np.concatenate(frame_slots) if slotted else None,
+        np.concatenate(text_slots) if slotted else None,
+    )
 
-    attrs = [EMPTY] * len(ATTRIBUTES) if event is None else [VALUES[a].index(event[a]) for a in ATTRIBUTES]
-    return np.array([BACKGROUNDS.index(background), *attrs], dtype=np.int64)
+
+def slot_code(background: str, event: dict[str, Any] | None) -> np.ndarray:
+    """(6,) value indices of background, count, colour, texture, shape, motion (EMPTY: no event).
+
+    Indices into the broad vocabulary, which extends the base one (a base value keeps its index).
+    """
+    from revis.world.videos import ATTRIBUTES, BROAD_BACKGROUNDS, BROAD_VALUES
+
+    attrs = [EMPTY] * len(ATTRIBUTES) if event is None else [BROAD_VALUES[a].index(event[a]) for a in ATTRIBUTES]
+    return np.array([BROAD_BACKGROUNDS.index(background), *attrs], dtype=np.int64)
 
 
 def fits(frame_slots: np.ndarray, text_slots: np.ndarray) -> np.ndarray:

@@ -56,6 +56,16 @@ COLOUR_RGB = {
     "purple": (150, 55, 195),
 }
 BACKGROUND_RGB = {"grass": (95, 135, 70), "sand": (200, 178, 128), "night": (30, 35, 70), "snow": (222, 226, 234)}
+# The broad vocabulary (``WorldConfig.vocabulary = "broad"``): the base values plus more colours, shapes and
+# backgrounds, a wider world to pretrain an encoder on (CLIP's role) before it meets the base world's highlights.
+# Base values keep their index (extras are appended); the base tables above stay as they are (MERLIN's slots).
+EXTRA_VALUES: dict[str, tuple[Any, ...]] = {"colour": ("orange", "pink", "cyan"), "shape": ("diamond", "bar")}
+EXTRA_BACKGROUNDS = ("water", "stone")
+BROAD_VALUES: dict[str, tuple[Any, ...]] = {a: (*VALUES[a], *EXTRA_VALUES.get(a, ())) for a in ATTRIBUTES}
+BROAD_BACKGROUNDS = (*BACKGROUNDS, *EXTRA_BACKGROUNDS)
+VOCABULARIES = {"base": (VALUES, BACKGROUNDS), "broad": (BROAD_VALUES, BROAD_BACKGROUNDS)}
+EXTRA_COLOUR_RGB = {"orange": (245, 140, 30), "pink": (240, 125, 185), "cyan": (40, 205, 215)}
+EXTRA_BACKGROUND_RGB = {"water": (45, 100, 150), "stone": (125, 122, 118)}
 DIRECTIONS = {"still": (0.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0), "up": (-1.0, 0.0), "down": (1.0, 0.0)}
 
 # ----------------------------------------------------------------------------- wording
@@ -90,12 +100,36 @@ BACKGROUND_WORDS = {
     "night": ("at night", "against a dark sky", "in the dark"),
     "snow": ("in the snow", "on a snowy field", "over white snow"),
 }
+EXTRA_COLOUR_WORDS = {
+    "orange": ("orange", "tangerine", "amber"),
+    "pink": ("pink", "rosy", "salmon"),
+    "cyan": ("cyan", "turquoise", "teal"),
+}
+EXTRA_SHAPE_WORDS: dict[str | None, tuple[tuple[str, str], ...]] = {
+    "diamond": (("diamond", "diamonds"), ("rhombus", "rhombuses"), ("lozenge", "lozenges")),
+    "bar": (("bar", "bars"), ("stick", "sticks"), ("strip", "strips")),
+}
+EXTRA_BACKGROUND_WORDS = {
+    "water": ("on the water", "over a lake", "on the sea"),
+    "stone": ("on stone", "on a rocky floor", "over grey rocks"),
+}
 EMPTY_WORDS = {
     "grass": ("an empty lawn", "nothing but grass", "just the green field, nothing in it"),
     "sand": ("an empty beach", "nothing but sand", "just the desert, nothing in it"),
     "night": ("an empty night sky", "nothing but darkness", "just the dark sky, nothing in it"),
     "snow": ("an empty snowy field", "nothing but snow", "just the snow, nothing in it"),
 }
+EXTRA_EMPTY_WORDS = {
+    "water": ("an empty lake", "nothing but water", "just the water, nothing on it"),
+    "stone": ("an empty rocky floor", "nothing but stone", "just the rocks, nothing on them"),
+}
+# what wording and rendering look values up in: base and broad vocabularies
+ALL_COLOUR_WORDS = {**COLOUR_WORDS, **EXTRA_COLOUR_WORDS}
+ALL_SHAPE_WORDS = {**SHAPE_WORDS, **EXTRA_SHAPE_WORDS}
+ALL_BACKGROUND_WORDS = {**BACKGROUND_WORDS, **EXTRA_BACKGROUND_WORDS}
+ALL_EMPTY_WORDS = {**EMPTY_WORDS, **EXTRA_EMPTY_WORDS}
+ALL_COLOUR_RGB = {**COLOUR_RGB, **EXTRA_COLOUR_RGB}
+ALL_BACKGROUND_RGB = {**BACKGROUND_RGB, **EXTRA_BACKGROUND_RGB}
 QUERY_TEMPLATES = (
     "{np}{motion}{bg}",
     "a clip of {np}{motion}{bg}",
@@ -117,11 +151,11 @@ def noun_phrase(attrs: dict[str, Any], rng: np.random.Generator, count: int | No
     ``count`` (the true count) sets the grammatical number when the count itself is not named.
     """
     number = attrs.get("count", count if count is not None else 2)
-    adjectives = [_pick(rng, COLOUR_WORDS[attrs["colour"]])] if "colour" in attrs else []
+    adjectives = [_pick(rng, ALL_COLOUR_WORDS[attrs["colour"]])] if "colour" in attrs else []
     if "texture" in attrs:
         texture = _pick(rng, TEXTURE_WORDS[attrs["texture"]])
         adjectives.insert(int(rng.integers(len(adjectives) + 1)), texture)  # either adjective order
-    singular, plural = _pick(rng, SHAPE_WORDS[attrs.get("shape")])
+    singular, plural = _pick(rng, ALL_SHAPE_WORDS[attrs.get("shape")])
     noun = singular if number == 1 else plural
     words = [*adjectives, noun]
     if "count" in attrs:
@@ -147,7 +181,7 @@ def phrase_event(
     np_ = noun_phrase(attrs, rng, count)
     number = attrs.get("count", count if count is not None else 2)
     motion = _pick(rng, MOTION_WORDS[attrs["motion"]]) if "motion" in attrs else ""
-    bg = _pick(rng, BACKGROUND_WORDS[background]) if background else ""
+    bg = _pick(rng, ALL_BACKGROUND_WORDS[background]) if background else ""
     templates: tuple[str, ...] = QUERY_TEMPLATES if style == "query" else DESCRIPTION_TEMPLATES
     if not motion:
         templates = tuple(t for t in templates if "{Motion}" not in t) or templates
@@ -169,7 +203,7 @@ def phrase_event(
 
 def phrase_empty(background: str, rng: np.random.Generator) -> str:
     """What a clip without any event shows."""
-    text = _pick(rng, EMPTY_WORDS[background])
+    text = _pick(rng, ALL_EMPTY_WORDS[background])
     return text[:1].upper() + text[1:]
 
 
@@ -232,14 +266,14 @@ class VideoSpec:
         return out
 
 
-def random_event(rng: np.random.Generator) -> Event:
-    return Event(*(_pick(rng, VALUES[a]) for a in ATTRIBUTES))
+def random_event(rng: np.random.Generator, values: dict[str, tuple[Any, ...]] = VALUES) -> Event:
+    return Event(*(_pick(rng, values[a]) for a in ATTRIBUTES))
 
 
-def vary(event: Event, rng: np.random.Generator, changes: int) -> Event:
+def vary(event: Event, rng: np.random.Generator, changes: int, values: dict[str, tuple[Any, ...]] = VALUES) -> Event:
     """A distractor: ``event`` with ``changes`` attributes set to other values."""
     names = list(rng.choice(ATTRIBUTES, size=changes, replace=False))
-    new = {a: _pick(rng, tuple(v for v in VALUES[a] if v != getattr(event, a))) for a in names}
+    new = {a: _pick(rng, tuple(v for v in values[a] if v != getattr(event, a))) for a in names}
     return replace(event, **new)
 
 
@@ -252,16 +286,18 @@ def sample_spec(
     segment_length: tuple[int, int],
     gap: tuple[int, int],
     distractor_share: float,
+    vocabulary: str = "base",
 ) -> VideoSpec:
     """One video: events (mostly distractors of each other) laid out in segments over time."""
+    values, backgrounds = VOCABULARIES[vocabulary]
     num_clips = int(rng.integers(clips[0], clips[1] + 1))
     wanted = int(rng.integers(events[0], events[1] + 1))
-    chosen: list[Event] = [random_event(rng)]
+    chosen: list[Event] = [random_event(rng, values)]
     while len(chosen) < wanted:
         candidate = (
-            vary(_pick(rng, tuple(chosen)), rng, int(rng.integers(1, 4)))
+            vary(_pick(rng, tuple(chosen)), rng, int(rng.integers(1, 4)), values)
             if rng.random() < distractor_share
-            else random_event(rng)
+            else random_event(rng, values)
         )
         if candidate not in chosen:
             chosen.append(candidate)
@@ -284,23 +320,24 @@ def sample_spec(
     return VideoSpec(
         name=name,
         family=family,
-        background=_pick(rng, BACKGROUNDS),
+        background=_pick(rng, backgrounds),
         num_clips=num_clips,
         events=[chosen[i] for i in used],
         segments=[replace(s, event=remap[s.event]) for s in segments],
     )
 
 
-def family_member(base: VideoSpec, rng: np.random.Generator, name: str) -> VideoSpec:
+def family_member(base: VideoSpec, rng: np.random.Generator, name: str, vocabulary: str = "base") -> VideoSpec:
     """A near-duplicate: one attribute of one event (or the background) changed, everything else equal."""
+    values, backgrounds = VOCABULARIES[vocabulary]
     if rng.random() < 0.15:
-        background = _pick(rng, tuple(b for b in BACKGROUNDS if b != base.background))
+        background = _pick(rng, tuple(b for b in backgrounds if b != base.background))
         variant = {"what": "background", "from": base.background, "to": background}
         return replace(base, name=name, background=background, variant=variant)
     for _ in range(50):
         index = int(rng.integers(len(base.events)))
         attribute = str(_pick(rng, ATTRIBUTES))
-        value = _pick(rng, tuple(v for v in VALUES[attribute] if v != getattr(base.events[index], attribute)))
+        value = _pick(rng, tuple(v for v in values[attribute] if v != getattr(base.events[index], attribute)))
         changed = replace(base.events[index], **{attribute: value})
         if changed not in base.events:
             events = list(base.events)
@@ -366,6 +403,10 @@ def shape_masks(
     if shape == "ring":
         d2 = dx**2 + dy**2
         return (d2 <= radius**2) & (d2 >= (radius * 0.55) ** 2)
+    if shape == "diamond":
+        return np.abs(u) + np.abs(v) <= radius * 1.05
+    if shape == "bar":
+        return (np.abs(u) <= radius) & (np.abs(v) <= radius * 0.38)
     raise ValueError(f"unknown shape {shape!r}")
 
 
@@ -377,7 +418,7 @@ def render(spec: VideoSpec, image_size: int, noise: float, rng: np.random.Genera
     s = image_size
     scale = s / 32.0
     base_bg = smooth_background(rng, s, s, low=0, high=40, noise=0.0).astype(np.float32)
-    base_bg = base_bg - base_bg.mean() + np.array(BACKGROUND_RGB[spec.background], dtype=np.float32)
+    base_bg = base_bg - base_bg.mean() + np.array(ALL_BACKGROUND_RGB[spec.background], dtype=np.float32)
     frames = np.repeat(base_bg[None], spec.num_clips, axis=0)
     frames += rng.normal(0, 4.0, size=(spec.num_clips, 1, 1, 3)).astype(np.float32)  # light flicker
     visibility = np.zeros(spec.num_clips)
@@ -390,7 +431,7 @@ def render(spec: VideoSpec, image_size: int, noise: float, rng: np.random.Genera
         angles = rng.uniform(-0.3, 0.3, size=event.count)
         paints = []
         for tint in rng.normal(0, 10, size=(event.count, 3)):
-            colour = np.clip(np.array(COLOUR_RGB[event.colour], dtype=np.float32) + tint, 0, 255)
+            colour = np.clip(np.array(ALL_COLOUR_RGB[event.colour], dtype=np.float32) + tint, 0, 255)
             pixels = np.broadcast_to(colour, (s, s, 3)).copy()
             if event.texture == "striped":
                 lines = stripe_pattern(s, s, period=max(2, round(4 * scale)), phase=int(rng.integers(0, 4)))
@@ -485,6 +526,7 @@ class WorldConfig:
     annotator_noise: float = 0.6
     noise: float = 5.0
     split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    vocabulary: str = "base"  # base | broad (more colours, shapes and backgrounds: EXTRA_VALUES, EXTRA_BACKGROUNDS)
 
 
 @dataclass
@@ -547,10 +589,11 @@ def generate_video_world(config: WorldConfig) -> VideoWorld:
             config.segment_length,
             config.gap,
             config.distractor_share,
+            config.vocabulary,
         )
         specs.append(base)
         for _ in range(int(rng.integers(config.family_size[0], config.family_size[1] + 1)) - 1):
-            specs.append(family_member(base, rng, f"mw{len(specs):04d}"))
+            specs.append(family_member(base, rng, f"mw{len(specs):04d}", config.vocabulary))
     splits: dict[str, list[QvhQuery]] = {"train": [], "val": [], "test": []}
     frames: dict[str, np.ndarray] = {}  # vid -> frames
     videos: dict[str, Any] = {}
@@ -578,7 +621,7 @@ def generate_video_world(config: WorldConfig) -> VideoWorld:
         for s in sorted(spec.segments, key=lambda s: s.start):
             if not seen or seen[-1] != s.event:
                 seen.append(s.event)
-        where = BACKGROUND_WORDS[spec.background][0]
+        where = ALL_BACKGROUND_WORDS[spec.background][0]
         caption = (
             phrase_empty(spec.background, video_rng)
             if not seen
@@ -631,12 +674,19 @@ def generate_video_world(config: WorldConfig) -> VideoWorld:
         "clip_length": CLIP_LENGTH,
         "image_size": config.image_size,
         "seed": config.seed,
-        "attributes": {a: list(v) for a, v in VALUES.items()},
-        "backgrounds": list(BACKGROUNDS),
+        "attributes": {a: list(v) for a, v in VOCABULARIES[config.vocabulary][0].items()},
+        "backgrounds": list(VOCABULARIES[config.vocabulary][1]),
         "videos": videos,
         "queries": queries_meta,
     }
     return VideoWorld(queries=splits, videos=frames, meta=meta)
+
+
+def pretraining_world(seed: int, n_families: int, vocabulary: str) -> VideoWorld:
+    """A world to pretrain an encoder on: every family in ``train``, the other settings ``WorldConfig``'s defaults."""
+    return generate_video_world(
+        WorldConfig(seed=seed, n_families=n_families, vocabulary=vocabulary, split_fractions=(1.0, 0.0, 0.0))
+    )
 
 
 def content_key(video: dict[str, Any], clip: int) -> str:

@@ -9,7 +9,8 @@ from revis.runtime import apply_runtime
 from revis.vl.checkpoint import EncoderBundle, encoder_checkpoint
 from revis.vl.config import EncoderConfig, VideoDataParams
 from revis.vl.contrastive import PretrainConfig, pretrain_seeds
-from revis.vl.pairs import frame_text_pairs
+from revis.vl.pairs import concat_pairs, frame_text_pairs
+from revis.world.videos import pretraining_world
 
 
 def pretrain_encoders(
@@ -34,6 +35,10 @@ def pretrain_encoders(
         return EncoderBundle(config=encoder.model_dump(), seeds=list(seeds), checkpoints=bundle), {}
     corpus = open_corpus(videos, data.root)
     pairs = frame_text_pairs(corpus, data.train_split, data.image_size, train.partial_texts)
+    if train.world is not None and not data.root:  # a world of its own (all of it "train"), + the split or not
+        world = pretraining_world(train.world.seed, train.world.n_families, train.world.vocabulary)
+        own = frame_text_pairs(world, "train", data.image_size, train.partial_texts)
+        pairs = concat_pairs([own, pairs]) if train.world.include_train_split else own
     base = PretrainConfig(
         steps=train.steps,
         batch_size=train.batch_size,
