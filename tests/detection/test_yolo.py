@@ -10,7 +10,15 @@ import torch
 from revis.datasets.imageset import DataError
 from revis.datasets.voc import VocObject, VocScene, read_voc_folder, write_voc
 from revis.detection.ultralytics_env import INTEGRATIONS, import_ultralytics
-from revis.detection.yolo import YoloConfig, ap50_of, evaluate_yolo, load_model_state, model_state, train_yolo
+from revis.detection.yolo import (
+    YoloConfig,
+    ap50_of,
+    evaluate_yolo,
+    load_model_state,
+    model_state,
+    scaled_model_yaml,
+    train_yolo,
+)
 from revis.detection.yolo_format import write_yolo_dataset
 
 TINY = YoloConfig(imgsz=64, epochs=1, batch=2)
@@ -157,6 +165,34 @@ def test_an_image_ultralytics_skips_in_training_is_an_error_naming_it(small_yolo
     data_yaml = dataset.write_yaml("t", ids[:2], ids[2:])
     with pytest.raises(DataError, match=rf"skipped 1 of 2 training images.*{ids[1]}"):
         train_yolo(data_yaml, TINY, seed=0, run_dir=root / "run")
+
+
+def _channels(net: torch.nn.Module) -> list[int]:
+    return [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+def test_a_width_multiple_narrows_every_layer_and_keeps_the_depth(tmp_path):
+    import_ultralytics(tmp_path / "data" / "ultralytics")
+    from ultralytics.nn.tasks import DetectionModel
+
+    path = scaled_model_yaml("yolov8n.yaml", 0.125, tmp_path / "model")
+    assert path.name == "yolov8n.yaml"  # the scale letter stays in the name: ultralytics picks the same row
+    narrow = DetectionModel(cfg=str(path), nc=2, verbose=False)
+    default = DetectionModel(cfg="yolov8n.yaml", nc=2, verbose=False)
+    assert len(_channels(narrow)) == len(_channels(default))  # same layers and repeats (depth 0.33 kept)
+    assert _channels(narrow)[:4] == [8, 16, 16, 16] and _channels(default)[:4] == [16, 32, 32, 32]
+    assert sum(p.numel() for p in narrow.parameters()) < 0.4 * sum(p.numel() for p in default.parameters())
+    clone = load_model_state(model_state(narrow))  # the stored yaml dict rebuilds the narrow model
+    assert _channels(clone) == _channels(narrow)
+
+
+def test_training_with_a_width_multiple_trains_the_narrow_model_and_cleans_up(small_yolo_dataset):
+    root, dataset, ids = small_yolo_dataset
+    data_yaml = dataset.write_yaml("t", ids[:2], ids[2:])
+    config = YoloConfig(imgsz=64, epochs=1, batch=2, width_multiple=0.125)
+    net = train_yolo(data_yaml, config, seed=0, run_dir=root / "runs" / "w")
+    assert _channels(net)[0] == 8
+    assert not (root / "runs").exists() or not any((root / "runs").iterdir())  # run and model yaml removed
 
 
 def _untrained_net() -> torch.nn.Module:

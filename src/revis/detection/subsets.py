@@ -3,7 +3,8 @@
 Every subset's detector gets the same number of optimiser steps, whatever its budget: a
 detector trained from scratch on a few images first learns nothing, then its AP rises
 steeply ("take-off") and levels off. Measured on the mini world (YOLOv8n, 64 px, batch 4):
-a 20-image subset reaches AP50 0.01 after 125 steps, 0.19 after 250 and 0.28 after 300. An
+a 20-image subset reaches AP50 0.01 after 125 steps, 0.19 after 250 and 0.28 after 300 (at
+128 px, half width, no mosaic, csod's recipe since #26, it takes off sooner: 0.23 after 150). An
 equal-*images* schedule (epochs = passes / budget) gave 20-image subsets fewer steps than
 10-image ones (ceil of the batches per epoch: 125 vs 150), inside that take-off, so larger
 budgets scored lower; equal steps past the take-off compares the subsets, not the schedule.

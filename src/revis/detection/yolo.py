@@ -49,6 +49,7 @@ class YoloConfig:
     mosaic: float = 1.0
     close_mosaic: int = 0
     device: str = "cpu"
+    width_multiple: float | None = None  # None: the width of the yaml's scale (yolov8n: 0.25)
 
 
 def ultralytics_device(device: str) -> str:
@@ -58,6 +59,31 @@ def ultralytics_device(device: str) -> str:
     if device == "cuda":
         return "0"
     return device.removeprefix("cuda:")
+
+
+def scaled_model_yaml(model: str, width_multiple: float, folder: str | Path) -> Path:
+    """``model``'s yaml with its width multiple replaced, written to ``folder`` under the same file name.
+
+    The depth multiple and the channel cap stay those of the yaml's scale (``yolov8n.yaml``: the
+    ``n`` row); the file name keeps the scale letter, so ultralytics picks the same row.
+    """
+    import_ultralytics()
+    from ultralytics.nn.tasks import yaml_model_load
+
+    document = yaml_model_load(model)
+    scale = document.pop("scale", "")
+    document.pop("yaml_file", None)
+    scales = document.get("scales")
+    if scales:
+        key = scale if scale in scales else next(iter(scales))
+        depth, _, max_channels = scales[key]
+        document["scales"] = {key: [depth, width_multiple, max_channels]}
+    else:
+        document["width_multiple"] = width_multiple
+    path = Path(folder) / Path(model).name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
 
 
 def _common(config: YoloConfig) -> dict[str, Any]:
@@ -133,7 +159,10 @@ def train_yolo(
     from ultralytics import YOLO
 
     run_dir = Path(run_dir).resolve()
-    model = YOLO(config.model, task="detect")
+    model_file: str | Path = config.model
+    if config.width_multiple is not None:
+        model_file = scaled_model_yaml(config.model, config.width_multiple, run_dir.parent / f"{run_dir.name}-model")
+    model = YOLO(str(model_file), task="detect")
     for event, callback in _training_callbacks(Path(data_yaml), history if history is not None else []).items():
         model.add_callback(event, callback)
     model.train(
@@ -160,6 +189,8 @@ def train_yolo(
     if not isinstance(trained, torch.nn.Module):
         raise RuntimeError(f"ultralytics returned no trained model for {data_yaml}")
     net = trained.float().eval()
+    if config.width_multiple is not None:
+        shutil.rmtree(Path(model_file).parent, ignore_errors=True)
     if not keep_run:
         shutil.rmtree(run_dir, ignore_errors=True)
     return net

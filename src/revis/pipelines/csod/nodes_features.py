@@ -28,6 +28,7 @@ def yolo_config(yolo: YoloParams, compute: ComputeParams) -> YoloConfig:
         mosaic=yolo.mosaic,
         close_mosaic=yolo.close_mosaic,
         device=compute.device,
+        width_multiple=yolo.width_multiple,
     )
 
 

@@ -83,6 +83,8 @@ class YoloParams(BaseModel):
 
     model_config = STRICT
     model: ModelYaml  # a model yaml: trained from scratch, nothing downloaded
+    # the model's width multiple (null: its scale's, yolov8n 0.25); depth and channel cap stay the scale's
+    width_multiple: float | None = Field(gt=0, le=2)
     imgsz: int = Field(ge=32, le=2048, multiple_of=32)
     batch: int = Field(ge=2, le=1024)  # ultralytics refuses a last batch of 1 at small sizes
     optimizer: Literal["SGD", "Adam", "AdamW"]
