@@ -16,9 +16,18 @@ from revis.diffusion.orthogonal import (
     text_basis,
 )
 from revis.diffusion.pipeline import MiniT2IPipeline
-from revis.diffusion.subject_encoder import SubjectEncoder, SubjectTraining, compose, train_subject_encoder
+from revis.diffusion.subject_encoder import (
+    SubjectAlignment,
+    SubjectEncoder,
+    SubjectTraining,
+    align_subject_encoder,
+    compose,
+    pooled_states,
+    train_subject_encoder,
+)
 from revis.diffusion.swap import SelfAttentionSwapProcessor, SwapController, self_attention_layers, swap_keys_values
 from revis.diffusion.text import TextEncoder
+from revis.diffusion.training import to_model_range
 from revis.diffusion.unet import build_unet, sampling_scheduler, training_scheduler
 
 TINY = {"block_out_channels": [8, 8], "attention": [False, True], "attention_head_dim": 4, "norm_num_groups": 4}
@@ -206,3 +215,31 @@ def test_subject_encoder_trains_through_the_frozen_unet(pipe, encoder):
     assert any(not torch.equal(a, b) for a, b in zip(before, mapper.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(unet_before, pipe.unet.parameters()))
     assert mapper(torch.zeros(1, 3, 8, 8)).shape == (1, 2, encoder.hidden_size)
+
+
+def test_alignment_makes_visual_tokens_read_as_their_subject_phrase(encoder):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 40, (8, 8, 8, 3), dtype=np.uint8)
+    labels = torch.tensor([0, 1] * 4)
+    images[labels.numpy() == 0, ..., 0] += 200  # subject 0 red, subject 1 blue
+    images[labels.numpy() == 1, ..., 2] += 200
+    phrases = ["red circle", "blue square"]
+    mapper = SubjectEncoder(8, 2, encoder.hidden_size, width=8, anchor=encoder.embedding_table.weight.mean(0))
+    text_before = [p.detach().clone() for p in encoder.model.parameters()]
+
+    def nearest() -> torch.Tensor:
+        with torch.no_grad():
+            visual = mapper(to_model_range(images))
+            pooled = pooled_states(compose(encoder, ["a S*"] * 8, visual))
+            targets = pooled_states(compose(encoder, [f"a {p}" for p in phrases], None))
+        return (pooled @ targets.T).argmax(1)
+
+    history = align_subject_encoder(
+        mapper, encoder, images, labels, phrases, SubjectAlignment(steps=30, batch_size=8, lr=1e-2)
+    )
+    assert len(history["loss"]) == 30
+    assert history["loss"][-1] < history["loss"][0]
+    assert torch.equal(nearest(), labels)  # each image's tokens read as its own subject's phrase
+    assert all(torch.equal(a, b) for a, b in zip(text_before, encoder.model.parameters()))  # text encoder frozen
+    assert not align_subject_encoder(mapper, encoder, images, labels, phrases, SubjectAlignment(steps=0))["loss"]

@@ -208,3 +208,66 @@ def train_subject_encoder(
             log_curve({"loss": sum(history["loss"][-10:]) / len(history["loss"][-10:])}, step, curve)
     subject_encoder.eval()
     return history
+
+
+@dataclass
+class SubjectAlignment:
+    """Image-text alignment of the subject encoder before the denoising loss (BLIP-Diffusion's pre-training stage,
+    here contrastive over the subjects' phrases): ``steps`` 0 skips it."""
+
+    steps: int = 0
+    batch_size: int = 64
+    lr: float = 3e-3
+    temperature: float = 0.05
+    seed: int = 0
+
+
+def pooled_states(composed: Composed) -> torch.Tensor:
+    """Mean of a composed context's real rows, L2-normalized (B, D): the sentence embedding of MiniLM."""
+    mask = composed.mask[..., None].to(composed.states.dtype)
+    pooled = (composed.states * mask).sum(1) / mask.sum(1).clamp(min=1)
+    return F.normalize(pooled, dim=-1)
+
+
+def align_subject_encoder(
+    subject_encoder: SubjectEncoder,
+    encoder: TextEncoder,
+    images,
+    labels: torch.Tensor,
+    phrases: list[str],
+    config: SubjectAlignment,
+    template: str = "a {}",
+) -> dict[str, list[float]]:
+    """Train ``subject_encoder`` in place so that "a S*" with its visual tokens reads like "a <phrase of the image's
+    subject>" to the frozen text encoder: InfoNCE of the pooled states against every subject's phrase.
+
+    ``images`` uint8 (N, H, W, 3), ``labels`` (N,) indices into ``phrases`` (one per subject). Only the text encoder
+    runs (no UNet): identity is put into the tokens cheaply; the denoising loss then adds what the pixels need.
+    Returns the loss and accuracy (the right phrase nearest) per step.
+    """
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    device = encoder.device
+    x_all = to_model_range(images)
+    encoder.model.requires_grad_(False).eval()
+    with torch.no_grad():
+        targets = pooled_states(compose(encoder, [template.format(p) for p in phrases], None))
+    prompt = template.format(PLACEHOLDER)
+    opt = torch.optim.AdamW(subject_encoder.parameters(), lr=config.lr, weight_decay=1e-4)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    subject_encoder.train()
+    for _ in tqdm(range(config.steps), desc="subject alignment", leave=False):
+        idx = torch.randint(0, len(x_all), (config.batch_size,), generator=generator)
+        visual = subject_encoder(x_all[idx].to(device))
+        pooled = pooled_states(compose(encoder, [prompt] * len(idx), visual))
+        logits = pooled @ targets.T / config.temperature
+        target = labels[idx].to(device)
+        loss = F.cross_entropy(logits, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(subject_encoder.parameters(), 1.0)
+        opt.step()
+        history["loss"].append(float(loss.detach()))
+        history["accuracy"].append(float((logits.argmax(1) == target).float().mean()))
+    subject_encoder.eval()
+    return history

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from revis.config.runtime import ComputeParams
 from revis.curves import curve_key
-from revis.diffusion.subject_encoder import SubjectTraining, train_subject_encoder
+from revis.diffusion.subject_encoder import (
+    SubjectAlignment,
+    SubjectTraining,
+    align_subject_encoder,
+    train_subject_encoder,
+)
 from revis.diffusion.unet import training_scheduler_like
 from revis.orthoemb.model import new_subject_encoder, pipeline_text_encoder
-from revis.orthoemb.subjects import training_references
+from revis.orthoemb.subjects import ALL_SUBJECTS, training_references
 from revis.pipelines.orthoemb.params import TrainParams
 from revis.runtime import apply_runtime
 
@@ -26,13 +32,19 @@ def train_subject_encoders(
     scheduler = training_scheduler_like(pipe.scheduler)
     size = pipe.unet.config.sample_size
     states: dict[str, Any] = {}
-    history: dict[str, Any] = {"loss": {}}
+    history: dict[str, Any] = {"loss": {}, "alignment_accuracy": {}}
+    align = SubjectAlignment(train.align.steps, train.align.batch_size, train.align.lr, train.align.temperature)
     for seed in seeds:
-        images, prompts, _ = training_references(
+        images, prompts, subjects = training_references(
             train.n_references, 7919 + seed, size, (train.radius[0], train.radius[1]), train.pose_in_text
         )
         torch.manual_seed(seed)
         mapper = new_subject_encoder(encoder, size, train.tokens, train.width).to(device)
+        labels = torch.tensor([s.index for s in subjects])
+        aligned = align_subject_encoder(
+            mapper, encoder, images, labels, [s.phrase for s in ALL_SUBJECTS], replace(align, seed=seed)
+        )
+        history["alignment_accuracy"][str(seed)] = aligned["accuracy"][-10:]
         config = SubjectTraining(
             steps=train.steps,
             batch_size=train.batch_size,

@@ -10,6 +10,16 @@ from revis.config.runtime import ComputeParams
 from revis.config.types import STRICT, FloatRange, Seeds
 
 
+class AlignParams(BaseModel):
+    """Image-text alignment of each subject encoder before its denoising steps (text encoder only, no UNet)."""
+
+    model_config = STRICT
+    steps: int = Field(default=0, ge=0, le=100_000)  # 0: no alignment (the denoising loss alone)
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    lr: float = Field(default=3e-3, gt=0, le=1)
+    temperature: float = Field(default=0.05, gt=0, le=10)
+
+
 class TrainParams(BaseModel):
     """Subject encoders (one per whole-chain seed) on single-subject references, frozen t2i UNet and text encoder."""
 
@@ -24,6 +34,7 @@ class TrainParams(BaseModel):
     lr: float = Field(default=1e-3, gt=0, le=1)
     warmup: int = Field(default=20, ge=0, le=10_000)
     min_snr_gamma: float | None = Field(default=5.0, gt=0)
+    align: AlignParams = AlignParams()
 
 
 class FixParams(BaseModel):
