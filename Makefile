@@ -11,6 +11,8 @@ VIZ_PORT ?= 4141
 
 # offline and quiet: no telemetry from any tool, no hub look-ups at run time
 export PATH := $(BIN):$(PATH)
+# this checkout's code first (the editable install names the checkout that made .venv: a git worktree)
+export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true

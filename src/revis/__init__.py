@@ -32,3 +32,8 @@ for _name, _value in {
     "ONEDNN_MAX_CPU_ISA": "AVX2",
 }.items():
     os.environ.setdefault(_name, _value)
+
+# diffusers' model packages import every model they hold; revis imports the few it uses (revis/imports.py)
+from revis import imports as _imports  # noqa: E402
+
+_imports.install()

@@ -40,6 +40,15 @@ def test_the_probe_stops_a_stage_at_its_first_node_without_writing(capsys, monke
     assert (scoreboard.stat().st_mtime_ns if scoreboard.exists() else None) == before
 
 
+@pytest.mark.integration
+def test_before_inputs_the_probe_needs_no_data(capsys, monkeypatch, project):
+    # a fresh copy has no data/: the first node's inputs are missing, the probe stops before they are loaded
+    assert not (project / "data" / "01_raw").exists()
+    assert main(["--stages", "t2i-ingest", "--repeat", "1", "--before-inputs"]) == 0
+    seconds, cpu = (float(x) for x in capsys.readouterr().out.splitlines()[1].split()[1:3])
+    assert 0 < seconds < 120 and 0 < cpu < 120
+
+
 def test_catalog_files_and_readers_import_no_plotting_tables_or_torch():
     # a stage that reads JSON or a VOC folder does not pay for matplotlib, pandas or torch at start-up
     code = (

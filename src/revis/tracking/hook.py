@@ -87,6 +87,14 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise _Terminated(f"signal {signum}")
 
 
+def _probe_exit() -> None:
+    """The start-up benchmark's stop: print the seconds since the process started and exit, nothing written."""
+    import psutil
+
+    print(f"{STARTUP_PROBE}={time.time() - psutil.Process().create_time():.3f}", flush=True)
+    os._exit(0)
+
+
 class TrackingHook:
     def __init__(self) -> None:
         self._parameters: dict[str, Any] = {}
@@ -102,6 +110,8 @@ class TrackingHook:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        if os.environ.get(STARTUP_PROBE) == "pipeline":  # revis.tracking.startup --before-inputs: stop here
+            _probe_exit()
         if os.environ.get("REVIS_TRACKING", "on").lower() in ("off", "0", "false"):
             return
         paper, stage, kind = stage_of(run_params)
@@ -144,10 +154,7 @@ class TrackingHook:
     @hook_impl
     def before_node_run(self, node: Any) -> None:
         if os.environ.get(STARTUP_PROBE) and not self._node_started:  # revis.tracking.startup: stop here
-            import psutil
-
-            print(f"{STARTUP_PROBE}={time.time() - psutil.Process().create_time():.3f}", flush=True)
-            os._exit(0)  # no node has run, nothing was written
+            _probe_exit()
         client = tracking.active()
         if client is not None and not self._node_started:  # start-up: process start -> the first node
             import resource

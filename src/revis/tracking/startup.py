@@ -5,7 +5,8 @@
 Runs every stage's own command (``./run-stage <pipeline> <kind>``, from dvc.yaml) with
 ``REVIS_STARTUP_PROBE`` set: the tracking hook prints the elapsed time when the first node is
 about to start and the process exits, so nothing is computed or written and no input needs to
-be current. Tracking is off (``REVIS_TRACKING=off``): the MLflow companion process starts in
+be current (``--before-inputs``: it stops before the first node loads its inputs, so it runs without
+data/). Tracking is off (``REVIS_TRACKING=off``): the MLflow companion process starts in
 parallel with the stage and is not on its critical path. Prints seconds per stage (the best of
 ``--repeat`` runs, as timeit does: the floor, not the noise) and their mean per stage kind: wall
 seconds, and the CPU seconds (user + system) the stage's process spent, which a busy machine
@@ -34,9 +35,10 @@ def stage_commands(dvc_yaml: Path) -> dict[str, list[str]]:
     return {name: argv for name, argv in commands.items() if argv[0] == "./run-stage" and len(argv) == 3}
 
 
-def startup_seconds(argv: list[str], root: Path) -> tuple[float, float]:
-    """Wall seconds from process start to the first node, and the CPU seconds the stage's processes spent."""
-    env = {**os.environ, STARTUP_PROBE: "1", "REVIS_TRACKING": "off"}
+def startup_seconds(argv: list[str], root: Path, before_inputs: bool = False) -> tuple[float, float]:
+    """Wall seconds from process start to the first node (``before_inputs``: to the pipeline's start, before
+    the first node's inputs are loaded), and the CPU seconds the stage's processes spent."""
+    env = {**os.environ, STARTUP_PROBE: "pipeline" if before_inputs else "1", "REVIS_TRACKING": "off"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -51,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--stages", default="", help="comma-separated stage names (default: all)")
+    parser.add_argument(
+        "--before-inputs",
+        action="store_true",
+        help="stop when the pipeline starts, before the first node loads its inputs (no data/ needed)",
+    )
     args = parser.parse_args(argv)
     root = Path.cwd()
     commands = stage_commands(root / "dvc.yaml")
@@ -62,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     by_kind: dict[str, list[tuple[float, float]]] = {}
     print(f"{'stage':<24} {'wall s':>7} {'cpu s':>6}  (best of {args.repeat})")
     for name, command in commands.items():
-        runs = [startup_seconds(command, root) for _ in range(args.repeat)]
+        runs = [startup_seconds(command, root, args.before_inputs) for _ in range(args.repeat)]
         best = (min(wall for wall, _ in runs), min(cpu for _, cpu in runs))
         by_kind.setdefault(command[2], []).append(best)
         print(f"{name:<24} {best[0]:7.2f} {best[1]:6.2f}", flush=True)
