@@ -25,6 +25,7 @@ export MPLBACKEND := Agg
 export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_CBWR ?= AVX2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
+export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
 
 .PHONY: help install repro test test-integration test-slow test-all ui viz dag dvc-yaml check-params \
         check-regressions times startup lint format clean gpu-check

@@ -26,10 +26,14 @@ for _name, _value in {
 # AMD EPYC (AVX2): bit-identical results and speed with and without the pins; an unpinned kernel choice
 # (ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE) changes a 200-step ConvNet's weights. Set before torch
 # is first used; a user who wants the fastest kernels of their CPU exports the variables themselves.
+# numpy likewise dispatches its loops (exp, sin, sums, sorts) to AVX-512 code where the CPU has it: on an
+# Intel Sapphire Rapids the smoke world's pixels differed from an AMD EPYC's until its AVX-512 targets were
+# disabled (then byte-identical). Only effective before numpy's first import (run-stage and make export it).
 for _name, _value in {
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_CBWR": "AVX2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
 }.items():
     os.environ.setdefault(_name, _value)
 
