@@ -231,7 +231,8 @@ def git_dvc_project(project_factory: Callable[..., Path], cli_env: dict[str, str
         git(root, "config", "user.name", "revis tests")
         subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=root, check=True, env=cli_env)
         subprocess.run([str(BIN / "dvc"), "config", "core.analytics", "false"], cwd=root, check=True, env=cli_env)
-        (root / ".gitignore").write_text("/data/\n/mlflow.db\n/mlartifacts/\n")
+        # as the project's own .gitignore: the stages import the copy's src/ (run-stage), which writes __pycache__
+        (root / ".gitignore").write_text("/data/\n/mlflow.db\n/mlartifacts/\n__pycache__/\n")
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", "project copy")
         return root
