@@ -84,6 +84,11 @@ def test_saved_folder_is_diffusers_style_without_the_text_encoder_and_loads_back
     assert not (tmp_path / "model" / "text_encoder").exists()
     again = load_t2i(tmp_path / "model")
     assert np.array_equal(generate(again, PROMPTS, seed=3, steps=2), generate(pipe, PROMPTS, seed=3, steps=2))
+    # a model read back and saved again (as whitebear's fine-tunes are) names no folder: the same bytes anywhere
+    save_t2i(again, tmp_path / "resaved")
+    assert "_name_or_path" not in json.loads((tmp_path / "resaved" / "unet" / "config.json").read_text())
+    for name in ("unet/config.json", "unet/diffusion_pytorch_model.safetensors", "model_index.json"):
+        assert (tmp_path / "resaved" / name).read_bytes() == (tmp_path / "model" / name).read_bytes(), name
 
 
 def test_catalog_saves_one_model_per_seed_and_loads_them_with_their_seed(pipe, tmp_path):

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 import torch
+from diffusers.configuration_utils import FrozenDict
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline, ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
@@ -183,6 +184,10 @@ class MiniT2IPipeline(DiffusionPipeline):
 
 def save_t2i(pipe: MiniT2IPipeline, folder: str | os.PathLike) -> None:
     """Write the diffusers-style folder (unet, scheduler, model_index.json) without the frozen text encoder."""
+    # A UNet read with from_pretrained records the folder it came from (`_name_or_path`, an absolute path): drop it,
+    # so that a saved model is the same bytes wherever the checkout lives (whitebear fine-tunes t2i's loaded UNet)
+    if "_name_or_path" in pipe.unet.config:
+        pipe.unet._internal_dict = FrozenDict({k: v for k, v in pipe.unet.config.items() if k != "_name_or_path"})
     bare = MiniT2IPipeline(
         pipe.unet,
         pipe.scheduler,
