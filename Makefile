@@ -70,7 +70,7 @@ gpu-check: $(STAMP)  ## GPU readiness: gpu tests, a few CUDA steps per paper-sca
 ui: $(STAMP)  ## the MLflow UI on 127.0.0.1 (runs tables, not the GenAI view); prints each paper's link
 	@# --app-name revis (revis.tracking.ui): MLflow's own server, with the "Model training" view preset
 	@"$(BIN)/python" -m revis.tracking.links --url "http://127.0.0.1:$(PORT)" \
-	  --tracking-uri "sqlite:///$(CURDIR)/mlflow.db"
+	  --tracking-uri "sqlite:///$(CURDIR)/mlflow.db" --create
 	"$(BIN)/mlflow" server --app-name revis --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \
 	  --default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $(PORT) --workers 1
 

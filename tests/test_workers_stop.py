@@ -46,13 +46,13 @@ STAGE = textwrap.dedent(
 
 
 def _run_status(store, timeout=60):
-    import mlflow
+    from revis.tracking.store import mlflow_client
 
     deadline = time.time() + timeout
     runs = []
     while time.time() < deadline:
-        try:  # the agent may still be creating the store's tables
-            client = mlflow.MlflowClient(store)
+        try:  # the agent may still be starting; mlflow_client waits while it creates the store (never both at once)
+            client = mlflow_client(store)
             runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
         except Exception:
             runs = []

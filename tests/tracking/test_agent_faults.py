@@ -24,9 +24,9 @@ def store(tmp_path, monkeypatch):
 
 
 def _mlflow(uri):
-    import mlflow
+    from revis.tracking.store import mlflow_client
 
-    return mlflow.MlflowClient(uri)
+    return mlflow_client(uri)
 
 
 def _runs(uri):

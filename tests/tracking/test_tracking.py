@@ -24,9 +24,9 @@ def store(tmp_path):
 
 
 def _client(uri):
-    import mlflow
+    from revis.tracking.store import mlflow_client
 
-    return mlflow.MlflowClient(uri)
+    return mlflow_client(uri)  # polls while the agent may create the store: under the same creation lock
 
 
 def _start(client, tmp_path, name="demo-evaluate"):

@@ -24,7 +24,6 @@ the shared agent removes its socket, its lock file and its log (a crashed agent'
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -34,10 +33,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
+
+from revis.tracking.store import exclusive_lock, mlflow_client
 
 PROCESS_TAGS = ("revis.pid", "revis.host")  # only while RUNNING: they find runs whose stage died (close_orphans)
 BATCH = 900  # MLflow's log_batch takes at most 1000 metrics
@@ -79,12 +80,9 @@ class Agent:
         if client is not None:
             self.client = client
             return
-        from mlflow.tracking import MlflowClient
-
-        for attempt in range(attempts):  # a new SQLite store may be being created by another process
+        for attempt in range(attempts):  # a server or a store that is busy or not yet reachable
             try:
-                self.client = MlflowClient(tracking_uri)
-                self.client.search_experiments(max_results=1)
+                self.client = mlflow_client(tracking_uri)
                 break
             except Exception:
                 if attempt == attempts - 1:
@@ -291,29 +289,6 @@ def _connectable(path: str) -> bool:
         probe.close()
 
 
-@contextmanager
-def _locked(lock_path: str, remove: bool = False) -> Iterator[None]:
-    """An exclusive lock file; ``remove``: delete it before unlocking (no file stays behind in the temporary
-    folder). A waiter that locked a file removed meanwhile retries on the new one."""
-    while True:
-        handle = open(lock_path, "a")  # noqa: SIM115 - held across the yield, closed below
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            current = os.stat(lock_path).st_ino
-        except FileNotFoundError:
-            current = None
-        if current == os.fstat(handle.fileno()).st_ino:
-            break
-        handle.close()  # locked a file that its owner removed meanwhile
-    try:
-        yield
-    finally:
-        if remove:
-            with suppress(OSError):
-                os.unlink(lock_path)
-        handle.close()
-
-
 def _serve_connection(tracking_uri: str, client: Any, connection: socket.socket) -> None:
     with connection, connection.makefile("r", encoding="utf-8") as lines:
 
@@ -330,7 +305,7 @@ def _serve_connection(tracking_uri: str, client: Any, connection: socket.socket)
 def _listen(path: str) -> socket.socket | None:
     """A server socket bound at ``path``; None when another agent already serves there."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with _locked(path + ".lock"):  # two stages starting agents at once: one binds
+    with exclusive_lock(path + ".lock"):  # two stages starting agents at once: one binds
         if _connectable(path):
             server.close()
             return None
@@ -391,7 +366,7 @@ def serve(tracking_uri: str, path: str | None = None, idle: float = IDLE_SECONDS
     connections = _Connections(server, tracking_uri, Agent(tracking_uri).client)
     while connections.accept(1.0) or not connections.idle_for(idle):
         pass
-    with _locked(path + ".lock", remove=True):  # new stages start a new agent from here on
+    with exclusive_lock(path + ".lock", remove=True):  # new stages start a new agent from here on
         os.unlink(path)
     while connections.accept(0.0):  # serve whoever connected meanwhile
         pass

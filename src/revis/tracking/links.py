@@ -9,7 +9,7 @@ For any other MLflow server (a plain ``mlflow ui``, a shared server) the query p
 ``workflowType=machine_learning`` selects the model-training view for the page it is on, so
 these links open the runs tables directly, and ``MANUAL_STEP`` is printed::
 
-    python -m revis.tracking.links [--url http://127.0.0.1:5000] [--tracking-uri URI]
+    python -m revis.tracking.links [--url http://127.0.0.1:5000] [--tracking-uri URI] [--create]
 
 The experiments are read from the project's store (SQLite, read-only) or a tracking server's
 REST API, without importing MLflow.
@@ -23,9 +23,8 @@ import sqlite3
 import sys
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
-from revis.tracking.store import tracking_uri
+from revis.tracking.store import mlflow_client, sqlite_file, store_creation_lock, tracking_uri
 
 WORKFLOW = "workflowType=machine_learning"
 MANUAL_STEP = (
@@ -49,14 +48,15 @@ def compare_url(base: str, experiment_id: str, run_ids: list[str]) -> str:
 
 def experiments(uri: str) -> list[tuple[str, str]]:
     """(id, name) of the active experiments of a store, by name; [] when the store does not exist yet."""
-    if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///") :]).resolve()  # sqlite:////abs/path -> /abs/path
-        if not path.is_file():
-            return []
-        with sqlite3.connect(f"file:{urllib.parse.quote(path.as_posix())}?mode=ro", uri=True) as db:
-            rows = db.execute(
-                "SELECT experiment_id, name FROM experiments WHERE lifecycle_stage = 'active' ORDER BY name"
-            ).fetchall()
+    path = sqlite_file(uri)
+    if path is not None:
+        with store_creation_lock(uri):  # not a store that an agent is creating right now
+            if not path.is_file():
+                return []
+            with sqlite3.connect(f"file:{urllib.parse.quote(path.as_posix())}?mode=ro", uri=True) as db:
+                rows = db.execute(
+                    "SELECT experiment_id, name FROM experiments WHERE lifecycle_stage = 'active' ORDER BY name"
+                ).fetchall()
         return [(str(i), name) for i, name in rows]
     if uri.startswith(("http://", "https://")):
         request = urllib.request.Request(
@@ -76,8 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tracking-uri", default=None, help="the store (default: the project's, or MLFLOW_TRACKING_URI)"
     )
+    parser.add_argument(
+        "--create", action="store_true", help="create a missing SQLite store (before `mlflow server` opens it)"
+    )
     args = parser.parse_args(argv)
-    found = experiments(args.tracking_uri or tracking_uri())
+    uri = args.tracking_uri or tracking_uri()
+    store = sqlite_file(uri)
+    if args.create and store is not None and not store.is_file():
+        mlflow_client(uri)  # under the creation lock: a server creating it while a stage's agent does corrupts it
+    found = experiments(uri)
     print(f"MLflow UI (runs tables, not the GenAI view): {ui_url(args.url)}")
     width = max((len(name) for _, name in found), default=0)
     for experiment_id, name in found:

@@ -23,9 +23,9 @@ import yaml
 
 def latest_runs(tracking_uri: str, since_ms: int) -> dict[str, Any]:
     """``{dvc_stage: run}`` of the newest run of each stage started at or after ``since_ms``."""
-    from mlflow.tracking import MlflowClient
+    from revis.tracking.store import mlflow_client
 
-    client = MlflowClient(tracking_uri)
+    client = mlflow_client(tracking_uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     if not experiments:
         return {}

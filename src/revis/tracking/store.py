@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from revis.paths import project_root
 
@@ -45,6 +51,64 @@ def tracking_uri() -> str:
 def uses_local_store(uri: str) -> bool:
     """A SQLite or file store on this machine: revis sets each experiment's artifact folder itself."""
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (absolute), else None."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        return None
+    return Path(uri[len("sqlite:///") :]).resolve()  # sqlite:////abs/path -> /abs/path
+
+
+@contextmanager
+def exclusive_lock(lock_path: str, remove: bool = False) -> Iterator[None]:
+    """An exclusive lock file; ``remove``: delete it before unlocking (no file stays behind in the temporary
+    folder). A waiter that locked a file removed meanwhile retries on the new one."""
+    while True:
+        handle = open(lock_path, "a")  # noqa: SIM115 - held across the yield, closed below
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            current = os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # locked a file that its owner removed meanwhile
+    try:
+        yield
+    finally:
+        if remove:
+            with suppress(OSError):
+                os.unlink(lock_path)
+        handle.close()
+
+
+@contextmanager
+def store_creation_lock(uri: str) -> Iterator[None]:
+    """Held while a SQLite store is opened for the first time in a process (MLflow creates or migrates it then).
+
+    Two processes creating one SQLite store at once corrupt it for good: MLflow's alembic migrations
+    interleave and every later open fails ("table _alembic_tmp_tags already exists", "Online
+    migration expected to match one row"; 4 of 6 concurrent creations here). The agent, a reader
+    polling while the agent starts, and ``make ui`` all take this lock first. Other URIs: no lock.
+    """
+    path = sqlite_file(uri)
+    if path is None:
+        yield
+        return
+    digest = hashlib.sha1(path.as_posix().encode()).hexdigest()[:16]
+    with exclusive_lock(os.path.join(tempfile.gettempdir(), f"revis-mlflow-{os.getuid()}-{digest}.create"), True):
+        yield
+
+
+def mlflow_client(uri: str) -> Any:
+    """An ``MlflowClient`` on ``uri`` whose store exists: a new SQLite store is created under ``store_creation_lock``."""
+    from mlflow.tracking import MlflowClient
+
+    with store_creation_lock(uri):
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)  # the store is opened (created, migrated) here, not lazily later
+    return client
 
 
 def artifact_root() -> Path:
