@@ -48,7 +48,7 @@ def test_every_seed_runs_the_whole_chain(wired, tiny_params):
     assert not torch.equal(first[0]["state_dict"]["features.0.weight"], first[1]["state_dict"]["features.0.weight"])
     assert not torch.equal(second[0]["samples"]["block1"]["origin"], second[1]["samples"]["block1"]["origin"])
     k = wired["gig.concepts"][0]["bases"]["block1"]
-    assert set(k) == {"kmeans", "dictlearn", "random"}
+    assert set(k) == {"kmeans", "dictlearn", "sae", "random"}
     assert len(k["kmeans"]["vectors"]) == 8  # ratio 2 x 4 channels
     a, b = (p["index"] for p in wired["gig.pathways"])
     assert len(a) == 6 and not torch.equal(a, b)
@@ -68,9 +68,9 @@ def test_metrics_are_samples_over_seeds_and_every_claim_finds_its_metrics(wired,
     for measures in average.values():
         for s in measures.values():
             assert s["n"] == len(s["values"]) == len(s["seeds"]) <= 2
-    assert set(metrics["concept_to_class"]["average"]) == {"kmeans", "dictlearn"}
+    assert set(metrics["concept_to_class"]["average"]) == {"kmeans", "dictlearn", "sae"}
     errors = metrics["reconstruction"]["average"]
-    assert set(errors) == {"kmeans", "dictlearn", "random"}
+    assert set(errors) == {"kmeans", "dictlearn", "sae", "random"}
     assert all(v >= 0 for s in errors.values() for v in s["values"])
     for layer in ("block1", "block2", "block3"):
         for kind in ("kmeans", "random"):

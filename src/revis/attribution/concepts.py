@@ -2,8 +2,10 @@
 
 - **Bisecting k-means** (scikit-learn's ``BisectingKMeans``) over sampled PFVs, ``k = ratio x C``
   (the paper uses ratio 8): the centroids are the concept vectors.
-- **Dictionary learning** (scikit-learn's ``MiniBatchDictionaryLearning``) as the alternative
-  decomposition the paper compares against.
+- **Dictionary learning** (scikit-learn's ``MiniBatchDictionaryLearning``) and a **sparse
+  autoencoder** (``revis.attribution.sae``: ReLU encoder, unit-norm linear decoder, L1 on the codes,
+  Adam) as the alternative decompositions the paper compares against; their atoms are concept
+  vectors like the centroids.
 - **Sparse coefficients by Lasso**: each PFV ``x_p ~ sum_q u_pq v_q`` solves
   ``min_u 1/2 |x_p - u V|^2 + lam |u|_1`` (scikit-learn's ``sparse_encode``, coordinate
   descent). Concept vectors are scaled to unit norm first, so that coefficients carry the
@@ -156,20 +158,30 @@ def lasso_penalty(pfvs: np.ndarray, lasso_alpha: float) -> float:
     return float(lasso_alpha * max(np.median(norms), 1e-6))
 
 
-DECOMPOSITIONS = ("kmeans", "dictlearn", "random")
+DECOMPOSITIONS = ("kmeans", "dictlearn", "sae", "random")
 
 
 def fit_concept_bases(
-    pfvs: np.ndarray, ratio: float, lasso_alpha: float, seed: int, dictlearn_iter: int = 20, positive: bool = True
+    pfvs: np.ndarray,
+    ratio: float,
+    lasso_alpha: float,
+    seed: int,
+    dictlearn_iter: int = 20,
+    positive: bool = True,
+    sae_steps: int = 1000,
+    sae_lr: float = 3e-3,
 ) -> dict[str, ConceptBasis]:
     """One layer's concept bases from its sampled PFVs: bisecting k-means (the paper's), dictionary
-    learning (its alternative) and random directions (no learning), all with k = ratio x channels
-    and one Lasso penalty lam."""
+    learning and a sparse autoencoder (its alternatives) and random directions (no learning), all with
+    k = ratio x channels and one Lasso penalty lam (the SAE's L1 weight too)."""
+    from revis.attribution.sae import sparse_autoencoder_concepts
+
     k = concept_count(pfvs.shape[1], ratio, len(pfvs))
     lam = lasso_penalty(pfvs, lasso_alpha)
     vectors = {
         "kmeans": bisecting_kmeans_concepts(pfvs, k, seed),
         "dictlearn": dictionary_learning_concepts(pfvs, k, lam, seed, dictlearn_iter, positive),
+        "sae": sparse_autoencoder_concepts(pfvs, k, lam, seed, sae_steps, sae_lr),
         "random": random_concepts(pfvs.shape[1], k, seed, positive),
     }
     return {name: ConceptBasis(v, lam, positive) for name, v in vectors.items()}

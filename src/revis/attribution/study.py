@@ -1,7 +1,8 @@
 """One seed of the concept-pathway study, step by step (what the ``gig`` stages run per seed).
 
 A seed fixes the whole chain: the trained network, the training images whose PFVs are sampled
-and the sampling itself, the concept fitting (k-means, dictionary learning, random directions),
+and the sampling itself, the concept fitting (k-means, dictionary learning, sparse autoencoder, random
+directions),
 and the test images attributed and evaluated. Each step is a plain function of plain inputs so
 that a stage can run its seeds on worker processes (``revis.workers.run_jobs``); tensors come
 back on the CPU.
@@ -42,7 +43,7 @@ from revis.datasets.imageset import ImageSet
 from revis.models import ModelConfig, build_model
 from revis.training import TrainConfig, accuracy, train_classifier
 
-CLASS_DECOMPOSITIONS = ("kmeans", "dictlearn")  # concept -> class GIG and C-deletion / C-insertion
+CLASS_DECOMPOSITIONS = ("kmeans", "dictlearn", "sae")  # concept -> class GIG and C-deletion / C-insertion
 
 
 def cpu(tree: Any) -> Any:
@@ -145,9 +146,18 @@ def sample_pfvs(
     return {"seed": seed, "layers": list(layers), "samples": cpu(samples)}
 
 
-def fit_layer(pfvs: torch.Tensor, ratio: float, lasso_alpha: float, seed: int, dictlearn_iter: int, positive: bool):
+def fit_layer(
+    pfvs: torch.Tensor,
+    ratio: float,
+    lasso_alpha: float,
+    seed: int,
+    dictlearn_iter: int,
+    positive: bool,
+    sae_steps: int = 1000,
+    sae_lr: float = 3e-3,
+):
     """Every decomposition of one layer, serialised: ``{kind: basis.to_dict()}``."""
-    bases = fit_concept_bases(pfvs.numpy(), ratio, lasso_alpha, seed, dictlearn_iter, positive)
+    bases = fit_concept_bases(pfvs.numpy(), ratio, lasso_alpha, seed, dictlearn_iter, positive, sae_steps, sae_lr)
     return {kind: basis.to_dict() for kind, basis in bases.items()}
 
 
@@ -170,8 +180,8 @@ def attribute_seed(
     device: str = "cpu",
 ) -> dict[str, Any]:
     """GIG of one seed on its test subset: coefficients of every decomposition, GIG between consecutive
-    layers (k-means concepts, the most built-up layer-b targets) and to the predicted class (k-means and
-    dictionary learning), with the one-point baselines and the completeness sweep over m."""
+    layers (k-means concepts, the most built-up layer-b targets) and to the predicted class (k-means,
+    dictionary learning and the sparse autoencoder), with the one-point baselines and the completeness sweep over m."""
     seed = int(checkpoint["seed"])
     net = network_from_checkpoint(checkpoint, device)
     layers = concepts["layers"]
@@ -407,6 +417,8 @@ class AttributeJob:
     dictlearn_iter: int
     positive: bool
     attribute: AttributeSettings
+    sae_steps: int = 1000
+    sae_lr: float = 3e-3
     device: str = "cpu"
 
 
@@ -419,7 +431,16 @@ def attribute_chain(test: ImageSet, job: AttributeJob) -> tuple[dict[str, Any], 
         "seed": seed,
         "layers": pfvs["layers"],
         "bases": {
-            layer: fit_layer(pfvs["samples"][layer]["pfvs"], j.ratio, j.lasso_alpha, seed, j.dictlearn_iter, j.positive)
+            layer: fit_layer(
+                pfvs["samples"][layer]["pfvs"],
+                j.ratio,
+                j.lasso_alpha,
+                seed,
+                j.dictlearn_iter,
+                j.positive,
+                j.sae_steps,
+                j.sae_lr,
+            )
             for layer in pfvs["layers"]
         },
     }

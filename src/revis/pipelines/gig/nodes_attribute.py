@@ -21,7 +21,8 @@ def attribute_pathways(
     attribute: Attribute,
     compute: ComputeParams,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Per seed: bisecting k-means, dictionary learning and random concept vectors per layer (one Lasso lam);
+    """Per seed: bisecting k-means, dictionary learning, sparse-autoencoder and random concept vectors per layer
+    (one Lasso lam);
     on the seed's test subset the coefficients of each, GIG between consecutive layers and to the class."""
     device = str(apply_runtime(compute.device, compute.threads))
     settings = AttributeSettings(**attribute.model_dump())
@@ -33,6 +34,8 @@ def attribute_pathways(
             lasso_alpha=concepts.lasso_alpha,
             dictlearn_iter=concepts.dictlearn_iter,
             positive=concepts.positive,
+            sae_steps=concepts.sae_steps,
+            sae_lr=concepts.sae_lr,
             attribute=settings,
             device=device,
         )

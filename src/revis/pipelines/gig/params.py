@@ -70,13 +70,16 @@ class Features(BaseModel):
 
 
 class Concepts(BaseModel):
-    """Concept vectors (bisecting k-means; dictionary learning and random directions to compare) and Lasso."""
+    """Concept vectors (bisecting k-means; dictionary learning, a sparse autoencoder and random directions
+    to compare) and Lasso."""
 
     model_config = STRICT
     ratio: float = Field(gt=0, le=64)  # k = ratio x channels (paper: 8)
     lasso_alpha: float = Field(gt=0, le=10)  # lam = lasso_alpha x median PFV norm of the layer
     positive: bool = True  # non-negative coefficients (and dictionary atoms)
     dictlearn_iter: int = Field(20, ge=1, le=10_000)
+    sae_steps: int = Field(1000, ge=1, le=1_000_000)  # Adam steps of the sparse autoencoder (minibatches of 256)
+    sae_lr: float = Field(3e-3, gt=0, le=1)
 
 
 class Attribute(BaseModel):
@@ -113,8 +116,8 @@ class Evaluate(BaseModel):
 
 
 class Params(BaseModel):
-    """``compute``: where the networks run (Lasso, k-means and dictionary learning stay on the CPU) and how
-    many seeds run at once (``workers`` processes, one torch thread each)."""
+    """``compute``: where the networks run (Lasso, k-means, dictionary learning and the sparse autoencoder
+    stay on the CPU) and how many seeds run at once (``workers`` processes, one torch thread each)."""
 
     model_config = STRICT
     seeds: Seeds  # whole chain: network, PFVs, concepts, images
