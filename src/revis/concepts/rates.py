@@ -1,4 +1,4 @@
-"""Per-seed learning-rate choice on the validation split, by probe runs that are the prefix of the final run.
+"""Per-seed learning-rate choice on the validation split, by full runs or by probes that are the prefix of the kept run.
 
 Every candidate rate trains under the same stopping rule (``revis.concepts.training``) and is scored by the
 best validation accuracy of its first ``probe_epochs`` epochs (fewer if the rule stopped it earlier); the
@@ -6,8 +6,9 @@ rate with the best score is chosen, ties going to the smaller rate. The chosen c
 where its probe left off to the end of its stopping rule: its run is the final model (the schedule spans the
 run's most epochs from the start, so a probe is exactly the first epochs of the full run, not a shorter run
 of its own), and the other candidates stop at the probe. ``probe_epochs`` None: every candidate runs to its
-stopping rule and is scored by its best validation accuracy (the full grid, three times the training of one
-rate for three rates). Only validation accuracies enter the choice; the caller hands in no test data.
+stopping rule and is scored by its best validation accuracy (the full grid: up to three times the training of
+one rate for three rates; 2.4 times in the shapes study, where bad rates stop early; the default, since short
+probes favour small rates there). Only validation accuracies enter the choice; the caller hands in no test data.
 """
 
 from __future__ import annotations
