@@ -17,7 +17,7 @@ from revis.reporting.results import to_json
 from revis.reporting.summary import flat_numbers
 from revis.world.shapes import generate_shapes, world_rules
 
-PICTURES = ["concept_maps", "contributions", "convergence", "deletion"]
+PICTURES = ["concept_maps", "contributions", "convergence", "deletion", "lr_selection"]
 CONCEPTS = {"red", "green", "blue", "circle", "square", "triangle", "stripes"}
 
 
@@ -51,13 +51,22 @@ def test_each_seed_keeps_the_rate_that_wins_on_its_validation_split(wired, biice
     assert len(histories) == len(seeds) * sum(len(grid[v]) for v in biice_params["train"]["variants"])
     for seed in seeds:
         tried = {
-            h["lr"]: h["validation_accuracy"] for name, h in histories.items() if name.startswith(f"linear/seed{seed}/")
+            h["lr"]: h["probe_validation_accuracy"]
+            for name, h in histories.items()
+            if name.startswith(f"linear/seed{seed}/")
         }
         assert set(tried) == set(grid["linear"])
         kept = models["runs"][f"linear/seed{seed}"]
-        assert kept["validation_accuracy"] == max(tried.values()) and tried[kept["lr"]] == max(tried.values())
+        best = max(tried.values())
+        assert kept["lr"] == min(lr for lr, score in tried.items() if score == best)  # the smaller of equals
         assert histories[f"linear/seed{seed}/lr{kept['lr']:g}"]["kept"]
     assert set(models["runs"]) == {f"{v}/seed{s}" for v in ("linear", "mlp", "biice", "biice_expl") for s in seeds}
+    metrics = to_json(wired["biice.metrics"])
+    assert metrics["lr_selection"]["linear"]["candidates"] == sorted(grid["linear"])
+    assert [metrics["lr_selection"]["linear"][f"seed{s}"]["chosen"] for s in seeds] == metrics["learning_rate"][
+        "linear"
+    ]["values"]
+    assert len(wired["biice.plot_lr_selection"].get_axes()) == 4 * len(seeds)  # per head and seed
 
 
 def test_seeds_vary_the_whole_chain(wired):
@@ -120,21 +129,20 @@ def test_the_test_split_is_seeded_and_disjoint():
     assert torch.equal(split_test_set(labels, 0.5, 3, 4, seed=7)["match_index"], split["match_index"])
 
 
-def test_the_first_of_equal_validation_accuracies_is_kept():
-    def run(lr: float, accuracy: float) -> dict:
-        return {
-            "variant": "linear",
-            "seed": 0,
-            "lr": lr,
-            "validation_accuracy": accuracy,
-            "state_dict": {},
-            "history": {"loss": [1.0]},
-        }
+def test_the_chosen_run_is_kept_and_every_candidate_recorded():
+    def run(lr: float, chosen: bool) -> dict:
+        history = {"loss": [1.0], "validation_accuracy": [0.6]}
+        record = {"variant": "linear", "seed": 0, "lr": lr, "chosen": chosen, "history": history}
+        return {**record, "validation_accuracy": 0.7, "state_dict": {}} if chosen else record
 
-    models, histories = keep_best_rates({"backbone": {}}, [run(0.1, 0.5), run(0.01, 0.7), run(0.001, 0.7)])
+    models, histories = keep_best_rates({"backbone": {}}, [run(0.001, False), run(0.01, True), run(0.1, False)])
     assert models["runs"]["linear/seed0"]["lr"] == 0.01 and models["backbone"] == {}
     assert [h["kept"] for h in histories.values()] == [False, True, False]
-    assert histories["linear/seed0/lr0.001"]["validation_accuracy"] == 0.7
+    assert histories["linear/seed0/lr0.01"]["validation_accuracy"] == 0.7
+    assert histories["linear/seed0/lr0.1"]["validation_accuracy"] == 0.6  # the best epoch it trained
+    assert histories["linear/seed0/lr0.1"]["validation_accuracy_per_epoch"] == [0.6]
+    with pytest.raises(ValueError, match="no chosen rate"):
+        keep_best_rates({}, [run(0.001, False)])
 
 
 def test_contribution_and_convergence_scores_are_paired_by_seed():

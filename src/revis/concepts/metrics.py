@@ -16,6 +16,7 @@ import numpy as np
 
 from revis.concepts.contributions import chance_precision
 from revis.concepts.data import ConceptData
+from revis.concepts.rates import candidate_table
 from revis.concepts.runs import CONCEPT_HEADS
 from revis.concepts.scoring import score_run
 from revis.reporting.summary import majority_class_rate, mean_std
@@ -134,6 +135,8 @@ class BiiceMetrics:
     accuracy: dict[str, Sample]
     validation_accuracy: dict[str, Sample]
     learning_rate: dict[str, dict[str, list[Any]]]  # variant -> the kept rate ("values") per seed ("seeds")
+    # the per-seed choice: rule, probe length, per head its candidates and per seed their probe scores and the pick
+    lr_selection: dict[str, Any]
     # variant -> "run" (epochs trained before the stopping rule ended it) and "kept" (the epoch whose weights
     # are kept), per seed
     epochs: dict[str, dict[str, Sample]]
@@ -220,7 +223,9 @@ def first_split(scores: StudyScores, attributions: dict[str, Any]) -> dict[str, 
     return attributions["splits"][seeds[0]]
 
 
-def summarize_study(scores: StudyScores, data: ConceptData, attributions: dict[str, Any]) -> BiiceMetrics:
+def summarize_study(
+    scores: StudyScores, data: ConceptData, attributions: dict[str, Any], histories: dict[str, Any]
+) -> BiiceMetrics:
     """metrics.json: every measure as mean and sample sd over seeds, paired by seed; ``localisation`` where the
     test images have concept masks."""
     per, variants = scores.per, scores.concept_variants
@@ -229,6 +234,7 @@ def summarize_study(scores: StudyScores, data: ConceptData, attributions: dict[s
         "accuracy": {v: _sample(r, "accuracy") for v, r in per.items()},
         "validation_accuracy": {v: _sample(r, "validation_accuracy") for v, r in per.items()},
         "learning_rate": {v: {"values": r["lr"], "seeds": r["seed"]} for v, r in per.items()},
+        "lr_selection": candidate_table(histories),
         "epochs": {v: {"run": _sample(r, "epochs_run"), "kept": _sample(r, "best_epoch")} for v, r in per.items()},
         "chance_accuracy": majority_class_rate(data.train.labels, data.train.num_classes),
         "faithfulness": {v: faithfulness(per[v]) for v in variants},

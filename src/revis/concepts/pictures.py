@@ -218,3 +218,41 @@ def deletion(per: dict[str, Any], variants: list[str]) -> plt.Figure:
     fig.suptitle("faithfulness: deleting patches in concept-attention order vs random", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def rate_selection(histories: dict[str, Any]) -> plt.Figure:
+    """Validation accuracy per epoch of every candidate rate (``<variant>/seed<s>/lr<lr>`` histories): one panel
+    per head and seed, the chosen rate drawn thick, the probe's end dashed."""
+    runs: dict[str, dict[str, list[tuple[float, dict[str, Any]]]]] = {}
+    for name, history in histories.items():
+        variant, seed, _ = name.split("/")
+        runs.setdefault(variant, {}).setdefault(seed, []).append((history["lr"], history))
+    variants = sorted(runs)
+    seeds = sorted({s for v in runs.values() for s in v}, key=lambda s: int(s.removeprefix("seed")))
+    fig, axes = plt.subplots(
+        len(variants), len(seeds), figsize=(3.2 * len(seeds), 2.4 * len(variants)), squeeze=False, sharey="row"
+    )
+    for row, variant in zip(axes, variants):
+        for ax, seed in zip(row, seeds):
+            for index, (lr, history) in enumerate(sorted(runs[variant].get(seed, []), key=lambda item: item[0])):
+                curve = history["validation_accuracy_per_epoch"]
+                label = f"lr {lr:g}" + (" (chosen)" if history["kept"] else "")
+                ax.plot(
+                    np.arange(1, len(curve) + 1),
+                    curve,
+                    color=f"C{index}",
+                    lw=2.2 if history["kept"] else 1,
+                    label=label,
+                )
+                if history.get("probe_epochs"):
+                    ax.axvline(history["probe_epochs"], color="gray", ls="--", lw=0.8)
+            ax.set_title(f"{variant}, {seed}", fontsize=8)
+            ax.set_xlabel("epoch", fontsize=7)
+            ax.legend(fontsize=6)
+        row[0].set_ylabel("validation accuracy", fontsize=7)
+    fig.suptitle(
+        "learning-rate choice per seed on its validation split (dashed: end of the probes; the chosen run goes on)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig

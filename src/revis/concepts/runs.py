@@ -21,7 +21,8 @@ import torch
 from revis.concepts.biice import BiICEClassifier, build_concept_classifier, explain_batches
 from revis.concepts.deletion import coverage_orders, deletion_curves, random_orders
 from revis.concepts.losses import patch_coverage
-from revis.concepts.training import ConceptTrainConfig, train_concept_classifier
+from revis.concepts.rates import select_rate
+from revis.concepts.training import ConceptTrainConfig, ConceptTrainer
 from revis.datasets.imageset import ImageSet
 from revis.training import predict_logits
 
@@ -58,57 +59,68 @@ def run_spec(train: ImageSet, backbone: dict[str, Any], head: dict[str, Any]) ->
     }
 
 
-def train_run(
+def train_candidates(
     train: ImageSet,
     spec: dict[str, Any],
     variant: str,
-    lr: float,
+    rates: Sequence[float],
     seed: int,
     fit_index: np.ndarray,
     validation_index: np.ndarray,
     config: dict[str, Any],
+    probe_epochs: int | None = None,
     device: str = "cpu",
-) -> dict[str, Any]:
-    """Train ``variant`` at ``lr`` on the fit part of the training split (validation accuracy after every epoch,
-    and with ``config["patience"]`` early stopping on it, the best epoch's weights kept); its validation accuracy
-    and weights."""
+) -> list[dict[str, Any]]:
+    """Train ``variant`` at every rate of ``rates`` on the fit part of the training split (the same seed's
+    initialisation and batch order, validation accuracy after every epoch, early stopping with
+    ``config["patience"]``) and choose the rate on the validation part (``revis.concepts.rates.select_rate``:
+    probes of ``probe_epochs``, the chosen run goes on to its end). One record per rate, in rate order: its
+    history, its probe score and whether it was chosen; the chosen one also its validation accuracy and weights
+    (the best epoch's). Only the training split is read."""
     x, y = train.tensors()
     masks = None if train.concept_masks is None else torch.from_numpy(train.concept_masks[fit_index])
     presence = None if train.concept_presence is None else torch.from_numpy(train.concept_presence[fit_index])
     fit, validation = torch.from_numpy(fit_index), torch.from_numpy(validation_index)
-    model = build_from_spec(spec, variant, seed)
-    settings = ConceptTrainConfig(
-        **{
-            **config,
-            "lr": lr,
-            "expl_weight": config["expl_weight"] if variant == "biice_expl" else 0.0,
-            "sparsity_weight": config["sparsity_weight"] if variant in CONCEPT_HEADS else 0.0,
-        }
-    )
-    start = time.perf_counter()
-    history = train_concept_classifier(
-        model,
-        x[fit],
-        y[fit],
-        settings,
-        seed,
-        masks=masks,
-        presence=presence,
-        device=device,
-        progress=False,
-        desc=f"{variant} lr {lr:g} seed {seed}",
-        validation=(x[validation], y[validation]),
-    )
-    seconds = time.perf_counter() - start
-    predicted = predict_logits(model, x[validation], device=device).argmax(1)
-    return {
-        "variant": variant,
-        "seed": seed,
-        "lr": lr,
-        "validation_accuracy": float((predicted == y[validation]).float().mean()),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "history": {**history.to_dict(), "seconds": seconds},
+    weights = {
+        "expl_weight": config["expl_weight"] if variant == "biice_expl" else 0.0,
+        "sparsity_weight": config["sparsity_weight"] if variant in CONCEPT_HEADS else 0.0,
     }
+    models, trainers = {}, {}
+    for lr in sorted(set(rates)):
+        models[lr] = build_from_spec(spec, variant, seed)
+        trainers[lr] = ConceptTrainer(
+            models[lr],
+            x[fit],
+            y[fit],
+            ConceptTrainConfig(**{**config, "lr": lr, **weights}),
+            seed,
+            masks=masks,
+            presence=presence,
+            device=device,
+            progress=False,
+            desc=f"{variant} lr {lr:g} seed {seed}",
+            validation=(x[validation], y[validation]),
+        )
+    start = time.process_time()
+    choice = select_rate(trainers, probe_epochs)
+    seconds = time.process_time() - start
+    records = []
+    for lr, trainer in trainers.items():
+        record: dict[str, Any] = {"variant": variant, "seed": seed, "lr": lr, "chosen": lr == choice.chosen}
+        history = trainer.finish()
+        record["history"] = {
+            **history.to_dict(),
+            "probe_validation_accuracy": choice.scores[lr],
+            "probe_epochs_run": choice.probe_epochs_run[lr],
+            "probe_epochs": probe_epochs,
+            "cpu_seconds_all_rates": seconds,
+        }
+        if record["chosen"]:
+            predicted = predict_logits(models[lr], x[validation], device=device).argmax(1)
+            record["validation_accuracy"] = float((predicted == y[validation]).float().mean())
+            record["state_dict"] = {k: v.detach().cpu() for k, v in models[lr].state_dict().items()}
+        records.append(record)
+    return records
 
 
 def attribute_run(
@@ -206,32 +218,34 @@ def rule_coverage(
 
 @dataclass(frozen=True)
 class TrainJob:
-    """One run of the grid: ``variant`` at ``lr`` for ``seed``, on the fit part of the training split."""
+    """One (variant, seed) of the study: every rate of its grid, the rate chosen on the seed's validation split."""
 
     spec: dict[str, Any]
     variant: str
-    lr: float
+    rates: tuple[float, ...]
     seed: int
     fit_index: np.ndarray
     validation_index: np.ndarray
     config: dict[str, Any]  # ConceptTrainConfig's fields but lr (and the two weights the variant sets)
+    probe_epochs: int | None = None  # the choice's probe length (revis.concepts.rates); None: every rate to its end
     device: str = "cpu"
 
 
-def train_job(train: ImageSet, job: TrainJob) -> dict[str, Any]:
-    """``train_run`` of one job of the grid."""
+def train_job(train: ImageSet, job: TrainJob) -> list[dict[str, Any]]:
+    """``train_candidates`` of one job."""
     j = job
-    return train_run(train, j.spec, j.variant, j.lr, j.seed, j.fit_index, j.validation_index, j.config, j.device)
+    return train_candidates(
+        train, j.spec, j.variant, j.rates, j.seed, j.fit_index, j.validation_index, j.config, j.probe_epochs, j.device
+    )
 
 
 def keep_best_rates(spec: dict[str, Any], results: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per (variant, seed) the run with the best validation accuracy (first of equals, in grid order): the
-    kept models (``spec`` and ``runs``) and every run's history (with its rate and whether it was kept)."""
-    kept: dict[str, dict[str, Any]] = {}
-    for result in results:  # in grid order: the first of equal validation accuracies wins
-        run = f"{result['variant']}/seed{result['seed']}"
-        if run not in kept or result["validation_accuracy"] > kept[run]["validation_accuracy"]:
-            kept[run] = result
+    """The chosen run per (variant, seed) (``train_candidates``): the kept models (``spec`` and ``runs``), and
+    every candidate's history (``_candidate_history``: with its rate, probe score and whether it was kept)."""
+    kept = {f"{r['variant']}/seed{r['seed']}": r for r in results if r["chosen"]}
+    missing = {f"{r['variant']}/seed{r['seed']}" for r in results} - set(kept)
+    if missing:
+        raise ValueError(f"no chosen rate for {sorted(missing)}")
     models = {
         **spec,
         "runs": {
@@ -239,16 +253,22 @@ def keep_best_rates(spec: dict[str, Any], results: Sequence[dict[str, Any]]) -> 
             for run, r in kept.items()
         },
     }
-    histories = {
-        f"{r['variant']}/seed{r['seed']}/lr{r['lr']:g}": {
-            **r["history"],
-            "lr": r["lr"],
-            "validation_accuracy": r["validation_accuracy"],
-            "kept": kept[f"{r['variant']}/seed{r['seed']}"] is r,
-        }
-        for r in results
-    }
+    histories = {f"{r['variant']}/seed{r['seed']}/lr{r['lr']:g}": _candidate_history(r) for r in results}
     return models, histories
+
+
+def _candidate_history(result: dict[str, Any]) -> dict[str, Any]:
+    """A candidate's history: its per-epoch curves, rate, whether it was kept and its validation accuracy (the
+    kept weights'; for the others the best of the epochs they trained)."""
+    history = dict(result["history"])
+    curve = history.pop("validation_accuracy")
+    return {
+        **history,
+        "validation_accuracy_per_epoch": curve,
+        "lr": result["lr"],
+        "validation_accuracy": result["validation_accuracy"] if result["chosen"] else max(curve, default=0.0),
+        "kept": result["chosen"],
+    }
 
 
 def split_test_set(labels: np.ndarray, match_fraction: float, pictures: int, deletions: int, seed: int) -> dict:

@@ -97,62 +97,132 @@ def train_concept_classifier(
     for the explanation loss when ``config.expl_weight > 0``; linear-head models ignore them.
     ``validation`` (images, labels): accuracy after every epoch, and with ``config.patience`` the stopping
     rule of the module docstring."""
-    config = config if isinstance(config, ConceptTrainConfig) else ConceptTrainConfig.model_validate(config)
-    biice = model if isinstance(model, BiICEClassifier) else None  # a Bi-ICE head, or a linear/MLP head
-    concept_head = biice is not None
-    if concept_head and config.expl_weight > 0 and masks is None and presence is None:
-        raise ValueError("expl_weight > 0 needs concept masks or concept presence labels")
-    coverage = None
-    if biice is not None and config.expl_weight > 0 and masks is not None:
-        coverage = patch_coverage(masks, biice.grid)  # once: (N, L, K) area fractions on the patch grid
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(x) / config.batch_size)
-    total, warmup = config.epochs * steps_per_epoch, round(config.warmup_epochs * steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _schedule(step, warmup, total))
-    history = ConceptHistory()
-    model.to(device)
-    probe = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + 1))[:probe_size]].to(device)
-    snapshot = _slot_snapshot(biice, probe) if biice is not None else None
-    if config.patience is not None and validation is None:
-        raise ValueError("patience needs validation images")
-    stopping = _EarlyStopping(config.patience)
-    model.train()
-    epochs = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
-    for epoch in epochs:
-        order = torch.randperm(len(x), generator=generator)
+    trainer = ConceptTrainer(
+        model,
+        x,
+        y,
+        config,
+        seed,
+        masks=masks,
+        presence=presence,
+        probe_size=probe_size,
+        device=device,
+        progress=progress,
+        desc=desc,
+        validation=validation,
+    )
+    trainer.run()
+    return trainer.finish()
+
+
+class ConceptTrainer:
+    """:func:`train_concept_classifier` in resumable parts: ``run(until)`` trains up to epoch ``until`` (or to the
+    end) and can be called again to go on where it stopped, with the same schedule, optimizer state and batch
+    order, so training a run in parts gives the weights of training it at once. ``finish`` restores the
+    stopping rule's best weights and returns the history."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        config: ConceptTrainConfig | dict,
+        seed: int,
+        *,
+        masks: torch.Tensor | None = None,
+        presence: torch.Tensor | None = None,
+        probe_size: int = 64,
+        device: str | torch.device = "cpu",
+        progress: bool = True,
+        desc: str = "train",
+        validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
+        self.config = config if isinstance(config, ConceptTrainConfig) else ConceptTrainConfig.model_validate(config)
+        config = self.config
+        self.model, self.x, self.y, self.presence, self.validation = model, x, y, presence, validation
+        self.device, self.progress, self.desc = device, progress, desc
+        self.biice = model if isinstance(model, BiICEClassifier) else None  # a Bi-ICE head, or a linear/MLP head
+        if self.biice is not None and config.expl_weight > 0 and masks is None and presence is None:
+            raise ValueError("expl_weight > 0 needs concept masks or concept presence labels")
+        if config.patience is not None and validation is None:
+            raise ValueError("patience needs validation images")
+        self.coverage = None
+        if self.biice is not None and config.expl_weight > 0 and masks is not None:
+            self.coverage = patch_coverage(masks, self.biice.grid)  # once: (N, L, K) area fractions on the grid
+        self.generator = torch.Generator().manual_seed(seed)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        steps_per_epoch = math.ceil(len(x) / config.batch_size)
+        total, warmup = config.epochs * steps_per_epoch, round(config.warmup_epochs * steps_per_epoch)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: _schedule(step, warmup, total))
+        self.history = ConceptHistory()
+        model.to(device)
+        self.probe = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + 1))[:probe_size]]
+        self.probe = self.probe.to(device)
+        self.snapshot = _slot_snapshot(self.biice, self.probe) if self.biice is not None else None
+        self.stopping = _EarlyStopping(config.patience)
+        self.epoch = 0  # epochs trained so far
+        self.stopped = False  # the stopping rule ended the run
+
+    @property
+    def done(self) -> bool:
+        """Stopped by the rule or at the schedule's last epoch."""
+        return self.stopped or self.epoch >= self.config.epochs
+
+    @property
+    def best_validation_accuracy(self) -> float:
+        """The best validation accuracy of the epochs trained so far (-1 before the first, or without validation)."""
+        return self.stopping.best_accuracy
+
+    def run(self, until: int | None = None) -> None:
+        """Train epochs ``epoch + 1`` .. ``until`` (default: the schedule's last), fewer if the stopping rule ends
+        the run."""
+        last = self.config.epochs if until is None else min(until, self.config.epochs)
+        self.model.train()
+        epochs = tqdm(range(self.epoch, last), desc=self.desc, disable=not self.progress, leave=False)
+        for _ in epochs:
+            if self.stopped:
+                break
+            self._epoch()
+            epochs.set_postfix(loss=f"{self.history.loss[-1]:.3f}", acc=f"{self.history.accuracy[-1]:.3f}")
+
+    def _epoch(self) -> None:
+        config, history, x, y, device = self.config, self.history, self.x, self.y, self.device
+        order = torch.randperm(len(x), generator=self.generator)
         total_loss, total_expl, correct = 0.0, 0.0, 0
         for start in range(0, len(x), config.batch_size):
             index = order[start : start + config.batch_size]
             xb, yb = x[index].to(device), y[index].to(device)
-            if biice is not None:
-                logits, loss, expl = _concept_loss(biice, xb, yb, index, config, coverage, presence)
+            if self.biice is not None:
+                logits, loss, expl = _concept_loss(self.biice, xb, yb, index, config, self.coverage, self.presence)
                 total_expl += expl * len(index)
             else:
-                logits = model(xb)
+                logits = self.model(xb)
                 loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            self.optimizer.step()
+            self.scheduler.step()
             total_loss += float(loss.detach()) * len(index)
             correct += int((logits.argmax(1) == yb).sum())
+        self.epoch += 1
         history.loss.append(total_loss / len(x))
         history.accuracy.append(correct / len(x))
         history.expl_loss.append(total_expl / len(x))
-        if biice is not None and snapshot is not None:
-            learned, bound = _slot_snapshot(biice, probe)
-            history.slot_drift.append(_relative_change(learned, snapshot[0]))
-            history.bound_drift.append(_relative_change(bound, snapshot[1]))
-            snapshot = (learned, bound)
-        epochs.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
-        if validation is not None:
-            history.validation_accuracy.append(_accuracy(model, *validation, config.batch_size, device))
-            if stopping.stop(model, history.validation_accuracy[-1], epoch + 1):
-                break
-    history.best_epoch = stopping.restore(model)
-    model.eval().cpu()
-    return history
+        if self.biice is not None and self.snapshot is not None:
+            learned, bound = _slot_snapshot(self.biice, self.probe)
+            history.slot_drift.append(_relative_change(learned, self.snapshot[0]))
+            history.bound_drift.append(_relative_change(bound, self.snapshot[1]))
+            self.snapshot = (learned, bound)
+        if self.validation is not None:
+            history.validation_accuracy.append(_accuracy(self.model, *self.validation, config.batch_size, device))
+            self.stopped = self.stopping.stop(self.model, history.validation_accuracy[-1], self.epoch)
+
+    def finish(self) -> ConceptHistory:
+        """The stopping rule's best weights restored (with a patience), the model on the CPU in eval mode; the
+        history."""
+        self.history.best_epoch = self.stopping.restore(self.model)
+        self.model.eval().cpu()
+        return self.history
 
 
 def _concept_loss(

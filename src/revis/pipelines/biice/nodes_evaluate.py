@@ -1,4 +1,5 @@
-"""``biice-evaluate``: accuracy, localization, faithfulness, contributions, convergence over seeds; four pictures."""
+"""``biice-evaluate``: accuracy, localization, faithfulness, contributions, convergence over seeds, the learning-rate
+choice; five pictures."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ def report_metrics(
     shapes: dict[str, Any],
     data: DataParams,
     evaluate: EvaluateParams,
-) -> tuple[BiiceMetrics, plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
-    """metrics.json (every measure as mean and sample sd over seeds, paired by seed) and four pictures."""
+) -> tuple[BiiceMetrics, plt.Figure, plt.Figure, plt.Figure, plt.Figure, plt.Figure]:
+    """metrics.json (every measure as mean and sample sd over seeds, paired by seed) and five pictures."""
     loaded = load_concept_data(shapes, data.dataset, data.root, data.image_size, data.rule_min_frequency)
     scores = collect_scores(attributions, histories, loaded, evaluate.iou_threshold, evaluate.random_maps)
-    metrics = summarize_study(scores, loaded, attributions)
+    metrics = summarize_study(scores, loaded, attributions, histories)
     test, per, variants = loaded.test, scores.per, scores.concept_variants
     names = list(test.concept_names)
     figures = (
@@ -32,5 +33,6 @@ def report_metrics(
         pictures.contributions(per, variants, names, test.class_names, loaded.rules),
         pictures.convergence(per, variants),
         pictures.deletion(per, variants),
+        pictures.rate_selection(histories),
     )
     return metrics, *figures

@@ -1,4 +1,5 @@
-"""``biice-train``: every head x seed x learning rate on the same patch backbone; the best rate per seed is kept."""
+"""``biice-train``: every head x seed on the same patch backbone, the learning rate chosen per seed on its validation
+split (``revis.concepts.rates``: probes of every rate of the grid, the chosen run trained on to its end and kept)."""
 
 from __future__ import annotations
 
@@ -28,22 +29,23 @@ def train_models(
     shapes: dict[str, Any], seeds: list[int], data: DataParams, compute: ComputeParams, train: TrainParams
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per seed: carve a validation split from the training split, train every head at every learning rate of
-    its grid on the rest, keep the rate with the best validation accuracy (first of equals). Returns the kept
-    models and every run's history."""
+    its grid on the rest (probes of ``train.probe_epochs``), keep the rate with the best validation accuracy (the
+    smaller of equals) and train it on to the stopping rule. Returns the kept models and every candidate's
+    history. The test split is not read."""
     device = str(apply_runtime(compute.device, compute.threads))
     loaded = load_concept_data(shapes, data.dataset, data.root, data.image_size, data.rule_min_frequency)
     spec = run_spec(loaded.train, train.backbone.model_dump(), train.head.model_dump())
     config = train.model_dump(include=TRAIN_SETTINGS)
     splits = {seed: validation_split(loaded.train.labels, train.validation_fraction, seed) for seed in seeds}
     jobs = [
-        TrainJob(spec, variant, lr, seed, *splits[seed], config, device)
+        TrainJob(spec, variant, tuple(train.lr_grid[variant]), seed, *splits[seed], config, train.probe_epochs, device)
         for seed in seeds
         for variant in train.variants
-        for lr in train.lr_grid[variant]
     ]
     results = run_jobs(
-        train_job, [(job,) for job in jobs], compute.workers, desc="biice heads x seeds x rates", shared=loaded.train
+        train_job, [(job,) for job in jobs], compute.workers, desc="biice heads x seeds", shared=loaded.train
     )
+    results = [record for job_records in results for record in job_records]
     for result in results:  # per-epoch curves: the workers cannot reach the tracker
         log_history(result["history"], curve_key(f"{result['variant']}.lr{result['lr']:g}", result["seed"]), 1)
     return keep_best_rates(spec, results)

@@ -40,6 +40,9 @@ class TrainParams(BaseModel):
     head: HeadParams
     validation_fraction: Fraction  # of the training split, per class, held out to pick the learning rate
     lr_grid: dict[Variant, list[float]]  # per head: candidates; each seed keeps the best on its validation split
+    # epochs of every candidate rate before the choice (its best validation accuracy so far); the chosen run goes on
+    # to the stopping rule, the others stop (revis.concepts.rates). None: every candidate to its stopping rule
+    probe_epochs: int | None = Field(None, ge=1, le=10_000)
     epochs: int = Field(ge=1, le=10_000)  # the most epochs (the schedule's length)
     patience: int | None = Field(None, ge=1, le=10_000)  # early stopping on the validation split; None: all epochs
     batch_size: int = Field(ge=1, le=65_536)
@@ -64,6 +67,8 @@ class TrainParams(BaseModel):
         bad = [lr for grid in self.lr_grid.values() for lr in grid if not 0 < lr <= 1]
         if bad:
             raise ValueError(f"learning rates must lie in (0, 1], got {bad}")
+        if self.probe_epochs is not None and self.probe_epochs > self.epochs:
+            raise ValueError(f"probe_epochs ({self.probe_epochs}) exceeds epochs ({self.epochs})")
         return self
 
 

@@ -29,7 +29,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 nodes_evaluate.report_metrics,
                 inputs=["attributions", "histories", "shapes", "params:data", "params:evaluate"],
-                outputs=["metrics", "plot_concept_maps", "plot_contributions", "plot_convergence", "plot_deletion"],
+                outputs=[
+                    "metrics",
+                    "plot_concept_maps",
+                    "plot_contributions",
+                    "plot_convergence",
+                    "plot_deletion",
+                    "plot_lr_selection",
+                ],
                 name="report_metrics",
                 tags=["evaluate"],
             ),
