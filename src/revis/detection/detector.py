@@ -19,6 +19,7 @@ from torchvision.ops import batched_nms
 
 from revis.detection.coordconv import CoordLayer, add_coordconv, coordconv_layers
 from revis.detection.layers import model_yaml, yolo_layers
+from revis.detection.letterboxed import Images
 from revis.detection.ultralytics_env import import_ultralytics
 
 
@@ -125,9 +126,10 @@ def nms_detections(
 
 @torch.no_grad()
 def detections(
-    model: nn.Module, images: torch.Tensor, conf: float = 0.001, iou: float = 0.7, max_det: int = 100, batch: int = 32
+    model: nn.Module, images: Images, conf: float = 0.001, iou: float = 0.7, max_det: int = 100, batch: int = 32
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """NMS'd detections of ``model`` (eval mode) on uint8 (N, 3, S, S) letterboxed images, in canvas pixels."""
+    """NMS'd detections of ``model`` (eval mode) on uint8 (N, 3, S, S) letterboxed images (in memory or
+    streamed, read ``batch`` at a time), in canvas pixels."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

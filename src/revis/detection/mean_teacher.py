@@ -30,6 +30,7 @@ from torch import nn
 from torchvision.ops import box_iou
 
 from revis.detection.detector import criterion, decode
+from revis.detection.letterboxed import Images
 from revis.detection.weak_strong import StrongAugment, strong_view, weak_view
 
 if TYPE_CHECKING:
@@ -276,13 +277,14 @@ class PseudoLabelScore:
 @torch.no_grad()
 def score_pseudo_labels(
     teacher: nn.Module,
-    images: torch.Tensor,
+    images: Images,
     hidden: Sequence[torch.Tensor],
     config: MeanTeacherConfig,
     batch: int = 32,
 ) -> PseudoLabelScore:
     """The pseudo-labels ``teacher`` would make (``tau``, NMS, ``max_pseudo`` of ``config``) on uint8 canvases
-    ``images`` seen unflipped, scored against ``hidden`` (their true boxes, canvas pixels).
+    ``images`` (in memory or streamed, read batch by batch) seen unflipped, scored against ``hidden``
+    (their true boxes, canvas pixels).
 
     The end-of-training reading of a teacher on a fixed set of pool images; the per-step counts of
     :func:`teacher_student_step` see a few random images per step and are noisy (a window of ten

@@ -63,6 +63,7 @@ from revis.detection.mean_teacher import (
     teacher_student_step,
 )
 from revis.detection.ssda_runs import ArmRun, Curve, Method, Policy, PretrainRun, SsdaRuns
+from revis.detection.streamed import concat_sets, stream_coco
 from revis.workers import JobPool, dask_address, job_pool
 
 StateDict = dict[str, torch.Tensor]
@@ -237,10 +238,17 @@ def stream(seed: int, purpose: str) -> torch.Generator:
 _CACHE: dict[tuple, Any] = {}
 
 
-def _letterboxed(path: Path, source: ReleaseSource, imgsz: int) -> LetterboxedSet:
-    key = ("lb", str(path), source, imgsz)
+def _letterboxed(path: Path, source: ReleaseSource, imgsz: int, streamed: bool = False) -> LetterboxedSet:
+    """The split's images letterboxed into memory, or (``streamed``) decoded per batch from their files.
+
+    The labeled and test splits (hundreds of images) are held in memory; the unlabeled target pool
+    is streamed (``revis.detection.streamed``: FIgLib's ~27k frames would take ≈33 GB at 640 px).
+    Both give the same batches, so results do not depend on which.
+    """
+    key = ("lb", str(path), source, imgsz, streamed)
     if key not in _CACHE:
-        _CACHE[key] = letterbox_coco(source.read(path, source.images), imgsz)
+        read = letterbox_coco if not streamed else stream_coco
+        _CACHE[key] = read(source.read(path, source.images), imgsz)
     return _CACHE[key]
 
 
@@ -328,7 +336,7 @@ class _Labeled:
             self.domains = [torch.full((len(p),), d) for p, d in zip(parts, domains)]
         else:
             self.counts = [batch]
-            merged = parts[0] if len(parts) == 1 else _concat(parts)
+            merged = parts[0] if len(parts) == 1 else concat_sets(parts)
             self.parts = [merged]
             self.cycles = [_Cycle(len(merged), generator)]
             self.domains = [torch.cat([torch.full((len(p),), d) for p, d in zip(parts, domains)])]
@@ -344,18 +352,6 @@ class _Labeled:
             domains.append(part_domains[idx])
         self.last_domains = torch.cat(domains)
         return torch.cat(images), boxes, classes
-
-
-def _concat(parts: list[LetterboxedSet]) -> LetterboxedSet:
-    return LetterboxedSet(
-        images=torch.cat([p.images for p in parts]),
-        boxes=[b for p in parts for b in p.boxes],
-        classes=[c for p in parts for c in p.classes],
-        scale=torch.cat([p.scale for p in parts]),
-        pad=torch.cat([p.pad for p in parts]),
-        image_ids=[i for p in parts for i in p.image_ids],
-        file_names=[f for p in parts for f in p.file_names],
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,17 +450,17 @@ def run_pretrain(
 class _Unlabeled:
     """A teacher-student arm's unlabeled images: the target pool minus its labeled split, and their hidden truth."""
 
-    pool: LetterboxedSet
+    pool: LetterboxedSet  # a streamed view of the process's one pool (no copy per arm)
     hidden: list[torch.Tensor] | None  # the pool's ground truth on its canvases (mini world only): pseudo-label scores
     cycle: _Cycle
 
 
 def _unlabeled_pool(arm: Arm, source: ReleaseSource, imgsz: int, generator: torch.Generator) -> _Unlabeled:
-    full_pool = _letterboxed(Path(source.unlabeled), source, imgsz)
+    full_pool = _letterboxed(Path(source.unlabeled), source, imgsz, streamed=True)
     taken: set[str] = set()
-    if arm.target_split is not None:
+    if arm.target_split is not None:  # the labeled split's file names (its labels only: nothing decoded)
         split_file = release_file(source.labels, arm.target_split, "merged")
-        taken = set(_letterboxed(split_file, source, imgsz).file_names)
+        taken = {image.file_name for image in source.read(split_file).images}
     pool = full_pool.subset([i for i, name in enumerate(full_pool.file_names) if name not in taken])
     hidden = None
     if source.hidden is not None:
@@ -489,7 +485,8 @@ def _final_pseudo(
         return {}
     idx = score_sample(len(unlabeled.pool), schedule.pseudo_score_images)
     hidden = [unlabeled.hidden[i] for i in idx]
-    return score_pseudo_labels(average, unlabeled.pool.images[idx], hidden, teacher).to_dict()
+    sample = unlabeled.pool.subset(idx).images  # streamed: decoded batch by batch while scoring
+    return score_pseudo_labels(average, sample, hidden, teacher).to_dict()
 
 
 @dataclass
@@ -723,5 +720,5 @@ def run_arms(
     order = {(name, seed): i for i, (name, seed) in enumerate((n, s) for n in arm_names for s in seeds)}
     return SsdaRuns(
         runs=sorted(results, key=lambda r: order[(r.arm, r.seed)]),
-        pretrained=[run for run, _ in pretrained.values()],
+        pretrained=[pretrained[job][0] for job in dict.fromkeys(c.pretrain for c in chains)],  # plan order
     )
