@@ -72,3 +72,72 @@ def test_digits_drop_flip_from_dsa_and_other_datasets_keep_it():
     assert "flip" not in protocol_for("digits", protocol).augment and "flip" not in dm_for("digits", dm).augment
     assert protocol_for("shapes", protocol).augment == protocol.augment == dm_for("cifar10", dm).augment
     assert len(protocol_for("digits", protocol).augment) == len(protocol.augment) - 1
+
+
+def test_best_scored_prefers_accuracy_then_lower_loss_and_never_picks_an_excluded_run():
+    from revis.distill.guard import best_scored
+
+    assert best_scored([(0.8, 1.0), (0.8, 0.5), (0.7, 0.1)]) == 1
+    assert best_scored([(0.6, 1.0), (0.6, 1.0)]) == 0  # ties keep the first (the grid's order)
+    assert best_scored([None, (0.1, 9.0)]) == 1 and best_scored([None, None]) is None and best_scored([]) is None
+
+
+def _chosen_job(grid: tuple[float, ...], rising_trials: str = "exclude"):
+    from revis.distill.dm import DMJob
+    from revis.kkt.synthesis import ChosenDMDKKTJob
+
+    y = torch.arange(2).repeat_interleave(5)
+    dm = DMJob(torch.zeros(10, 1, 4, 4), y, DMConfig(lr=1.0), 2, 0, torch.zeros(2, 1, 4, 4), torch.arange(2))
+    return ChosenDMDKKTJob(dm, None, None, grid, 0.3, None, (1, 2, 4), torch.tensor([0, 5]), rising_trials)  # type: ignore[arg-type]
+
+
+def _fake_runs(monkeypatch, rises: set[float], accuracy: dict[float, float]) -> list[tuple]:
+    """Fake DM + DKKT runs (weights in ``rises`` rise at lr 1.0) and validation scores; returns the run calls."""
+    import revis.kkt.synthesis as synthesis
+
+    calls: list[tuple] = []
+
+    def run(dm, teacher, term, x, y, weight, *, lr=None, restarts=2):  # the guard: rerun × 0.3 while it rises
+        lr = dm.config.lr if lr is None else lr
+        calls.append((weight, len(x), lr, restarts))
+        rose = weight in rises and lr > 0.5
+        guard = {"restarts": int(rose and restarts > 0), "diverged": rose and restarts == 0}
+        return {"images": weight, "labels": None, "history": {"guard": guard}}
+
+    monkeypatch.setattr(synthesis, "_dm_dkkt", run)
+    monkeypatch.setattr(synthesis, "_validation_score", lambda trial, *_: (accuracy[trial["images"]], 1.0))
+    return calls
+
+
+def test_a_trial_that_rises_is_excluded_from_the_weight_choice_not_restarted(monkeypatch):
+    from revis.kkt.synthesis import dm_dkkt_chosen_job
+
+    calls = _fake_runs(monkeypatch, rises={1.0}, accuracy={0.1: 0.5, 1.0: 0.9})
+    choice = dm_dkkt_chosen_job(_chosen_job((0.1, 1.0)))["history"]["choice"]
+    # 1.0 would win on accuracy, but its trial rose: no restart, no network, not chosen
+    assert choice["chosen"] == 0.1 and choice["excluded"] == [False, True]
+    assert choice["validation_accuracy"] == [0.5, None] and choice["validation_loss"] == [1.0, None]
+    assert calls == [(0.1, 6, 1.0, 0), (1.0, 6, 1.0, 0), (0.1, 10, 1.0, 2)]  # the final run: all visible, guarded
+
+
+def test_when_every_trial_rises_all_are_rerun_as_the_guard_would_and_scored(monkeypatch):
+    from revis.kkt.synthesis import dm_dkkt_chosen_job
+
+    calls = _fake_runs(monkeypatch, rises={0.1, 1.0}, accuracy={0.1: 0.5, 1.0: 0.9})
+    choice = dm_dkkt_chosen_job(_chosen_job((0.1, 1.0)))["history"]["choice"]
+    assert choice["chosen"] == 1.0 and choice["excluded"] == [False, False]
+    assert choice["validation_accuracy"] == [0.5, 0.9] and [t["restarts"] for t in choice["trials"]] == [1, 1]
+    # the reruns continue the guard: its first restart's step (× 0.3) with the restarts it had left
+    assert calls[2:] == [(0.1, 6, pytest.approx(0.3), 1), (1.0, 6, pytest.approx(0.3), 1), (1.0, 10, 1.0, 2)]
+
+
+def test_by_default_a_rising_trial_is_restarted_by_the_guard_and_scored_as_before(monkeypatch):
+    from revis.kkt.synthesis import dm_dkkt_chosen_job
+
+    calls = _fake_runs(monkeypatch, rises={1.0}, accuracy={0.1: 0.5, 1.0: 0.9})
+    choice = dm_dkkt_chosen_job(_chosen_job((0.1, 1.0), "restart"))["history"]["choice"]
+    assert (
+        choice["chosen"] == 1.0 and choice["excluded"] == [False, False] and choice["validation_accuracy"] == [0.5, 0.9]
+    )
+    assert [t["restarts"] for t in choice["trials"]] == [0, 1]
+    assert calls == [(0.1, 6, 1.0, 2), (1.0, 6, 1.0, 2), (1.0, 10, 1.0, 2)]

@@ -55,3 +55,15 @@ def test_weight_choices_and_guard_report_over_seeds():
     report = guard_report(distilled)
     assert (report.runs, report.restarted, report.diverged) == (2, 1, 1)
     assert report.diverged_runs == "dm_dkkt/2pct/1/seed1"
+
+
+def test_weight_choices_average_only_the_scored_trials_and_count_the_excluded():
+    distilled = {0: _entry(0.5, [0.8, None], None), 1: _entry(2.0, [0.4, 0.9], None), 2: _entry(0.5, [], None)}
+    distilled[0]["histories"]["2pct/1"]["dm_dkkt"]["choice"] |= {"excluded": [False, True], "trials": [{"restarts": 0}]}
+    distilled[1]["histories"]["2pct/1"]["dm_dkkt"]["choice"]["trials"] = [{"restarts": 2}, {"restarts": 1}]
+    choice = weight_choices(distilled)["2pct"]["1"]
+    low, high = choice["validation_accuracy"]["0_5"], choice["validation_accuracy"]["2"]
+    assert low["values"] == [0.8, 0.4] and low["seeds"] == [0, 1]
+    assert high["values"] == [0.9] and high["seeds"] == [1]
+    assert choice["excluded_trials"]["values"] == [1.0, 0.0, 0.0]
+    assert choice["restarted_trials"]["values"] == [0.0, 2.0, 0.0]

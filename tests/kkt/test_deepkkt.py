@@ -385,3 +385,25 @@ def test_a_synthesis_that_loses_every_candidate_is_restarted_at_a_lower_lambda_s
         progress=False,
     )
     assert torch.equal(again.images, record["images"])  # the record is the run at the lowered λ step
+
+
+def test_least_squares_multipliers_recover_a_known_combination_and_never_exceed_lambda_zero_in_l2():
+    from revis.kkt.deepkkt import least_squares_multipliers
+    from revis.kkt.gradients import per_sample_grads
+
+    net = _net()
+    x, y = _data(4)
+    kkt = DeepKKT(net, KKTWeights(w_primal=0.0, w_aug=0.0), distance="l2", example=x)
+    rows = flatten_grads(per_sample_grads(net, x, y, kkt.theta)[0])
+    target = torch.tensor([0.5, 0.0, 2.0, 1.0])
+    kkt.theta_flat = -(target @ rows)  # θ* is exactly this non-negative combination
+    kkt.theta_scale = float(kkt.theta_flat.pow(2).mean())
+    lam, ratio = least_squares_multipliers(kkt, x, y)
+    assert torch.allclose(lam, target, atol=1e-3) and ratio == pytest.approx(0.0, abs=1e-6)
+    kkt.theta_flat = torch.randn(rows.shape[1], generator=torch.Generator().manual_seed(1))  # no exact combination
+    kkt.theta_scale = float(kkt.theta_flat.pow(2).mean())
+    lam, ratio = least_squares_multipliers(kkt, x, y)
+    slope = rows @ (kkt.theta_flat + lam @ rows)  # NNLS optimality: 0 where λ > 0, ≥ 0 where λ = 0
+    assert (lam >= 0).all() and ratio <= 1.0 and (slope[lam == 0] >= -1e-4).all() and slope[lam > 0].abs().max() < 1e-3
+    state = KKTState(kkt, x, y, lr_lambda=0.05, weight_decay=0.1, start="least_squares")
+    assert state.start_ratio == pytest.approx(ratio) and torch.allclose(state.lam.values.detach(), lam)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+RESTARTS, FACTOR = 2, 0.3  # a rising run: rerun at 0.3 × its step size, twice at most
+
 
 def loss_rose(losses: Sequence[float], share: float = 0.1) -> tuple[bool, float, float]:
     """(end > start, start, end): the means of the first and last ``share`` of ``losses``.
@@ -35,8 +37,8 @@ def run_guarded(
     lr: float,
     losses: Callable[[dict[str, Any]], Sequence[float] | dict[str, Sequence[float]]],
     *,
-    restarts: int = 2,
-    factor: float = 0.3,
+    restarts: int = RESTARTS,
+    factor: float = FACTOR,
     collapsed: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
     """``run(lr)``; while its ``losses(result)`` end above their start, rerun at ``lr · factor`` (``restarts`` times).
@@ -72,6 +74,15 @@ def run_guarded(
             return result
         attempt += 1
         lr *= factor
+
+
+def best_scored(scores: Sequence[tuple[float, float] | None]) -> int | None:
+    """The index of the best (accuracy, loss) pair, accuracy first, then the lower loss; ``None`` entries
+    (runs excluded as diverged) never win; ``None`` when nothing was scored. Ties keep the first."""
+    scored = [(i, score) for i, score in enumerate(scores) if score is not None]
+    if not scored:
+        return None
+    return max(scored, key=lambda pair: (pair[1][0], -pair[1][1]))[0]
 
 
 @dataclass(frozen=True)

@@ -69,22 +69,31 @@ def dm_stats(distilled: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[int, 
 
 
 def weight_choices(distilled: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per fraction and ipc: λ_dkkt chosen on each seed's validation split, and each weight's validation accuracy."""
+    """Per fraction and ipc: λ_dkkt chosen on each seed's validation split, each weight's validation accuracy
+    (over the seeds whose trial at that weight was scored), and per seed how many trials were restarted by the
+    guard (``restarted_trials``) and how many rose and were left out (``excluded_trials``, ``rising_trials: exclude``)."""
     seeds = list(distilled)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for key in ordered(distilled[seeds[0]]["histories"]):
         choices = {s: distilled[s]["histories"][key]["dm_dkkt"]["choice"] for s in seeds}
         grid = choices[seeds[0]]["grid"]
-        scored = [s for s in seeds if choices[s]["validation_accuracy"]]
+        accuracy = {
+            f"{w:g}".replace(".", "_"): {
+                s: c["validation_accuracy"][i]
+                for s, c in choices.items()
+                if c["validation_accuracy"] and c["validation_accuracy"][i] is not None
+            }
+            for i, w in enumerate(grid)
+        }
         fraction, ipc = key.split("/")
         out.setdefault(fraction, {})[ipc] = {
             "chosen": mean_std_by_seed({s: float(choices[s]["chosen"]) for s in seeds}),
             "validation_images": mean_std_by_seed({s: float(choices[s]["validation_images"]) for s in seeds}),
-            "validation_accuracy": {
-                f"{w:g}".replace(".", "_"): mean_std_by_seed({s: choices[s]["validation_accuracy"][i] for s in scored})
-                for i, w in enumerate(grid)
-                if scored
-            },
+            "validation_accuracy": {w: mean_std_by_seed(by_seed) for w, by_seed in accuracy.items() if by_seed},
+            "excluded_trials": mean_std_by_seed({s: float(sum(c.get("excluded", []))) for s, c in choices.items()}),
+            "restarted_trials": mean_std_by_seed(
+                {s: float(sum(t["restarts"] > 0 for t in c.get("trials", []))) for s, c in choices.items()}
+            ),
         }
     return out
 

@@ -27,7 +27,7 @@ from revis.distill.partial import fraction_key, ordered, partial_indices
 from revis.distill.pictures import PartialPictures, partial_pictures
 from revis.kkt.config import KKTParams, SynthesisParams
 from revis.kkt.real import random_per_class
-from revis.kkt.synthesis import ChosenDMDKKTJob, SynthesisJob, dm_dkkt_chosen_job, synthesize_job
+from revis.kkt.synthesis import ChosenDMDKKTJob, RisingTrials, SynthesisJob, dm_dkkt_chosen_job, synthesize_job
 from revis.kkt.teacher import TeacherState
 from revis.reporting.summary import majority_class_rate
 
@@ -37,7 +37,8 @@ Pair = tuple[torch.Tensor, torch.Tensor]
 
 @dataclass(frozen=True)
 class PartialSettings:
-    """What every chain's jobs share: the ipc values, DM, the DeepKKT term and its weight grid, DSV, the protocol."""
+    """What every chain's jobs share: the ipc values, DM, the DeepKKT term and its weight grid, DSV, the protocol,
+    what a rising validation trial becomes."""
 
     ipc: Sequence[int]
     dm: DMConfig
@@ -46,6 +47,7 @@ class PartialSettings:
     validation_share: float
     synthesis: SynthesisParams
     protocol: EvalProtocol
+    rising_trials: RisingTrials = "restart"
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def _jobs(
         protocol_for(chain.dataset, settings.protocol),
         splits.shape,
         first,
+        settings.rising_trials,
     )
     jobs.append(("dm_dkkt", kkt))
     return jobs

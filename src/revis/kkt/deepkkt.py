@@ -33,7 +33,10 @@ the start of a 1-shot synthesis, 23–33 from noise, against 1.0 at λ = 0). The
 60 steps) it ends *worse*: final ratio 0.90 / 0.99 vs 0.76 / 0.83 at 1-shot, and it prunes most
 candidates (4/10 and 1/10 survive few-shot, 0/10 from noise, against 10/10, 8/10, 7/10, 6/10):
 λ must be large at the end, and from ≈ 0 the first Adam steps push many below zero. The mass
-start stays the default; every synthesis records its starting ratio (``stat_start_ratio``). From noise
+start stays the default; every synthesis records its starting ratio (``stat_start_ratio``).
+``start="least_squares"`` (``least_squares_multipliers``: the NNLS λ ≥ 0 of the starting residual) starts
+at a ratio ≤ 1 too, but leaves most λ at 0, which the first step prunes; measured on digits (3 seeds) it
+retrains worse on every set (README). From noise
 the overshoot can prune *every* candidate (digits 0-shot 1/class, seed 1: 0 of 10 left, an empty set);
 ``revis.kkt.synthesis.synthesize_job`` reruns such a synthesis with a lower λ step and its guard names it
 ``collapsed`` if it still loses everything.
@@ -49,10 +52,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from revis.augment import DiffAugment
-from revis.kkt.gradients import flatten_params, frozen_parameters, identifiable_parameters, weighted_loss_grad
+from revis.kkt.gradients import (
+    flatten_grads,
+    flatten_params,
+    frozen_parameters,
+    identifiable_parameters,
+    per_sample_grads,
+    weighted_loss_grad,
+)
 
 Distance = Literal["l1", "l2"]
 ParameterSet = Literal["identifiable", "all"]
+StartRule = Literal["mass", "balanced", "least_squares"]  # λ's start (KKTState)
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,23 @@ def balanced_multiplier(
             fb = ratio(b)
     candidates = [(0.0, 1.0), (float(upper), ratio(float(upper))), (a, fa), (b, fb)]
     return min(candidates, key=lambda pair: pair[1])
+
+
+def least_squares_multipliers(kkt: DeepKKT, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """(λ, ratio): the λ ≥ 0 minimising ‖θ* + Σ_i λ_i ∇_θ L_i‖² (non-negative least squares on the N × P
+    per-sample gradients, float64) and the stationarity ratio there in ``kkt.distance``.
+
+    λ = 0 is feasible, so the residual's ℓ2 norm never exceeds ‖θ*‖ (the ``l2`` ratio is ≤ 1); in ``l1``
+    it usually is too, not provably. NNLS solutions are sparse: most λ_i start at exactly 0.
+    """
+    from scipy.optimize import nnls
+
+    grads, _ = per_sample_grads(kkt.model, x.detach(), y, kkt.theta)
+    matrix = flatten_grads(grads).detach().double()  # (N, P)
+    solution, _ = nnls(matrix.T.cpu().numpy(), -kkt.theta_flat.detach().double().cpu().numpy(), maxiter=50 * len(y))
+    lam = torch.as_tensor(solution, dtype=x.dtype, device=x.device)
+    residual = kkt.theta_flat + lam @ matrix.to(x.dtype)
+    return lam, float(_distance(residual, kkt.distance)) / kkt.theta_scale
 
 
 def primal_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -287,16 +315,22 @@ class KKTState:
         y: torch.Tensor,
         lr_lambda: float,
         weight_decay: float,
-        start: Literal["mass", "balanced"] = "mass",
+        start: StartRule = "mass",
     ) -> None:
         self.kkt, self.y = kkt, y
         self.scale = initial_multiplier(len(y), weight_decay)  # the mass scale: λ's learning rate is relative to it
-        if start == "balanced":
-            self.start, self.start_ratio = balanced_multiplier(kkt, x_init.detach(), y, self.scale)
+        if start == "least_squares":
+            init, self.start_ratio = least_squares_multipliers(kkt, x_init.detach(), y)
+            self.start = float(init.mean())
         else:
-            full = torch.full((len(y),), self.scale, device=x_init.device, dtype=x_init.dtype)
-            self.start, self.start_ratio = self.scale, float(kkt.stationarity_ratio(x_init.detach(), y, full).detach())
-        self.lam = Multipliers(torch.full((len(y),), self.start, device=x_init.device, dtype=x_init.dtype))
+            if start == "balanced":
+                self.start, self.start_ratio = balanced_multiplier(kkt, x_init.detach(), y, self.scale)
+            else:
+                full = torch.full((len(y),), self.scale, device=x_init.device, dtype=x_init.dtype)
+                self.start = self.scale
+                self.start_ratio = float(kkt.stationarity_ratio(x_init.detach(), y, full).detach())
+            init = torch.full((len(y),), self.start, device=x_init.device, dtype=x_init.dtype)
+        self.lam = Multipliers(init)
         self.optimizer = torch.optim.Adam([self.lam.values], lr=lr_lambda * self.scale)
         self.pruned = 0
 

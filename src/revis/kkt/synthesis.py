@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -20,13 +20,14 @@ from tqdm.auto import tqdm
 from revis.curves import log_curve
 from revis.distill.config import EvalProtocol
 from revis.distill.dm import DMJob
-from revis.distill.guard import run_guarded
+from revis.distill.guard import FACTOR, RESTARTS, best_scored, run_guarded
 from revis.kkt.artifacts import SynthesisRecord
 from revis.kkt.config import KKTParams, SynthesisParams
-from revis.kkt.deepkkt import DeepKKT, KKTState, predictive_entropy
+from revis.kkt.deepkkt import DeepKKT, KKTState, StartRule, predictive_entropy
 from revis.kkt.teacher import TeacherState
 
 HISTORY = ("entropy", "accuracy", "stat", "primal", "total")
+RisingTrials = Literal["restart", "exclude"]  # a validation trial whose loss rises: rerun lower, or left out
 LAMBDA_RESTARTS, LAMBDA_RESTART_FACTOR = 2, 0.3  # a synthesis that lost every candidate: λ's step × 0.3, twice at most
 
 
@@ -61,11 +62,12 @@ def synthesize(
     progress: bool = True,
     desc: str = "dsv",
     curve: str | None = None,
+    start: StartRule = "mass",
 ) -> Synthesis:
     """Optimize candidates ``x_init`` (labels ``y``) and their λ under the DeepKKT objective.
 
     ``weight_decay`` is the teacher's (it sets λ's starting value); ``bounds`` = (low, high)
-    broadcastable image tensors; ``curve`` (``revis.curves.curve_key``) names the tracker curves (``<arm>/seed<k>/stat`` ...).
+    broadcastable image tensors; ``start``: λ's starting rule (``KKTState``); ``curve`` (``revis.curves.curve_key``) names the tracker curves (``<arm>/seed<k>/stat`` ...).
     """
     x_init, y = x_init.to(device), y.to(device)
     generator = torch.Generator().manual_seed(seed)
@@ -73,7 +75,7 @@ def synthesize(
         low, high = (b.to(device) for b in bounds)
         x_init = torch.maximum(torch.minimum(x_init, high), low)
     x = x_init.clone().requires_grad_(True)
-    state = KKTState(kkt, x_init, y, lr_lambda, weight_decay)
+    state = KKTState(kkt, x_init, y, lr_lambda, weight_decay, start=start)
     optimizer = torch.optim.Adam([x], lr=lr_images)
     history: dict[str, list[float]] = {key: [] for key in (*HISTORY, "alive")}
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
@@ -213,7 +215,8 @@ class ChosenDMDKKTJob:
     """DM + Deep-KKT with the weight chosen from ``grid`` on a validation split (``dm_dkkt_chosen_job``).
 
     ``init_index``: the starting images' indices in ``dm.real_x`` (they stay in the pool);
-    ``protocol`` scores a fresh network per weight; ``image_shape`` is (C, K, S).
+    ``protocol`` scores a fresh network per weight; ``image_shape`` is (C, K, S); ``rising_trials``:
+    what a trial whose loss rises becomes (``restart``: guarded as any run; ``exclude``: left out, ``_trials``).
     """
 
     dm: DMJob
@@ -224,6 +227,7 @@ class ChosenDMDKKTJob:
     protocol: EvalProtocol
     image_shape: tuple[int, int, int]
     init_index: torch.Tensor
+    rising_trials: RisingTrials = "restart"
 
 
 def dm_dkkt_job(job: DMDKKTJob) -> dict:
@@ -237,8 +241,17 @@ def dm_dkkt_job(job: DMDKKTJob) -> dict:
 
 
 def _dm_dkkt(
-    dm: DMJob, teacher: TeacherState, term: KKTParams, real_x: torch.Tensor, real_y: torch.Tensor, weight: float
+    dm: DMJob,
+    teacher: TeacherState,
+    term: KKTParams,
+    real_x: torch.Tensor,
+    real_y: torch.Tensor,
+    weight: float,
+    *,
+    lr: float | None = None,
+    restarts: int = RESTARTS,
 ) -> dict:
+    """One guarded DM + ``weight`` · DeepKKT run from ``real_x``: first at ``lr`` (default DM's), ``restarts`` reruns."""
     from revis.augment import DiffAugment
     from revis.distill.dm import distribution_matching
 
@@ -280,7 +293,7 @@ def _dm_dkkt(
         dm_losses, extra = out["history"]["dm"], out["history"]["extra"] or [0.0] * len(out["history"]["dm"])
         return {"total": [classes * d + weight * e for d, e in zip(dm_losses, extra)], "dm": dm_losses}
 
-    result = run_guarded(attempt, dm.config.lr, losses)
+    result = run_guarded(attempt, dm.config.lr if lr is None else lr, losses, restarts=restarts)
     result["history"]["guard"] = result.pop("guard")
     return result
 
@@ -291,34 +304,66 @@ def dm_dkkt_chosen_job(job: ChosenDMDKKTJob) -> dict:
     Each weight of ``job.grid`` distils from the visible images minus the validation split
     (``validation_share`` of each class, outside the starting images); a fresh network trained
     on its set (the protocol, the run's seed) is scored on the validation split: accuracy, then
-    lower mean cross-entropy, decides. The chosen weight then distils from all the visible
-    images. Without a validation image (a class with nothing outside the start) the first
-    weight of the grid is kept and ``choice.validation_images`` is 0.
+    lower mean cross-entropy, decides (``best_scored``; trials that rose are handled by
+    ``rising_trials``, see ``_trials``). The chosen weight then distils from all the visible
+    images (guarded as every run). Without a validation image (a class with nothing outside the
+    start) the first weight of the grid is kept and ``choice.validation_images`` is 0.
+    ``choice.trials`` holds each trial's guard record, ``choice.excluded`` which were not scored.
     """
-    import torch.nn.functional as F
-
-    from revis.distill.evaluation import train_on_set
     from revis.distill.partial import validation_indices
 
     x, y = job.dm.real_x, job.dm.real_y
     val = validation_indices(y, job.init_index, job.validation_share, job.dm.seed)
     pool = torch.ones(len(y), dtype=torch.bool)
     pool[val] = False
-    scores: list[tuple[float, float]] = []
+    scores: list[tuple[float, float] | None] = []
+    trials: list[dict] = []
+    excluded = [False] * len(job.grid)
     if len(val):
-        for weight in job.grid:
-            trial = _dm_dkkt(job.dm, job.teacher, job.term, x[pool], y[pool], weight)
-            net = train_on_set(trial["images"], trial["labels"], job.image_shape, job.protocol, job.dm.seed)
-            with torch.no_grad():
-                logits = net(x[val])
-            scores.append((float((logits.argmax(1) == y[val]).float().mean()), float(F.cross_entropy(logits, y[val]))))
-    best = max(range(len(scores)), key=lambda i: (scores[i][0], -scores[i][1])) if scores else 0
+        trials, excluded = _trials(job, x[pool], y[pool])
+        scores = [None if out else _validation_score(t, job, x[val], y[val]) for t, out in zip(trials, excluded)]
+    best = best_scored(scores) or 0  # None: nothing scored, the grid's first weight
     result = _dm_dkkt(job.dm, job.teacher, job.term, x, y, job.grid[best])
     result["history"]["choice"] = {
         "grid": list(job.grid),
         "chosen": job.grid[best],
         "validation_images": len(val),
-        "validation_accuracy": [a for a, _ in scores],
-        "validation_loss": [c for _, c in scores],
+        "validation_accuracy": [None if s is None else s[0] for s in scores],
+        "validation_loss": [None if s is None else s[1] for s in scores],
+        "excluded": excluded,
+        "trials": [t["history"]["guard"] for t in trials],
     }
     return result
+
+
+def _trials(job: ChosenDMDKKTJob, x: torch.Tensor, y: torch.Tensor) -> tuple[list[dict], list[bool]]:
+    """The trial run of every weight from (``x``, ``y``), and which are excluded from the choice.
+
+    ``restart`` (default): every trial is guarded as any run (a rising one rerun at a lower step)
+    and scored. ``exclude``: a trial whose loss rises at the set step is not restarted but excluded
+    (no network trained); only when every weight's trial rose are all rerun as the guard would
+    have (from its first restart: the same runs, the same results), so the choice is never empty.
+    """
+    if job.rising_trials == "restart":
+        return [_dm_dkkt(job.dm, job.teacher, job.term, x, y, w) for w in job.grid], [False] * len(job.grid)
+    trials = [_dm_dkkt(job.dm, job.teacher, job.term, x, y, w, restarts=0) for w in job.grid]
+    excluded = [bool(t["history"]["guard"]["diverged"]) for t in trials]
+    if not all(excluded):
+        return trials, excluded
+    lr = job.dm.config.lr * FACTOR
+    trials = [_dm_dkkt(job.dm, job.teacher, job.term, x, y, w, lr=lr, restarts=RESTARTS - 1) for w in job.grid]
+    for t in trials:
+        t["history"]["guard"]["restarts"] += 1  # counted from the first attempt, as the guard would
+    return trials, [False] * len(job.grid)
+
+
+def _validation_score(trial: dict, job: ChosenDMDKKTJob, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) on (``x``, ``y``) of a fresh network trained on a trial's set."""
+    import torch.nn.functional as F
+
+    from revis.distill.evaluation import train_on_set
+
+    net = train_on_set(trial["images"], trial["labels"], job.image_shape, job.protocol, job.dm.seed)
+    with torch.no_grad():
+        logits = net(x)
+    return float((logits.argmax(1) == y).float().mean()), float(F.cross_entropy(logits, y))

@@ -43,7 +43,9 @@ def distill_partial(
     visible = visible_subsets(seeds, fractions, {name: s.y_train for name, s in splits.items()})
     term = distill.dkkt
     dsv = synthesis_params(term, distill.dsv.steps, distill.dsv.lr_images)
-    settings = PartialSettings(distill.ipc, distill.dm, term, tuple(term.grid), term.validation_share, dsv, evaluation)
+    settings = PartialSettings(
+        distill.ipc, distill.dm, term, tuple(term.grid), term.validation_share, dsv, evaluation, term.rising_trials
+    )
     plans: dict[Chain, dict[str, Any]] = {}
     jobs: list[SetJob] = []
     for chain, subsets in visible.items():

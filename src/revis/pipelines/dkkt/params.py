@@ -9,7 +9,7 @@ each dataset's training split are visible. Loading (``dsv.data``) and the evalua
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -30,11 +30,15 @@ class DKKTTerm(KKTParams):
     Each run carves a validation split (``validation_share`` of each class, outside the starting
     images) from its visible images, distils at every weight of ``grid`` from the rest, scores a
     fresh network per weight on the validation split and keeps the best weight
-    (``revis.kkt.synthesis.dm_dkkt_chosen_job``).
+    (``revis.kkt.synthesis.dm_dkkt_chosen_job``). ``rising_trials`` says what a trial whose loss
+    rises becomes: ``restart`` (the guard's rerun at a lower step, then scored) or ``exclude``
+    (not restarted, not scored: cheaper, but it can change the choice; README).
     """
 
     grid: list[Positive] = Field(min_length=1, max_length=8)  # λ_dkkt candidates (the first: the fallback)
     validation_share: float = Field(0.3, gt=0, lt=1)
+    # a trial whose loss rises: rerun at a lower step as any run (restart), or left out of the choice (exclude)
+    rising_trials: Literal["restart", "exclude"] = "restart"
 
 
 class DSVSynthesis(BaseModel):
