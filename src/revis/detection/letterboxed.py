@@ -104,6 +104,12 @@ def letterbox_array(image: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, t
     return canvas, scale, (left, top)
 
 
+def letterboxed_boxes(image: CocoImage, scale: float, left: int, top: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image's boxes (xyxy, float) moved onto its letterboxed canvas, and its class ids."""
+    offset = np.array([left, top, left, top], dtype=np.float32)
+    return torch.from_numpy(image.boxes * scale + offset).float().reshape(-1, 4), torch.from_numpy(image.classes).long()
+
+
 def letterbox_coco(data: CocoDetections | Sequence[CocoImage], imgsz: int) -> LetterboxedSet:
     """Decode and letterbox every image of a COCO file read with an image root, into one tensor.
 
@@ -120,9 +126,9 @@ def letterbox_coco(data: CocoDetections | Sequence[CocoImage], imgsz: int) -> Le
         out[row] = torch.from_numpy(canvas).permute(2, 0, 1)
         scales.append(scale)
         pads.append((left, top))
-        offset = np.array([left, top, left, top], dtype=np.float32)
-        boxes.append(torch.from_numpy(image.boxes * scale + offset).float().reshape(-1, 4))
-        classes.append(torch.from_numpy(image.classes).long())
+        image_boxes, image_classes = letterboxed_boxes(image, scale, left, top)
+        boxes.append(image_boxes)
+        classes.append(image_classes)
     return LetterboxedSet(
         images=out,
         boxes=boxes,

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from revis.datasets.coco import CocoDetections, CocoImage
 from revis.datasets.images import load_image
 from revis.datasets.imageset import DataError
-from revis.detection.letterboxed import LetterboxedSet, letterbox_array, letterbox_geometry
+from revis.detection.letterboxed import LetterboxedSet, letterbox_array, letterbox_geometry, letterboxed_boxes
 
 Index = int | slice | Sequence[int] | np.ndarray | torch.Tensor
 
@@ -137,9 +137,9 @@ def stream_coco(data: CocoDetections | Sequence[CocoImage], imgsz: int, threads:
         sizes.append((image.width, image.height))
         scales.append(scale)
         pads.append((left, top))
-        offset = np.array([left, top, left, top], dtype=np.float32)
-        boxes.append(torch.from_numpy(image.boxes * scale + offset).float().reshape(-1, 4))
-        classes.append(torch.from_numpy(image.classes).long())
+        image_boxes, image_classes = letterboxed_boxes(image, scale, left, top)
+        boxes.append(image_boxes)
+        classes.append(image_classes)
     return LetterboxedSet(
         images=StreamedImages(paths, sizes, imgsz, threads=threads),
         boxes=boxes,
