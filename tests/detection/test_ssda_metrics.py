@@ -30,6 +30,7 @@ def scores() -> list[RunScore]:
         RunScore("teacher_student_1", 0, "main", {"ap50": 0.6, "pseudo_recall": 0.4}),
         RunScore("teacher_student_coordconv_1", 0, "main", {"ap50": 0.7, "pseudo_recall": 0.3}),
         RunScore("control_teacher_student_1", 0, "control", {"ap50": 0.1, "pseudo_recall": 0.05}),
+        RunScore("teacher_student_fragment_1", 1, "main", {"ap50": 0.01, "pseudo_recall": 0.02}, "fragment"),
     ]
 
 
@@ -49,9 +50,11 @@ def test_gains_pair_seeds_and_skip_comparisons_whose_arms_did_not_run():
     assert paired_difference({"a": {0: 1.0}, "b": {1: 0.5}}, "a", "b") is None  # no seed in common
 
 
-def test_gate_takes_the_lowest_recall_of_the_main_world_per_seed():
+def test_gates_take_the_lowest_recall_per_seed_of_the_arms_the_claims_compare():
     gate = gate_metrics(scores(), {1: 0.35, 0: 0.45})
-    assert gate["pseudo_recall"]["values"] == [0.3, 0.6]  # seed 0: min(0.4, 0.3); the control world ignored
+    # seed 0: min(0.4, 0.3); neither the control world nor the fragment-label arm (seed 1: 0.02) enters
+    assert gate["pseudo_recall"]["values"] == [0.3, 0.6]
+    assert gate["pseudo_recall_control"]["values"] == [0.05] and gate["pseudo_recall_control"]["seeds"] == [0]
     assert gate["source_ap50"]["values"] == [0.45, 0.35] and gate["source_ap50"]["seeds"] == [0, 1]
     assert gate_metrics([], {}) == {}
 
