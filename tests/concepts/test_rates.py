@@ -123,3 +123,15 @@ def test_the_choice_reads_the_validation_split_and_never_the_test_split(tiny_tra
         assert run["lr"] == models_p["runs"][name]["lr"]
         for key, value in run["state_dict"].items():
             assert torch.equal(value, models_p["runs"][name]["state_dict"][key])
+
+
+def test_concept_heads_are_scheduled_first():
+    """``train_cost`` orders biice-train's jobs largest first (scheduling only: every job seeds its own run)."""
+    from revis.concepts.runs import TrainJob, train_cost
+
+    def job(variant: str, rates: tuple[float, ...]) -> TrainJob:
+        return TrainJob({}, variant, rates, 0, np.arange(2), np.arange(2, 4), {})
+
+    linear, mlp, biice, expl = (job(v, (0.01,)) for v in ("linear", "mlp", "biice", "biice_expl"))
+    assert train_cost(biice) == train_cost(expl) > train_cost(mlp) == train_cost(linear)
+    assert train_cost(job("linear", (0.01, 0.03, 0.1))) == 3 * train_cost(linear)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from revis.concepts.data import load_concept_data, validation_split
-from revis.concepts.runs import TrainJob, keep_best_rates, run_spec, train_job
+from revis.concepts.runs import TrainJob, keep_best_rates, run_spec, train_cost, train_job
 from revis.config.runtime import ComputeParams
 from revis.curves import curve_key, log_history
 from revis.pipelines.biice.params import DataParams, TrainParams
@@ -42,8 +42,13 @@ def train_models(
         for seed in seeds
         for variant in train.variants
     ]
-    results = run_jobs(
-        train_job, [(job,) for job in jobs], compute.workers, desc="biice heads x seeds", shared=loaded.train
+    results = run_jobs(  # the concept heads first (train_cost): the two workers end together
+        train_job,
+        [(job,) for job in jobs],
+        compute.workers,
+        desc="biice heads x seeds",
+        shared=loaded.train,
+        cost=lambda job: train_cost(job[0]),
     )
     results = [record for job_records in results for record in job_records]
     for result in results:  # per-epoch curves: the workers cannot reach the tracker

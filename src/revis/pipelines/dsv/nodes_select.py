@@ -15,6 +15,8 @@ from revis.pipelines.dsv.params import Select
 from revis.runtime import apply_runtime
 from revis.workers import run_jobs
 
+PARALLEL_FROM = 4_000_000  # images x pixels of all λ fits from which they run on compute.workers processes
+
 
 def rank_training_sets(
     teachers: TeacherBundle,
@@ -34,9 +36,11 @@ def rank_training_sets(
             chain = Chain(name, seed)
             chains.append(chain)
             jobs.append(RealFitJob.of(TeacherState.of(teachers, chain), splits.x_train, splits.y_train, select))
-    # λ fits of fixed images cost a second or two each on CPU: inline beats spawning workers
-    workers = compute.workers if sum(len(job.y) for job in jobs) > 100_000 else 1
-    results = run_jobs(fit_real_job, [(job,) for job in jobs], workers=workers, desc="lambda")
+    # a λ fit costs about its images x pixels (shapes at 16 px: ~3.5 CPU s, digits ~0.3): below ~4 M (a few
+    # seconds in all) inline beats spawning workers (~3 s each); above, the workers halve the wall clock
+    cost = lambda job: len(job[0].y) * job[0].x[0].numel()  # noqa: E731
+    workers = compute.workers if sum(cost((job,)) for job in jobs) > PARALLEL_FROM else 1
+    results = run_jobs(fit_real_job, [(job,) for job in jobs], workers=workers, cost=cost, desc="lambda")
     lambdas: dict[str, ChainLambdas] = {}
     subsets: dict[str, ChainSubsets] = {}
     for chain, job, result in zip(chains, jobs, results):
