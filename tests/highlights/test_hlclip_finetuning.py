@@ -194,3 +194,57 @@ def test_saliency_head_learns_on_frozen_features_and_scores_every_clip(world, ch
         highlight_metrics(learned, train)["vg"]["map"]
         > highlight_metrics(random_scores(train, 0), train)["vg"]["map"] + 10
     )
+
+
+def test_seed_jobs_score_as_the_encoders_one_after_another(world, checkpoint):
+    """predict_runs: one job per seed, the head's texts pooled once for the seeds (they share the text backbone),
+    gives the scores of each run computed on its own, in the runs' order (random, head; then encoders per seed)."""
+    import dataclasses
+
+    from revis.highlights.hlclip import score_with_encoders
+    from revis.highlights.prediction import predict_runs
+    from revis.highlights.runs import FinetunedModels, Run
+    from revis.highlights.saliency_head import HeadConfig, saliency_head_arm
+
+    seeds = [0, 1]
+    vl = {}
+    for seed in seeds:  # a second seed: another image tower and text head, the same text backbone
+        encoder = load_encoder(checkpoint)
+        torch.manual_seed(seed + 5)
+        with torch.no_grad():
+            for p in [*encoder.image.parameters(), *encoder.text.head_parameters()]:
+                p.add_(0.05 * torch.randn_like(p))
+        vl[f"seed{seed}"] = encoder_checkpoint(encoder, checkpoint["config"])
+    tuned = {str(Run("last2", s)): vl[f"seed{s}"] for s in seeds}
+    models = FinetunedModels({"last2": 2}, seeds, "mean_div4", tuned, {})
+    train, val = world.split("train"), world.split("val")
+    splits = {"eval": val, "select": train[:3]}
+    head = HeadConfig(steps=5)
+    runs = predict_runs(models, vl, world.videos, splits, train, head, 2.0, "cpu", workers=1)
+    assert list(runs) == ["random/seed0", "head/seed0", "random/seed1", "head/seed1"] + [
+        f"{arm}/seed{s}" for s in seeds for arm in ("zeroshot", "last2")
+    ]
+    for seed in seeds:
+        alone, _ = saliency_head_arm(
+            load_encoder(vl[f"seed{seed}"]), world.videos, train, splits, dataclasses.replace(head, seed=seed)
+        )
+        assert runs[f"head/seed{seed}"] == {s: {q: v.tolist() for q, v in by.items()} for s, by in alone.items()}
+        for split, queries in splits.items():
+            scored = score_with_encoders({"z": load_encoder(vl[f"seed{seed}"])}, world.videos, queries)["z"]
+            assert runs[f"zeroshot/seed{seed}"][split] == {q: v.tolist() for q, v in scored.items()}
+
+
+def test_a_text_prefix_shared_by_the_seeds_gives_the_same_fine_tuning(world, checkpoint):
+    """hlclip-train computes the last-2 arm's frozen text prefix once for every seed: the same runs, bit for bit."""
+    from revis.highlights.runs import shared_text_prefixes
+
+    queries = world.split("train")
+    config = FinetuneConfig(last_layers=2, steps=2, videos_per_batch=2, frames_per_video=4, lr=1e-2)
+    encoders = {"seed0": checkpoint, "seed1": checkpoint}
+    prefixes = shared_text_prefixes({"last2": 2, "full": None}, [0, 1], encoders, queries, "cpu")
+    assert list(prefixes) == ["last2"]  # full tuning has no frozen prefix
+    own, shared = load_encoder(checkpoint), load_encoder(checkpoint)
+    a = finetune(own, world.videos, queries, config)
+    b = finetune(shared, world.videos, queries, config, text_prefix=prefixes["last2"])
+    assert a["loss"] == b["loss"]
+    assert all(torch.equal(x, y) for x, y in zip(own.parameters(), shared.parameters()))

@@ -138,3 +138,20 @@ def test_slot_targets_equal_key_targets_for_full_descriptions_and_spread_over_fi
     assert to_text[2].tolist() == [0, 0, 1, 0]  # frame 2 fits only its own text (the others name values it lacks)
     assert to_text[0].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0])
     assert torch.allclose(to_text.sum(1), torch.ones(4)) and torch.allclose(to_image.sum(1), torch.ones(4))
+
+
+def test_pooled_texts_shared_by_the_seeds_give_the_same_pretraining(tiny):
+    """vl-train pools the frozen backbone's texts once for every seed: the same encoder as each seed pooling its own."""
+    from revis.vl.contrastive import PretrainConfig, pretrain_encoder, shared_pooled_texts
+    from revis.vl.pairs import FrameTextPairs
+
+    config, _ = tiny
+    rng = np.random.default_rng(1)
+    texts = [TEXTS[i] for i in rng.integers(0, len(TEXTS), 12)]
+    pairs = FrameTextPairs(rng.integers(0, 255, (12, 32, 32, 3), dtype=np.uint8), texts, texts, ["v"] * 12)
+    train = PretrainConfig(steps=3, batch_size=4, warmup=1, seed=2)
+    own, own_history = pretrain_encoder(config, pairs, train)
+    pooled = shared_pooled_texts(config, list(dict.fromkeys(texts)))
+    shared, shared_history = pretrain_encoder(config, pairs, train, pooled=pooled)
+    assert own_history == shared_history
+    assert all(torch.equal(own["state_dict"][k], shared["state_dict"][k]) for k in own["state_dict"])

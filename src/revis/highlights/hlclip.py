@@ -88,8 +88,12 @@ def finetune(
     config: FinetuneConfig,
     curve: str | None = "hlclip/seed-",
     clip_length: float = 2.0,
+    text_prefix: State | None = None,
 ) -> dict[str, object]:
-    """Fine-tune ``encoder`` in place; returns the loss history and the trainable parameter counts."""
+    """Fine-tune ``encoder`` in place; returns the loss history and the trainable parameter counts.
+
+    ``text_prefix``: the text tower's frozen prefix of the queries (``cached_prefix``), when computed once for
+    several runs whose towers share it; None: computed here."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     counts = set_trainable(encoder, config.last_layers, config.train_tables)
@@ -98,7 +102,11 @@ def finetune(
     targets = [saliency_targets(q, config.normalisation, clip_length) for q in queries]
     image_start = frozen_prefix_blocks(encoder.image, config.last_layers)
     text_start = frozen_prefix_blocks(encoder.text, config.last_layers)
-    texts = cached_prefix(encoder.text, [q.query for q in queries], text_start)  # queries are few: always cached
+    texts = (  # queries are few: always cached
+        cached_prefix(encoder.text, [q.query for q in queries], text_start)
+        if text_prefix is None
+        else text_prefix.to(encoder.device)
+    )
     clips_of = _clips_per_video(queries, clip_length)
     image_cache: State | None = None
     offsets: dict[str, int] = {}
@@ -229,10 +237,11 @@ def finetune_checkpoint(
     queries: Sequence[QvhQuery],
     config: FinetuneConfig,
     device: str = "cpu",
+    text_prefix: State | None = None,
 ) -> tuple[dict, dict[str, object]]:
     """Load an encoder checkpoint, fine-tune it, return (the fine-tuned checkpoint, loss history and counts)."""
     encoder = load_encoder(checkpoint, device)
-    result = finetune(encoder, frames, queries, config, curve=None)  # the caller logs the history
+    result = finetune(encoder, frames, queries, config, curve=None, text_prefix=text_prefix)  # the caller logs it
     trained = trainable_names(encoder)
     meta = {**checkpoint.get("meta", {}), "finetune": {"last_layers": config.last_layers, "steps": config.steps}}
     return encoder_checkpoint(encoder.cpu(), checkpoint["config"], trained=trained, meta=meta), result

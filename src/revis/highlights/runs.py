@@ -14,6 +14,9 @@ from typing import Any, TypedDict
 from revis.curves import curve_key, log_curve
 from revis.datasets.qvhighlights import QvhQuery
 from revis.highlights.hlclip import FinetuneConfig, FrameSource, finetune_checkpoint
+from revis.vl.checkpoint import load_encoder
+from revis.vl.encoder import as_in_a_job, cached_prefix, frozen_prefix_blocks, shared_depth
+from revis.vl.towers import State
 from revis.workers import map_jobs
 
 Scores = dict[int, list[float]]  # qid -> one score per clip
@@ -43,11 +46,36 @@ class FinetuneJob:
     queries: Sequence[QvhQuery]
     config: FinetuneConfig  # the run's arm (last_layers, train_tables) and seed
     device: str
+    text_prefix: State | None = None  # the text tower's frozen prefix of the queries, shared by the seeds
 
 
 def finetune_job(job: FinetuneJob) -> tuple[dict, dict[str, object]]:
     """:func:`~revis.highlights.hlclip.finetune_checkpoint` of one job: (checkpoint, history and counts)."""
-    return finetune_checkpoint(job.checkpoint, job.frames, job.queries, job.config, job.device)
+    return finetune_checkpoint(job.checkpoint, job.frames, job.queries, job.config, job.device, job.text_prefix)
+
+
+def shared_text_prefixes(
+    arms: Mapping[str, int | None],
+    seeds: Sequence[int],
+    encoders: Mapping[str, dict[str, Any]],
+    queries: Sequence[QvhQuery],
+    device: str,
+) -> dict[str, State]:
+    """``{arm: the text tower's frozen prefix of the queries}`` for the last-k arms, computed once for all seeds
+    when their text towers hold the same weights there (the vl encoders share the frozen MiniLM): exact, on one
+    torch thread as in a job. Arms without a frozen prefix, or seeds that differ, are left out."""
+    if len(seeds) < 2:
+        return {}
+    reference = load_encoder(encoders[f"seed{seeds[0]}"], device).text
+    depth = min(shared_depth(reference, load_encoder(encoders[f"seed{s}"], device).text) for s in seeds[1:])
+    texts = [q.query for q in queries]
+    out = {}
+    with as_in_a_job():
+        for arm, last in arms.items():
+            start = frozen_prefix_blocks(reference, last)
+            if 0 < start <= depth:
+                out[arm] = cached_prefix(reference, texts, start).to("cpu")  # a job moves it to its device
+    return out
 
 
 @dataclass(frozen=True)
@@ -122,6 +150,7 @@ def finetune_runs(
     """Fine-tune the vl encoder of every seed in every arm (arms outer, seeds inner): the ``hlclip.models``
     bundle and the MSE histories per run, also logged as curves from this process."""
     runs = [Run(arm, seed) for arm in arms for seed in seeds]
+    prefixes = shared_text_prefixes(arms, seeds, encoders, queries, device)
     jobs = [
         FinetuneJob(
             encoders[f"seed{run.seed}"],
@@ -134,6 +163,7 @@ def finetune_runs(
                 seed=run.seed,
             ),
             device,
+            prefixes.get(run.arm),
         )
         for run in runs
     ]

@@ -20,6 +20,7 @@ from torch import nn
 
 from revis.datasets.qvhighlights import QvhQuery
 from revis.highlights.hlclip import saliency_targets
+from revis.vl.encoder import DualEncoder
 
 
 @dataclass
@@ -123,6 +124,29 @@ def embed_clips(
     return out
 
 
+def head_texts(train_queries: Sequence[QvhQuery], scored: Mapping[str, Sequence[QvhQuery]]) -> list[str]:
+    """The distinct query texts the head trains on and scores, in the order it embeds them."""
+    return list(dict.fromkeys(q.query for q in [*train_queries, *(q for qs in scored.values() for q in qs)]))
+
+
+@torch.no_grad()
+def project_pooled(encoder: DualEncoder, pooled: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``encoder.embed_texts(texts)`` from the text backbone's pooled rows of ``texts`` (``pooled_texts``, same
+    batches): only the head runs. Exact when the backbone is the one that pooled them (a frozen backbone that
+    every seed shares, as the vl encoders' MiniLM)."""
+    tower = encoder.text
+    was_training = tower.training
+    tower.eval()
+    try:
+        out = [
+            torch.nn.functional.normalize(tower.project(pooled[i : i + batch_size].to(tower.device)), dim=-1).cpu()
+            for i in range(0, len(pooled), batch_size)
+        ]
+    finally:
+        tower.train(was_training)
+    return torch.cat(out)
+
+
 def saliency_head_arm(
     encoder: torch.nn.Module,
     frames: Mapping[str, np.ndarray] | object,
@@ -130,12 +154,18 @@ def saliency_head_arm(
     scored: Mapping[str, Sequence[QvhQuery]],
     config: HeadConfig,
     clip_length: float = 2.0,
+    pooled: torch.Tensor | None = None,
 ) -> tuple[dict[str, dict[int, np.ndarray]], list[float]]:
-    """Train a head on ``encoder``'s frozen features of the training queries; ``{split: {qid: scores}}`` and the MSE."""
+    """Train a head on ``encoder``'s frozen features of the training queries; ``{split: {qid: scores}}`` and the MSE.
+
+    ``pooled``: the text backbone's pooled rows of ``head_texts`` when they were computed once for several
+    encoders that share the backbone (then only the text head runs here); None: the whole text tower runs.
+    """
     everything = [*train_queries, *(q for qs in scored.values() for q in qs)]
     clip_z = embed_clips(encoder, frames, everything, clip_length)
-    texts = list(dict.fromkeys(q.query for q in everything))
-    text_z = dict(zip(texts, encoder.embed_texts(texts).numpy()))  # type: ignore[operator]
+    texts = head_texts(train_queries, scored)
+    embedded = encoder.embed_texts(texts) if pooled is None else project_pooled(encoder, pooled)  # type: ignore[operator, arg-type]
+    text_z = dict(zip(texts, embedded.numpy()))
     query_z = {q.qid: text_z[q.query] for q in everything}
     head, history = train_saliency_head(clip_z, query_z, train_queries, config, clip_length)
     return {split: head_scores(head, clip_z, query_z, qs, clip_length) for split, qs in scored.items()}, history

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from revis.curves import curve_key, log_curve
 from revis.vl.checkpoint import EncoderBundle, build_encoder, encoder_checkpoint
 from revis.vl.config import EncoderConfig
-from revis.vl.encoder import LOGIT_SCALE_MAX, DualEncoder
+from revis.vl.encoder import LOGIT_SCALE_MAX, DualEncoder, as_in_a_job, pooled_texts
 from revis.vl.pairs import FrameTextPairs
 from revis.workers import map_jobs
 
@@ -39,21 +39,6 @@ class PretrainConfig:
     weight_decay: float = 0.05
     warmup: int = 30
     seed: int = 0
-
-
-@torch.no_grad()
-def pooled_texts(encoder: DualEncoder, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
-    """The frozen text backbone's pooled embedding of every text (before the trainable head)."""
-    tower = encoder.text
-    was_training = tower.training
-    tower.eval()
-    try:
-        out = [
-            tower.pool(tower.run(tower.prepare(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
-        ]
-    finally:
-        tower.train(was_training)
-    return torch.cat(out)
 
 
 def soft_targets(keys: torch.Tensor) -> torch.Tensor:
@@ -166,15 +151,23 @@ def pretrain(
 
 
 def pretrain_encoder(
-    config: EncoderConfig | dict, pairs: FrameTextPairs, pretrain_config: PretrainConfig, device: str = "cpu"
+    config: EncoderConfig | dict,
+    pairs: FrameTextPairs,
+    pretrain_config: PretrainConfig,
+    device: str = "cpu",
+    pooled: torch.Tensor | None = None,
 ) -> tuple[dict, dict[str, list[float]]]:
-    """One seed: a fresh encoder (initialised from the seed), pretrained on ``pairs``; (checkpoint, history)."""
+    """One seed: a fresh encoder (initialised from the seed), pretrained on ``pairs``; (checkpoint, history).
+
+    ``pooled``: the frozen text backbone's ``pooled_texts`` of the distinct texts of ``pairs`` (the same for
+    every seed: computed once by ``pretrain_seeds``); None: computed here.
+    """
     torch.manual_seed(pretrain_config.seed)
     encoder = build_encoder(config).to(device)
     unique = list(dict.fromkeys(pairs.texts))
     row = {text: i for i, text in enumerate(unique)}
     key_id = {key: i for i, key in enumerate(dict.fromkeys(pairs.keys))}
-    pooled = pooled_texts(encoder, unique)
+    pooled = pooled_texts(encoder, unique) if pooled is None else pooled.to(device)
     history = pretrain(
         encoder,
         pairs.frames,
@@ -197,11 +190,19 @@ class PretrainJob:
     pairs: FrameTextPairs
     pretrain: PretrainConfig  # its ``seed`` initialises the encoder
     device: str
+    pooled: torch.Tensor | None = None  # the frozen backbone's pooled distinct texts, shared by the seeds
 
 
 def pretrain_job(job: PretrainJob) -> tuple[dict, dict[str, list[float]]]:
     """:func:`pretrain_encoder` of one job: (checkpoint, history)."""
-    return pretrain_encoder(job.config, job.pairs, job.pretrain, job.device)
+    return pretrain_encoder(job.config, job.pairs, job.pretrain, job.device, job.pooled)
+
+
+def shared_pooled_texts(config: EncoderConfig, texts: Sequence[str], device: str = "cpu") -> torch.Tensor:
+    """``pooled_texts`` of ``texts`` by the frozen text backbone every seed loads (so computed once, on one torch
+    thread as in a job: the same numbers as each job computing its own). The seed-dependent head is not used."""
+    with as_in_a_job():
+        return pooled_texts(build_encoder(config).to(device), list(texts)).cpu()  # a job moves it to its device
 
 
 def pretrain_seeds(
@@ -209,7 +210,8 @@ def pretrain_seeds(
 ) -> tuple[EncoderBundle, dict[str, dict[str, list[float]]]]:
     """One encoder per seed (``base`` with that seed), on ``workers`` processes: the ``vl.encoders`` bundle
     (``{"config", "seeds", "checkpoints": {"seed<s>": checkpoint}}``) and the histories, also logged as curves."""
-    jobs = [PretrainJob(config, pairs, dataclasses.replace(base, seed=seed), device) for seed in seeds]
+    pooled = shared_pooled_texts(config, list(dict.fromkeys(pairs.texts)), device) if len(seeds) > 1 else None
+    jobs = [PretrainJob(config, pairs, dataclasses.replace(base, seed=seed), device, pooled) for seed in seeds]
     results = map_jobs(pretrain_job, [(job,) for job in jobs], workers, desc="vl pretraining per seed")
     histories = {f"seed{seed}": history for seed, (_, history) in zip(seeds, results)}
     for seed, (_, history) in zip(seeds, results):  # curves reach MLflow from this process, also from workers

@@ -9,8 +9,9 @@ heads) of both towers, or nothing but the token tables (``last_layers=None``: fu
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -119,7 +120,34 @@ def cached_prefix(tower: Tower, inputs: Sequence[object] | np.ndarray, stop: int
     return concat_states(states)
 
 
-def _shared_depth(reference: Tower, tower: Tower) -> int:
+@contextlib.contextmanager
+def as_in_a_job() -> Iterator[None]:
+    """One torch thread, as a ``revis.workers.map_jobs`` job has: what a stage computes once for all its jobs (a
+    shared input) then has the numbers each job would have computed for itself."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@torch.no_grad()
+def pooled_texts(encoder: DualEncoder, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    """The frozen text backbone's pooled embedding of every text (before the trainable head)."""
+    tower = encoder.text
+    was_training = tower.training
+    tower.eval()
+    try:
+        out = [
+            tower.pool(tower.run(tower.prepare(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
+        ]
+    finally:
+        tower.train(was_training)
+    return torch.cat(out)
+
+
+def shared_depth(reference: Tower, tower: Tower) -> int:
     """How many leading blocks of ``tower`` hold exactly the same weights as ``reference``'s."""
     if type(reference) is not type(tower):
         return 0
@@ -142,7 +170,7 @@ def embed_texts_sharing_prefix(encoders: Sequence[DualEncoder], texts: Sequence[
     """
     texts = list(texts)
     reference = encoders[0].text
-    depths = [_shared_depth(reference, e.text) for e in encoders]
+    depths = [shared_depth(reference, e.text) for e in encoders]
     sharing = [d for d in depths if d > 0]
     start = min(sharing) if sharing else 0
     prefix = cached_prefix(reference, texts, start) if start else None

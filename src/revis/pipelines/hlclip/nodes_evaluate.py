@@ -29,7 +29,8 @@ def predict_saliency(
     evaluate: EvaluateParams,
 ) -> Predictions:
     """``{"runs": {"<arm>/seed<s>": {"eval": {qid: scores}, "select": {qid: scores}}}, ...}`` for random,
-    zero-shot (the vl encoder), the saliency head on its frozen features, and each fine-tuned arm."""
+    zero-shot (the vl encoder), the saliency head on its frozen features, and each fine-tuned arm; one job per
+    seed on ``compute.workers`` processes."""
     device = apply_runtime(compute.device, compute.threads)
     corpus = open_corpus(videos, data.root)
     eval_queries = corpus.labelled(data.eval_split)
@@ -45,6 +46,7 @@ def predict_saliency(
         head,
         corpus.clip_length,
         device,
+        compute.workers,
     )
     return Predictions(
         eval_split=data.eval_split,
