@@ -6,11 +6,8 @@ Small-data settings that matter (ultralytics' defaults assume large datasets):
   four epochs;
 - ``warmup_epochs`` is a parameter (0 by default here): ultralytics' warm-up ramps the
   learning rate over whole epochs, most of a short run on a small subset;
-- no validation during training: no model is picked on the held-out split, and the test AP comes
-  from one explicit ``evaluate_yolo`` call. With ``val=False`` ultralytics still validates after
-  the last epoch and again on the saved ``best.pt`` (twice the held-out split, results unused), so
-  ``train_yolo`` uses a trainer without those two passes (:func:`_trainer_class`; the returned
-  weights are the same: the final EMA, read back from the checkpoint ultralytics writes);
+- validation runs once, after the last epoch (``val=False``), so no model is picked on the
+  held-out split; the test AP comes from one explicit ``evaluate_yolo`` call;
 - AdamW runs with ``foreach`` kernels: torch's default on CPU is a Python loop over the ~200
   parameter tensors, a sixth of a step at 64 px.
 
@@ -144,31 +141,6 @@ def _training_callbacks(data_yaml: Path, history: list[dict[str, float]]) -> dic
     return {"on_pretrain_routine_end": before_training, "on_train_epoch_end": after_epoch}
 
 
-_TRAINER: list[type] = []
-
-
-def _trainer_class() -> type:
-    """ultralytics' ``DetectionTrainer`` without its end-of-training validations (module doc).
-
-    ``validate`` returns the trainer's zero metrics and no fitness (what ``val=False`` reports on
-    the other epochs: no early stop, ``best.pt`` = the last epoch's checkpoint, as before);
-    ``final_eval`` (a second pass over the held-out split with ``best.pt``) does nothing.
-    """
-    if not _TRAINER:
-        import_ultralytics()
-        from ultralytics.models.yolo.detect import DetectionTrainer
-
-        class NoValidationTrainer(DetectionTrainer):
-            def validate(self) -> tuple[Any, None]:
-                return self.metrics, None
-
-            def final_eval(self) -> None:
-                return None
-
-        _TRAINER.append(NoValidationTrainer)
-    return _TRAINER[0]
-
-
 def train_yolo(
     data_yaml: str | Path,
     config: YoloConfig,
@@ -194,7 +166,6 @@ def train_yolo(
     for event, callback in _training_callbacks(Path(data_yaml), history if history is not None else []).items():
         model.add_callback(event, callback)
     model.train(
-        trainer=_trainer_class(),
         data=str(data_yaml),
         epochs=config.epochs,
         optimizer=config.optimizer,
