@@ -94,8 +94,8 @@ def arm_run(seed: int, unlabeled_images: int) -> ArmRun:
     )
 
 
-def pretrain_run(seed: int) -> PretrainRun:
-    return PretrainRun("p", "main", "merged", seed, 20, None, [], torch.zeros(0, 7), {})
+def pretrain_run(seed: int, world: str = "main", policy: str = "merged") -> PretrainRun:
+    return PretrainRun("p", world, policy, seed, 20, None, [], torch.zeros(0, 7), {})
 
 
 def test_schedule_and_scale_say_whether_the_pretraining_is_shared():
@@ -104,6 +104,11 @@ def test_schedule_and_scale_say_whether_the_pretraining_is_shared():
     assert schedule_summary(runs, shared) == ScheduleSummary(30, 30, 20, 10, 2, 1, 7)
     assert "shared by all seeds" in scale_text(runs, shared, "here") and "2 seeds" in scale_text(runs, shared, "here")
     assert "one per seed" in scale_text(runs, [pretrain_run(0), pretrain_run(1)], "here")
+    mixed = [pretrain_run(0), pretrain_run(1), pretrain_run(0, "main", "fragment"), pretrain_run(0, "control")]
+    assert schedule_summary(runs, mixed).pretrainings == 4
+    assert "(one per seed: main_merged; shared by all seeds: main_fragment, control_merged)" in scale_text(
+        runs, mixed, "here"
+    )
 
 
 def test_runs_round_trip_through_the_catalog_form():

@@ -52,7 +52,9 @@ def test_arms_share_their_random_numbers(monkeypatch, sources):
     monkeypatch.setattr(ssda, "supervised_step", fake_supervised_step)
     monkeypatch.setattr(ssda, "teacher_student_step", fake_teacher_student_step)
     arms = ["supervised_1", "teacher_student_1", "teacher_student_coordconv_1", "teacher_student_fragment_1"]
-    schedule = ssda.Schedule(pretrain_steps=3, steps=5, burn_in=2, batch=2, unlabeled_batch=2, log_every=1)
+    schedule = ssda.Schedule(
+        pretrain_steps=3, steps=5, burn_in=2, batch=2, unlabeled_batch=2, log_every=1, pretrain_per_seed=True
+    )
     detector = ssda.DetectorSpec(imgsz=32, coord_layers=(15,))
     out = ssda.run_arms(arms, [0, 1], sources, schedule, detector, MeanTeacherConfig(), workers=1)
 
@@ -83,3 +85,32 @@ def test_score_sample_spans_the_pool_evenly():
     assert ssda.score_sample(1188, 300)[-1] == 1184  # reaches the pool's last cameras
     assert ssda.score_sample(5, 10) == [0, 1, 2, 3, 4]  # a small pool: all of it
     assert ssda.score_sample(7, 0) == []
+
+
+@pytest.mark.parametrize(
+    ("per_seed", "expected"),
+    [
+        (True, {"main_merged", "main_fragment", "control_merged"}),
+        (False, set()),
+        (("main_merged",), {"main_merged"}),
+        (("main_fragment", "control_merged"), {"main_fragment", "control_merged"}),
+    ],
+)
+def test_each_pretraining_is_per_seed_or_shared_as_chosen(per_seed, expected):
+    arms = ["source_only", "teacher_student_1", "teacher_student_fragment_1", "control_teacher_student_1"]
+    chains = ssda.plan_chains(arms, [0, 1, 2], ssda.Schedule(pretrain_per_seed=per_seed, pretrain_seed=5))
+    drawn: dict[str, set[int]] = {}
+    for chain in chains:
+        name = ssda.pretraining_name(chain.world, chain.policy)
+        assert chain.pretrain.seed == (chain.seed if name in expected else 5)
+        drawn.setdefault(name, set()).add(chain.pretrain.seed)
+    assert drawn == {name: {0, 1, 2} if name in expected else {5} for name in ssda.PRETRAININGS}
+
+
+def test_an_unknown_pretraining_is_refused():
+    with pytest.raises(KeyError, match="main_merge"):
+        ssda.plan_chains(["source_only"], [0], ssda.Schedule(pretrain_per_seed=("main_merge",)))
+
+
+def test_the_default_trains_the_main_merged_pretraining_per_seed():
+    assert ssda.Schedule().pretrain_per_seed == ("main_merged",)

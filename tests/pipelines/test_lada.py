@@ -31,6 +31,22 @@ def test_arm_names_of_the_schema_are_the_library_registry():
     assert set(typing.get_args(ArmName)) == set(arm_registry())
 
 
+def test_pretrainings_of_the_schema_are_the_library_ones_and_per_seed_is_validated():
+    from pydantic import ValidationError
+
+    from revis.detection.ssda import PRETRAININGS
+    from revis.pipelines.lada.params import PretrainingName, ScheduleParams
+
+    assert typing.get_args(PretrainingName) == PRETRAININGS
+    schedule = committed_params()["lada"]["train"]["schedule"]
+    assert ScheduleParams.model_validate(schedule).pretrain_per_seed == ["main_merged"]  # the default DAG
+    for ok in (True, False, [], ["main_merged", "control_merged"]):
+        assert ScheduleParams.model_validate({**schedule, "pretrain_per_seed": ok}).pretrain_per_seed == ok
+    for bad in (["main_merge"], ["main_merged", "main_merged"], "main_merged"):
+        with pytest.raises(ValidationError):
+            ScheduleParams.model_validate({**schedule, "pretrain_per_seed": bad})
+
+
 def test_stages_read_their_own_parameters():
     stages: dict[str, set[str]] = {}
     for node in create_pipeline().nodes:

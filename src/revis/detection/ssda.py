@@ -1,4 +1,4 @@
-"""Semi-supervised domain adaptation experiments: arms, a shared source pretraining, equal steps, workers.
+"""Semi-supervised domain adaptation experiments: arms, source pretrainings, equal steps, workers.
 
 An *arm* is one way to train a detector for the target domain (source-only, target-only
 fine-tuning, source + labeled target, teacher-student, with CoordConv, on fragment labels, on
@@ -6,10 +6,11 @@ the control world). Every arm trains in two phases and gets the same optimiser s
 
 1. *source pretraining*, ``pretrain_steps`` supervised steps from scratch on the source split
    of its world and label policy. It is the same for every arm of that world and policy, so
-   it is trained once and shared -- per seed (``pretrain_per_seed``: the whole chain varies
-   with the seed) or once for all seeds (the default on a CPU budget: like the ImageNet
-   weights every run of the paper starts from, the pretrained source detector is then fixed
-   and the seeds vary everything after it);
+   it is trained once and shared -- per seed or once for all seeds, chosen per pretraining
+   (``pretrain_per_seed``: true, false, or the keys ``main_merged``, ``main_fragment``,
+   ``control_merged`` trained per seed). Per seed, the whole chain varies with the seed; a
+   pretraining shared by all seeds (``pretrain_seed``'s draw) is like the ImageNet weights every
+   run of the paper starts from: fixed, and the seeds vary everything after it;
 2. *adaptation*, ``steps`` steps from the pretrained weights with a fresh optimiser:
    ``burn_in`` supervised steps on the arm's labeled splits (source and/or labeled target),
    then the arm's method (more supervised steps, or teacher-student). Arms with the same
@@ -19,7 +20,8 @@ the control world). Every arm trains in two phases and gets the same optimiser s
 
 Random numbers are common across arms (a controlled comparison): one stream per purpose and
 seed, never per arm. The source pretraining draws its batches and augmentations from the seed
-alone (the same for every world and label policy of that seed); every chain of a seed draws its
+alone (the same for every world and label policy of that seed: a shared pretraining draws
+``pretrain_seed``'s); every chain of a seed draws its
 burn-in from one stream, so a CoordConv chain and its plain twin see the same burn-in batches;
 after the fork, every arm draws its labeled batches and their augmentations from one stream and
 its unlabeled images and their augmentations from another, so ``supervised_1``,
@@ -69,6 +71,12 @@ from revis.workers import JobPool, dask_address, job_pool
 StateDict = dict[str, torch.Tensor]
 
 SPLIT_SUFFIX = {"05": "target_0.5", "1": "target_1", "3": "target_3"}
+PRETRAININGS = ("main_merged", "main_fragment", "control_merged")  # ``<world>_<policy>`` of every source pretraining
+
+
+def pretraining_name(world: str, policy: str) -> str:
+    """``main_merged`` etc.: how ``pretrain_per_seed`` and the metrics name a world's pretraining on a label policy."""
+    return f"{world}_{policy}"
 
 
 @dataclass(frozen=True)
@@ -141,8 +149,20 @@ class Schedule:
     weight_decay: float = 0.0005
     target_share: float | None = 0.25  # share of labeled target images in a mixed batch (None: uniform)
     log_every: int = 10
-    pretrain_per_seed: bool = False
-    pretrain_seed: int = 0  # the shared pretraining's seed (when not per seed)
+    # True: every pretraining per seed; False: all shared; or the pretrainings (``<world>_<policy>``) trained per seed
+    pretrain_per_seed: bool | tuple[str, ...] = ("main_merged",)
+    pretrain_seed: int = 0  # the shared pretrainings' seed
+
+    def pretrain_seed_of(self, world: str, policy: str, seed: int) -> int:
+        """The seed of the pretraining a chain of ``seed`` starts from: its own, or the shared ``pretrain_seed``."""
+        per_seed = self.pretrain_per_seed
+        if isinstance(per_seed, bool):
+            return seed if per_seed else self.pretrain_seed
+        unknown = set(per_seed) - set(PRETRAININGS)
+        if unknown:
+            raise KeyError(f"pretrain_per_seed: unknown pretrainings {sorted(unknown)}; known: {list(PRETRAININGS)}")
+        return seed if pretraining_name(world, policy) in per_seed else self.pretrain_seed
+
     pseudo_score_images: int = 300  # pool images (a fixed, evenly spaced sample) scoring the final teacher; 0: none
 
 
@@ -203,7 +223,7 @@ def plan_chains(arm_names: Sequence[str], seeds: Sequence[int], schedule: Schedu
             labeled,
             policy,
             coordconv,
-            PretrainJob(world, policy, seed if schedule.pretrain_per_seed else schedule.pretrain_seed),
+            PretrainJob(world, policy, schedule.pretrain_seed_of(world, policy, seed)),
             tuple(arms),
         )
         for (seed, world, labeled, policy, coordconv), arms in members.items()

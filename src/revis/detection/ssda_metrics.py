@@ -315,15 +315,28 @@ def smoke_world_description(truth: Mapping[str, Any]) -> str:
     )
 
 
+def pretraining_sharing(pretrained: Sequence[PretrainRun], seeds: int) -> str:
+    """Which source pretrainings are trained per seed and which are shared by all seeds, in words."""
+    draws: dict[str, set[int]] = defaultdict(set)
+    for model in pretrained:
+        draws[f"{model.world}_{model.policy}"].add(model.seed)
+    per_seed = [name for name, drawn in draws.items() if len(drawn) >= seeds]
+    shared = [name for name in draws if name not in per_seed]
+    if not shared:
+        return "one per seed"
+    if not per_seed:
+        return "shared by all seeds"
+    return f"one per seed: {', '.join(per_seed)}; shared by all seeds: {', '.join(shared)}"
+
+
 def scale_text(runs: Sequence[ArmRun], pretrained: Sequence[PretrainRun], where: str) -> str:
-    """The run's scale in words: data, detector, steps, seeds, how AP is computed."""
+    """The run's scale in words: data, detector, steps, seeds (which pretrainings they vary), how AP is computed."""
     seeds = {run.seed for run in runs}
     run0 = runs[0]
-    shared = len(pretrained) < len(seeds) * len({(m.world, m.policy) for m in pretrained})
     return (
         f"{where}; YOLOv8n from its yaml; every arm {run0.steps} optimiser steps: "
         f"{run0.steps - run0.adaptation_steps} of source pretraining "
-        f"({'shared by all seeds' if shared else 'one per seed'}), {run0.adaptation_steps} of adaptation "
+        f"({pretraining_sharing(pretrained, len(seeds))}), {run0.adaptation_steps} of adaptation "
         f"({run0.burn_in} burn-in); {len(seeds)} seeds; AP by pycocotools on the merged-label test file"
     )
 

@@ -48,7 +48,7 @@ def train_arms(
         weight_decay=s.weight_decay,
         target_share=s.target_share,
         log_every=s.log_every,
-        pretrain_per_seed=s.pretrain_per_seed,
+        pretrain_per_seed=s.pretrain_per_seed if isinstance(s.pretrain_per_seed, bool) else tuple(s.pretrain_per_seed),
         pretrain_seed=s.pretrain_seed,
         pseudo_score_images=s.pseudo_score_images,
     )

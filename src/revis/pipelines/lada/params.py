@@ -23,10 +23,14 @@ ARM_KINDS = (
 )
 # the arms of revis.detection.ssda.arm_registry (a test checks they agree; importing it here would import torch)
 ARM_NAMES = ("source_only", *(f"{kind}_{split}" for kind in ARM_KINDS for split in SPLITS))
-if TYPE_CHECKING:  # a Literal built at run time: one of ARM_NAMES, a str to the type checker
+# the source pretrainings, ``<world>_<policy>`` (revis.detection.ssda.PRETRAININGS; a test checks they agree)
+PRETRAININGS = ("main_merged", "main_fragment", "control_merged")
+if TYPE_CHECKING:  # Literals built at run time: one of ARM_NAMES / PRETRAININGS, a str to the type checker
     ArmName = str
+    PretrainingName = str
 else:
     ArmName = Literal[ARM_NAMES]
+    PretrainingName = Literal[PRETRAININGS]
 
 
 class WorldParams(BaseModel):
@@ -91,8 +95,10 @@ class ScheduleParams(BaseModel):
 
     model_config = STRICT
     pretrain_steps: int = Field(ge=0, le=1_000_000)  # source pretraining (shared by the arms of a world and policy)
-    pretrain_per_seed: bool = False  # true: one pretraining per seed (whole chain); false: one for all seeds
-    pretrain_seed: Seed = 0  # the shared pretraining's one draw (when not per seed)
+    # which source pretrainings are trained per seed (whole chain): true (all), false (none: one for all seeds), or a
+    # list of main_merged / main_fragment / control_merged; the others are shared (pretrain_seed's one draw)
+    pretrain_per_seed: bool | list[PretrainingName] = ["main_merged"]
+    pretrain_seed: Seed = 0  # the shared pretrainings' one draw
     steps: int = Field(ge=1, le=1_000_000)  # adaptation steps of every arm
     burn_in: int = Field(ge=0, le=1_000_000)  # supervised adaptation steps before the arm's method
     batch: int = Field(ge=1, le=512)  # labeled images per step
@@ -108,6 +114,8 @@ class ScheduleParams(BaseModel):
 
     @model_validator(mode="after")
     def _burn_in(self) -> ScheduleParams:
+        if isinstance(self.pretrain_per_seed, list) and len(set(self.pretrain_per_seed)) != len(self.pretrain_per_seed):
+            raise ValueError(f"pretrain_per_seed {self.pretrain_per_seed}: a pretraining must not repeat")
         if self.burn_in > self.steps:
             raise ValueError(f"burn_in ({self.burn_in}) exceeds steps ({self.steps})")
         return self
@@ -171,8 +179,8 @@ class EvaluateParams(BaseModel):
 
 class Params(BaseModel):
     model_config = STRICT
-    # whole-chain seeds: seed s draws every arm's batches, augmentations and pseudo-label draws (and, with
-    # schedule.pretrain_per_seed, its own source pretraining)
+    # whole-chain seeds: seed s draws every arm's batches, augmentations and pseudo-label draws (and its own source
+    # pretraining for those listed in schedule.pretrain_per_seed)
     seeds: Seeds
     compute: ComputeParams  # device; workers: chains trained at once, one process (one CPU thread) each
     world: WorldParams
