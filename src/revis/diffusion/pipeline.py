@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,9 +62,16 @@ class MiniT2IPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def encode_prompt(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(token states (B, L, D), bool mask (B, L)) of the text encoder, padded to the longest prompt."""
+        """(token states (B, L, D), bool mask (B, L)) of the text encoder, padded to the longest prompt.
+
+        The same prompt list through the same frozen encoder is run once per process (``_PromptStates``): the
+        models of several seeds share one encoder and sample the same captions. Treat the result as read-only."""
         if self.text_encoder is None or self.tokenizer is None:
             raise ValueError("this pipeline has no text encoder attached: load it with load_t2i, or pass prompt_embeds")
+        return _PROMPT_STATES.get(self, list(prompts))
+
+    def _run_text_encoder(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.text_encoder is not None and self.tokenizer is not None
         batch = self.tokenizer(
             list(prompts), padding="longest", truncation=True, max_length=self.config["max_length"], return_tensors="pt"
         )
@@ -180,6 +190,39 @@ class MiniT2IPipeline(DiffusionPipeline):
             if output_type == "pil":
                 out = self.numpy_to_pil(out)
         return ImagePipelineOutput(images=out) if return_dict else (out,)
+
+
+class _PromptStates:
+    """``encode_prompt``'s results per text encoder (weakly held), keyed by the exact prompt list, the tokenizer, the
+    length and the encoder's weight versions (an in-place change of a weight is a new key); the last few lists.
+
+    A hit returns the very tensors of the first run: the same batch through the same frozen weights, so every
+    sample is what it was without the cache (the encoder's output does not depend on the torch thread count).
+    One lock: a thread asking for a list another thread is encoding waits for it instead of encoding it again."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.by_encoder: weakref.WeakKeyDictionary[Any, OrderedDict] = weakref.WeakKeyDictionary()
+
+    def get(self, pipe: MiniT2IPipeline, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        encoder = pipe.text_encoder
+        assert encoder is not None
+        if encoder.training:  # dropout on: every run differs
+            return pipe._run_text_encoder(prompts)
+        versions = tuple(t._version for t in (*encoder.parameters(), *encoder.buffers()))
+        key = (tuple(prompts), id(pipe.tokenizer), pipe.config["max_length"], str(pipe.unet.device), versions)
+        with self.lock:
+            cache = self.by_encoder.setdefault(encoder, OrderedDict())
+            if key not in cache:
+                cache[key] = pipe._run_text_encoder(prompts)
+                while len(cache) > self.size:
+                    cache.popitem(last=False)
+            cache.move_to_end(key)
+            return cache[key]
+
+
+_PROMPT_STATES = _PromptStates()
 
 
 def save_t2i(pipe: MiniT2IPipeline, folder: str | os.PathLike) -> None:

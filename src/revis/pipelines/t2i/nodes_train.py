@@ -27,7 +27,8 @@ def train_models(
     further seed (initialization, batch order, noise, dropout), ``{seed: model}``, with their loss curves; and the
     first model's learning curves of the gate fidelities (``train.curve``; empty when ``every`` is 0).
 
-    The models train concurrently, one thread each (``run_threads``), on captions encoded once.
+    The models train concurrently, one thread each (``run_threads``), on captions encoded once; the curve's
+    checkpoints are kept during training and measured together after it.
     """
     device = apply_runtime(compute.device, compute.threads)
     split = captions["train"]
@@ -38,14 +39,15 @@ def train_models(
         train.text_encoder, train.max_length, train.num_train_timesteps, train.beta_schedule, train.sampler
     )
     config = DenoiserTraining(**train.model_dump(include=set(DenoiserTraining.__dataclass_fields__)))
-    sampling = {"steps": evaluate.steps, "guidance_scale": evaluate.guidance_scale, "batch_size": evaluate.batch_size}
+    sampling = evaluate.model_dump(include={"seed", "steps", "guidance_scale", "batch_size"})
     probe = captions["test"].records[: train.curve.captions]
-    curve = FidelityCurve(load_judge(judge_state), probe, encoder, spec, {"seed": evaluate.seed, **sampling})
+    curve = FidelityCurve(load_judge(judge_state), probe, encoder, spec, sampling, defer=True)
     checkpoints = {seeds[0]: (train.curve.every, curve)} if train.curve.every else {}
     trained = train_seeded_models(unets, seeds, encoder, split, encoded, spec, config, device, checkpoints)
     (model, history), replicates = trained[0], trained[1:]
     if train.curve.every:
         curve(train.steps, model.unet)
+        curve.flush(device)  # every checkpoint's fidelity, one thread each
     history.update(parameters=int(sum(p.numel() for p in model.unet.parameters())), images=len(split), seed=seeds[0])
     models = {str(seed): pipe for seed, (pipe, _) in zip(seeds[1:], replicates, strict=True)}
     histories = {
