@@ -24,10 +24,9 @@ def train_teachers(
 ) -> TeacherBundle:
     """θ* per dataset and seed on the full training split: SGD with weight decay, then L-BFGS to stationarity."""
     device = apply_runtime(compute.device, compute.threads)
-    recipe = teacher.recipe()
     chains, jobs = [], []
     for name, listed in seeds.items():
-        splits = load_splits(name, shapes, digits, data)
+        splits, recipe = load_splits(name, shapes, digits, data), teacher.recipe(name)
         for seed in listed:
             chains.append(Chain(name, seed))
             x, y = splits.x_train, splits.y_train

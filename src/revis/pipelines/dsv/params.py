@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from revis.config.runtime import ComputeParams
 from revis.config.types import STRICT
-from revis.distill.config import DataParams, EvalProtocol, SeedsByDataset, check_cifar10_root
+from revis.distill.config import DataParams, DatasetName, EvalProtocol, SeedsByDataset, check_cifar10_root
 from revis.kkt.config import SynthesisParams
 from revis.models import ModelConfig
 
@@ -24,12 +24,22 @@ if TYPE_CHECKING:  # the library imports torch: params.py must not at import tim
 PerClass = Annotated[int, Field(ge=1, le=100_000)]  # images per class
 
 
+class TeacherOverride(BaseModel):
+    """A dataset's own SGD length, batch and learning rate (a field left out keeps the shared value)."""
+
+    model_config = STRICT
+    epochs: int | None = Field(default=None, ge=1, le=100_000)
+    batch_size: int | None = Field(default=None, ge=1, le=65_536)
+    lr: float | None = Field(default=None, gt=0, le=10)
+
+
 class Teacher(BaseModel):
     """θ*: SGD with the weight decay of the KKT derivation, then L-BFGS to its stationary point."""
 
     model_config = STRICT
     model: ModelConfig
     epochs: int = Field(ge=1, le=100_000)
+    per_dataset: dict[DatasetName, TeacherOverride] = {}  # a dataset's own epochs / batch size / lr
     batch_size: int = Field(ge=1, le=65_536)
     optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = Field(gt=0, le=10)
@@ -39,14 +49,16 @@ class Teacher(BaseModel):
     augment: Literal["none", "flip_crop", "crop"] = "none"
     polish_iterations: int = Field(200, ge=0, le=100_000)  # L-BFGS iterations on the identifiable parameters
 
-    def recipe(self) -> TrainConfig:
-        """The SGD part as ``revis.training.TrainConfig`` (every field but the model and the L-BFGS polish)."""
+    def recipe(self, dataset: str | None = None) -> TrainConfig:
+        """The SGD part for ``dataset`` as ``revis.training.TrainConfig``: every field but the model and the
+        L-BFGS polish, with the fields ``per_dataset`` sets for ``dataset`` replaced."""
         from revis.training import TrainConfig
 
+        own = dict[str, TeacherOverride](self.per_dataset.items()).get(dataset or "", TeacherOverride())
         return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
+            epochs=own.epochs or self.epochs,
+            batch_size=own.batch_size or self.batch_size,
+            lr=own.lr or self.lr,
             momentum=self.momentum,
             weight_decay=self.weight_decay,
             optimizer=self.optimizer,
