@@ -184,3 +184,13 @@ def test_code_stamps_change_with_the_listed_files_only(tmp_path):
     (tmp_path / "src/a.py").unlink()
     write_code_stamps(tmp_path)
     assert json.loads(stamp.read_text()) == {"src/a.py": None}
+
+
+def test_prestarted_stages_are_stages_whose_jobs_run_on_worker_processes(stages):
+    from revis.stage import PRESTARTED
+
+    for pipeline_name, kinds in PRESTARTED.items():
+        for kind in kinds:
+            code = stages[f"{pipeline_name}-{kind}"]["meta"]["code"]
+            assert f"src/revis/pipelines/{pipeline_name}/nodes_{kind}.py" in code  # the module the server preloads
+            assert "src/revis/workers.py" in code  # a stage without a pool would start the server for nothing

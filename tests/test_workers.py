@@ -181,3 +181,33 @@ def test_dask_needs_a_scheduler_and_the_environment_names_one(monkeypatch):
             workers.configure("ray")
     finally:
         workers.configure(previous.executor, previous.scheduler)
+
+
+def _process_facts(seed: int) -> tuple[list[float], int, bool, str]:
+    import multiprocessing
+    import sys
+
+    import torch
+
+    losses, _, _ = _train_tiny(seed, 4)
+    method = multiprocessing.get_start_method(allow_none=True) or ""
+    return losses, torch.get_num_threads(), "torch._dynamo" in sys.modules, method
+
+
+@pytest.mark.integration
+def test_workers_forked_from_a_prestarted_server_agree_with_spawned_ones_bit_for_bit():
+    from revis import workers
+
+    jobs = [(seed,) for seed in (0, 1, 2)]
+    spawned = run_jobs(_process_facts, jobs, workers=2, threads=1)
+    workers.prestart(["tests.test_workers"])
+    try:
+        assert workers.start_method() == "forkserver"
+        forked = run_jobs(_process_facts, jobs, workers=2, threads=1)
+        assert run_jobs(_process_facts, jobs, workers=1, threads=1)[0][0] == forked[0][0]  # inline: no server
+    finally:
+        workers.stop_prestarted()
+    assert workers.start_method() == "spawn"
+    assert [r[0] for r in forked] == [r[0] for r in spawned]  # the same losses, bit for bit
+    assert [r[1] for r in forked] == [1, 1, 1]  # the pool's thread count, as a spawned worker's
+    assert all(r[2] for r in forked)  # torch._dynamo came with the fork, imported once by the server

@@ -11,14 +11,15 @@ has always used on one machine, so that its results stay bit for bit what they w
 
 ``JobPool`` is the pool underneath, for stages that submit jobs as earlier ones finish
 (``revis.detection.ssda``). Backends: ``inline`` (tests, debugging), ``threads``, ``processes``
-(spawned: no forked torch or OpenMP state) and ``dask`` (a ``distributed.Client`` at the address
-of ``runtime.scheduler`` in params.yaml or of ``REVIS_DASK_SCHEDULER``). With Dask configured, the
-picklable jobs of ``run_jobs``/``map_jobs``/``JobPool`` go to the cluster with the torch thread
-count they would have had locally, so results do not change: every job seeds its own generators.
+(spawned: no forked torch or OpenMP state; or forked from the fork server of ``prestart``, a
+fresh interpreter that only imported torch and the stage's modules, where ``revis.stage`` starts
+one) and ``dask`` (a ``distributed.Client`` at the address of ``runtime.scheduler`` in params.yaml
+or of ``REVIS_DASK_SCHEDULER``). With Dask configured, the picklable jobs of
+``run_jobs``/``map_jobs``/``JobPool`` go to the cluster with the torch thread count they would have had locally, so results do not change: every job seeds its own generators.
 A value every job reads (``shared``) is sent to each worker once (scattered on Dask). Jobs that
 need a GPU say so (``gpu=True``) and go to workers started with ``--resources GPU=1``. Curves a
 job records with ``revis.curves.log_curve`` in another process come back with its result and
-are replayed here, so they reach the stage's MLflow run.
+are replayed here as each job ends, so they reach the stage's MLflow run while the others run.
 
 Stopping: when the stage's thread gets an exception (Ctrl-C, or the SIGTERM that the tracking
 hook turns into one), the pool stops at once: pending jobs are cancelled, worker processes are
@@ -32,6 +33,7 @@ import atexit
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -51,6 +53,20 @@ _POLL_S = 0.2  # the stage's thread waits in short slices, so that a signal is h
 
 _NOTHING = object()
 _shared: tuple = ()  # in a worker process: (shared,) when the jobs share a value, else ()
+_start_method = "spawn"  # how this process starts its pools' workers: "forkserver" once ``prestart`` ran
+# what every torch worker imports: revis first (its CPU-kernel pins precede torch), torch, and torch._dynamo,
+# which every torch optimizer imports at its first step (~1.2 CPU s on its own)
+PRELOAD: tuple[str, ...] = ("revis", "torch", "torch._dynamo", "revis.workers")
+# glibc's malloc in the workers of ``prestart``: a freed tensor's memory stays with the process instead of
+# going back to the system and faulting in again at the next allocation (blocks up to 1 GiB come from the heap,
+# not from mmap; the heap grows 256 MiB at a time and is trimmed only above 2 GiB). gig-evaluate's workers made
+# 4.9 M page faults (7.7 s of system CPU) without it, 0.4 M (2.0 s) with it. Where memory comes from does not
+# change what is computed in it (md5 of every prestarted stage's outputs, unchanged).
+WORKER_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+    "MALLOC_TRIM_THRESHOLD_": str(2 << 30),
+    "MALLOC_TOP_PAD_": str(256 << 20),
+}
 
 
 class JobStopped(Exception):
@@ -157,6 +173,67 @@ def _dask_call(function: Callable[..., Any], head: tuple, threads: int | None, j
     return _with_curves(function, (*head, *job))
 
 
+# -- where worker processes come from ----------------------------------------------------------
+
+
+def prestart(modules: Sequence[str] = ()) -> None:
+    """From now on, this process's pools fork their workers from a fork server started here, in the background,
+    that imports ``PRELOAD`` and ``modules`` (the stage's node module: what its jobs import) once.
+
+    Without it every worker is spawned and imports torch, torch._dynamo and the job's modules itself (~3 CPU s
+    per worker, seconds of wall before the first job). The server is a fresh interpreter that only imported
+    modules (no torch op ran; of the OpenMP thread torch's import starts, a fork keeps nothing), so a forked
+    worker computes as a spawned one: the pool's initializer sets its torch threads, the kernels are pinned by
+    the same environment, and jobs seed their own generators (torch's global one starts from a random seed in a
+    spawned worker too). Tested bit for bit (tests/test_workers.py) and on every stage of ``revis.stage.PRESTARTED``
+    (md5 of its outputs). It starts while the stage starts Kedro and loads its inputs, on the core the stage
+    leaves idle; its workers end with ``os._exit`` (no interpreter tear-down: pools close at once). A no-op where
+    the platform has no fork server.
+    """
+    global _start_method
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([*PRELOAD, *modules])
+    saved = {name: os.environ.get(name) for name in WORKER_MALLOC}
+    os.environ.update({name: os.environ.get(name) or value for name, value in WORKER_MALLOC.items()})
+    try:  # the server and its workers read the environment it starts with; this process keeps its own
+        forkserver.ensure_running()  # returns at once; the first pool waits until the server has imported
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    _start_method = "forkserver"
+
+
+def stop_prestarted() -> None:
+    """End the fork server of ``prestart`` at once and reap it, so that its workers' CPU counts as this
+    process's children's (as spawned workers' does); afterwards pools spawn again. Call it when no pool is open:
+    the server holds nothing but its imports (a normal exit would spend a second tearing torch down)."""
+    global _start_method
+    if _start_method != "forkserver":
+        return
+    _start_method = "spawn"
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    pid, stop = getattr(server, "_forkserver_pid", None), getattr(server, "_stop", None)  # CPython >= 3.8
+    if pid is None or stop is None:
+        return  # else the server ends with this process
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    stop()  # closes its pipe and waits for it
+
+
+def start_method() -> str:
+    """``"spawn"`` (the default) or ``"forkserver"`` (after ``prestart``): how pools start their workers."""
+    return _start_method
+
+
 # -- the pool ------------------------------------------------------------------------------------
 
 
@@ -196,7 +273,7 @@ class JobPool:
         self._threads: list[threading.Thread] = []
         self._client: Any = None
         if backend == "processes":
-            context = multiprocessing.get_context("spawn")
+            context = multiprocessing.get_context(_start_method)
             self._processes = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(self.head, threads)
             )

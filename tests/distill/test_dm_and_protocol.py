@@ -173,3 +173,35 @@ def test_a_set_with_replicate_networks_scores_their_mean_accuracy():
     assert one["s/0"] == each[0]  # a single network scores as before
     with pytest.raises(ValueError):
         replicate_key("d/s/0", -1)
+
+
+@pytest.mark.integration
+def test_evaluation_networks_and_their_curves_do_not_depend_on_the_workers():
+    from revis.curves import set_sink
+
+    y = torch.arange(12) % 3
+    x = torch.randn(12, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    protocol = EvalProtocol(model=MODEL, epochs=3, lr=0.05, augment=["crop"])
+    sets = {f"d/s/{seed}": (x, y, seed, (1, 3, 8)) for seed in (0, 1, 2)}
+    runs, threads = [], torch.get_num_threads()
+    for workers in (1, 2):
+        points: list = []
+
+        def sink(values, step, points=points):
+            points.append((sorted(values.items()), step))
+
+        previous = set_sink(sink)
+        torch.set_num_threads(1)  # inline jobs run on this process's threads, a worker's on one
+        try:
+            nets = train_networks(sets, protocol, workers=workers)
+        finally:
+            set_sink(previous)
+            torch.set_num_threads(threads)
+        runs.append((nets, sorted(points)))
+    (inline, inline_points), (pooled, pooled_points) = runs
+    assert list(inline) == list(pooled)
+    for key in inline:  # bit for bit, and each job's curve logged once, whatever the order the jobs ended in
+        assert all(
+            torch.equal(a, b) for a, b in zip(inline[key]["state_dict"].values(), pooled[key]["state_dict"].values())
+        )
+    assert inline_points == pooled_points and len(inline_points) == 3 * (protocol.epochs + 1)

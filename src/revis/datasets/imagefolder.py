@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
-from torchvision.datasets import ImageFolder
 from tqdm.auto import tqdm
 
 from revis.datasets.images import load_image
@@ -24,6 +22,8 @@ from revis.datasets.imageset import DataError, ImageSet
 
 def index_image_folder(root: str | os.PathLike) -> tuple[list[str], list[tuple[str, int]]]:
     """Class names and (path, class index) pairs of an ImageFolder tree."""
+    from torchvision.datasets import ImageFolder  # here: torchvision pulls in torch._dynamo (seconds per process)
+
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist")
@@ -35,6 +35,8 @@ def index_image_folder(root: str | os.PathLike) -> tuple[list[str], list[tuple[s
 
 
 def _resize_crop(image: np.ndarray, image_size: int) -> np.ndarray:
+    import torchvision.transforms.v2.functional as TF  # here, as ImageFolder above
+
     tensor = torch.from_numpy(np.ascontiguousarray(image).copy()).permute(2, 0, 1)
     tensor = TF.resize(tensor, [round(image_size * 256 / 224)], antialias=True)
     tensor = TF.center_crop(tensor, [image_size, image_size])

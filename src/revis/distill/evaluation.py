@@ -83,9 +83,11 @@ def score(model: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor) -> float
     return accuracy(model, x_test, y_test)
 
 
-def _train_job(x, y, shape, protocol, seed) -> dict:
+def _train_job(x, y, shape, protocol, seed, curve: str | None = None) -> dict:
     losses: list[float] = []
     net = train_on_set(x, y, shape, protocol, seed, losses=losses)
+    if curve is not None:  # here, not after the last job: the curves reach the tracker while the others train
+        log_history({"loss": losses}, curve)
     return {"state_dict": net.state_dict(), "seed": seed, "size": len(x), "shape": list(shape), "losses": losses}
 
 
@@ -114,11 +116,12 @@ def train_networks(
         return protocol if isinstance(protocol, EvalProtocol) else protocol(key)
 
     keys = [key for key, (x, *_) in sets.items() if len(x) > 0]
-    jobs = [(sets[key][0], sets[key][1], sets[key][3], of(key), sets[key][2]) for key in keys]
+    # "<group>/<seed>": one loss curve per network, logged by its job (revis.workers brings it back as it ends)
+    jobs = [
+        (sets[key][0], sets[key][1], sets[key][3], of(key), sets[key][2], curve_key(*key.rsplit("/", 1)))
+        for key in keys
+    ]
     results = run_jobs(_train_job, jobs, workers=workers, cost=lambda job: 1.0 + len(job[0]), desc=desc)
-    for key, result in zip(keys, results):  # "<group>/<seed>": one loss curve per network
-        group, seed = key.rsplit("/", 1)
-        log_history({"loss": result["losses"]}, curve_key(group, seed))
     return dict(zip(keys, results))
 
 
