@@ -34,9 +34,12 @@ USAGE = f"usage: run-stage {CHECK_STAGE} | run-stage <pipeline> <{'|'.join(STAGE
 # added here must run its jobs on a process pool (tests/test_dvc_stages.py) and be checked the same way.
 PRESTARTED = {
     "biice": ("train", "attribute"),
+    "csod": ("features", "train"),
     "dkkt": ("distill", "train"),
     "dsv": ("features", "select", "distill", "train"),
     "gig": ("features", "attribute", "evaluate"),
+    "hlclip": ("train", "evaluate"),
+    "vl": ("train",),
 }
 
 
