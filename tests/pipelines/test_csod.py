@@ -124,7 +124,6 @@ def _fake_training(train, test, class_names, subsets, config, steps, workdir, wo
                 "ap50_per_class": {class_names[0]: score},
                 "ap50_halves": [score - 0.01, score + 0.01],
                 "n_images": len(test),
-                "train_seconds": 1.0,
                 "weights_l1": 1.0,
                 "history": [{"epoch": 1, "loss.box_loss": 1.0}],
                 "epochs": 1,
@@ -190,6 +189,7 @@ def test_wiring_in_memory_produces_every_output(in_memory):
     assert [(s["label"], s["budget"], s["seed"]) for s in subsets] == [
         (r["label"], r["budget"], r["seed"]) for r in runs
     ]
+    assert not any("seconds" in s for s in subsets)  # selection times go to MLflow, not to a DVC output
     labels = {(s["label"], s["budget"]) for s in subsets}
     assert ("balanced_random", 2) in labels and ("balanced_random", 3) not in labels  # smallest budget only
     assert {("csod_lam0", 2), ("csod_lam1", 2)} <= labels and ("csod_lam0", 3) not in labels
@@ -276,6 +276,7 @@ def test_subsets_and_runs_line_up(ran):
         (r["label"], r["budget"], r["seed"]) for r in runs
     ]
     assert all(len(s["image_ids"]) == s["budget"] for s in subsets)
+    assert not any("seconds" in key for row in [*subsets, *runs] for key in row)  # no wall time in a DVC output
     reused = {r["label"] for r in runs if r["reused"]}
     # lambda 1 is the main csod run; a tiny pool can give csod or its ablations the picks of an earlier arm
     assert "csod_lam1" in reused and reused <= {"csod", "csod_lam0", "csod_lam1", "csod_image"}

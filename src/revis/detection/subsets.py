@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -55,8 +54,9 @@ def train_one(
     """Train on ``subset`` in its own folder, evaluate on ``test``; the folder is removed afterwards.
 
     The result holds the test AP (overall, per class, on each half of the test split), the
-    training time and per-epoch losses, a fingerprint of the weights, and with ``keep_state``
-    the trained model (``model_state``).
+    per-epoch losses, a fingerprint of the weights, and with ``keep_state`` the trained model
+    (``model_state``); no wall time (results are DVC outputs: a time changes their md5 on every
+    run; the stage's time is in MLflow).
     """
     job_dir = Path(job_dir)
     try:
@@ -66,17 +66,13 @@ def train_one(
         train_yaml = dataset.write_yaml("subset", [r.image_id for r in subset], test_ids[:1])
         eval_yaml = dataset.write_yaml("test", test_ids[:1], test_ids)
         history: list[dict[str, float]] = []
-        start = time.perf_counter()
         net = train_yolo(train_yaml, config, seed, job_dir / "run", history=history)
-        seconds = time.perf_counter() - start
         # a fingerprint of the trained weights: equal runs (1 or n processes, reruns) must agree on it
         weights_l1 = float(
             sum(float(v.double().abs().sum()) for v in net.state_dict().values() if v.is_floating_point())
         )
         result = evaluate_yolo(net, eval_yaml, config, job_dir / "val")
-        result.update(
-            {"train_seconds": seconds, "weights_l1": weights_l1, "history": history, "labels": dataset.report.to_dict()}
-        )
+        result.update({"weights_l1": weights_l1, "history": history, "labels": dataset.report.to_dict()})
         if keep_state:
             result["state"] = model_state(net)
         return result

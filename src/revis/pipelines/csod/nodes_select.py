@@ -28,4 +28,5 @@ def select_subsets(representatives: dict[int, Any], seeds: list[int], select: Se
         log_curve(
             {"seconds": sum(r["seconds"] for r in rows) / len(rows)}, int(budget), curve_key(f"select_{label}", None)
         )
-    return subsets
+    # a wall time in a DVC output changes its md5 on every run and reruns everything downstream: MLflow only
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in subsets]
