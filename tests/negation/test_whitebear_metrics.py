@@ -88,4 +88,9 @@ def test_whitebear_metrics_pool_the_ablation_arms():
     assert metrics["representations"]["items"] == 2
     assert metrics["representations"]["pooled"]["with"]["mean"] == pytest.approx(0.85)
     assert metrics["attention"]["object_on_drawn"] == {"mean": None, "images": 0}
-    assert "2 whole-chain seeds" in metrics["scale"] and "3 fine-tuning steps" in metrics["scale"]
+    # the claim's unit: each seed's own fine-tuned pair, its rate pooled over pairs
+    assert metrics["ablation_per_seed"]["negation"]["attack"]["values"] == [0.5, 0.5]  # (3 + 1) / 8, (2 + 2) / 8
+    assert metrics["ablation_per_seed"]["control"]["attack"]["values"] == [0.125, 0.125]
+    assert metrics["ablation_per_seed"]["control"]["attack"]["seeds"] == [0, 1]
+    assert "2 whole-chain seeds" in metrics["scale"] and "one fine-tuning pair per whole-chain seed" in metrics["scale"]
+    assert "3 steps per arm" in metrics["scale"]

@@ -42,13 +42,19 @@ def test_whitebear_nodes_run_in_memory(tiny_t2i, tiny_params):
         )
         assert x <= colour and x <= shape
         assert metrics["attack"]["shape_rates"][kind]["trials"] == rates[kind]["trials"]
-    # both fine-tuned arms sample the attack prompts with every seed
+    # one fine-tuned pair per seed, each sampled with its seed: 2 pairs x 2 images x 2 seeds per arm
     assert (
         metrics["ablation"]["negation"]["attack"]["trials"] == metrics["ablation"]["control"]["attack"]["trials"] == 8
     )
+    for arm in ("negation", "control"):
+        assert metrics["ablation_per_seed"][arm]["attack"]["seeds"] == [0, 1]
+    history = out["whitebear.ablation_history"]
+    assert set(history) == {"0", "1"}
+    assert [history[s]["fine_tuning_seed"] for s in ("0", "1")] == [0, 1]  # ablation.seed 0 + the chain's seed
+    assert history["0"]["negation"] != history["1"]["negation"]  # its own model, batches and captions
     assert metrics["representations"]["items"] == 2 * 3 * 1
     assert set(metrics["judge"]["objects"]) == {"blue square", "red circle", "yellow circle", "green triangle"}
-    assert out["whitebear.ablation_history"]["negated_captions"] > 0
+    assert all(h["negated_captions"] > 0 for h in history.values())
 
 
 def test_whole_chain_seeds_pick_the_model_trained_with_each_seed():
@@ -75,8 +81,11 @@ def test_whitebear_runs_through_kedro_session(project_factory, kedro_run):
         kedro_run(root, "t2i", ["train"])
         kedro_run(root, "whitebear", ["train"])
         kedro_run(root, "whitebear", ["evaluate"])
-    assert (root / "data/06_models/whitebear/negation_model/model_index.json").is_file()
     metrics = json.loads((root / "reports/whitebear/metrics.json").read_text())
     assert metrics["attack"]["rates"]["attack"]["trials"] > 0
+    seeds = metrics["ablation_per_seed"]["negation"]["attack"]["seeds"]
+    for arm in ("negation", "control"):  # one fine-tuned model per whole-chain seed, in its own folder
+        saved = (root / f"data/06_models/whitebear/{arm}_models").glob("*/model_index.json")
+        assert sorted(int(p.parent.name) for p in saved) == sorted(seeds)
     for picture in ("samples", "attack_success", "similarity", "attention"):
         assert (root / f"reports/whitebear/plots/{picture}.png").stat().st_size > 5_000

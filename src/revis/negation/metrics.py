@@ -23,7 +23,8 @@ class WhitebearMetrics:
     representations: dict[str, Any]
     attack: dict[str, Any]
     attention: dict[str, Any]
-    ablation: dict[str, dict[str, dict[str, Any]]]
+    ablation: dict[str, dict[str, dict[str, Any]]]  # pooled over pairs and seeds (the picture)
+    ablation_per_seed: dict[str, dict[str, dict[str, Any]]]  # per whole-chain seed: its own fine-tuned pair (the claim)
 
 
 def pooled(by_pair: PairCounts, field: str = "x") -> dict[str, Any]:
@@ -132,8 +133,8 @@ def whitebear_metrics(
         f"the t2i model of this project (small UNet trained here on the 16 px caption world); "
         f"{len(seeds)} whole-chain seeds (seed s: the model trained with seed s, sampled with seed s, the "
         f"same noise for every prompt); {n_pairs} word/object pairs, {images_per_prompt} images per prompt and "
-        f"seed; judge = the world's segmenter + blob classifier; ablation: {ablation_steps} "
-        f"fine-tuning steps per arm from t2i.model, sampled with every seed"
+        f"seed; judge = the world's segmenter + blob classifier; ablation: one fine-tuning pair per whole-chain seed "
+        f"(seed s: {ablation_steps} steps per arm from the t2i model trained with seed s, sampled with seed s)"
     )
     return WhitebearMetrics(
         scale=scale,
@@ -143,6 +144,10 @@ def whitebear_metrics(
         attention=attention_metrics(attention_pairs),
         ablation={
             arm: {kind: pooled(by_pair) for kind, by_pair in by_kind.items()}
+            for arm, by_kind in ablation_counts.items()
+        },
+        ablation_per_seed={
+            arm: {kind: per_seed(by_pair, seeds) for kind, by_pair in by_kind.items()}
             for arm, by_kind in ablation_counts.items()
         },
     )

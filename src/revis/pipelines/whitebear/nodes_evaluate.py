@@ -110,15 +110,16 @@ def run_attention(
 
 
 def run_ablation(
-    negation_model: Any,
-    control_model: Any,
+    negation_models: dict[str, Any],
+    control_models: dict[str, Any],
     judge_state: dict[str, Any],
     seeds: list[int],
     prompts: PromptParams,
     attack: AttackParams,
     compute: ComputeParams,
 ) -> dict[str, Any]:
-    """Base and attack prompts on both fine-tuned arms (same seeds, same noise); one thread per arm."""
+    """The ablation's prompts on both fine-tuned arms of every seed: seed s's pair sampled with seed s (the same
+    noise for both arms); one thread per arm."""
     device = apply_runtime(compute.device, compute.threads)
     judge = load_judge(judge_state)
     alternatives = {pair_key(p): p.alternative for p in prompts.pairs}
@@ -127,9 +128,15 @@ def run_ablation(
         for pair, kinds in pair_prompts(prompts.pairs, prompts.templates).items()
     }
     pending = distinct([prompt for kinds in chosen.values() for prompt in kinds.values()])
-    arms = {"negation": negation_model, "control": control_model}
-    drawn = run_threads(draw, [(m, pending, seeds, _sampling(attack)) for m in arms.values()], device)
+    arms = {"negation": negation_models, "control": control_models}
+    jobs = [(arms[arm], pending, seeds, _sampling(attack)) for arm in arms]
+    drawn = run_threads(_draw_own_models, jobs, device)
     return {arm: judged_counts(judge, images, chosen, seeds, alternatives) for arm, images in zip(arms, drawn)}
+
+
+def _draw_own_models(models: dict[str, Any], pending: list, seeds: list[int], sampling: Sampling) -> dict:
+    """``draw`` of each seed's own fine-tuned model, sampled with that seed (one arm, seeds in turn)."""
+    return {key: images for seed in seeds for key, images in draw(models[str(seed)], pending, [seed], sampling).items()}
 
 
 def report_metrics(
@@ -159,7 +166,7 @@ def report_metrics(
         seeds=seeds,
         n_pairs=len(prompts.pairs),
         images_per_prompt=attack.images_per_prompt,
-        ablation_steps=ablation_history.get("steps", "?"),
+        ablation_steps=next(iter(ablation_history.values()), {}).get("steps", "?"),
     )
     kinds = [k for k in KINDS if k in attack_results["counts"]]
     grid = samples_per_kind(attack_results["grid"], attack_results["prompts"], kinds)

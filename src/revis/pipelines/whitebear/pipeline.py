@@ -12,8 +12,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 nodes_train.train_ablation,
-                ["t2i_model", "captions", "params:ablation", "params:compute"],
-                ["negation_model", "control_model", "ablation_history"],
+                ["t2i_model", "t2i_replicates", "captions", "params:seeds", "params:ablation", "params:compute"],
+                ["negation_models", "control_models", "ablation_history"],
                 name="train_ablation",
                 tags=["train"],
             ),
@@ -49,8 +49,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 nodes_evaluate.run_ablation,
                 [
-                    "negation_model",
-                    "control_model",
+                    "negation_models",
+                    "control_models",
                     "judge",
                     "params:seeds",
                     "params:prompts",
