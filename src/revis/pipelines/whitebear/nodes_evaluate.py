@@ -134,6 +134,12 @@ def run_ablation(
     return {arm: judged_counts(judge, images, chosen, seeds, alternatives) for arm, images in zip(arms, drawn)}
 
 
+def _ablation_steps(history: dict[str, Any]) -> Any:
+    """The fine-tuning steps per arm (equal for every seed's pair), for the scale note."""
+    steps = {h.get("steps") for h in history.values()}
+    return steps.pop() if len(steps) == 1 else "?"
+
+
 def _draw_own_models(models: dict[str, Any], pending: list, seeds: list[int], sampling: Sampling) -> dict:
     """``draw`` of each seed's own fine-tuned model, sampled with that seed (one arm, seeds in turn)."""
     return {key: images for seed in seeds for key, images in draw(models[str(seed)], pending, [seed], sampling).items()}
@@ -166,7 +172,7 @@ def report_metrics(
         seeds=seeds,
         n_pairs=len(prompts.pairs),
         images_per_prompt=attack.images_per_prompt,
-        ablation_steps=next(iter(ablation_history.values()), {}).get("steps", "?"),
+        ablation_steps=_ablation_steps(ablation_history),
     )
     kinds = [k for k in KINDS if k in attack_results["counts"]]
     grid = samples_per_kind(attack_results["grid"], attack_results["prompts"], kinds)

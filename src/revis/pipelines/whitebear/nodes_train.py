@@ -30,7 +30,8 @@ def train_ablation(
     """``({seed: negation arm}, {seed: control arm}, {seed: their loss curves and caption statistics})``."""
     device = apply_runtime(compute.device, compute.threads)
     train = captions["train"]
-    pairs, history = {}, {}
+    pairs = {}
+    history: dict[str, dict[str, Any]] = {}
     for seed, base in models_by_seed(model, replicates, seeds).items():
         chain = ablation.seed + seed  # seed 0 with ablation.seed 0: the one pair this stage trained before
         negated = with_negations(train, ablation.negation_fraction, seed=chain)
