@@ -30,5 +30,6 @@ def make_world(world: WorldParams) -> SmokeWorld:
 
 
 def make_control(world: WorldParams) -> SmokeWorld:
-    """The same world with smoke and look-alike clouds placed uniformly (position carries no signal)."""
+    """The same world with smoke placed uniformly (smoke position carries no signal); cameras, clouds and every
+    frame without smoke are the main world's."""
     return generate_smoke_world(world.seed, world_config(world), placement="uniform")
