@@ -52,7 +52,7 @@ def test_the_test_split_shares_the_pool_cameras_and_the_heldout_split_does_not()
 
 def test_the_control_world_differs_from_the_main_world_only_in_where_smoke_is():
     """Without smoke (every frame before ignition) the two placements draw the same frames pixel for pixel: cameras,
-    clouds and noise are shared, and the control moves only the plumes (it once scattered the clouds too)."""
+    clouds and noise are common to both, and the control moves only the plumes (it once scattered the clouds too)."""
     config = small_config(negative_fraction=1.0, clouds=3.0)
     main, control = generate_smoke_world(5, config, "horizon"), generate_smoke_world(5, config, "uniform")
     assert [f.file for f in main.frames] == [f.file for f in control.frames]
