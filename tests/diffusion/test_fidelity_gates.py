@@ -37,7 +37,7 @@ def test_per_seed_fidelity_keeps_each_seed_apart():
 def test_probe_rows_hold_each_gate_aspect():
     from revis.diffusion.fidelity_probe import checkpoint_row
 
-    aspects = ("regions", "shapes", "count", "colours", "objects")
+    aspects = ("placement", "regions", "shapes", "count", "colours", "objects")
     measured = {
         "model": {a: (8, 10) for a in aspects},
         "shuffled_captions": {a: (2, 10) for a in aspects},
@@ -77,8 +77,8 @@ def test_curve_rows_hold_model_and_shuffled_rates_per_gate_aspect():
     from revis.diffusion.fidelity_curve import curve_row
 
     measured = {
-        "model": {"regions": (6, 20), "shapes": (9, 10), "count": (1, 4), "colours": (1, 1)},
-        "shuffled_captions": {"regions": (2, 20), "shapes": (5, 10), "count": (0, 4), "colours": (0, 1)},
+        "model": {"placement": (6, 20), "regions": (3, 20), "shapes": (9, 10), "count": (1, 4), "colours": (1, 1)},
+        "shuffled_captions": {"placement": (2, 20), "regions": (1, 20), "shapes": (5, 10), "count": (0, 4), "colours": (0, 1)},
     }
     row = curve_row(160, measured)
     assert row == {
@@ -132,3 +132,26 @@ def test_deferred_curve_and_threaded_seeds_give_the_rows_and_counts_of_the_plain
     }
     together = judged_fidelity_per_seed(models, judge, records, **sampling)
     assert together == {s: judged_fidelity(m, judge, records, **sampling) for s, m in models.items()}
+
+
+@pytest.mark.slow
+def test_the_fidelity_probe_runs_end_to_end_on_a_tiny_world(tmp_path):
+    """`python -m revis.diffusion.fidelity_probe` (README, t2i): a tiny world, judge and training, two checkpoints."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from revis.diffusion.fidelity_probe import main
+
+    t2i = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["t2i"]
+    t2i["world"].update(n_train=48, n_test=24)
+    t2i["judge"].update(epochs=1, width=8)
+    t2i["evaluate"].update(steps=2, batch_size=8)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"t2i": t2i}))
+    out = tmp_path / "curve.json"
+    main(["--params", str(tmp_path / "params.yaml"), "--steps", "4", "--every", "2", "--n-captions", "8",
+          "--batch-size", "8", "--threads", "1", "--out", str(out)])  # fmt: skip
+    curve = json.loads(out.read_text())["curve"]
+    assert [row["step"] for row in curve] == [2, 4]
+    assert all(0 <= row["placement"]["model"] <= 1 and row["shapes"]["trials"] > 0 for row in curve)

@@ -91,7 +91,10 @@ def test_scoreboard_shows_effect_bound_test_and_four_verdicts():
     verdicts = [evaluate_claim(c, METRICS).verdict for c in ClaimsFile.model_validate(CLAIMS).claims]
     assert verdicts == ["holds", "inconclusive", "does not hold", "not evaluable", "holds"]
     # the headline counts paper claims only; the sanity check is listed apart
-    assert "Paper claims: 1 hold (1 after Benjamini–Hochberg at q = 0.05), 1 do not hold, 1 inconclusive" in board
+    assert (
+        "Paper claims: 1 hold (1 after Benjamini–Hochberg at q = 0.05; 1 unstable: stability below 100 %), 1 do "
+        in board
+    )
     assert "1 not evaluable" in board and "Sanity checks (not counted): 1 pass, 0 fail, 0 inconclusive" in board
     assert "| demo | 1 | 1 | 1 | 1 | 1 | 0/0 |" in board
 
@@ -200,6 +203,38 @@ def test_q_values_and_stability_per_row():
     # out seed 2 leaves two equal differences, no spread, inconclusive
     assert rows["c0"].stability == pytest.approx(2 / 3)
     assert rows["c1"].stability == 1.0  # inconclusive whichever seed is left out
+    # the headline counts c0 as a hold and as unstable (leaving out seed 2 makes it inconclusive)
+    assert "; 1 unstable: stability below 100 %)" in scoreboard_markdown({"demo": (claims, metrics)})
+
+
+def test_stability_of_a_test_over_items_is_a_bootstrap_of_the_items():
+    # 40 paired items of one frozen model: the seeds' leave-one-out makes no sense there, the items are resampled
+    claims = {
+        "paper": "demo",
+        "title": "d",
+        "claims": [
+            {
+                "id": f"c{i}",
+                "kind": "extension",
+                "claim": "c",
+                "compare": {"metric": m, "baseline": "base", "test": "sign"},
+            }
+            for i, m in enumerate(["clear", "marginal"])
+        ],
+    }
+    base = [0.0] * 40
+    metrics = {
+        "base": mean_std(base),
+        "clear": mean_std([1.0] * 36 + [-1.0] * 4),  # 36 of 40 above: every resample holds
+        "marginal": mean_std([1.0] * 26 + [-1.0] * 14),  # 26 of 40: p 0.04, a resample flips it often
+    }
+    rows = {r.item.id: r for r in judge({"demo": (claims, metrics)})["demo"].rows}
+    assert rows["c0"].verdict.verdict == "holds" and rows["c0"].stability == 1.0
+    assert rows["c0"].stability_unit == rows["c1"].stability_unit == "items"
+    assert rows["c1"].verdict.verdict == "holds" and 0.2 < rows["c1"].stability < 0.8
+    again = {r.item.id: r for r in judge({"demo": (claims, metrics)})["demo"].rows}
+    assert again["c1"].stability == rows["c1"].stability  # one fixed draw
+    assert "(items)" in scoreboard_markdown({"demo": (claims, metrics)})
 
 
 def test_counted_claims_need_a_gate_a_measured_baseline_and_spread():

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from revis.world.captions import COLOURS, OBJECT_NAMES, SHAPES, generate_captions
+from revis.world.captions import COLOURS, OBJECT_NAMES, SHAPES, CaptionRecord, generate_captions
 from revis.world.fidelity import caption_fidelity, in_region, shuffled
 from revis.world.judge import (
     Judge,
+    Judgement,
     blob_precision,
     judge_accuracy,
     judge_images,
@@ -132,3 +133,27 @@ def test_blob_precision_scores_blobs_against_the_true_map():
     assert report["precision"] == 1.0 and report["rejected_share"] == 0.5
     truth[0, 2:5, 2:6] = 0  # background under a blob is a false object
     assert blob_precision(judge_images(judge, image, masks=True), truth, threshold=0.0)["precision"] == 0.0
+
+
+def test_placement_asks_where_only_among_the_objects_drawn():
+    # two captions placing a red circle on the left; image 0 draws it on the left, image 1 on the right,
+    # image 2 draws no red circle at all (regions fails, placement has no trial)
+    record = CaptionRecord(
+        key="k",
+        caption="a red circle on the left",
+        objects=[{"colour": "red", "shape": "circle", "striped": False, "cy": 0.5, "cx": 0.25, "radius": 0.2}],
+        abstract=[],
+        negated=None,
+        stated={"regions": [["red circle", "on the left"]], "relations": []},
+    )
+    circle = {"name": "red circle", "cy": 0.5, "area": 20, "striped": False}
+    square = {"name": "blue square", "cy": 0.5, "cx": 0.25, "area": 20, "striped": False}
+    judged = Judgement(
+        present=np.zeros((3, 12), dtype=bool),
+        count=np.array([1, 1, 1]),
+        striped=np.zeros(3, dtype=bool),
+        objects=[[{**circle, "cx": 0.25}], [{**circle, "cx": 0.75}], [square]],
+    )
+    counts = caption_fidelity(judged, [record] * 3)
+    assert counts["regions"] == (1, 3)  # drawn and placed
+    assert counts["placement"] == (1, 2)  # placed, among the two images that drew it

@@ -25,7 +25,7 @@ from revis.world.fidelity import caption_fidelity, shuffled
 from revis.world.judge import blob_precision, judge_images
 
 Counts = dict[str, tuple[int, int]]  # aspect -> (hits, trials)
-GATE_ASPECTS = ("regions", "shapes", "count")  # what whitebear and orthoemb need beyond colours
+GATE_ASPECTS = ("placement", "shapes", "count")  # what whitebear and orthoemb need beyond colours
 
 
 def judged_fidelity(

@@ -19,7 +19,7 @@ from revis.workers import run_threads
 from revis.world.captions import CaptionRecord
 
 # curve column per gate aspect (DVC plot columns: no dots)
-CURVE_COLUMNS = {"regions": "positions", "shapes": "shapes", "count": "count"}
+CURVE_COLUMNS = {"placement": "positions", "shapes": "shapes", "count": "count"}  # positions: the gate's placement
 
 
 def curve_row(step: int, measured: dict[str, Any]) -> dict[str, Any]:

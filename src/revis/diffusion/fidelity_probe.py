@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from revis.atomic import write_text_atomic
+from revis.curves import curve_key
 from revis.diffusion.evaluation import GATE_ASPECTS, judged_fidelity, p_above_shuffled, rate
 from revis.diffusion.pipeline import MiniT2IPipeline
 from revis.diffusion.text import TextEncoder
@@ -32,7 +33,7 @@ from revis.world.judge import load_judge
 def checkpoint_row(step: int, measured: dict[str, Any], seconds: float) -> dict[str, Any]:
     """One point of the curves: per gate aspect the model's and the shuffled captions' rates and the p-value."""
     row: dict[str, Any] = {"step": step, "seconds": round(seconds, 1)}
-    for aspect in (*GATE_ASPECTS, "colours", "objects"):
+    for aspect in (*GATE_ASPECTS, "regions", "colours", "objects"):
         model, base = measured["model"][aspect], measured["shuffled_captions"][aspect]
         row[aspect] = {
             "model": rate(model),
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     captions = make_caption_world(params.world)
     judge = load_judge(fit_judge(captions, params.judge, params.compute)[0])
+    torch.set_num_threads(args.threads)  # fitting the judge set the stage's thread count
     encoder = TextEncoder(train.text_encoder, train.max_length)
     split = captions["train"]
     states, masks, null_states, null_mask = encode_captions(encoder, split.captions)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         null_states[0],
         null_mask[0],
         config,
-        curve="t2i.probe",
+        curve=curve_key("t2i_probe", args.seed),
         every=args.every,
         on_checkpoint=measure,
     )

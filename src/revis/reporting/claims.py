@@ -57,6 +57,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from revis.reporting.verdicts import (
@@ -71,6 +72,7 @@ from revis.reporting.verdicts import (
 
 CONSTANT_BASELINE_TESTS = ("one_sample", "binomial", "spearman", "spearman_per_seed")
 MAX_SEEDS = 20  # stability is over seeds: a sample with more values holds items (prompts, images)
+ITEM_RESAMPLES = 200  # stability over items: this many bootstrap resamples of the items (one fixed draw)
 
 OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
 
@@ -351,18 +353,60 @@ def _seeds(summary: Any) -> list[int]:
     return []
 
 
+def _resample(summary: Any, index: np.ndarray) -> Any:
+    """``summary`` with its values (and their seeds) taken at ``index`` (a bootstrap resample)."""
+    if isinstance(summary, dict) and "samples" in summary:
+        return {**summary, "samples": [_resample(s, index) for s in summary["samples"]]}
+    if not (isinstance(summary, dict) and isinstance(summary.get("values"), list)):
+        return summary
+    kept = {**summary, "values": [summary["values"][i] for i in index]}
+    if isinstance(summary.get("seeds"), list):
+        kept["seeds"] = [summary["seeds"][i] for i in index]
+    return kept
+
+
+def _item_stability(compare: Compare, a: Any, b: Any, verdict: Verdict, alpha: float) -> float:
+    """Share of ``ITEM_RESAMPLES`` bootstrap resamples of the items giving ``verdict`` again; a baseline with as
+    many values is paired (resampled with the same items), another one resampled on its own. One fixed draw."""
+    rng = np.random.default_rng(0)
+    n_a, n_b = len(_seeds(a)), len(_seeds(b))
+    same = 0
+    for _ in range(ITEM_RESAMPLES):
+        index = rng.integers(n_a, size=n_a)
+        other = index if n_b == n_a else rng.integers(max(n_b, 1), size=n_b)
+        again = compare_verdict(compare, _resample(a, index), _resample(b, other), alpha)
+        same += again.verdict == verdict.verdict
+    return same / ITEM_RESAMPLES
+
+
+def stability_unit(claim: Claim | Gate, metrics: dict[str, Any]) -> str | None:
+    """What ``stability`` resamples: "seeds" (leave one out), "items" (bootstrap) or None (not resampled)."""
+    if claim.compare is None:
+        return None
+    try:
+        a, _ = operands(claim.compare, metrics)
+    except KeyError:
+        return None
+    n = len(_seeds(a))
+    return "items" if n > MAX_SEEDS else "seeds" if n >= 3 else None
+
+
 def stability(claim: Claim | Gate, metrics: dict[str, Any], verdict: Verdict, alpha: float) -> float | None:
-    """Share of leave-one-seed-out samples that give ``verdict`` again (None: the claim is not over seeds,
-    e.g. counts of images or an exact check, or it has fewer than 3 seeds)."""
+    """Share of leave-one-seed-out samples that give ``verdict`` again; for a sample of items (more than
+    ``MAX_SEEDS`` values: prompts or images of one frozen model) the share of bootstrap resamples of the items
+    (``stability_unit``). None: an exact check, counts of trials, or fewer than 3 seeds."""
     if claim.compare is None or verdict.verdict == NOT_EVALUABLE:
         return None
     try:
         a, b = operands(claim.compare, metrics)
     except KeyError:
         return None
-    seeds = _seeds(a)
-    if len(seeds) < 3 or len(seeds) > MAX_SEEDS:  # more values than that are items (prompts, images), not seeds
+    unit = stability_unit(claim, metrics)
+    if unit == "items":
+        return _item_stability(claim.compare, a, b, verdict, alpha)
+    if unit is None:
         return None
+    seeds = _seeds(a)
     same = 0
     for position, seed in enumerate(seeds):
         again = compare_verdict(claim.compare, _drop_seed(a, seed, position), _drop_seed(b, seed, position), alpha)

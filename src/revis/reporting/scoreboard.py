@@ -3,7 +3,7 @@
 Order of judgement: first every file's capability gates (``claims/<paper>.yaml`` ``gates:``), then each
 claim on its own metrics; a claim whose gates do not all hold is *not evaluable (gate …)*. Counted
 ``paper`` claims get Benjamini-Hochberg q-values over all of them together; every row shows the
-one-sided bound that matches its test, its p-value and its leave-one-seed-out stability.
+one-sided bound that matches its test, its p-value and its stability (leave one seed out; items: bootstrap).
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from revis.reporting.claims import Claim, ClaimsFile, Gate, claim_paths, evaluate_claim, lookup, stability
+from revis.reporting.claims import (
+    Claim,
+    ClaimsFile,
+    Gate,
+    claim_paths,
+    evaluate_claim,
+    lookup,
+    stability,
+    stability_unit,
+)
 from revis.reporting.verdicts import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, NOT_EVALUABLE, Verdict, benjamini_hochberg
 
 VERDICTS = (HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_EVALUABLE)
@@ -39,6 +48,7 @@ class Row:
     gates: list[str] = field(default_factory=list)
     failed_gates: list[str] = field(default_factory=list)
     stability: float | None = None
+    stability_unit: str | None = None  # "seeds" (leave one out) or "items" (bootstrap), see claims.stability
     q: float | None = None
 
     @property
@@ -75,6 +85,7 @@ def judge(papers: Papers, *, external_gates: bool = True) -> dict[str, PaperJudg
         for gate in claims.gates:
             tested = evaluate_claim(gate, metrics, claims.alpha)
             row = Row(paper, gate, tested, tested, stability=stability(gate, metrics, tested, claims.alpha))
+            row.stability_unit = stability_unit(gate, metrics) if row.stability is not None else None
             rows.append(row)
             gate_rows[f"{paper}:{gate.id}"] = row
         judged[paper] = PaperJudgement(claims, metrics, rows, [])
@@ -98,6 +109,7 @@ def judge(papers: Papers, *, external_gates: bool = True) -> dict[str, PaperJudg
                     tested.direction,
                 )
             row = Row(paper, claim, tested, verdict, refs, failed, stability(claim, metrics, tested, claims.alpha))
+            row.stability_unit = stability_unit(claim, metrics) if row.stability is not None else None
             judged[paper].rows.append(row)
     counted = [row for j in judged.values() for row in j.rows if row.counted and row.verdict.verdict != NOT_EVALUABLE]
     # a tested claim without a p-value (no spread) counts as p = 1: it was tried and showed nothing
@@ -180,8 +192,10 @@ def _p(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}"
 
 
-def _stability(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
+def _stability(row: Row) -> str:
+    if row.stability is None:
+        return "–"
+    return f"{row.stability:.0%}" + (" (items)" if row.stability_unit == "items" else "")
 
 
 def _cell(text: Any) -> str:
@@ -206,6 +220,10 @@ def _claim_text(item: Claim | Gate) -> str:
 def _paper_counts(rows: list[Row]) -> Counter:
     counts = Counter(r.verdict.verdict for r in rows if r.counted)
     counts["bh"] = sum(r.survives_bh for r in rows if r.counted)
+    # holds that a resample (one seed left out, or a bootstrap of the items) turns into another verdict
+    counts["unstable"] = sum(
+        r.counted and r.verdict.verdict == HOLDS and r.stability is not None and r.stability < 1 for r in rows
+    )
     return counts
 
 
@@ -226,7 +244,10 @@ def scoreboard_verdicts(papers: Papers, judged: dict[str, PaperJudgement] | None
     per_paper, headline, details = {}, {}, {}
     for paper, j in judged.items():
         counts = _paper_counts(j.rows)
-        per_paper[paper] = {_key(v): counts[v] for v in VERDICTS} | {"holds_after_bh": counts["bh"]}
+        per_paper[paper] = {_key(v): counts[v] for v in VERDICTS} | {
+            "holds_after_bh": counts["bh"],
+            "holds_unstable": counts["unstable"],
+        }
         per_paper[paper]["gates_passed"] = sum(g.verdict.verdict == HOLDS for g in j.gates)
         per_paper[paper]["gates"] = len(j.gates)
         headline[paper] = {r.item.id: r.verdict.effect for r in j.rows if r.counted and r.verdict.effect is not None}
@@ -241,6 +262,7 @@ def scoreboard_verdicts(papers: Papers, judged: dict[str, PaperJudgement] | None
                 "p": row.verdict.p,
                 "q": row.q,
                 "stability": row.stability,
+                "stability_over": row.stability_unit,
                 "n": row.verdict.n,
                 "test": row.verdict.test,
                 "gates": row.gates,
@@ -281,7 +303,8 @@ implementation properties (pass / fail / inconclusive / not evaluated).
 correlations) with the one-sided 95 % bound that matches the test: the claim holds exactly when
 the bound clears zero (or the margin). *q* is the Benjamini–Hochberg adjusted p-value over all
 counted paper claims that were tested. *Stability* is the share of leave-one-seed-out samples that
-give the same verdict ("–": the test is not over seeds, or fewer than 3 seeds).
+give the same verdict; "(items)": a test over the items of one frozen model (prompts, phrases), where it is
+the share of 200 bootstrap resamples of the items ("–": an exact check, counts of trials, or fewer than 3 seeds).
 
 **One world draw.** The seeds vary the chain (initialisation, batches, subsets, synthesis) but not
 the world's data: every pipeline's world is drawn once (`world.seed` and the other world seeds are
@@ -310,7 +333,8 @@ def scoreboard_markdown(papers: Papers, judged: dict[str, PaperJudgement] | None
         sections += _section(paper, j)
     lines = [
         HEADER,
-        f"**Paper claims: {totals[HOLDS]} hold ({totals['bh']} after Benjamini–Hochberg at q = {FDR:g}), "
+        f"**Paper claims: {totals[HOLDS]} hold ({totals['bh']} after Benjamini–Hochberg at q = {FDR:g}; "
+        f"{totals['unstable']} unstable: stability below 100 %), "
         f"{totals[DOES_NOT_HOLD]} do not hold, {totals[INCONCLUSIVE]} inconclusive, "
         f"{totals[NOT_EVALUABLE]} not evaluable**, over {len(papers)} pipelines. "
         f"Capability gates: {sum(g.verdict.verdict == HOLDS for g in gates)} of {len(gates)} pass. "
@@ -346,7 +370,7 @@ def _section(paper: str, j: PaperJudgement) -> list[str]:
         ]
         section += [
             f"| {_claim_text(g.item)} (`{g.item.id}`) | {_cell(_ours(g.item, metrics))} | {_effect(g.verdict)} "
-            f"| {_test(g)} | {_p(g.verdict.p)} | {_stability(g.stability)} | {_verdict(g)} |"
+            f"| {_test(g)} | {_p(g.verdict.p)} | {_stability(g)} | {_verdict(g)} |"
             for g in j.gates
         ]
         section.append("")
@@ -360,7 +384,7 @@ def _section(paper: str, j: PaperJudgement) -> list[str]:
         published = "–" if not isinstance(item, Claim) or item.published is None else item.published
         section.append(
             f"| {_claim_text(item)} | {_cell(published)} | {_cell(_ours(item, metrics))} | {_effect(row.tested)} "
-            f"| {_test(row)} | {_p(row.tested.p)} | {_p(row.q)} | {_stability(row.stability)} | {_verdict(row)} |"
+            f"| {_test(row)} | {_p(row.tested.p)} | {_p(row.q)} | {_stability(row)} | {_verdict(row)} |"
         )
     extensions = [r for r in j.rows if r.kind == "extension"]
     if extensions:
@@ -373,7 +397,7 @@ def _section(paper: str, j: PaperJudgement) -> list[str]:
         ]
         section += [
             f"| {_claim_text(r.item)} | {_cell(_ours(r.item, metrics))} | {_effect(r.tested)} | {_test(r)} "
-            f"| {_p(r.tested.p)} | {_stability(r.stability)} | {_verdict(r)} |"
+            f"| {_p(r.tested.p)} | {_stability(r)} | {_verdict(r)} |"
             for r in extensions
         ]
     sanity = [r for r in j.rows if r.kind == "sanity"]

@@ -9,12 +9,16 @@ shapes          each distinct shape named is found
 exact_objects   the image holds exactly the named colour x shape types (no more, no fewer)
 count           the judge counts as many objects as the caption describes
 regions         an object placed by the caption ("a red circle on the left") is found there
+placement       an object placed by the caption *and drawn* sits there: where, given what (with shuffled
+                captions it is chance: a shuffled place says nothing about where the drawn object is)
 relations       "a above b": both found, and a's centre is above b's
 abstract        a caption with an abstract word: the word's rule holds on what the judge reads
 ==============  ============================================================================
 
 Captions that only name an abstract word ("festive") state no objects; they count for
 ``abstract`` only. Regions are judged leniently (left = centre in the left half).
+``regions`` needs the object drawn *and* placed, so against shuffled captions (whose objects are mostly
+absent) it rises with identity alone; ``placement`` asks only where, among the stated objects the image holds.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from revis.world.captions import ABSTRACT_WORDS, CaptionRecord, SceneObject
 from revis.world.judge import Judgement
 
-ASPECTS = ("objects", "colours", "shapes", "exact_objects", "count", "regions", "relations", "abstract")
+ASPECTS = ("objects", "colours", "shapes", "exact_objects", "count", "regions", "placement", "relations", "abstract")
 
 
 def in_region(obj: dict[str, Any], phrase: str) -> bool:
@@ -75,7 +79,10 @@ def _object_checks(found: list[dict[str, Any]], record: CaptionRecord) -> list[t
     checks += [("exact_objects", names_found == named), ("count", len(found) == len(record.objects))]
     stated = record.stated or {"regions": [], "relations": []}
     for name, phrase in stated["regions"]:
-        checks.append(("regions", any(o["name"] == name and in_region(o, phrase) for o in found)))
+        drawn = [o for o in found if o["name"] == name]
+        checks.append(("regions", any(in_region(o, phrase) for o in drawn)))
+        if drawn:
+            checks.append(("placement", any(in_region(o, phrase) for o in drawn)))
     for a, relation, b in stated["relations"]:
         first = {o["name"]: o for o in reversed(found)}  # the first object found of each type
         checks.append(("relations", a in first and b in first and holds(first[a], relation, first[b])))
