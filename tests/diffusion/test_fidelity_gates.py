@@ -78,7 +78,13 @@ def test_curve_rows_hold_model_and_shuffled_rates_per_gate_aspect():
 
     measured = {
         "model": {"placement": (6, 20), "regions": (3, 20), "shapes": (9, 10), "count": (1, 4), "colours": (1, 1)},
-        "shuffled_captions": {"placement": (2, 20), "regions": (1, 20), "shapes": (5, 10), "count": (0, 4), "colours": (0, 1)},
+        "shuffled_captions": {
+            "placement": (2, 20),
+            "regions": (1, 20),
+            "shapes": (5, 10),
+            "count": (0, 4),
+            "colours": (0, 1),
+        },
     }
     row = curve_row(160, measured)
     assert row == {
